@@ -1,0 +1,24 @@
+"""The `trustlab` command: one thin verb per library function (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import importlib
+
+from trustlab.cli.app import app
+
+# Each module attaches its verbs to `app`; one owner per module.
+VERB_MODULES = ("dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "relabelcmd", "democmd")
+
+
+def _load_verbs() -> None:
+    for name in VERB_MODULES:
+        try:
+            importlib.import_module(f"trustlab.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"trustlab.cli.{name}":
+                raise
+
+
+def main() -> None:
+    _load_verbs()
+    app()

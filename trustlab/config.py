@@ -1,0 +1,69 @@
+"""One validated settings object read from the environment (TRUSTLAB_HOME, TRUSTLAB_DB_URL)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, field_validator
+
+DEFAULT_HOME = "./.trustlab"
+SQLITE_FILENAME = "trustlab.db"
+
+
+class Settings(BaseModel):
+    """Where trustlab keeps its state.
+
+    home: folder holding the SQLite database, normalised images and explanation artifacts.
+    db_url: SQLAlchemy URL; None means the embedded SQLite file under ``home``.
+    """
+
+    home: Path
+    db_url: str | None = None
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("db_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                f"TRUSTLAB_DB_URL={value!r} is not supported: use sqlite:///PATH or "
+                "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+            )
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / SQLITE_FILENAME}"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.home / "images"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.images_dir, self.artifacts_dir, self.models_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(home: str | os.PathLike | None = None, db_url: str | None = None) -> Settings:
+    """Settings from explicit values, else the environment, else defaults."""
+    return Settings(
+        home=Path(home or os.environ.get("TRUSTLAB_HOME") or DEFAULT_HOME),
+        db_url=db_url if db_url is not None else os.environ.get("TRUSTLAB_DB_URL"),
+    )

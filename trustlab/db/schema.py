@@ -1,0 +1,272 @@
+"""SQLAlchemy 2 typed models for the whole data model (see DESIGN.md).
+
+Labels are referenced by name through a composite foreign key (dataset_id, name), so an item can
+never carry a class its dataset does not have. Judgements and label revisions are append-only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    labels: Mapped[list[Label]] = relationship(back_populates="dataset", order_by="Label.index")
+
+
+class Label(Base):
+    """A class name of a dataset; ``index`` is its position in the class order."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "name"),
+        UniqueConstraint("dataset_id", "index"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    index: Mapped[int] = mapped_column(Integer)
+    dataset: Mapped[Dataset] = relationship(back_populates="labels")
+
+
+class Item(Base):
+    """One image. ``path`` is the normalised RGB PNG relative to TRUSTLAB_HOME/images;
+    ``sha256`` is of the original file's bytes; ``original_label`` never changes."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "sha256"),
+        ForeignKeyConstraint(["dataset_id", "original_label"], ["labels.dataset_id", "labels.name"]),
+        ForeignKeyConstraint(["dataset_id", "current_label"], ["labels.dataset_id", "labels.name"]),
+        Index("ix_items_dataset_split", "dataset_id", "split"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(500))
+    source_path: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    split: Mapped[str] = mapped_column(String(20))
+    original_label: Mapped[str] = mapped_column(String(200))
+    current_label: Mapped[str] = mapped_column(String(200))
+    mask_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    arch: Mapped[str] = mapped_column(String(50))
+    checkpoint_path: Mapped[str] = mapped_column(String(1000))
+    checkpoint_sha256: Mapped[str] = mapped_column(String(64))
+    class_names: Mapped[list[Any]] = mapped_column(JSON)
+    img_size: Mapped[int] = mapped_column(Integer)
+    labels_source: Mapped[str] = mapped_column(String(20), default="original")
+    training_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    history: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Prediction(Base):
+    """``kind`` is 'holdout' (the model scored an item it did not train on, or any item for
+    inference) or 'crossval' (out-of-sample probability from K-fold retraining)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (UniqueConstraint("model_version_id", "item_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="holdout")
+    probabilities: Mapped[list[Any]] = mapped_column(JSON)
+    predicted_label: Mapped[str] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Explanation(Base):
+    """One explanation of a prediction by one method with one parameter set (``params_key`` is a
+    hash of the canonical params). Artifact paths are relative to TRUSTLAB_HOME/artifacts."""
+
+    __tablename__ = "explanations"
+    __table_args__ = (UniqueConstraint("prediction_id", "method", "params_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(50), index=True)
+    params_key: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seed: Mapped[int | None] = mapped_column(Integer, default=None)
+    raw_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    overlay_path: Mapped[str | None] = mapped_column(String(500), default=None)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    neighbours: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    faithfulness: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    compute_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Study(Base):
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | open | closed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyItem(Base):
+    """An item selected into a study; gold items carry the answers a rater must give."""
+
+    __tablename__ = "study_items"
+    __table_args__ = (UniqueConstraint("study_id", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    gold_answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    model_correct: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
+
+class Rater(Base):
+    """Anyone who signs in: role is rater, researcher, curator or admin. Invited raters belong to
+    one study; staff log in with ``secret_hash`` (a slow KDF of their password)."""
+
+    __tablename__ = "raters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default="rater")
+    secret_hash: Mapped[str | None] = mapped_column(String(300), default=None)
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"), default=None)
+    external_pid: Mapped[str | None] = mapped_column(String(200), default=None)
+    completion_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("raters.id"), default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthToken(Base):
+    """A bearer token (stored hashed) for the REST API and the UI."""
+
+    __tablename__ = "auth_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("study_id", "rater_id", "item_id"),
+        Index("ix_assignments_study_item", "study_id", "item_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    condition: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="assigned")  # assigned | done | released
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Judgement(Base):
+    """Append-only: a changed answer is a new row whose ``supersedes_id`` points at the old one."""
+
+    __tablename__ = "judgements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    response_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    client_elapsed_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("judgements.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RelabelProposal(Base):
+    __tablename__ = "relabel_proposals"
+    __table_args__ = (Index("ix_relabel_proposals_dataset_status", "dataset_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    current_label: Mapped[str] = mapped_column(String(200))
+    proposed_label: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(50))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | accepted | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelRevision(Base):
+    """A change of an item's current label. Undo is a new revision; nothing is ever updated."""
+
+    __tablename__ = "label_revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    old_label: Mapped[str] = mapped_column(String(200))
+    new_label: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(50))  # curator | merge | undo | import
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(String(200))
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("relabel_proposals.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
