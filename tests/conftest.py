@@ -55,3 +55,10 @@ def sqlite_settings(tmp_path) -> Settings:
     """SQLite only: for tests whose subject does not depend on the database backend."""
     yield load_settings(home=tmp_path / "home", db_url="")
     dispose_engines()
+
+
+# Make tests/builders.py importable as `builders` under --import-mode=importlib.
+import sys as _sys  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+_sys.path.insert(0, str(_Path(__file__).parent))

@@ -1,0 +1,16 @@
+from builders import make_image_dataset
+
+from trustlab.db.engine import session_for
+from trustlab.db.items import class_names, get_dataset, list_items, split_counts
+
+
+def test_builder_writes_rows_and_files(settings):
+    dataset_id = make_image_dataset(settings, per_class={"train": 3, "test": 2})
+    with session_for(settings) as s:
+        assert get_dataset(s, name="shapes").id == dataset_id
+        assert class_names(s, dataset_id=dataset_id) == ["square", "disc"]
+        assert split_counts(s, dataset_id=dataset_id) == {"train": {"square": 3, "disc": 3},
+                                                          "test": {"square": 2, "disc": 2}}
+        items = list_items(s, dataset_id=dataset_id, split="test")
+        assert len(items) == 4
+        assert all((settings.images_dir / item.path).is_file() for item in items)
