@@ -77,6 +77,14 @@ def read_raw(path: str | os.PathLike) -> RawFile:
     return RawFile(data=data, sha256=hashlib.sha256(data).hexdigest())
 
 
+def _failed_decode(exc: BaseException) -> ImageRejected:
+    message = str(exc) or type(exc).__name__
+    # Pillow says "image file is truncated" / "Truncated File Read" for data that stops early.
+    if "truncated" in message.lower() or isinstance(exc, EOFError):
+        return ImageRejected(REASON_TRUNCATED, message)
+    return ImageRejected(REASON_CORRUPT, message)
+
+
 def decode(data: bytes) -> Image.Image:
     """Open and fully decode image bytes, with EXIF orientation applied (any mode).
 
@@ -94,8 +102,8 @@ def decode(data: bytes) -> Image.Image:
             raise ImageRejected(REASON_TOO_LARGE, str(exc)) from exc
         except UnidentifiedImageError as exc:
             raise ImageRejected(REASON_NOT_IMAGE, "Pillow cannot identify the format") from exc
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageRejected(REASON_CORRUPT, str(exc)) from exc
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise _failed_decode(exc) from exc
         width, height = image.size
         if width <= 0 or height <= 0:
             raise ImageRejected(REASON_CORRUPT, f"size {width}x{height}")
@@ -103,13 +111,8 @@ def decode(data: bytes) -> Image.Image:
             raise ImageRejected(REASON_TOO_LARGE, f"{width}x{height} px > {MAX_PIXELS} pixel limit")
         try:
             image.load()
-        except OSError as exc:
-            message = str(exc)
-            reason = REASON_TRUNCATED if "truncated" in message or "broken data stream" in message \
-                else REASON_CORRUPT
-            raise ImageRejected(reason, message) from exc
-        except (SyntaxError, ValueError, EOFError, MemoryError) as exc:
-            raise ImageRejected(REASON_CORRUPT, f"{type(exc).__name__}: {exc}") from exc
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            raise _failed_decode(exc) from exc
     try:
         oriented = ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - malformed EXIF must not lose a good image
