@@ -87,7 +87,7 @@ def test_stratified_split_proportions_and_determinism(settings, tmp_path):
     with session_for(settings) as s:
         first = {i.sha256: i.split for i in list_items(s, dataset_id=get_dataset(s, name="strat").id)}
     same = ingest(settings, root, dataset="strat-again", seed=5)
-    other = ingest(settings, root, dataset="strat-other", seed=6)
+    ingest(settings, root, dataset="strat-other", seed=6)
     with session_for(settings) as s:
         again = {i.sha256: i.split for i in list_items(s, dataset_id=get_dataset(s, name="strat-again").id)}
         changed = {i.sha256: i.split for i in list_items(s, dataset_id=get_dataset(s, name="strat-other").id)}
