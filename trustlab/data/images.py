@@ -133,7 +133,7 @@ def _scale_to_8bit(image: Image.Image) -> Image.Image:
     else:
         # 'I;16' and 'I' (how Pillow opens 16-bit PNG/TIFF) hold 0..65535.
         out = np.clip(array.astype(np.float64), 0, 65535) / SIXTEEN_BIT_SCALE
-    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
 
 
 def _has_alpha(image: Image.Image) -> bool:
