@@ -14,7 +14,7 @@ from trustlab.db.modelq import get_model_version
 from trustlab.db.schema import Item
 from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import ArchError, DataError, DuplicateModelError
-from trustlab.models.train import train_model
+from trustlab.models.train import make_model, train_model
 
 SIZE = 32
 FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
@@ -72,6 +72,9 @@ def test_resnet18_trains_from_scratch_and_from_a_local_weights_file(sqlite_setti
     # Frozen backbone: conv weights are the file's; the new 2-class head was trained.
     assert torch.equal(loaded.conv1.weight, source.conv1.weight)
     assert torch.equal(loaded.layer3[0].conv2.weight, source.layer3[0].conv2.weight)
+    assert torch.equal(loaded.layer1[0].bn1.running_mean, source.layer1[0].bn1.running_mean)
+    untrained = make_model("resnet18", 2, weights=weights, freeze=True, seed=0)
+    assert not torch.equal(loaded.fc.weight, untrained.fc.weight)  # the head did train
     assert loaded.fc.out_features == 2
 
 

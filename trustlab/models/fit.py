@@ -34,6 +34,16 @@ class FitResult:
     seconds: float
 
 
+def _train_mode(model: nn.Module) -> None:
+    """Train mode, except frozen BatchNorm layers keep their (pretrained) running statistics."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+            p.requires_grad for p in module.parameters()
+        ):
+            module.eval()
+
+
 def _evaluate(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, mean, std,
               device: torch.device, batch_size: int) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on uint8 images [N, 3, S, S]."""
@@ -79,7 +89,7 @@ def fit(
     started = time.perf_counter()
     n_batches = -(-len(images) // config.batch_size)
     for epoch in range(1, config.epochs + 1):
-        model.train()
+        _train_mode(model)
         seen, loss_sum, correct = 0, 0.0, 0
         bar = tqdm(total=n_batches, desc=f"{desc} epoch {epoch}/{config.epochs}", disable=not progress,
                    leave=False, unit="batch")
