@@ -88,8 +88,12 @@ def _affine_params(n: int, cfg: AugmentConfig, generator: torch.Generator) -> to
     # Aspect ratio in [3/4, 4/3] (log-uniform) as in torchvision's RandomResizedCrop.
     log_ratio = uniform(math.log(3 / 4), math.log(4 / 3))
     ratio = torch.exp(log_ratio)
-    sx = torch.sqrt(area * ratio).clamp(max=1.0)
-    sy = torch.sqrt(area / ratio).clamp(max=1.0)
+    sx, sy = torch.sqrt(area * ratio), torch.sqrt(area / ratio)
+    # A crop that would stick out of the image keeps the area with the image's own aspect ratio
+    # (torchvision falls back similarly), so crop_scale=1 means no crop at all.
+    outside = (sx > 1) | (sy > 1)
+    sx = torch.where(outside, torch.sqrt(area), sx)
+    sy = torch.where(outside, torch.sqrt(area), sy)
     tx = uniform(-1.0, 1.0) * (1 - sx)
     ty = uniform(-1.0, 1.0) * (1 - sy)
     flip = torch.where(torch.rand(n, generator=generator) < cfg.hflip, -1.0, 1.0)
