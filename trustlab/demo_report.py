@@ -22,10 +22,11 @@ def print_summary(settings: Settings, result: DemoResult, *, host: str, port: in
     console.print(table)
     base = f"http://{host}:{port}"
     if result.invite_url:
-        console.print(f"rater invite link:   [bold]{result.invite_url.replace('http://127.0.0.1:7860', base)}[/]")
+        link = result.invite_url.replace("http://127.0.0.1:7860", base)
+        console.print(f"rater invite link:   [bold]{link}[/]")
     if result.researcher:
         user, password = result.researcher
-        console.print(f"researcher login:    [bold]{base}/[/] user [bold]{user}[/] password [bold]{password}[/]")
+        console.print(f"researcher login:    {base}/  user [bold]{user}[/] password [bold]{password}[/]")
     if result.curator:
         user, password = result.curator
         console.print(f"curator login:       user [bold]{user}[/] password [bold]{password}[/]")
