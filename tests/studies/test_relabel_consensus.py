@@ -166,7 +166,8 @@ def test_crowdlab_combines_raters_and_model():
     rng = np.random.default_rng(3)
     n, k = 200, 3
     truth = rng.integers(0, k, n)
-    raters = [np.where(rng.random(n) < acc, truth, rng.integers(0, k, n)).astype(float) for acc in (0.9, 0.7, 0.6)]
+    raters = [np.where(rng.random(n) < acc, truth, rng.integers(0, k, n)).astype(float)
+              for acc in (0.9, 0.7, 0.6)]
     labels = np.column_stack(raters)
     labels[rng.random((n, 3)) < 0.3] = np.nan
     labels[np.isnan(labels).all(axis=1), 0] = truth[np.isnan(labels).all(axis=1)]
@@ -176,7 +177,8 @@ def test_crowdlab_combines_raters_and_model():
     assert (crowd.labels == truth).mean() > 0.95
     np.testing.assert_allclose(crowd.posteriors.sum(axis=1), 1.0)
     assert (crowd.posteriors.argmax(axis=1) == crowd.labels).mean() > 0.95
-    quality = rater_quality(labels, num_classes=k, rater_ids=["a", "b", "c"], ds=dawid_skene(labels), crowd=crowd)
+    quality = rater_quality(labels, num_classes=k, rater_ids=["a", "b", "c"], ds=dawid_skene(labels),
+                            crowd=crowd)
     assert quality["rater"].tolist() == ["a", "b", "c"]
     assert quality["crowdlab_quality"].idxmax() == 0
     assert quality["ds_accuracy"].idxmax() == 0

@@ -67,7 +67,9 @@ def annotation_counts(
     return counts
 
 
-def vote_counts(labels_multiannotator: np.ndarray | pd.DataFrame, *, num_classes: int | None = None) -> np.ndarray:
+def vote_counts(
+    labels_multiannotator: np.ndarray | pd.DataFrame, *, num_classes: int | None = None
+) -> np.ndarray:
     """(N, K) number of raters who chose each class."""
     return annotation_counts(labels_multiannotator, num_classes=num_classes).sum(axis=1)
 
