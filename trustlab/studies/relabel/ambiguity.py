@@ -143,7 +143,8 @@ def ambiguous_pairs(
                 "suggestion": _suggestion(score, names[a], names[b]),
             })
     frame = pd.DataFrame(out, columns=AMBIGUITY_COLUMNS)
-    return frame.sort_values("score", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("score", ascending=False, na_position="last", kind="stable")
+    return frame.reset_index(drop=True)
 
 
 def _examples(

@@ -37,7 +37,9 @@ def rank_label_issues(
     labels = np.asarray(labels)
     pred_probs = np.asarray(pred_probs, dtype=float)
     if labels.ndim != 1 or pred_probs.ndim != 2 or pred_probs.shape[0] != labels.shape[0]:
-        raise ValueError(f"labels must be (N,) and pred_probs (N, K); got {labels.shape} and {pred_probs.shape}")
+        raise ValueError(
+            f"labels must be (N,) and pred_probs (N, K); got {labels.shape} and {pred_probs.shape}"
+        )
     if filter_by not in FILTER_BY:
         raise ValueError(f"filter_by={filter_by!r} is not one of {FILTER_BY}")
     k = pred_probs.shape[1]

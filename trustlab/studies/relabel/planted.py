@@ -62,7 +62,8 @@ def _partner(confusable: Sequence[tuple[int, int]], num_classes: int) -> np.ndar
 
 
 def _answer(
-    truth: int, p_right: float, ambiguous: bool, partner: np.ndarray, num_classes: int, rng: np.random.Generator
+    truth: int, p_right: float, ambiguous: bool, partner: np.ndarray, num_classes: int,
+    rng: np.random.Generator,
 ) -> int:
     if ambiguous:
         return truth if rng.random() < DEFAULT_AMBIGUOUS_ACCURACY else int(partner[truth])

@@ -31,6 +31,12 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=PROPOSAL_COLUMNS)
 
 
+def _ranked(frame: pd.DataFrame) -> pd.DataFrame:
+    """Best score first; ties in row order."""
+    frame = frame.sort_values(["score", "index"], ascending=[False, True], kind="stable")
+    return frame.reset_index(drop=True)
+
+
 def _validate(
     given: np.ndarray, labels: np.ndarray | None, pred_probs: np.ndarray | None, num_classes: int | None
 ) -> int:
@@ -75,7 +81,7 @@ def _from_posteriors(
         "score": conf[keep] - given_prob[keep], "confidence": conf[keep], "given_prob": given_prob[keep],
         "method": method,
     }, columns=PROPOSAL_COLUMNS)
-    return frame.sort_values(["score", "index"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return _ranked(frame)
 
 
 def propose_relabels(
@@ -174,8 +180,9 @@ def propose_auto(
     crowd_rows = np.flatnonzero(rated & with_probs)
     n_raters = 0 if labels is None else int(((~np.isnan(labels[crowd_rows])).any(axis=0)).sum())
     if crowd_rows.size and n_raters >= 2:
-        part = propose_relabels(given[crowd_rows], method="crowdlab", labels_multiannotator=labels[crowd_rows],
-                                pred_probs=probs[crowd_rows], num_classes=k, min_margin=min_margin)
+        part = propose_relabels(given[crowd_rows], method="crowdlab",
+                                labels_multiannotator=labels[crowd_rows], pred_probs=probs[crowd_rows],
+                                num_classes=k, min_margin=min_margin)
         part["index"] = crowd_rows[part["index"].to_numpy(dtype=int)]
         parts.append(part)
         rest = rated & ~np.isin(np.arange(n), crowd_rows)
@@ -183,8 +190,8 @@ def propose_auto(
         rest = rated
     rest_rows = np.flatnonzero(rest)
     if rest_rows.size:
-        part = propose_relabels(given[rest_rows], method="dawid_skene", labels_multiannotator=labels[rest_rows],
-                                num_classes=k, min_margin=min_margin)
+        part = propose_relabels(given[rest_rows], method="dawid_skene",
+                                labels_multiannotator=labels[rest_rows], num_classes=k, min_margin=min_margin)
         part["index"] = rest_rows[part["index"].to_numpy(dtype=int)]
         parts.append(part)
     model_rows = np.flatnonzero(with_probs)
@@ -198,4 +205,4 @@ def propose_auto(
     if not parts:
         return _empty()
     merged = pd.concat(parts, ignore_index=True)
-    return merged.sort_values(["score", "index"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return _ranked(merged)
