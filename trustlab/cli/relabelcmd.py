@@ -30,7 +30,7 @@ SHOWN_ROWS = 15
 @app.command("relabel")
 def relabel_cmd(
     model: str = typer.Option(..., "--model", help="Model whose out-of-sample predictions to use."),
-    out: Path = typer.Option(..., "--out", help="Folder for proposals.csv, ambiguity.csv, rater_quality.csv."),
+    out: Path = typer.Option(..., "--out", help="Folder for proposals.csv, ambiguity.csv, rater_quality.csv"),
     study: str | None = typer.Option(None, "--study", help="Use this study's items and rater answers."),
     dataset: str | None = typer.Option(None, "--dataset", help="Use every item (and every study's answers)."),
     method: str = typer.Option("auto", "--method", help="auto, majority, dawid_skene, crowdlab or cleanlab."),
@@ -44,8 +44,8 @@ def relabel_cmd(
     except (RelabelError, NotFound, ValueError) as exc:
         raise fail(str(exc)) from exc
     c = result.counts
-    console.print(f"{c['items']} items, {c['rated_items']} rated ({c['answers']} answers by {c['raters']} raters), "
-                  f"{c['with_probs']} with out-of-sample probabilities")
+    console.print(f"{c['items']} items, {c['rated_items']} rated ({c['answers']} answers by "
+                  f"{c['raters']} raters), {c['with_probs']} with out-of-sample probabilities")
     console.print(f"proposals: {len(result.proposals)} ({c['added']} new, {c['refreshed']} already open, "
                   f"{c['skipped_decided']} skipped as already decided)")
     table = Table(title="Top proposals")
