@@ -18,8 +18,15 @@ def _study(settings, name="s1") -> int:
 
     dataset_id = make_image_dataset(settings, per_class={"test": 1})
     with session_for(settings) as s:
-        mv = ModelVersion(name="m", dataset_id=dataset_id, arch="simple_cnn", checkpoint_path="x",
-                          checkpoint_sha256="0" * 64, class_names=["square", "disc"], img_size=32)
+        mv = ModelVersion(
+            name="m",
+            dataset_id=dataset_id,
+            arch="simple_cnn",
+            checkpoint_path="x",
+            checkpoint_sha256="0" * 64,
+            class_names=["square", "disc"],
+            img_size=32,
+        )
         s.add(mv)
         s.flush()
         study = Study(name=name, dataset_id=dataset_id, model_version_id=mv.id, config={}, status="open")

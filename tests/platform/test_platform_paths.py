@@ -7,11 +7,25 @@ import pytest
 from trustlab.platform.paths import UnsafePath, existing_file, safe_join
 
 
-@pytest.mark.parametrize("bad", [
-    "", "../secret.txt", "a/../../secret.txt", "/etc/passwd", "..", "a/..",
-    "%2e%2e/secret.txt", "%252e%252e%252fsecret.txt", "a%2f..%2f..%2fsecret.txt",
-    "..\\secret.txt", "C:\\Windows\\win.ini", "\\\\host\\share", "a\x00.png", "a//b.png",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "../secret.txt",
+        "a/../../secret.txt",
+        "/etc/passwd",
+        "..",
+        "a/..",
+        "%2e%2e/secret.txt",
+        "%252e%252e%252fsecret.txt",
+        "a%2f..%2f..%2fsecret.txt",
+        "..\\secret.txt",
+        "C:\\Windows\\win.ini",
+        "\\\\host\\share",
+        "a\x00.png",
+        "a//b.png",
+    ],
+)
 def test_safe_join_rejects_traversal(tmp_path, bad):
     base = tmp_path / "images"
     base.mkdir()

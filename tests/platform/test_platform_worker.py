@@ -52,14 +52,21 @@ def test_concurrent_requests_are_batched(sqlite_settings):
 def test_groups_by_model_and_method_and_deduplicates(sqlite_settings):
     explainer = RecordingExplainer(delay=0.05)
     worker = ExplanationWorker(sqlite_settings, explain_fn=explainer, window_s=0.1)
-    futures = [worker.submit("cnn", 1, "lime"), worker.submit("cnn", 1, "lime"),
-               worker.submit("cnn", 2, "gradcam"), worker.submit("other", 3, "lime")]
+    futures = [
+        worker.submit("cnn", 1, "lime"),
+        worker.submit("cnn", 1, "lime"),
+        worker.submit("cnn", 2, "gradcam"),
+        worker.submit("other", 3, "lime"),
+    ]
     assert futures[0] is futures[1]
     for f in futures:
         f.result(timeout=10)
     worker.close()
-    assert sorted(explainer.calls) == [("cnn", (1,), ("lime",)), ("cnn", (2,), ("gradcam",)),
-                                       ("other", (3,), ("lime",))]
+    assert sorted(explainer.calls) == [
+        ("cnn", (1,), ("lime",)),
+        ("cnn", (2,), ("gradcam",)),
+        ("other", (3,), ("lime",)),
+    ]
 
 
 def test_failure_reaches_every_waiting_request(sqlite_settings):

@@ -27,8 +27,14 @@ def add_rater(
     commit: bool = True,
 ) -> Rater:
     """Insert a rater/staff account; ``commit=False`` only flushes (for a larger transaction)."""
-    rater = Rater(handle=handle, role=role, secret_hash=secret_hash, study_id=study_id,
-                  external_pid=external_pid, simulated=simulated)
+    rater = Rater(
+        handle=handle,
+        role=role,
+        secret_hash=secret_hash,
+        study_id=study_id,
+        external_pid=external_pid,
+        simulated=simulated,
+    )
     session.add(rater)
     if commit:
         session.commit()

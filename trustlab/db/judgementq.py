@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from trustlab.db.items import NotFound
 from trustlab.db.schema import (
     Assignment,
+    Dataset,
+    Explanation,
     Item,
     Judgement,
     Prediction,
     Rater,
-    RelabelProposal,
     Study,
     StudyItem,
 )
@@ -57,6 +58,25 @@ def assignment_for_rater(
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def get_assignment(session: Session, *, assignment_id: int) -> Assignment | None:
+    return session.get(Assignment, assignment_id)
+
+
+def explanation_for(session: Session, *, prediction_id: int, method: str) -> Explanation | None:
+    """The newest explanation of a prediction by ``method`` (any parameter set)."""
+    query = (
+        select(Explanation)
+        .where(Explanation.prediction_id == prediction_id, Explanation.method == method)
+        .order_by(Explanation.id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def explanation_by_id(session: Session, *, explanation_id: int) -> Explanation | None:
+    return session.get(Explanation, explanation_id)
 
 
 def judgement_by_key(session: Session, *, idempotency_key: str) -> Judgement | None:
@@ -186,18 +206,31 @@ def study_judgements(session: Session, *, study: Study) -> list[JudgementRow]:
     )
     rows = []
     for judgement, assignment, rater, item, model_correct, prediction in session.execute(query):
-        rows.append(JudgementRow(
-            judgement_id=judgement.id, assignment_id=assignment.id, rater_id=rater.id,
-            rater_handle=rater.handle, external_pid=rater.external_pid, simulated=rater.simulated,
-            item_id=item.id, item_path=item.path, true_label=item.current_label,
-            condition=assignment.condition, position=assignment.position, is_gold=assignment.is_gold,
-            model_correct=model_correct,
-            predicted_label=prediction.predicted_label if prediction else None,
-            confidence=prediction.confidence if prediction else None,
-            answers=dict(judgement.answers or {}), response_ms=judgement.response_ms,
-            client_elapsed_ms=judgement.client_elapsed_ms, supersedes_id=judgement.supersedes_id,
-            superseded=judgement.id in superseded_ids, created_at=judgement.created_at,
-        ))
+        rows.append(
+            JudgementRow(
+                judgement_id=judgement.id,
+                assignment_id=assignment.id,
+                rater_id=rater.id,
+                rater_handle=rater.handle,
+                external_pid=rater.external_pid,
+                simulated=rater.simulated,
+                item_id=item.id,
+                item_path=item.path,
+                true_label=item.current_label,
+                condition=assignment.condition,
+                position=assignment.position,
+                is_gold=assignment.is_gold,
+                model_correct=model_correct,
+                predicted_label=prediction.predicted_label if prediction else None,
+                confidence=prediction.confidence if prediction else None,
+                answers=dict(judgement.answers or {}),
+                response_ms=judgement.response_ms,
+                client_elapsed_ms=judgement.client_elapsed_ms,
+                supersedes_id=judgement.supersedes_id,
+                superseded=judgement.id in superseded_ids,
+                created_at=judgement.created_at,
+            )
+        )
     return rows
 
 
@@ -222,12 +255,5 @@ def count_judgements(session: Session, *, study_id: int | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def open_relabel_proposals(
-    session: Session, *, dataset_id: int | None = None, limit: int = 200
-) -> list[RelabelProposal]:
-    """Open relabel proposals by descending score (the curator queue until the relabel engine lands)."""
-    query = select(RelabelProposal).where(RelabelProposal.status == "open")
-    if dataset_id is not None:
-        query = query.where(RelabelProposal.dataset_id == dataset_id)
-    query = query.order_by(RelabelProposal.score.desc(), RelabelProposal.id).limit(limit)
-    return list(session.scalars(query))
+def dataset_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Dataset.name).order_by(Dataset.name)))

@@ -55,8 +55,9 @@ def verify_password(password: str, stored: str | None) -> bool:
         if scheme != "scrypt":
             return False
         expected = bytes.fromhex(digest_hex)
-        digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected))
+        digest = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except ValueError:
         return False
     return hmac.compare_digest(digest, expected)
@@ -109,8 +110,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_user(settings: Settings, *, handle: str, role: str = "researcher",
-                password: str | None = None) -> tuple[int, str]:
+def create_user(
+    settings: Settings, *, handle: str, role: str = "researcher", password: str | None = None
+) -> tuple[int, str]:
     """Create a staff (or rater) account; returns ``(rater_id, password)``.
 
     A password is generated when none is given. Raises Conflict if the handle is taken and
@@ -161,8 +163,14 @@ def require_role(principal: Principal, *roles: str) -> None:
         raise Forbidden(f"this needs the {' or '.join(roles)} role; you are signed in as {principal.role}")
 
 
-def create_invites(settings: Settings, *, study: str, n: int, expires_hours: float | None = None,
-                   base_url: str = "http://127.0.0.1:7860") -> list[InviteLink]:
+def create_invites(
+    settings: Settings,
+    *,
+    study: str,
+    n: int,
+    expires_hours: float | None = None,
+    base_url: str = "http://127.0.0.1:7860",
+) -> list[InviteLink]:
     """Make ``n`` single-rater invite links for a study; only the tokens' hashes are stored."""
     if n < 1:
         raise PlatformError(f"--n must be at least 1 (got {n})")
@@ -173,14 +181,16 @@ def create_invites(settings: Settings, *, study: str, n: int, expires_hours: flo
             study_row = study_by_name(s, name=study)
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
-        authq.add_invites(s, study_id=study_row.id, token_hashes=[hash_token(t) for t in tokens],
-                          expires_at=expires_at)
+        authq.add_invites(
+            s, study_id=study_row.id, token_hashes=[hash_token(t) for t in tokens], expires_at=expires_at
+        )
     base = base_url.rstrip("/")
     return [InviteLink(token=t, url=f"{base}/?invite={t}") for t in tokens]
 
 
-def accept_invite(settings: Settings, *, invite: str, pid: str | None = None,
-                  simulated: bool = False) -> AcceptedInvite:
+def accept_invite(
+    settings: Settings, *, invite: str, pid: str | None = None, simulated: bool = False
+) -> AcceptedInvite:
     """Exchange an invite token for a bearer token.
 
     The first acceptance creates the invite's one rater (recording ``pid``); opening the same link
@@ -196,17 +206,24 @@ def accept_invite(settings: Settings, *, invite: str, pid: str | None = None,
             raise Gone("this invite link has expired; ask the study team for a new one")
         rater_id = row.rater_id
         if rater_id is None:
-            rater = authq.add_rater(s, handle=f"rater-{secrets.token_hex(6)}", role="rater",
-                                    study_id=row.study_id, external_pid=(pid or None), simulated=simulated,
-                                    commit=False)
+            rater = authq.add_rater(
+                s,
+                handle=f"rater-{secrets.token_hex(6)}",
+                role="rater",
+                study_id=row.study_id,
+                external_pid=(pid or None),
+                simulated=simulated,
+                commit=False,
+            )
             if authq.claim_invite(s, invite_id=row.id, rater_id=rater.id, now=now):
                 rater_id = rater.id
             else:  # another request claimed it a moment ago: use its rater
                 s.rollback()
                 rater_id = authq.invite_by_hash(s, token_hash=row.token_hash).rater_id
         token = new_token()
-        authq.add_auth_token(s, rater_id=rater_id, token_hash=hash_token(token),
-                             expires_at=now + RATER_TOKEN_TTL, commit=False)
+        authq.add_auth_token(
+            s, rater_id=rater_id, token_hash=hash_token(token), expires_at=now + RATER_TOKEN_TTL, commit=False
+        )
         study_name = study_by_id(s, study_id=row.study_id).name
         s.commit()
         return AcceptedInvite(token=token, rater_id=rater_id, study=study_name)
@@ -217,4 +234,3 @@ def new_completion_code() -> str:
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
-

@@ -53,9 +53,14 @@ class ExplanationWorker:
     max_batch: most items in one call.
     """
 
-    def __init__(self, settings: Settings, *, explain_fn: ExplainFn | None = None,
-                 window_s: float = DEFAULT_WINDOW_S,
-                 max_batch: int = DEFAULT_MAX_BATCH) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        explain_fn: ExplainFn | None = None,
+        window_s: float = DEFAULT_WINDOW_S,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
         self.settings = settings
         self._explain_fn = explain_fn
         self.window_s = window_s
