@@ -334,3 +334,20 @@ def explanation_scores(
 def get_model_name(session: Session, *, model_version_id: int) -> str:
     model = session.get(ModelVersion, model_version_id)
     return model.name if model is not None else f"model#{model_version_id}"
+
+
+def item_labels(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
+    """{item_id: current_label}."""
+    ids = list(item_ids)
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        query = select(Item.id, Item.current_label).where(Item.id.in_(ids[start : start + 500]))
+        out.update({item_id: label for item_id, label in session.execute(query)})
+    return out
+
+
+def assignment_condition(session: Session, *, assignment_id: int) -> str:
+    condition = session.scalar(select(Assignment.condition).where(Assignment.id == assignment_id))
+    if condition is None:
+        raise NotFound(f"assignment {assignment_id} does not exist")
+    return condition
