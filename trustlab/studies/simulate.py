@@ -239,7 +239,8 @@ class SimulationResult:
 
 
 def _client(base_url_or_client: str | httpx.Client) -> tuple[httpx.Client, bool]:
-    if isinstance(base_url_or_client, httpx.Client):
+    # Anything with get/post (httpx.Client, starlette's TestClient over the in-process app) is used as is.
+    if not isinstance(base_url_or_client, str):
         return base_url_or_client, False
     return httpx.Client(base_url=base_url_or_client.rstrip("/"), timeout=30.0), True
 

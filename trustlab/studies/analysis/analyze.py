@@ -118,7 +118,7 @@ def summarize(
         }
         for measure in MEASURES:
             entry[measure] = estimate(sub, weights[:, mask], measure)
-        times = pd.to_numeric(sub["response_ms"], errors="coerce").dropna()
+        times = pd.to_numeric(sub["time_ms"], errors="coerce").dropna()
         entry["median_response_ms"] = float(times.median()) if len(times) else None
         entry["per_rater"] = per_rater(sub, n_classes=len(data.class_names))
         conditions[condition] = entry

@@ -68,7 +68,25 @@ def judgements_frame(rows: list[dict]) -> pd.DataFrame:
     for key, column in ANSWER_COLUMNS.items():
         df[column] = [answers.get(key) for answers in df["answers"]] if len(df) else pd.Series(dtype=object)
     df["cant_tell"] = df["cant_tell"].map(lambda v: bool(v) if v is not None else False).astype(bool)
+    df["time_ms"] = item_time_ms(df)
     return df
+
+
+def item_time_ms(df: pd.DataFrame) -> pd.Series:
+    """Time spent on each item (ms): the client's measurement when it sent one, else the server's gap
+    since the rater's previous judgement (their first: the stored response_ms, measured from arrival).
+
+    Assignments are made in one batch when a rater arrives, so the stored response_ms (now minus
+    assigned_at) grows over a session; the gap between consecutive answers is the per-item time.
+    """
+    if df.empty:
+        return pd.Series(dtype=float)
+    frame = pd.DataFrame({"rater_id": df["rater_id"], "created": pd.to_datetime(df["created_at"], utc=True)})
+    frame = frame.sort_values(["rater_id", "created"])
+    gap = (frame.groupby("rater_id")["created"].diff().dt.total_seconds() * 1000.0).reindex(df.index)
+    server = pd.to_numeric(df["response_ms"], errors="coerce").where(gap.isna(), gap)
+    client = pd.to_numeric(df["client_elapsed_ms"], errors="coerce")
+    return client.where(client.notna(), server)
 
 
 def load_study_data(settings: Settings, study: str | Study) -> StudyData:
