@@ -164,6 +164,9 @@ class SimulatedRater:
         if not self.careless and not truth.is_gold and rng.random() < p.cant_tell_rate:
             return {"cant_tell": True}, elapsed
         boost = p.boost(condition)
+        # A careful rater gets a gold (attention) item fully right with probability gold_accuracy (no
+        # rater or item offsets: gold items are chosen to be clear); otherwise they answer it as usual.
+        sure = truth.is_gold and not self.careless and rng.random() < p.gold_accuracy
         model_correct = truth.true_label == truth.predicted_label
         answers: dict[str, Any] = {}
         if "model_correct" in keys:
@@ -175,20 +178,18 @@ class SimulatedRater:
                     if model_correct
                     else (p.verify_model_wrong + boost.model_wrong)
                 )
-                if truth.is_gold:
-                    base = p.gold_accuracy
-                right = rng.random() < self._p(base, item_id)
+                right = sure or rng.random() < self._p(base, item_id)
                 answers["model_correct"] = bool(model_correct if right else not model_correct)
         others = [c for c in classes if c != truth.true_label] or list(classes)
         if "true_label" in keys:
-            base = p.gold_accuracy if truth.is_gold else p.true_label_accuracy + boost.true_label
-            good = not self.careless and rng.random() < self._p(base, item_id)
+            base = p.true_label_accuracy + boost.true_label
+            good = sure or (not self.careless and rng.random() < self._p(base, item_id))
             answers["true_label"] = (
                 truth.true_label if good else str(rng.choice(others if not self.careless else list(classes)))
             )
         if "simulated_label" in keys:
-            base = p.gold_accuracy if truth.is_gold else p.simulate_accuracy + boost.simulate
-            good = not self.careless and rng.random() < self._p(base, item_id)
+            base = p.simulate_accuracy + boost.simulate
+            good = sure or (not self.careless and rng.random() < self._p(base, item_id))
             wrong = [c for c in classes if c != truth.predicted_label] or list(classes)
             answers["simulated_label"] = truth.predicted_label if good else str(rng.choice(wrong))
         accepted = answers.get("model_correct", model_correct)

@@ -35,6 +35,8 @@ FOREST_MEASURES = (
     "true_label_accuracy",
 )
 ALPHA = 0.05
+# Beyond this many condition pairs the forest plot shows only the contrasts against none.
+MAX_FOREST_PAIRS = 6
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:24px auto;
@@ -45,7 +47,7 @@ th,td{border:1px solid #d8dde6;padding:5px 9px;text-align:right} th{background:#
 td.l,th.l{text-align:left} .find{background:#f6f9ff;border-left:4px solid #3b6fd8;padding:8px 14px}
 .good{color:#17803d;font-weight:600} .bad{color:#b42318;font-weight:600} .na{color:#8a93a3}
 .note{background:#fff8e6;border-left:4px solid #e0a100;padding:6px 12px;margin:6px 0}
-img{max-width:100%} .small{font-size:0.88em;color:#5a6475}
+img{max-width:100%} .small{font-size:0.88em;color:#5a6475} td span.small{white-space:nowrap}
 """
 
 
@@ -88,47 +90,67 @@ def _findings(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def _largest_against_none(summary: dict[str, Any], k: int = 3) -> list[str]:
+    rows = [
+        r
+        for r in summary.get("contrasts", [])
+        if r["b"] == "none"
+        and r["measure"]
+        in ("verification_accuracy", "accept_rate_model_wrong", "true_label_accuracy", "simulation_accuracy")
+    ]
+    rows.sort(key=lambda r: -abs(r["diff"]))
+    return [
+        f"{html.escape(r['a'])}: {HEADLINE[r['measure']].lower()} {r['diff']:+.2f} "
+        f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        for r in rows[:k]
+    ]
+
+
 def _forest(summary: dict[str, Any]) -> str | None:
+    """One panel per measure (two columns); with many conditions only the contrasts against none
+    are drawn (all pairs are in contrasts.csv)."""
     rows = [
         r for r in summary.get("contrasts", []) if r["measure"] in FOREST_MEASURES and r["ci_low"] is not None
     ]
+    against_none = [r for r in rows if r["b"] == "none"]
+    if against_none and len({(r["a"], r["b"]) for r in rows}) > MAX_FOREST_PAIRS:
+        rows = against_none
     if not rows:
         return None
     measures = [m for m in FOREST_MEASURES if any(r["measure"] == m for r in rows)]
-    fig, axes = plt.subplots(
-        1,
-        len(measures),
-        figsize=(
-            3.3 * len(measures),
-            0.45 * max(sum(r["measure"] == m for r in rows) for m in measures) + 1.4,
-        ),
-        squeeze=False,
-        sharey=True,
-    )
     labels = list(dict.fromkeys(f"{r['a']} − {r['b']}" for r in rows))
-    for ax, measure in zip(axes[0], measures, strict=True):
+    n_cols = min(2, len(measures))
+    n_rows = -(-len(measures) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(11, n_rows * (0.32 * len(labels) + 1.2)), squeeze=False)
+    for ax in axes.flat[len(measures) :]:
+        ax.set_axis_off()
+    for ax, measure in zip(axes.flat, measures, strict=False):
         for r in (r for r in rows if r["measure"] == measure):
             y = labels.index(f"{r['a']} − {r['b']}")
             credible = r.get("p_holm") is not None and r["p_holm"] < ALPHA
             colour = "#1f5fbf" if credible else "#8a93a3"
-            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2)
-            ax.plot(r["diff"], y, "o", color=colour)
+            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2.5)
+            ax.plot(r["diff"], y, "o", color=colour, ms=6)
         ax.axvline(0, color="#b42318", lw=1, ls="--")
-        ax.set_title(HEADLINE[measure], fontsize=9)
-        ax.set_yticks(range(len(labels)), labels)
-        ax.invert_yaxis()
+        better = "lower is better" if measure in LOWER_IS_BETTER else "higher is better"
+        ax.set_title(f"{HEADLINE[measure]} ({better})", fontsize=10)
+        ax.set_yticks(range(len(labels)), labels, fontsize=9)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Differences between conditions (a − b) with 95% CIs; blue = Holm p < 0.05", fontsize=10)
+    fig.suptitle(
+        "Difference a − b with 95% CI (blue: Holm p < 0.05; dashed line: no difference)", fontsize=11
+    )
     fig.tight_layout()
     return _png(fig)
 
 
-def _calibration(frame: pd.DataFrame | None, likert: int) -> str | None:
+def _calibration(frame: pd.DataFrame | None, likert: int, conditions: list[str]) -> str | None:
     """P(model right) at each trust level, per condition: rising lines = trust tracks correctness."""
     if frame is None or frame["trust_value"].notna().sum() == 0:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for condition, group in frame.groupby("condition", sort=False):
+    for condition in conditions:
+        group = frame[frame["condition"] == condition]
         by_level = (
             group.dropna(subset=["trust_value"]).groupby("trust_value")["model_correct"].agg(["mean", "size"])
         )
@@ -144,7 +166,8 @@ def _calibration(frame: pd.DataFrame | None, likert: int) -> str | None:
     left.grid(alpha=0.3)
     verdicts = frame.dropna(subset=["accept"])
     if not verdicts.empty:
-        table = verdicts.groupby(["condition", "model_correct"], sort=False)["accept"].mean().unstack()
+        table = verdicts.groupby(["condition", "model_correct"])["accept"].mean().unstack()
+        table = table.reindex([c for c in conditions if c in table.index])
         positions = np.arange(len(table))
         for offset, (key, label, colour) in enumerate(
             ((True, "model right", "#17803d"), (False, "model wrong", "#b42318"))
@@ -211,6 +234,13 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
             if findings
             else "No condition differs credibly from another on the headline measures (all Holm p ≥ 0.05)."
         )
+        largest = _largest_against_none(summary)
+        if largest:
+            parts.append(
+                "<br><span class='small'>Largest differences against none (estimate [95% CI]): "
+                + "; ".join(largest)
+                + "</span>"
+            )
         parts.append("</div>")
         header = "".join(f"<th>{label}</th>" for label in HEADLINE.values())
         parts.append(
@@ -231,7 +261,7 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         forest = _forest(summary)
         if forest:
             parts.append(f"<h2>Contrasts</h2><img alt='forest plot of contrasts' src='{forest}'>")
-        calibration = _calibration(frame, study["likert_points"])
+        calibration = _calibration(frame, study["likert_points"], list(study["conditions"]))
         if calibration:
             parts.append(f"<h2>Trust and reliance</h2><img alt='calibration plot' src='{calibration}'>")
         mixed = summary.get("mixed_model", {})
