@@ -1,0 +1,137 @@
+"""Grad-CAM family through pytorch-grad-cam, and CAM for global-average-pool networks.
+
+Each method is one short subclass naming its pytorch-grad-cam class; :class:`CamExplainer` holds the
+shared step. Two things are added to pytorch-grad-cam: the autograd graph is cut at the target layer
+(the backward pass then only runs through the head, which is what keeps Grad-CAM close to the cost
+of a forward pass), and every tensor the CAM object keeps between calls is dropped after each call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from pytorch_grad_cam import (
+    EigenCAM,
+    GradCAM,
+    GradCAMPlusPlus,
+    HiResCAM,
+    LayerCAM,
+    ScoreCAM,
+)
+from pytorch_grad_cam.base_cam import BaseCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+from trustlab.explain.base import Attribution, Explainer, ExplainError, register
+from trustlab.explain.layers import classifier_head, default_target_layer
+
+
+class _ClassActivationMap(BaseCAM):
+    """CAM (Zhou et al. 2016): activations weighted by the classifier's weights for the class."""
+
+    def __init__(self, model: nn.Module, target_layers: list[nn.Module]) -> None:
+        super().__init__(model, target_layers, uses_gradients=False)
+        self.head = classifier_head(model)
+
+    def get_cam_weights(self, input_tensor, target_layer, targets, activations, grads) -> np.ndarray:
+        if self.head.in_features != activations.shape[1]:
+            raise ExplainError(
+                f"cam needs global average pooling straight into one linear layer, but the head takes "
+                f"{self.head.in_features} features and the target layer has {activations.shape[1]} "
+                "channels; use gradcam for this architecture"
+            )
+        weights = self.head.weight.detach().cpu().numpy()
+        return weights[[target.category for target in targets]]
+
+
+class CamExplainer(Explainer):
+    """Shared step of the CAM family. Subclasses set ``cam_class``.
+
+    Extra constructor argument ``target_layer``: the module to explain (default:
+    :func:`default_target_layer`). Maps are min-max scaled to [0, 1] per image, as pytorch-grad-cam
+    does.
+    """
+
+    cam_class: ClassVar[type[BaseCAM]]
+    default_params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, model: nn.Module, *, target_layer: nn.Module | None = None, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        self.target_layer = target_layer if target_layer is not None else default_target_layer(model)
+        # Fires before pytorch-grad-cam's hooks: they then see a leaf tensor, so backward stops here.
+        self._cut = self.target_layer.register_forward_hook(_cut_graph, prepend=True)
+        self._cam = self.cam_class(model, [self.target_layer])
+
+    def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
+        cam_targets = [ClassifierOutputTarget(t) for t in targets]
+        grad_mode = torch.enable_grad() if self._cam.uses_gradients else torch.no_grad()
+        try:
+            with grad_mode:
+                maps = self._cam(input_tensor=x, targets=cam_targets)
+        finally:
+            self._drop_state()
+        return Attribution(maps=maps, targets=targets)
+
+    def _drop_state(self) -> None:
+        self._cam.outputs = None
+        self._cam.activations_and_grads.clear()
+        self.model.zero_grad(set_to_none=True)
+
+    def close(self) -> None:
+        if self._cam is not None:
+            self._drop_state()
+            self._cam.activations_and_grads.release()
+            self._cam = None
+        if self._cut is not None:
+            self._cut.remove()
+            self._cut = None
+
+
+def _cut_graph(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
+    if torch.is_grad_enabled() and isinstance(output, torch.Tensor):
+        return output.detach().requires_grad_(True)
+    return None
+
+
+@register
+class GradCamExplainer(CamExplainer):
+    name = "gradcam"
+    cam_class = GradCAM
+
+
+@register
+class GradCamPlusPlusExplainer(CamExplainer):
+    name = "gradcam++"
+    cam_class = GradCAMPlusPlus
+
+
+@register
+class HiResCamExplainer(CamExplainer):
+    name = "hirescam"
+    cam_class = HiResCAM
+
+
+@register
+class ScoreCamExplainer(CamExplainer):
+    name = "scorecam"
+    cam_class = ScoreCAM
+
+
+@register
+class EigenCamExplainer(CamExplainer):
+    name = "eigencam"
+    cam_class = EigenCAM
+
+
+@register
+class LayerCamExplainer(CamExplainer):
+    name = "layercam"
+    cam_class = LayerCAM
+
+
+@register
+class ClassActivationMapExplainer(CamExplainer):
+    name = "cam"
+    cam_class = _ClassActivationMap
