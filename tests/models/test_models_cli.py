@@ -36,6 +36,8 @@ def test_train_evaluate_compare_predict_verbs(cli, sqlite_settings, tmp_path):
     result = cli("compare", "a", "b", "--out", tmp_path / "c.csv")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "c.csv").is_file() and "changed prediction" in result.output
+    result = cli("models")
+    assert result.exit_code == 0 and "│ a " in result.output and "│ b " in result.output
     result = cli("predict", "--model", "a", "--split", "test")
     assert result.exit_code == 0 and "8 added, 0 already there" in result.output
     result = cli("predict", "--model", "a", "--cross-val", 2, "--cv-epochs", 1)
