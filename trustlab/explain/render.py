@@ -73,7 +73,8 @@ def heatmap_overlay(pixels: np.ndarray, saliency: np.ndarray, *, title: str = ""
     panel.paste(Image.fromarray((cmap(ramp)[..., :3] * 255).astype(np.uint8)), (base.width + MARGIN, 0))
     draw, font, x_text = ImageDraw.Draw(panel), _font(), base.width + COLOUR_BAR_WIDTH + 2 * MARGIN
     draw.text((x_text, 0), f"{high:.3g}", fill="black", font=font)
-    draw.text((x_text, base.height // 2 - FONT_SIZE // 2), "more" if not signed else "0", fill="black", font=font)
+    middle = "0" if signed else "more"
+    draw.text((x_text, base.height // 2 - FONT_SIZE // 2), middle, fill="black", font=font)
     draw.text((x_text, base.height - FONT_SIZE - 2), f"{low:.3g}", fill="black", font=font)
     return _with_title(panel, title)
 
@@ -97,8 +98,9 @@ def lime_overlay(pixels: np.ndarray, segments: np.ndarray, positive: Sequence[in
     draw = ImageDraw.Draw(legend)
     draw.rectangle([MARGIN, MARGIN, MARGIN + FONT_SIZE, MARGIN + FONT_SIZE], fill=(0, 204, 0))
     draw.text((2 * MARGIN + FONT_SIZE, MARGIN - 2), "for the class", fill="black", font=_font())
-    draw.rectangle([panel.width // 2, MARGIN, panel.width // 2 + FONT_SIZE, MARGIN + FONT_SIZE], fill=(230, 0, 0))
-    draw.text((panel.width // 2 + FONT_SIZE + MARGIN, MARGIN - 2), "against", fill="black", font=_font())
+    half = panel.width // 2
+    draw.rectangle([half, MARGIN, half + FONT_SIZE, MARGIN + FONT_SIZE], fill=(230, 0, 0))
+    draw.text((half + FONT_SIZE + MARGIN, MARGIN - 2), "against", fill="black", font=_font())
     out = Image.new("RGB", (panel.width, panel.height + legend.height), "white")
     out.paste(panel, (0, 0))
     out.paste(legend, (0, panel.height))
@@ -116,12 +118,14 @@ def twins_strip(query: np.ndarray, neighbours: Sequence[tuple[np.ndarray, str, f
     width = max(len(tiles), MIN_STRIP_TILES) * (THUMB_SIDE + MARGIN) + MARGIN
     out = Image.new("RGB", (width, THUMB_SIDE + caption + MARGIN), "white")
     draw, font = ImageDraw.Draw(out), _font()
+    text_y = THUMB_SIDE + MARGIN + 2
     for i, (pixels, label, sim) in enumerate(tiles):
         x0 = MARGIN + i * (THUMB_SIDE + MARGIN)
         out.paste(_upscale(pixels, THUMB_SIDE), (x0, MARGIN))
-        draw.text((x0, THUMB_SIDE + MARGIN + 2), label[:18], fill="black", font=font)
+        draw.text((x0, text_y), label[:18], fill="black", font=font)
         if sim is not None:
-            draw.text((x0, THUMB_SIDE + MARGIN + FONT_SIZE + 4), f"similarity {sim:.2f}", fill="black", font=font)
-    if i == 0:
-        draw.text((THUMB_SIDE + 2 * MARGIN, MARGIN), "no training items of this class", fill="black", font=font)
+            draw.text((x0, text_y + FONT_SIZE + 2), f"similarity {sim:.2f}", fill="black", font=font)
+    if not neighbours:
+        note = "no training items of this class"
+        draw.text((THUMB_SIDE + 2 * MARGIN, MARGIN), note, fill="black", font=font)
     return _with_title(out, title)
