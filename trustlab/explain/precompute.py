@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 from tqdm.auto import tqdm
 
 from trustlab.config import Settings
@@ -37,6 +38,7 @@ from trustlab.explain.base import Explainer, ExplainError, get_explainer, params
 from trustlab.explain.faithfulness import faithfulness_scores
 from trustlab.explain.gallery import train_gallery
 from trustlab.explain.gradcam import CamExplainer
+from trustlab.explain.layers import default_target_layer
 from trustlab.explain.record import build_explanation
 from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.infer import iter_probabilities
@@ -90,17 +92,22 @@ def resolve_params(method: str, params: dict[str, Any] | None) -> dict[str, Any]
     return {**cls.default_params, **given}
 
 
-def make_explainer(method: str, loaded: LoadedModel, params: dict[str, Any], *, gallery=None) -> Explainer:
-    """An explainer of ``method`` for a stored model (its normalisation, CAM layer and features)."""
+def make_explainer(
+    method: str, loaded: LoadedModel, params: dict[str, Any], *, gallery=None, module: nn.Module | None = None
+) -> Explainer:
+    """An explainer of ``method`` for a stored model (its normalisation, CAM layer and features).
+
+    module: explain this module instead of ``loaded.module`` (the sanity check's randomised copy);
+    its CAM target layer is then found by :func:`default_target_layer`."""
     cls = get_explainer(method)
     kwargs: dict[str, Any] = {"mean": loaded.mean, "std": loaded.std, **params}
     if issubclass(cls, CamExplainer):
-        kwargs["target_layer"] = loaded.cam_layer
+        kwargs["target_layer"] = loaded.cam_layer if module is None else default_target_layer(module)
     if cls.kind == "examples":
         kwargs.update(gallery=gallery, features=loaded.features)
     if "batch_size" in inspect.signature(cls.__init__).parameters:
         kwargs["batch_size"] = PERTURBATION_BATCH
-    return cls(loaded.module, **kwargs)
+    return cls(loaded.module if module is None else module, **kwargs)
 
 
 def _ensure_predictions(settings: Settings, loaded: LoadedModel, items: list[Item]) -> dict[int, Prediction]:
