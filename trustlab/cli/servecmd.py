@@ -1,0 +1,73 @@
+"""`trustlab serve`, `trustlab user add`, `trustlab study invite`: thin wrappers over trustlab.platform."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+from trustlab.cli.app import app, console, fail, study_app, user_app
+from trustlab.config import load_settings
+from trustlab.platform.errors import PlatformError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(DEFAULT_HOST, help="Interface to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(DEFAULT_PORT, help="TCP port."),
+) -> None:
+    """Serve the rater app (Gradio UI at /) and the JSON API (/api/v1, docs at /api/v1/docs)."""
+    import uvicorn
+
+    from trustlab.platform.app import create_app
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = load_settings()
+    console.print(f"trustlab on [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/api/v1/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="User name to sign in with."),
+    role: str = typer.Option("researcher", help="researcher | curator | admin | rater"),
+    password: str | None = typer.Option(None, help="Password to set (default: generate and print one)."),
+) -> None:
+    """Create a staff account and print its password (generated unless --password is given)."""
+    from trustlab.platform.auth import create_user
+
+    try:
+        _, secret = create_user(load_settings(), handle=name, role=role, password=password)
+    except PlatformError as exc:
+        raise fail(exc.message) from None
+    console.print(f"user [bold]{name}[/] ({role}) created")
+    if password is None:
+        console.print(f"password: [bold]{secret}[/]  (shown once; it is stored hashed)")
+
+
+@study_app.command("invite")
+def study_invite(
+    study: str = typer.Argument(..., help="Study name."),
+    n: int = typer.Option(1, "--n", help="How many single-rater invite links."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON [{url, token}] instead of links."),
+    expires_hours: float | None = typer.Option(None, help="Links stop working after this many hours."),
+    base_url: str = typer.Option(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="Where raters reach the app."),
+) -> None:
+    """Print invite links http://HOST/?invite=TOKEN (append &pid=ID to record a participant id)."""
+    from trustlab.platform.auth import create_invites
+
+    try:
+        links = create_invites(
+            load_settings(), study=study, n=n, expires_hours=expires_hours, base_url=base_url
+        )
+    except PlatformError as exc:
+        raise fail(exc.message) from None
+    if as_json:
+        print(json.dumps([{"url": link.url, "token": link.token} for link in links], indent=2))
+    else:
+        for link in links:
+            print(link.url)

@@ -1,0 +1,129 @@
+"""Queries for accounts, bearer tokens and invites. Callers pass a Session; writers commit explicitly.
+
+Secrets never reach this module in clear text: callers hash passwords (slow KDF) and tokens
+(sha256) in trustlab.platform.auth and store or look up only the hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from trustlab.db.schema import AuthToken, Invite, Rater
+
+
+def add_rater(
+    session: Session,
+    *,
+    handle: str,
+    role: str = "rater",
+    secret_hash: str | None = None,
+    study_id: int | None = None,
+    external_pid: str | None = None,
+    simulated: bool = False,
+    commit: bool = True,
+) -> Rater:
+    """Insert a rater/staff account; ``commit=False`` only flushes (for a larger transaction)."""
+    rater = Rater(
+        handle=handle,
+        role=role,
+        secret_hash=secret_hash,
+        study_id=study_id,
+        external_pid=external_pid,
+        simulated=simulated,
+    )
+    session.add(rater)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return rater
+
+
+def rater_by_handle(session: Session, *, handle: str) -> Rater | None:
+    return session.scalars(select(Rater).where(Rater.handle == handle)).first()
+
+
+def set_secret_hash(session: Session, *, rater_id: int, secret_hash: str) -> None:
+    session.execute(update(Rater).where(Rater.id == rater_id).values(secret_hash=secret_hash))
+    session.commit()
+
+
+def set_completion_code(session: Session, *, rater_id: int, code: str) -> str:
+    """Store ``code`` unless the rater already has one; returns the stored code."""
+    session.execute(
+        update(Rater)
+        .where(Rater.id == rater_id, Rater.completion_code.is_(None))
+        .values(completion_code=code)
+    )
+    session.commit()
+    return session.scalars(select(Rater.completion_code).where(Rater.id == rater_id)).one()
+
+
+def add_auth_token(
+    session: Session, *, rater_id: int, token_hash: str, expires_at: datetime | None, commit: bool = True
+) -> AuthToken:
+    token = AuthToken(rater_id=rater_id, token_hash=token_hash, expires_at=expires_at)
+    session.add(token)
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+    return token
+
+
+def rater_for_token(session: Session, *, token_hash: str, now: datetime) -> Rater | None:
+    """The account holding this (unexpired) token, in one query."""
+    query = (
+        select(Rater, AuthToken.expires_at)
+        .join(AuthToken, AuthToken.rater_id == Rater.id)
+        .where(AuthToken.token_hash == token_hash)
+    )
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    rater, expires_at = row
+    if expires_at is not None and _aware(expires_at) <= now:
+        return None
+    return rater
+
+
+def revoke_token(session: Session, *, token_hash: str) -> None:
+    session.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash))
+    session.commit()
+
+
+def add_invites(
+    session: Session, *, study_id: int, token_hashes: Sequence[str], expires_at: datetime | None
+) -> list[Invite]:
+    invites = [Invite(study_id=study_id, token_hash=h, expires_at=expires_at) for h in token_hashes]
+    session.add_all(invites)
+    session.commit()
+    return invites
+
+
+def invite_by_hash(session: Session, *, token_hash: str) -> Invite | None:
+    return session.scalars(select(Invite).where(Invite.token_hash == token_hash)).first()
+
+
+def claim_invite(session: Session, *, invite_id: int, rater_id: int, now: datetime) -> bool:
+    """Bind an unclaimed invite to ``rater_id`` inside the caller's transaction (no commit).
+
+    Returns False when another request claimed it first, so one invite never makes two raters.
+    """
+    result = session.execute(
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.rater_id.is_(None))
+        .values(rater_id=rater_id, accepted_at=now)
+    )
+    return result.rowcount == 1
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they are stored as UTC."""
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,226 @@
+"""The JSON API under /api/v1 (names fixed by issue 5). Routes are thin: parse, call a service,
+map PlatformError to its HTTP status.
+
+Finished raters: ``GET /studies/{study}/next`` answers **204 No Content** with the completion code
+in the ``X-Completion-Code`` header (and progress in ``X-Progress-Done`` / ``X-Progress-Total``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from trustlab.platform import auth, staff
+from trustlab.platform.auth import Principal
+from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
+from trustlab.platform.services import Finished, Services
+
+IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
+
+bearer = HTTPBearer(auto_error=False, description="The token from /login or /invites/accept")
+
+
+class LoginIn(BaseModel):
+    username: str
+    password: str
+
+
+class LoginOut(BaseModel):
+    token: str
+    role: str
+
+
+class InviteIn(BaseModel):
+    invite: str
+    pid: str | None = Field(default=None, max_length=200, description="external participant id")
+    simulated: bool = Field(default=False, description="set by the rater simulator only")
+
+
+class InviteOut(BaseModel):
+    token: str
+    rater_id: int
+    study: str
+
+
+class JudgementIn(BaseModel):
+    assignment_id: int
+    answers: dict[str, Any]
+    idempotency_key: str
+    client_elapsed_ms: float | None = None
+
+
+class JudgementOut(BaseModel):
+    judgement_id: int
+
+
+class DecisionIn(BaseModel):
+    action: str = Field(description="accept | reject | other")
+    label: str | None = None
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    token = credentials.credentials if credentials is not None else None
+    return auth.authenticate(services_of(request).settings, token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+ServicesDep = Annotated[Services, Depends(services_of)]
+
+
+def platform_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PlatformError)
+    body: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, InvalidAnswer):
+        body["field"] = exc.field
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+    return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/login", response_model=LoginOut, tags=["auth"])
+def login(body: LoginIn, services: ServicesDep) -> LoginOut:
+    """Staff sign-in with user name and password."""
+    result = auth.login(services.settings, username=body.username, password=body.password)
+    return LoginOut(token=result.token, role=result.role)
+
+
+@router.post("/invites/accept", response_model=InviteOut, tags=["auth"])
+def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
+    """Exchange an invite token for a bearer token (again later: the same rater, a new token)."""
+    result = auth.accept_invite(services.settings, invite=body.invite, pid=body.pid, simulated=body.simulated)
+    return InviteOut(token=result.token, rater_id=result.rater_id, study=result.study)
+
+
+@router.get("/me", tags=["auth"])
+def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    study = services.study(study_id=principal.study_id).name if principal.study_id is not None else None
+    return {
+        "rater_id": principal.rater_id,
+        "handle": principal.handle,
+        "role": principal.role,
+        "study": study,
+    }
+
+
+@router.get(
+    "/studies/{study}/next",
+    tags=["rating"],
+    responses={204: {"description": "finished; completion code in the X-Completion-Code header"}},
+)
+def next_item(study: str, principal: PrincipalDep, services: ServicesDep) -> Any:
+    """The rater's current item: image, prediction (if shown), explanations, questions, progress."""
+    result = services.next_item(principal, study=study)
+    if isinstance(result, Finished):
+        return Response(
+            status_code=204,
+            headers={
+                "X-Completion-Code": result.completion_code,
+                "X-Progress-Done": str(result.done),
+                "X-Progress-Total": str(result.total),
+            },
+        )
+    return result
+
+
+@router.post(
+    "/judgements",
+    status_code=201,
+    response_model=JudgementOut,
+    tags=["rating"],
+    responses={
+        200: {"description": "the same idempotency_key was stored before: its id"},
+        422: {"description": "an answer the study does not allow; `field` names it"},
+    },
+)
+def post_judgement(
+    body: JudgementIn, principal: PrincipalDep, services: ServicesDep, response: Response
+) -> Any:
+    """Store an answer. Acknowledged (201) only after the transaction commits."""
+    judgement_id, created = services.submit(
+        principal,
+        assignment_id=body.assignment_id,
+        answers=body.answers,
+        idempotency_key=body.idempotency_key,
+        client_elapsed_ms=body.client_elapsed_ms,
+    )
+    if not created:
+        response.status_code = 200
+    return JudgementOut(judgement_id=judgement_id)
+
+
+@router.get("/items/{item_id}/image", tags=["files"], response_class=FileResponse)
+def item_image(item_id: int, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+    path = services.item_image(principal, item_id=item_id)
+    return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
+
+
+@router.get(
+    "/assignments/{assignment_id}/explanations/{index}/image", tags=["files"], response_class=FileResponse
+)
+def assignment_explanation_image(
+    assignment_id: int, index: int, principal: PrincipalDep, services: ServicesDep
+) -> FileResponse:
+    path = services.assignment_explanation_image(principal, assignment_id=assignment_id, index=index)
+    return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
+
+
+@router.get("/explanations/{explanation_id}/image", tags=["files"], response_class=FileResponse)
+def explanation_image(explanation_id: int, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+    """Any explanation overlay (researchers and curators)."""
+    path = services.explanation_image(principal, explanation_id=explanation_id)
+    return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
+
+
+@router.get("/studies", tags=["research"])
+def list_studies(principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
+    auth.require_role(principal, "researcher", "curator")
+    return services.list_studies()
+
+
+@router.get("/studies/{study}/progress", tags=["research"])
+def study_progress(study: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Progress per rater and condition, live accuracy and agreement (researchers)."""
+    return staff.study_progress(services, principal, study=study)
+
+
+@router.get("/studies/{study}/judgements.csv", tags=["research"], response_class=PlainTextResponse)
+def judgements_csv(study: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Every judgement as CSV (superseded answers flagged) (researchers)."""
+    text = staff.judgements_csv(services, principal, study=study)
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{_safe_filename(study)}-judgements.csv"'},
+    )
+
+
+@router.get("/datasets/{dataset}/relabel-queue", tags=["curation"])
+def relabel_queue(
+    dataset: str, principal: PrincipalDep, services: ServicesDep, limit: int = 50
+) -> list[dict[str, Any]]:
+    return staff.curator_queue(services, principal, dataset=dataset, limit=limit)
+
+
+@router.post("/relabel/{proposal_id}/decision", tags=["curation"])
+def relabel_decision(
+    proposal_id: int, body: DecisionIn, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    return staff.curator_decide(
+        services, principal, proposal_id=proposal_id, action=body.action, label=body.label
+    )
+
+
+def _safe_filename(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100] or "study"

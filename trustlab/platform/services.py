@@ -1,0 +1,359 @@
+"""What the rater app does, as plain functions over Settings: the API routes and the Gradio UI
+both call these (neither talks SQL). Each call opens one short session.
+
+``Services`` holds only process-wide, rater-independent things: the settings, a short-lived cache
+of study configs, and the explanation worker. Per-rater state lives in the database.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trustlab.config import Settings
+from trustlab.db import authq, judgementq, modelq
+from trustlab.db.engine import session_for
+from trustlab.db.items import NotFound, class_names, get_item
+from trustlab.db.schema import Assignment, Study
+from trustlab.platform.auth import Principal, new_completion_code, require_role
+from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
+from trustlab.platform.paths import existing_file
+from trustlab.platform.worker import ExplanationWorker
+from trustlab.studies.assign import StudyNotOpen, next_assignment, progress
+from trustlab.studies.config import StudyConfig, condition_methods, load_study_config
+from trustlab.studies.questions import AnswerError, questions_for, validate_answers
+
+# A study's config and classes change rarely (never while it is open); re-reading them at most
+# this often keeps `next` to a handful of queries under load.
+STUDY_CACHE_TTL_S = 5.0
+MAX_IDEMPOTENCY_KEY = 200
+# How to read an explanation picture, by method; tells the UI what legend to draw, not which
+# method it is (a blinded study still hides the name).
+HEATMAP_METHODS = frozenset(
+    {
+        "gradcam",
+        "gradcam++",
+        "hirescam",
+        "scorecam",
+        "eigencam",
+        "layercam",
+        "cam",
+        "integrated_gradients",
+        "occlusion",
+        "kernel_shap",
+        "guided_backprop",
+    }
+)
+EXAMPLE_METHODS = frozenset({"twin", "counterfactual_twin"})
+METHOD_TITLES = {
+    "gradcam": "Grad-CAM: where the model looked",
+    "gradcam++": "Grad-CAM++: where the model looked",
+    "hirescam": "HiResCAM: where the model looked",
+    "scorecam": "Score-CAM: where the model looked",
+    "eigencam": "Eigen-CAM: where the model looked",
+    "layercam": "LayerCAM: where the model looked",
+    "cam": "CAM: where the model looked",
+    "lime": "LIME: regions that pushed the prediction",
+    "twin": "Similar training images of the predicted class",
+    "counterfactual_twin": "Similar training images of another class",
+    "integrated_gradients": "Integrated gradients: pixels that mattered",
+    "occlusion": "Occlusion: regions that mattered",
+    "kernel_shap": "KernelSHAP: regions that mattered",
+    "guided_backprop": "Guided backprop: pixels that mattered",
+}
+
+
+def method_kind(method: str) -> str:
+    if method in EXAMPLE_METHODS:
+        return "examples"
+    if method == "lime":
+        return "regions"
+    return "heatmap"
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    id: int
+    name: str
+    status: str
+    dataset_id: int
+    model_version_id: int
+    model_name: str
+    config: StudyConfig
+    class_names: list[str]
+    questions: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The rater has answered everything: show ``completion_code``."""
+
+    completion_code: str
+    done: int
+    total: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """The platform's operations for one Settings (one database and home folder)."""
+
+    def __init__(self, settings: Settings, *, worker: ExplanationWorker | None = None) -> None:
+        self.settings = settings
+        self.worker = worker or ExplanationWorker(settings)
+        self._studies: dict[int | str, tuple[float, StudyContext]] = {}
+        self._lock = threading.Lock()
+
+    # ---- studies -------------------------------------------------------------------------------
+    def study(
+        self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
+    ) -> StudyContext:
+        """The study's context by name or id (cached for STUDY_CACHE_TTL_S unless ``fresh``)."""
+        key: int | str = study_id if study_id is not None else str(name)
+        with self._lock:
+            hit = self._studies.get(key)
+        if hit is not None and not fresh and time.monotonic() - hit[0] < STUDY_CACHE_TTL_S:
+            return hit[1]
+        with session_for(self.settings) as s:
+            try:
+                row = (
+                    judgementq.study_by_id(s, study_id=study_id)
+                    if study_id is not None
+                    else judgementq.study_by_name(s, name=str(name))
+                )
+            except NotFound as exc:
+                raise NotFoundError(str(exc)) from exc
+            ctx = self._context(s, row)
+        stamp = time.monotonic()
+        with self._lock:
+            self._studies[ctx.id] = (stamp, ctx)
+            self._studies[ctx.name] = (stamp, ctx)
+        return ctx
+
+    def _context(self, session, row: Study) -> StudyContext:
+        config = load_study_config(row.config)
+        classes = class_names(session, dataset_id=row.dataset_id)
+        model = modelq.find_model_version(session, name=config.model)
+        return StudyContext(
+            id=row.id,
+            name=row.name,
+            status=row.status,
+            dataset_id=row.dataset_id,
+            model_version_id=row.model_version_id,
+            model_name=model.name if model else config.model,
+            config=config,
+            class_names=classes,
+            questions=questions_for(config, classes),
+        )
+
+    def list_studies(self) -> list[dict[str, Any]]:
+        with session_for(self.settings) as s:
+            return [{"name": st.name, "status": st.status, "id": st.id} for st in judgementq.list_studies(s)]
+
+    # ---- the rater flow ------------------------------------------------------------------------
+    def _rater_study(self, principal: Principal, study: str) -> StudyContext:
+        ctx = self.study(name=study)
+        if principal.is_staff:
+            raise Forbidden("staff accounts do not rate; open an invite link to rate")
+        if principal.study_id != ctx.id:
+            raise Forbidden(f"you were not invited to study {study!r}")
+        return ctx
+
+    def next_item(self, principal: Principal, *, study: str) -> dict[str, Any] | Finished:
+        """The rater's current item as a JSON-ready dict, or Finished.
+
+        The dict: assignment_id, item_id, image_url, condition (only when the study is not
+        blinded), prediction {label, confidence} (only when the study shows it), explanations
+        [{method, kind, title, image_url, neighbours?}] (blinded: method is "explanation-N"),
+        questions, progress {done, total}. Never the true label.
+        """
+        ctx = self._rater_study(principal, study)
+        with session_for(self.settings) as s:
+            try:
+                assignment = next_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
+            except StudyNotOpen as exc:
+                raise Conflict(str(exc)) from exc
+            done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+            if assignment is None:
+                code = authq.set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
+                return Finished(completion_code=code, done=done, total=total)
+            prediction = modelq.get_prediction(
+                s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
+            )
+            explanations = self._explanations(s, ctx, assignment, prediction)
+        payload: dict[str, Any] = {
+            "assignment_id": assignment.id,
+            "item_id": assignment.item_id,
+            "image_url": f"/api/v1/items/{assignment.item_id}/image",
+            "explanations": explanations,
+            "questions": ctx.questions,
+            "progress": {"done": done, "total": total},
+        }
+        if not ctx.config.blind_condition:
+            payload["condition"] = assignment.condition
+        if ctx.config.show_prediction and prediction is not None:
+            payload["prediction"] = {
+                "label": prediction.predicted_label,
+                "confidence": round(float(prediction.confidence), 4),
+            }
+        return payload
+
+    def _explanations(
+        self, session, ctx: StudyContext, assignment: Assignment, prediction
+    ) -> list[dict[str, Any]]:
+        out = []
+        blind = ctx.config.blind_condition
+        for index, method in enumerate(condition_methods(assignment.condition)):
+            row = self._explanation_row(session, ctx, assignment.item_id, method, prediction)
+            entry: dict[str, Any] = {
+                "method": f"explanation-{index + 1}" if blind else method,
+                "kind": method_kind(method),
+                "title": (f"Explanation {index + 1}" if blind else METHOD_TITLES.get(method, method)),
+                # Opaque: the assignment and the position in its condition, never the method name.
+                "image_url": f"/api/v1/assignments/{assignment.id}/explanations/{index}/image",
+            }
+            if row is None or not row.overlay_path:
+                entry["image_url"] = None
+                entry["error"] = "this explanation could not be computed"
+            if row is not None and row.neighbours:
+                # Similarity and class of each similar training image; not their ids.
+                entry["neighbours"] = [
+                    {"similarity": round(float(n.get("similarity", 0.0)), 3), "label": n.get("label")}
+                    for n in row.neighbours
+                ]
+            out.append(entry)
+        return out
+
+    def _explanation_row(self, session, ctx: StudyContext, item_id: int, method: str, prediction):
+        if prediction is not None:
+            row = judgementq.explanation_for(session, prediction_id=prediction.id, method=method)
+            if row is not None:
+                return row
+        # Missing: compute it through the batched worker (other raters' requests join the batch).
+        try:
+            self.worker.request(ctx.model_name, item_id, method)
+        except Exception:  # noqa: BLE001 - a failed explanation must not block the rater
+            return None
+        session.expire_all()
+        prediction = modelq.get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
+        if prediction is None:
+            return None
+        return judgementq.explanation_for(session, prediction_id=prediction.id, method=method)
+
+    def submit(
+        self,
+        principal: Principal,
+        *,
+        assignment_id: int,
+        answers: dict[str, Any],
+        idempotency_key: str,
+        client_elapsed_ms: float | None = None,
+    ) -> tuple[int, bool]:
+        """Store a judgement; returns ``(judgement_id, created)``.
+
+        The same ``idempotency_key`` again returns the stored id with ``created=False``. Raises
+        NotFoundError (not the caller's assignment), InvalidAnswer (names the field), Conflict (key
+        reused for another assignment).
+        """
+        if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            raise InvalidAnswer("idempotency_key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
+        if client_elapsed_ms is not None and (
+            client_elapsed_ms < 0 or client_elapsed_ms != client_elapsed_ms
+        ):
+            raise InvalidAnswer("client_elapsed_ms", "must be a non-negative number of milliseconds")
+        with session_for(self.settings) as s:
+            existing = judgementq.judgement_by_key(s, idempotency_key=idempotency_key)
+            if existing is not None:
+                return self._replay(s, principal, existing, assignment_id), False
+            assignment = judgementq.assignment_for_rater(
+                s, assignment_id=assignment_id, rater_id=principal.rater_id
+            )
+            if assignment is None:
+                raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
+            ctx = self.study(study_id=assignment.study_id)
+            try:
+                cleaned = validate_answers(ctx.config, answers, ctx.class_names)
+            except AnswerError as exc:
+                raise InvalidAnswer(exc.field, exc.message) from exc
+            now = _now()
+            assigned_at = assignment.assigned_at
+            if assigned_at.tzinfo is None:
+                assigned_at = assigned_at.replace(tzinfo=UTC)
+            response_ms = max(0.0, (now - assigned_at).total_seconds() * 1000.0)
+            s.rollback()  # end the read transaction before the write one
+            try:
+                judgement, created = judgementq.record_judgement(
+                    s,
+                    assignment_id=assignment_id,
+                    rater_id=principal.rater_id,
+                    answers=cleaned,
+                    idempotency_key=idempotency_key,
+                    now=now,
+                    response_ms=response_ms,
+                    client_elapsed_ms=client_elapsed_ms,
+                )
+            except NotFound as exc:
+                raise NotFoundError(str(exc)) from exc
+            if not created:
+                return self._replay(s, principal, judgement, assignment_id), False
+            return judgement.id, True
+
+    def _replay(self, session, principal: Principal, judgement, assignment_id: int) -> int:
+        if (
+            judgement.assignment_id != assignment_id
+            or judgementq.judgement_owner(session, judgement_id=judgement.id) != principal.rater_id
+        ):
+            raise Conflict("this idempotency_key was already used for another answer; send a new key")
+        return judgement.id
+
+    # ---- files ---------------------------------------------------------------------------------
+    def item_image(self, principal: Principal, *, item_id: int) -> Path:
+        """The item's image file, if the caller may see it (staff, or a rater assigned the item)."""
+        with session_for(self.settings) as s:
+            if not principal.is_staff and not judgementq.rater_has_item(
+                s, rater_id=principal.rater_id, item_id=item_id
+            ):
+                raise NotFoundError(f"item {item_id} is not one of your items")
+            try:
+                item = get_item(s, item_id=item_id)
+            except NotFound as exc:
+                raise NotFoundError(f"item {item_id} does not exist") from exc
+            return existing_file(self.settings.images_dir, item.path)
+
+    def assignment_explanation_image(self, principal: Principal, *, assignment_id: int, index: int) -> Path:
+        """The overlay of the ``index``-th explanation of the caller's assignment."""
+        with session_for(self.settings) as s:
+            if principal.is_staff:
+                assignment = judgementq.get_assignment(s, assignment_id=assignment_id)
+            else:
+                assignment = judgementq.assignment_for_rater(
+                    s, assignment_id=assignment_id, rater_id=principal.rater_id
+                )
+            if assignment is None:
+                raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
+            methods = condition_methods(assignment.condition)
+            if not 0 <= index < len(methods):
+                raise NotFoundError(f"assignment {assignment_id} has no explanation {index}")
+            ctx = self.study(study_id=assignment.study_id)
+            prediction = modelq.get_prediction(
+                s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
+            )
+            row = self._explanation_row(s, ctx, assignment.item_id, methods[index], prediction)
+            if row is None or not row.overlay_path:
+                raise NotFoundError("this explanation is not available")
+            return existing_file(self.settings.artifacts_dir, row.overlay_path)
+
+    def explanation_image(self, principal: Principal, *, explanation_id: int) -> Path:
+        """Any explanation's overlay, for staff (curators and researchers browse all of them)."""
+        require_role(principal, "researcher", "curator")
+        with session_for(self.settings) as s:
+            row = judgementq.explanation_by_id(s, explanation_id=explanation_id)
+            if row is None or not row.overlay_path:
+                raise NotFoundError(f"explanation {explanation_id} does not exist")
+            return existing_file(self.settings.artifacts_dir, row.overlay_path)

@@ -1,0 +1,266 @@
+"""Counterbalanced assignment, made as raters arrive (issue 6).
+
+When a rater first asks for work, their whole list is made in one locked transaction:
+
+* items: the study's regular items are put in a seeded order and split into C groups (C = number of
+  conditions; item at rank j is in group j mod C). Rater k (k = arrival index) shows group g under
+  condition (g + k) mod C: a Latin square over groups x raters. For each condition the rater takes the
+  items of its group that have had that condition least often (then fewest ratings overall, then a
+  seeded tie-break), never an item that already has ``raters_per_item`` active ratings. With C dividing
+  the number of items, ``items_per_rater`` and ``raters_per_item``, and raters arriving in multiples of
+  C, every rater sees every condition equally often and every item gets every condition equally often;
+  otherwise the counts are as equal as the numbers allow (they differ by at most one per rater).
+* between design: rater k sees only condition k mod C, on the items that have had it least often.
+* order: shuffled with a generator seeded by (study seed, rater id); gold items go one into each of
+  gold.n equal segments of the list, at a seeded position.
+
+Unfinished assignments of a rater inactive for ``timeout_minutes`` are released (``release_abandoned``)
+so that others can take the items; a returning rater gets released items back while they still have room.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from trustlab.db import studyq
+from trustlab.db.schema import Assignment, StudyItem, utcnow
+from trustlab.studies.config import StudyConfig, load_study_config
+
+# Attempts at making a rater's list when a concurrent writer wins a race (unique constraint, or
+# SQLite reporting a busy database past its timeout).
+MAX_ATTEMPTS = 5
+
+
+class StudyNotOpen(RuntimeError):
+    """The study is a draft or closed: it gives out no assignments (open it with `trustlab study open`)."""
+
+
+@dataclass(frozen=True)
+class PlannedAssignment:
+    item_id: int
+    condition: str
+    is_gold: bool
+
+
+def _quotas(conditions: Sequence[str], n: int, k: int) -> dict[str, int]:
+    """n items split over conditions as equally as possible; the extra ones rotate with the rater."""
+    size = len(conditions)
+    base, extra = divmod(n, size)
+    return {conditions[(k + j) % size]: base + (1 if j < extra else 0) for j in range(size)}
+
+
+def plan_rater(
+    *,
+    config: StudyConfig,
+    item_order: Sequence[int],
+    gold_ids: Sequence[int],
+    counts: dict[tuple[int, str], int],
+    arrival_index: int,
+    rater_id: int,
+) -> list[PlannedAssignment]:
+    """One rater's ordered list (pure: the database state comes in as ``counts``).
+
+    Parameters
+    ----------
+    item_order: the regular item ids in the study's seeded order (defines the Latin-square groups).
+    gold_ids: the gold item ids.
+    counts: {(item_id, condition): active non-gold assignments so far}.
+    arrival_index: k, how many raters arrived before this one.
+    """
+    conditions = list(config.conditions)
+    n_cond = len(conditions)
+    k = arrival_index
+    totals: Counter[int] = Counter()
+    for (item_id, _), count in counts.items():
+        totals[item_id] += count
+    available = [i for i in item_order if totals[i] < config.raters_per_item]
+    tiebreak_rng = np.random.default_rng([config.seed, k, 1])
+    tiebreak = {
+        item_id: float(x) for item_id, x in zip(available, tiebreak_rng.random(len(available)), strict=True)
+    }
+    group = {item_id: rank % n_cond for rank, item_id in enumerate(item_order)}
+    n_items = min(config.items_per_rater, len(available))
+
+    def key(item_id: int, condition: str) -> tuple[int, int, float]:
+        return (counts.get((item_id, condition), 0), totals[item_id], tiebreak[item_id])
+
+    chosen: dict[int, str] = {}
+    if config.design == "between":
+        condition = conditions[k % n_cond]
+        for item_id in sorted(available, key=lambda i: key(i, condition))[:n_items]:
+            chosen[item_id] = condition
+    else:
+        quotas = _quotas(conditions, n_items, k)
+        for c_index, condition in enumerate(conditions):
+            wanted_group = (c_index - k) % n_cond
+            candidates = [i for i in available if group[i] == wanted_group and i not in chosen]
+            for item_id in sorted(candidates, key=lambda i: key(i, condition))[: quotas[condition]]:
+                chosen[item_id] = condition
+                quotas[condition] -= 1
+        # A group ran short (items at capacity): fill the rest from any item, least-used condition first.
+        for item_id in sorted(
+            (i for i in available if i not in chosen), key=lambda i: (totals[i], tiebreak[i])
+        ):
+            if len(chosen) >= n_items:
+                break
+            open_conditions = [c for c in conditions if quotas[c] > 0]
+            condition = min(open_conditions, key=lambda c: (counts.get((item_id, c), 0), -quotas[c]))
+            chosen[item_id] = condition
+            quotas[condition] -= 1
+    if not chosen:
+        return []
+
+    order_rng = np.random.default_rng([config.seed, rater_id])
+    regular = [PlannedAssignment(i, c, False) for i, c in chosen.items()]
+    regular = [regular[j] for j in order_rng.permutation(len(regular))]
+    gold = [gold_ids[j] for j in order_rng.permutation(len(gold_ids))]
+    total = len(regular) + len(gold)
+    gold_positions: dict[int, PlannedAssignment] = {}
+    for s, item_id in enumerate(gold):
+        lo, hi = s * total // len(gold), (s + 1) * total // len(gold)
+        condition = conditions[k % n_cond] if config.design == "between" else conditions[(k + s) % n_cond]
+        gold_positions[int(order_rng.integers(lo, hi))] = PlannedAssignment(item_id, condition, True)
+    out: list[PlannedAssignment] = []
+    regular_iter = iter(regular)
+    for position in range(total):
+        out.append(gold_positions[position] if position in gold_positions else next(regular_iter))
+    return out
+
+
+def item_order(config: StudyConfig, study_items: Sequence[StudyItem]) -> tuple[list[int], list[int]]:
+    """(regular item ids in the study's seeded order, gold item ids sorted)."""
+    regular = sorted(si.item_id for si in study_items if not si.is_gold)
+    gold = sorted(si.item_id for si in study_items if si.is_gold)
+    rng = np.random.default_rng([config.seed, 0])
+    return [regular[j] for j in rng.permutation(len(regular))], gold
+
+
+def _first_open(assignments: Sequence[Assignment]) -> Assignment | None:
+    open_ones = [a for a in assignments if a.status == "assigned"]
+    return min(open_ones, key=lambda a: (a.position, a.id)) if open_ones else None
+
+
+def _reactivate(
+    session: Session, *, study_id: int, config: StudyConfig, mine: Sequence[Assignment], now: datetime
+) -> None:
+    """Give a returning rater back the released items that still have room."""
+    released = [a for a in mine if a.status == "released"]
+    if not released:
+        return
+    counts = studyq.active_counts(session, study_id=study_id)
+    totals: Counter[int] = Counter()
+    for (item_id, _), count in counts.items():
+        totals[item_id] += count
+    ids = [a.id for a in released if a.is_gold or totals[a.item_id] < config.raters_per_item]
+    studyq.reactivate_assignments(session, assignment_ids=ids, now=now)
+    for assignment in released:
+        session.refresh(assignment)
+
+
+def next_assignment(
+    session: Session, *, study_id: int, rater_id: int, now: datetime | None = None
+) -> Assignment | None:
+    """The rater's open assignment with the lowest position, making their list on first arrival.
+
+    Returns None when the rater has finished (or the study has no room left for a new rater).
+
+    Raises
+    ------
+    StudyNotOpen
+        The study is a draft or closed.
+    """
+    now = studyq.as_utc(now or utcnow())
+    study = studyq.get_study_by_id(session, study_id=study_id)
+    if study.status != "open":
+        raise StudyNotOpen(
+            f"study {study.name!r} is {study.status}: it gives out no assignments"
+            + (" (open it with `trustlab study open`)" if study.status == "draft" else "")
+        )
+    config = load_study_config(study.config)
+    mine = studyq.rater_assignments(session, study_id=study_id, rater_id=rater_id)
+    if mine:
+        found = _first_open(mine)
+        if found is None:
+            _reactivate(session, study_id=study_id, config=config, mine=mine, now=now)
+            found = _first_open(mine)
+        return found
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return _allocate(session, study_id=study_id, rater_id=rater_id, config=config, now=now)
+        except (IntegrityError, OperationalError):
+            # A concurrent arrival won the race (or SQLite stayed busy): start again from fresh state.
+            session.rollback()
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+    return None  # pragma: no cover - the loop returns or raises
+
+
+def _allocate(
+    session: Session, *, study_id: int, rater_id: int, config: StudyConfig, now: datetime
+) -> Assignment | None:
+    studyq.lock_study(session, study_id=study_id)
+    mine = studyq.rater_assignments(session, study_id=study_id, rater_id=rater_id)
+    if mine:  # the same rater arrived twice at once; the other request made the list
+        session.commit()
+        return _first_open(mine)
+    if config.timeout_minutes:
+        studyq.release_inactive(
+            session, study_id=study_id, cutoff=now - timedelta(minutes=config.timeout_minutes), commit=False
+        )
+    regular, gold = item_order(config, studyq.study_items(session, study_id=study_id))
+    plan = plan_rater(
+        config=config,
+        item_order=regular,
+        gold_ids=gold,
+        counts=studyq.active_counts(session, study_id=study_id),
+        arrival_index=studyq.arrived_raters(session, study_id=study_id),
+        rater_id=rater_id,
+    )
+    if not plan:
+        session.commit()
+        return None
+    rows = [
+        Assignment(
+            study_id=study_id,
+            rater_id=rater_id,
+            item_id=p.item_id,
+            condition=p.condition,
+            position=position,
+            is_gold=p.is_gold,
+            status="assigned",
+            assigned_at=now,
+        )
+        for position, p in enumerate(plan)
+    ]
+    studyq.add_assignments(session, assignments=rows)
+    return rows[0]
+
+
+def progress(session: Session, *, study_id: int, rater_id: int) -> tuple[int, int]:
+    """(done, total) for the rater; before their first arrival, total is the planned list length."""
+    mine = [
+        a
+        for a in studyq.rater_assignments(session, study_id=study_id, rater_id=rater_id)
+        if a.status != "released"
+    ]
+    if not mine:
+        config = load_study_config(studyq.get_study_by_id(session, study_id=study_id).config)
+        return 0, config.per_rater_total
+    return sum(a.status == "done" for a in mine), len(mine)
+
+
+def release_abandoned(session: Session, *, study_id: int, older_than: datetime | timedelta) -> int:
+    """Release the unfinished assignments of raters inactive since ``older_than``.
+
+    ``older_than`` is a cutoff time, or an age (timedelta) counted back from now. Returns how many
+    assignments were released.
+    """
+    cutoff = utcnow() - older_than if isinstance(older_than, timedelta) else older_than
+    return studyq.release_inactive(session, study_id=study_id, cutoff=cutoff)

@@ -1,0 +1,259 @@
+"""The study YAML validated into a typed, strict config (issue 6).
+
+Unknown fields are rejected, and every error names the field at fault and what to write instead, e.g.
+``conditons: unknown field; did you mean `conditions`? remove it (known fields: ...)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# The explanation methods a condition may name. A constant (not imported from trustlab.explain) so that
+# validating a study never imports torch; trustlab/explain's registry uses the same names.
+KNOWN_METHODS: tuple[str, ...] = (
+    "gradcam",
+    "gradcam++",
+    "hirescam",
+    "scorecam",
+    "eigencam",
+    "layercam",
+    "cam",
+    "lime",
+    "twin",
+    "counterfactual_twin",
+    "integrated_gradients",
+    "occlusion",
+    "kernel_shap",
+    "guided_backprop",
+)
+# The control condition: the prediction without any explanation.
+NO_EXPLANATION = "none"
+# Joins methods shown together in one condition, e.g. "gradcam+twin".
+COMBO_SEPARATOR = "+"
+TASKS: tuple[str, ...] = ("verify", "true_label", "trust", "helpfulness", "confidence", "simulate", "comment")
+# Tasks whose answer is known for an item, so a gold (attention) item can check it.
+GOLD_CHECKABLE_TASKS: tuple[str, ...] = ("verify", "true_label", "simulate")
+MIN_LIKERT_POINTS, MAX_LIKERT_POINTS = 2, 11
+
+
+class StudyConfigError(ValueError):
+    """The study config is invalid; the message names each field at fault and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class ItemsSpec(_Strict):
+    """Which items the study shows.
+
+    split: the dataset split to draw from; n: how many (non-gold) items; model_errors: the fraction of
+    them the model gets wrong (so that errors are represented; null = no stratification); ids: explicit
+    item ids instead of drawing (then n is their number).
+    """
+
+    split: str = "test"
+    n: int | None = Field(default=60, ge=1)
+    model_errors: float | None = Field(default=0.3, ge=0.0, le=1.0)
+    ids: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _ids_and_n(self) -> ItemsSpec:
+        if self.ids is not None:
+            if not self.ids:
+                raise ValueError("items.ids is empty: list at least one item id, or write `ids: null`")
+            if len(set(self.ids)) != len(self.ids):
+                raise ValueError("items.ids lists an item twice: list each item id once")
+            if self.n is not None and self.n != len(self.ids) and "n" in self.model_fields_set:
+                raise ValueError(
+                    f"items.n is {self.n} but items.ids lists {len(self.ids)} items: drop n or match it"
+                )
+        elif self.n is None:
+            raise ValueError("items.n is missing: give the number of items (or list items.ids)")
+        return self
+
+    @property
+    def count(self) -> int:
+        return len(self.ids) if self.ids is not None else int(self.n or 0)
+
+
+class GoldSpec(_Strict):
+    """Attention items with known answers; a rater with more than ``max_failures`` failures is excluded."""
+
+    n: int = Field(default=0, ge=0)
+    max_failures: int = Field(default=1, ge=0)
+
+
+class StudyConfig(_Strict):
+    """A validated study (see issue 6 for the YAML)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    dataset: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    items: ItemsSpec = ItemsSpec()
+    conditions: list[str] = Field(min_length=1)
+    design: Literal["within", "between"] = "within"
+    raters_per_item: int = Field(default=5, ge=1)
+    items_per_rater: int = Field(default=40, ge=1)
+    tasks: list[
+        Literal["verify", "true_label", "trust", "helpfulness", "confidence", "simulate", "comment"]
+    ] = Field(default_factory=lambda: ["verify", "trust"], min_length=1)
+    likert_points: int = Field(default=7, ge=MIN_LIKERT_POINTS, le=MAX_LIKERT_POINTS)
+    show_prediction: bool = True
+    blind_condition: bool = True
+    gold: GoldSpec = GoldSpec()
+    seed: int = 0
+    # Minutes of inactivity after which a rater's unfinished assignments are released to others.
+    timeout_minutes: float | None = Field(default=60.0, gt=0)
+
+    @field_validator("conditions")
+    @classmethod
+    def _known_conditions(cls, conditions: list[str]) -> list[str]:
+        for condition in conditions:
+            check_condition(condition)
+        if len(set(conditions)) != len(conditions):
+            raise ValueError("a condition is listed twice: list each condition once")
+        return conditions
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_tasks(cls, tasks: list[str]) -> list[str]:
+        if len(set(tasks)) != len(tasks):
+            raise ValueError("a task is listed twice: list each task once")
+        return tasks
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudyConfig:
+        if self.items_per_rater > self.items.count:
+            raise ValueError(
+                f"items_per_rater ({self.items_per_rater}) is larger than the study's items "
+                f"({self.items.count}): lower items_per_rater or raise items.n"
+            )
+        if self.gold.n > 0 and not set(self.tasks) & set(GOLD_CHECKABLE_TASKS):
+            raise ValueError(
+                "gold.n > 0 but no task has a known answer to check: add one of "
+                f"{', '.join(GOLD_CHECKABLE_TASKS)} to tasks, or set gold.n: 0"
+            )
+        if self.gold.max_failures > self.gold.n and self.gold.n > 0:
+            raise ValueError(
+                f"gold.max_failures ({self.gold.max_failures}) exceeds gold.n ({self.gold.n}): "
+                "no rater could ever be excluded; lower max_failures"
+            )
+        return self
+
+    @property
+    def methods(self) -> list[str]:
+        """The distinct explanation methods the conditions need, in first-use order."""
+        out: list[str] = []
+        for condition in self.conditions:
+            for method in condition_methods(condition):
+                if method not in out:
+                    out.append(method)
+        return out
+
+    @property
+    def per_rater_total(self) -> int:
+        """Assignments a rater gets: items_per_rater regular items plus gold.n gold items."""
+        return self.items_per_rater + self.gold.n
+
+
+def _split(condition: str) -> list[str]:
+    # "gradcam++" is a method name that contains the separator: re-join its empty parts.
+    merged: list[str] = []
+    for part in condition.split(COMBO_SEPARATOR):
+        if part == "" and merged and merged[-1] in ("gradcam", "gradcam+"):
+            merged[-1] += COMBO_SEPARATOR
+        else:
+            merged.append(part)
+    return merged
+
+
+def condition_methods(condition: str) -> list[str]:
+    """The methods shown in a condition: [] for none, ["gradcam", "twin"] for "gradcam+twin"."""
+    if condition == NO_EXPLANATION:
+        return []
+    return _split(condition)
+
+
+def check_condition(condition: str) -> None:
+    """Raise ValueError naming the fix when ``condition`` is not none, a method or a '+' combo."""
+    if condition == NO_EXPLANATION:
+        return
+    merged = _split(condition)
+    for part in merged:
+        if part == NO_EXPLANATION:
+            raise ValueError(f"condition {condition!r} combines 'none' with methods: use 'none' alone")
+        if part not in KNOWN_METHODS:
+            hint = difflib.get_close_matches(part, KNOWN_METHODS, n=1)
+            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+            raise ValueError(
+                f"condition {condition!r}: unknown method {part!r}; {suggestion}"
+                f"use 'none', one of {', '.join(KNOWN_METHODS)}, or methods joined with '+'"
+            )
+    if len(set(merged)) != len(merged):
+        raise ValueError(f"condition {condition!r} names a method twice: name each method once")
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+_SUBMODELS: dict[str, type[BaseModel]] = {"items": ItemsSpec, "gold": GoldSpec}
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ())]
+    field = ".".join(loc) or "(config)"
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        parent = _SUBMODELS.get(loc[0], StudyConfig) if len(loc) > 1 else StudyConfig
+        known = _field_names(parent)
+        hint = difflib.get_close_matches(loc[-1], known, n=1)
+        suggestion = f"did you mean `{hint[0]}`? " if hint else ""
+        return f"{field}: unknown field; {suggestion}remove it (known fields: {', '.join(known)})"
+    if kind == "missing":
+        return f"{field}: required field is missing; add `{loc[-1]}: ...` to the config"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if kind == "literal_error" and loc and loc[0] == "tasks":
+        message += f" (tasks are {', '.join(TASKS)})"
+    return f"{field}: {message}"
+
+
+def load_study_config(path_or_dict: str | Path | Mapping[str, Any] | StudyConfig) -> StudyConfig:
+    """Read and validate a study config from a YAML file path or a dict.
+
+    Raises
+    ------
+    StudyConfigError
+        The file is missing or not YAML, or a field is invalid; one line per problem, each naming the
+        field (dotted, e.g. ``gold.max_failures``) and the fix.
+    """
+    if isinstance(path_or_dict, StudyConfig):
+        return path_or_dict
+    source = "config"
+    if isinstance(path_or_dict, (str, Path)):
+        path = Path(path_or_dict)
+        source = str(path)
+        if not path.is_file():
+            raise StudyConfigError(f"study config {path} does not exist: give the path of a study YAML file")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise StudyConfigError(f"{path} is not valid YAML: {exc}") from exc
+    else:
+        data = dict(path_or_dict)
+    if not isinstance(data, Mapping):
+        raise StudyConfigError(
+            f"{source}: expected a mapping of fields (name:, dataset:, ...), got {type(data).__name__}"
+        )
+    try:
+        return StudyConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors()]
+        raise StudyConfigError(f"invalid study config ({source}):\n  " + "\n  ".join(lines)) from None

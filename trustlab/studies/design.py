@@ -1,0 +1,191 @@
+"""Create, open and close studies: resolve the dataset and model, select items and gold items.
+
+Items are drawn from the config's split, stratified by whether the model's held-out prediction is
+right, so that ``items.model_errors`` of them are model errors (as far as the split has errors). Gold
+(attention) items come from the rest of the split: predictions the model makes with the highest
+confidence, half right and half wrong where possible, so their answers are clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from trustlab.config import Settings
+from trustlab.db import studyq
+from trustlab.db.engine import session_for
+from trustlab.db.items import NotFound, get_dataset, get_item, list_items
+from trustlab.db.schema import Item, Prediction, Study, StudyItem
+from trustlab.studies.config import StudyConfig, load_study_config
+
+STATUSES = ("draft", "open", "closed")
+
+
+class StudyError(ValueError):
+    """A study cannot be created or changed as asked; the message names the input and the fix."""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    item: Item
+    prediction: Prediction
+
+    @property
+    def correct(self) -> bool:
+        return self.prediction.predicted_label == self.item.current_label
+
+
+def _candidates(session: Session, config: StudyConfig, dataset_id: int, model_id: int) -> list[_Candidate]:
+    if config.items.ids is not None:
+        items = []
+        for item_id in config.items.ids:
+            try:
+                item = get_item(session, item_id=item_id)
+            except NotFound as exc:
+                raise StudyError(f"items.ids: {exc}; list ids of dataset {config.dataset!r}") from None
+            if item.dataset_id != dataset_id:
+                raise StudyError(f"items.ids: item {item_id} is not in dataset {config.dataset!r}")
+            items.append(item)
+    else:
+        items = list_items(session, dataset_id=dataset_id, split=config.items.split)
+        if not items:
+            raise StudyError(
+                f"items.split: dataset {config.dataset!r} has no items in split {config.items.split!r}"
+            )
+    predictions = studyq.predictions_for_items(
+        session, model_version_id=model_id, item_ids=[i.id for i in items]
+    )
+    missing = [i.id for i in items if i.id not in predictions]
+    if config.items.ids is not None and missing:
+        raise StudyError(
+            f"items.ids: model {config.model!r} has no held-out prediction for items {missing[:10]}: "
+            "predict them first (e.g. `trustlab explain` or `trustlab evaluate`)"
+        )
+    if not predictions:
+        raise StudyError(
+            f"model {config.model!r} has no held-out predictions for split {config.items.split!r}: "
+            "run its predictions first (e.g. `trustlab explain` or `trustlab evaluate`)"
+        )
+    return [_Candidate(i, predictions[i.id]) for i in items if i.id in predictions]
+
+
+def _select_regular(
+    config: StudyConfig, pool: list[_Candidate], rng: np.random.Generator
+) -> list[_Candidate]:
+    n = config.items.count
+    if config.items.ids is not None:
+        return pool
+    if len(pool) < n:
+        raise StudyError(
+            f"items.n is {n} but split {config.items.split!r} has only {len(pool)} items with predictions "
+            f"(plus gold.n {config.gold.n} needed): lower items.n"
+        )
+    if config.items.model_errors is None:
+        return [pool[j] for j in sorted(rng.choice(len(pool), size=n, replace=False))]
+    wrong = [c for c in pool if not c.correct]
+    right = [c for c in pool if c.correct]
+    n_wrong = min(len(wrong), int(round(config.items.model_errors * n)))
+    n_right = n - n_wrong
+    if n_right > len(right):  # too few right predictions: take more errors instead
+        n_right, n_wrong = len(right), n - len(right)
+    picked = [wrong[j] for j in rng.choice(len(wrong), size=n_wrong, replace=False)]
+    picked += [right[j] for j in rng.choice(len(right), size=n_right, replace=False)]
+    return sorted(picked, key=lambda c: c.item.id)
+
+
+def gold_answers_for(config: StudyConfig, candidate: _Candidate) -> dict[str, Any]:
+    """The answers a careful rater gives on a gold item, for the tasks that have a known answer."""
+    answers: dict[str, Any] = {}
+    if "verify" in config.tasks:
+        answers["model_correct"] = candidate.correct
+    if "true_label" in config.tasks:
+        answers["true_label"] = candidate.item.current_label
+    if "simulate" in config.tasks:
+        answers["simulated_label"] = candidate.prediction.predicted_label
+    return answers
+
+
+def _select_gold(config: StudyConfig, rest: list[_Candidate]) -> list[_Candidate]:
+    n = config.gold.n
+    if n == 0:
+        return []
+    if len(rest) < n:
+        raise StudyError(
+            f"gold.n is {n} but only {len(rest)} items of split {config.items.split!r} are left after the "
+            "study's items: lower gold.n or items.n"
+        )
+    by_confidence = sorted(rest, key=lambda c: (-c.prediction.confidence, c.item.id))
+    wrong = [c for c in by_confidence if not c.correct]
+    right = [c for c in by_confidence if c.correct]
+    # Confident errors make clear "no" items only when verifying; otherwise prefer clear right ones.
+    n_wrong = min(len(wrong), n // 2 if "verify" in config.tasks else 0)
+    picked = wrong[:n_wrong] + right[: n - n_wrong]
+    if len(picked) < n:
+        picked += [c for c in wrong[n_wrong:]][: n - len(picked)]
+    return picked
+
+
+def create_study(settings: Settings, config_or_path: StudyConfig | str | Path | dict) -> Study:
+    """Validate the config, select items and gold items, and store a draft study.
+
+    Raises
+    ------
+    StudyConfigError
+        The config is invalid.
+    StudyError / NotFound
+        The study exists already, the dataset or model is unknown, or the split is too small.
+    """
+    config = load_study_config(config_or_path)
+    with session_for(settings) as session:
+        if studyq.study_exists(session, name=config.name):
+            raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
+        dataset = get_dataset(session, name=config.dataset)
+        model = studyq.get_model_version_by_name(session, name=config.model)
+        if model.dataset_id != dataset.id:
+            raise StudyError(
+                f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
+            )
+        pool = _candidates(session, config, dataset.id, model.id)
+        rng = np.random.default_rng(config.seed)
+        regular = _select_regular(config, pool, rng)
+        chosen_ids = {c.item.id for c in regular}
+        gold = _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
+        rows = [StudyItem(item_id=c.item.id, is_gold=False, model_correct=c.correct) for c in regular]
+        rows += [
+            StudyItem(
+                item_id=c.item.id,
+                is_gold=True,
+                model_correct=c.correct,
+                gold_answers=gold_answers_for(config, c),
+            )
+            for c in gold
+        ]
+        study = Study(
+            name=config.name,
+            dataset_id=dataset.id,
+            model_version_id=model.id,
+            config=config.model_dump(mode="json"),
+            status="draft",
+        )
+        return studyq.add_study(session, study=study, items=rows)
+
+
+def set_status(settings: Settings, name: str, status: str) -> Study:
+    """Open or close a study (a closed study gives out no assignments; it can be reopened)."""
+    if status not in STATUSES:
+        raise StudyError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    with session_for(settings) as session:
+        study = studyq.get_study(session, name=name)
+        return studyq.set_study_status(session, study_id=study.id, status=status)
+
+
+def open_study(settings: Settings, name: str) -> Study:
+    return set_status(settings, name, "open")
+
+
+def close_study(settings: Settings, name: str) -> Study:
+    return set_status(settings, name, "closed")
