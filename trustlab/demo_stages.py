@@ -156,9 +156,9 @@ def explain_done(settings: Settings, plan: DemoPlan) -> str | None:
 def explain_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
     from trustlab.explain.precompute import explain_split
 
-    summary = explain_split(settings, model=MODEL, methods=list(plan.explain_methods), split="test",
-                            params={"lime": {"num_samples": plan.lime_samples}}, progress=progress)
-    return f"{summary}"
+    rows = explain_split(settings, model=MODEL, methods=list(plan.explain_methods), split="test",
+                         params={"lime": {"num_samples": plan.lime_samples}}, progress=progress)
+    return f"{len(rows)} explanations ({', '.join(plan.explain_methods)})"
 
 
 # -- study, raters, analysis ----------------------------------------------------------------------
@@ -243,7 +243,8 @@ def analyze_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
 
 
 def relabel_done(settings: Settings, plan: DemoPlan) -> str | None:
-    n = count_rows(settings, select(func.count(RelabelProposal.id)).join(Dataset).where(Dataset.name == DATASET))
+    query = select(func.count(RelabelProposal.id)).join(Dataset).where(Dataset.name == DATASET)
+    n = count_rows(settings, query)
     return f"{n} relabel proposals stored" if (settings.home / "relabel" / "proposals.csv").exists() else None
 
 
