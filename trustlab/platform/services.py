@@ -357,3 +357,8 @@ class Services:
             if row is None or not row.overlay_path:
                 raise NotFoundError(f"explanation {explanation_id} does not exist")
             return existing_file(self.settings.artifacts_dir, row.overlay_path)
+
+    def staff_artifact(self, principal: Principal, *, relative: str) -> Path:
+        """A file under the artifact store by its stored relative path (staff only, checked)."""
+        require_role(principal, "researcher", "curator")
+        return existing_file(self.settings.artifacts_dir, relative)
