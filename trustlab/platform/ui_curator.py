@@ -128,11 +128,14 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
         for e in proposal.get("explanations") or []
         if e.get("overlay_path")
     )
+    item_img = img(lambda: services.item_image(principal, item_id=proposal["item_id"]))
+    score = f"{float(proposal['score']):.3f} ({html.escape(proposal['method'])})"
     return (
         f'<div class="tl-cur-card" data-proposal="{int(proposal["proposal_id"])}">'
-        f"<p>{n_open} open proposal(s); this one scores {float(proposal['score']):.3f} ({html.escape(proposal['method'])}).</p>"
-        f'<div class="tl-row"><figure>{img(lambda: services.item_image(principal, item_id=proposal["item_id"]))}'
-        f"<figcaption>item {int(proposal['item_id'])} ({html.escape(proposal['split'])})</figcaption></figure>"
+        f"<p>{n_open} open proposal(s); this one scores {score}.</p>"
+        f'<div class="tl-row"><figure>{item_img}'
+        f"<figcaption>item {int(proposal['item_id'])} ({html.escape(proposal['split'])})"
+        "</figcaption></figure>"
         f'<div><p class="tl-cur-labels">Current label: <b>{html.escape(proposal["current_label"])}</b><br>'
         f"Proposed label: <b>{html.escape(proposal['proposed_label'])}</b></p>"
         f"<p>Rater votes: {votes}<br>Model probabilities: {probs or 'none'}<br>"
