@@ -89,3 +89,24 @@ def split_counts(session: Session, *, dataset_id: int) -> dict[str, dict[str, in
     for split, label, count in rows:
         out.setdefault(split, {})[label] = count
     return out
+
+
+def find_dataset(session: Session, *, name: str) -> Dataset | None:
+    """The dataset called ``name``, or None (get_dataset raises instead)."""
+    return session.scalars(select(Dataset).where(Dataset.name == name)).first()
+
+
+def items_by_sha(session: Session, *, dataset_id: int) -> dict[str, tuple[str, str]]:
+    """{sha256: (source_path, original_label)} of every item of a dataset: the dedupe index of ingest,
+    read in one query instead of one per file."""
+    rows = session.execute(
+        select(Item.sha256, Item.source_path, Item.original_label).where(Item.dataset_id == dataset_id)
+    )
+    return {sha: (source, label) for sha, source, label in rows}
+
+
+def add_items_batched(session: Session, *, items: Sequence[Item], batch_size: int = 1000) -> None:
+    """Insert many items, committing once per ``batch_size`` rows (not once per item)."""
+    for start in range(0, len(items), batch_size):
+        session.add_all(items[start:start + batch_size])
+        session.commit()

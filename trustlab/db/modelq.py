@@ -87,3 +87,7 @@ def delete_predictions(session: Session, *, model_version_id: int, kind: str) ->
     )
     session.commit()
     return result.rowcount or 0
+
+
+def list_model_versions(session: Session) -> list[ModelVersion]:
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id)))

@@ -97,41 +97,55 @@ def _cut_graph(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> torch.
 
 @register
 class GradCamExplainer(CamExplainer):
+    """Grad-CAM (Selvaraju et al. 2017): channels weighted by their mean gradient."""
+
     name = "gradcam"
     cam_class = GradCAM
 
 
 @register
 class GradCamPlusPlusExplainer(CamExplainer):
+    """Grad-CAM++ (Chattopadhay et al. 2018): higher-order gradient weights; better for several objects."""
+
     name = "gradcam++"
     cam_class = GradCAMPlusPlus
 
 
 @register
 class HiResCamExplainer(CamExplainer):
+    """HiResCAM (Draelos & Carin 2020): gradients times activations element-wise, then summed."""
+
     name = "hirescam"
     cam_class = HiResCAM
 
 
 @register
 class ScoreCamExplainer(CamExplainer):
+    """Score-CAM (Wang et al. 2020): gradient-free; channels weighted by the score of the masked input."""
+
     name = "scorecam"
     cam_class = ScoreCAM
 
 
 @register
 class EigenCamExplainer(CamExplainer):
+    """Eigen-CAM (Muhammad & Yeasin 2020): first principal component of the activations (class-agnostic)."""
+
     name = "eigencam"
     cam_class = EigenCAM
 
 
 @register
 class LayerCamExplainer(CamExplainer):
+    """LayerCAM (Jiang et al. 2021): positive gradients times activations, per location."""
+
     name = "layercam"
     cam_class = LayerCAM
 
 
 @register
 class ClassActivationMapExplainer(CamExplainer):
+    """CAM (Zhou et al. 2016): activations weighted by the head's weights; global-average-pool nets only."""
+
     name = "cam"
     cam_class = _ClassActivationMap

@@ -15,7 +15,8 @@ def default_target_layer(model: nn.Module) -> nn.Module:
     """The layer whose activations Grad-CAM weights by default.
 
     resnet*: ``layer4[-1]``; vgg16: the ReLU after the last convolution (``features[-2]``, 14x14 at
-    224 px rather than the pooled 7x7); a model with a ``target_layer`` attribute: that module;
+    224 px rather than the pooled 7x7); simple_cnn: the ReLU of its last conv block (these agree with
+    ``trustlab.models.arch.cam_target_layer``); a model with a ``target_layer`` attribute: that module;
     anything else (e.g. simple_cnn): the last module that outputs a spatial map [N, C, h, w] with
     h*w > 1 and is not a pooling layer, found by tracing one dummy forward pass.
     """
@@ -28,10 +29,11 @@ def default_target_layer(model: nn.Module) -> nn.Module:
     if isinstance(features, nn.Sequential) and isinstance(getattr(model, "classifier", None), nn.Module):
         convs = [i for i, m in enumerate(features) if isinstance(m, nn.Conv2d)]
         if convs:
+            # The last conv's block up to its activation (vgg16: its ReLU; simple_cnn: conv-BN-ReLU).
             last = convs[-1]
-            after = features[last + 1] if last + 1 < len(features) else None
-            # The activation after the last conv when there is one (vgg16: its ReLU).
-            return after if isinstance(after, nn.ReLU | nn.BatchNorm2d) else features[last]
+            while last + 1 < len(features) and isinstance(features[last + 1], nn.ReLU | nn.BatchNorm2d):
+                last += 1
+            return features[last]
     return _traced_last_spatial_layer(model)
 
 

@@ -21,7 +21,7 @@ from trustlab.config import Settings
 from trustlab.db.engine import session_for
 from trustlab.db.modelq import add_model_version, find_model_version, get_model_version
 from trustlab.db.schema import Item, ModelVersion
-from trustlab.models.arch import HEAD_PREFIX, build_model, check_arch, head_module
+from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
 from trustlab.models.errors import CheckpointError, DuplicateModelError
 from trustlab.models.images import normalise, read_uint8, to_uint8_tensor
 
@@ -79,7 +79,13 @@ class LoadedModel:
 
     @property
     def head(self) -> nn.Linear:
+        """The final linear layer; its input is the penultimate feature vector."""
         return head_module(self.module, self.arch)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The last convolutional stage: the usual Grad-CAM target layer."""
+        return cam_target_layer(self.module, self.arch)
 
     @torch.no_grad()
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,157 @@
+"""`trustlab train | evaluate | compare | predict`: thin wrappers over trustlab.models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from trustlab.cli.app import app, console, fail
+from trustlab.config import load_settings
+from trustlab.db.items import NotFound
+from trustlab.models.errors import ModelError
+
+T = TypeVar("T")
+
+
+def _run(func: Callable[..., T], **kwargs: Any) -> T:
+    """Call a library function; known errors become a red message and exit code 1."""
+    try:
+        return func(load_settings(), **kwargs)
+    except (ModelError, NotFound) as exc:
+        raise fail(str(exc)) from None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _print_frame(frame, title: str) -> None:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_fmt(v) for v in row))
+    console.print(table)
+
+
+@app.command("train")
+def train(
+    dataset: str = typer.Option(..., help="Dataset name (see `trustlab datasets`)."),
+    arch: str = typer.Option("simple_cnn", help="simple_cnn, resnet18, resnet34, resnet50 or vgg16."),
+    name: str = typer.Option(..., help="Name of the new model version."),
+    weights: str = typer.Option("none", help="Local torchvision state-dict file, 'torch-cache', or none."),
+    freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="Train only the new head."),
+    epochs: int = typer.Option(10, min=1),
+    batch_size: int = typer.Option(32, min=2),
+    lr: float = typer.Option(1e-3, help="AdamW learning rate."),
+    img_size: int = typer.Option(64, min=16, help="Images are resized to img_size x img_size pixels."),
+    labels: str = typer.Option("original", help="original (as ingested) or current (curated)."),
+    seed: int = typer.Option(0),
+    patience: int = typer.Option(3, min=1, help="Epochs without a lower val loss before stopping."),
+    normalisation: str = typer.Option("imagenet", help="imagenet, dataset (train-split stats) or none."),
+    no_augment: bool = typer.Option(False, "--no-augment", help="Turn augmentation off."),
+    device: str = typer.Option("auto", help="auto (CUDA, then CPU), cpu or cuda."),
+) -> None:
+    """Train a classifier on a dataset's train split (early stopping on val) and save it."""
+    from trustlab.models.datasets import AugmentConfig
+    from trustlab.models.train import train_model
+
+    version = _run(train_model, dataset=dataset, arch=arch, name=name, weights=weights,
+                   freeze=freeze_backbone, epochs=epochs, batch_size=batch_size, lr=lr, img_size=img_size,
+                   labels=labels, seed=seed, patience=patience, normalisation=normalisation,
+                   augment=AugmentConfig(enabled=not no_augment), device=device)
+    h = version.history
+    best = h["best_epoch"] - 1
+    console.print(f"trained [bold]{name}[/] ({arch}) in {h['train_seconds']:.1f} s on {h['device']}: "
+                  f"best epoch {h['best_epoch']}, val accuracy {h['val_acc'][best]:.3f}, "
+                  f"val loss {h['val_loss'][best]:.3f}")
+
+
+@app.command("evaluate")
+def evaluate(
+    model: str = typer.Option(..., help="Model name."),
+    split: str = typer.Option("test", help="train, val or test."),
+    labels: str = typer.Option("current", help="Score against current (curated) or original labels."),
+    batch_size: int = typer.Option(64, min=1),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Accuracy, per-class precision/recall/F1, confusion matrix and misclassified items."""
+    from trustlab.models.evaluate import evaluate_model
+
+    result = _run(evaluate_model, model=model, split=split, labels=labels, batch_size=batch_size,
+                  device=device)
+    m = result.metrics
+    _print_frame(result.per_class, f"{model} on {split}: accuracy {m['accuracy']:.3f}, "
+                                   f"macro F1 {m['macro_f1']:.3f} (n={m['n']})")
+    console.print(f"{m['n_misclassified']} misclassified; files in {result.out_dir}")
+
+
+@app.command("compare")
+def compare(
+    models: list[str] = typer.Argument(..., help="Model names (two: also list changed predictions)."),
+    split: str = typer.Option("test"),
+    labels: str = typer.Option("current", help="Score against current (curated) or original labels."),
+    out: Path = typer.Option(None, help="CSV file for the table."),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Compare models side by side on the same split."""
+    from trustlab.models.compare import compare_models
+
+    result = _run(compare_models, models=models, split=split, labels=labels, out=out, device=device)
+    _print_frame(result.table, f"models on {split} ({labels} labels)")
+    console.print(f"table: {result.csv_path}")
+    if result.changed is not None:
+        counts = result.changed["change"].value_counts().to_dict()
+        console.print(f"{len(result.changed)} items changed prediction ({counts}); "
+                      f"list: {result.changed_path}")
+
+
+@app.command("predict")
+def predict(
+    model: str = typer.Option(..., help="Model name."),
+    split: str = typer.Option("test", help="train, val, test or all."),
+    cross_val: int = typer.Option(0, "--cross-val", help="K: out-of-sample train/val probabilities."),
+    cv_epochs: int = typer.Option(None, help="Epochs per fold (default: the model's best epoch)."),
+    batch_size: int = typer.Option(64, min=1),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Store predictions (resumable); --cross-val K adds K-fold out-of-sample probabilities."""
+    from trustlab.models.crossval import crossval_predict
+    from trustlab.models.predict import predict_model
+
+    if cross_val:
+        summary = _run(crossval_predict, model=model, k=cross_val, epochs=cv_epochs, device=device)
+    else:
+        summary = _run(predict_model, model=model, split=split, batch_size=batch_size, device=device)
+    console.print(f"{summary.kind} predictions of {model}: {summary.added} added, "
+                  f"{summary.skipped} already there")
+
+
+@app.command("models")
+def models_list() -> None:
+    """List the trained model versions with their stored test accuracy."""
+    from trustlab.db.engine import session_for
+    from trustlab.db.modelq import list_model_versions
+    from trustlab.db.schema import Dataset
+
+    table = Table(title="model versions")
+    for column in ("name", "arch", "dataset", "labels", "classes", "img", "best val acc", "test acc"):
+        table.add_column(column)
+    with session_for(load_settings()) as session:
+        for v in list_model_versions(session):
+            h = v.history or {}
+            best = h.get("best_epoch")
+            val_acc = h["val_acc"][best - 1] if best and h.get("val_acc") else None
+            test_acc = (v.metrics or {}).get("test", {}).get("accuracy")
+            dataset = session.get(Dataset, v.dataset_id)
+            table.add_row(v.name, v.arch, dataset.name if dataset else "?", v.labels_source,
+                          str(len(v.class_names)), str(v.img_size), _fmt(val_acc), _fmt(test_acc))
+    console.print(table)

@@ -1,0 +1,246 @@
+"""Ingest an ImageFolder tree or a CSV manifest into a dataset (``trustlab ingest``).
+
+Each file is read, hashed (sha256 of its original bytes: the dedupe key, unique per dataset), fully
+decoded, normalised to RGB and stored as ``images/<sha[:2]>/<sha>.png``; masks (manifest column)
+become 'L' PNGs under ``images/masks/``. Bad files are reported and skipped. Re-running an ingest
+adds only files whose sha256 the dataset does not have yet; existing items (labels, splits, paths)
+are never touched: labels change only through LabelRevision rows.
+
+Success: at least one image was ingested, or every usable image was already in the dataset (a
+re-run of the same ingest succeeds). Nothing usable at all is a failure (see ``IngestReport.ok``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from trustlab.config import Settings
+from trustlab.data.images import (
+    ImageRejected,
+    RawFile,
+    content_path,
+    decode,
+    read_raw,
+    store_png,
+    to_mask,
+    to_rgb,
+)
+from trustlab.data.sources import IngestError, SourceEntry, discover
+from trustlab.data.splits import DEFAULT_SPLIT_TEXT, SplitSpecError, parse_split, stratified_splits
+from trustlab.db.engine import session_for
+from trustlab.db.items import (
+    add_items_batched,
+    class_names,
+    ensure_labels,
+    find_dataset,
+    get_or_create_dataset,
+    items_by_sha,
+)
+from trustlab.db.schema import Item
+
+REASON_BAD_MASK = "bad mask"
+MASK_PREFIX = "masks/"
+INSERT_BATCH = 1000
+
+__all__ = ["IngestError", "IngestReport", "ingest"]
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class DuplicateFile:
+    """A file whose bytes are already in the dataset (or earlier in this run)."""
+
+    path: str
+    duplicate_of: str
+    label: str
+    existing_label: str
+
+    @property
+    def label_conflict(self) -> bool:
+        return self.label != self.existing_label
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. ``new_by_split``: {split: {label: count}} of the items it added."""
+
+    dataset: str
+    source: str
+    kind: str
+    ingested: int = 0
+    with_mask: int = 0
+    duplicates: list[DuplicateFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    new_by_split: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def skipped_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
+
+    @property
+    def label_conflicts(self) -> int:
+        return sum(d.label_conflict for d in self.duplicates)
+
+    @property
+    def ok(self) -> bool:
+        """True when something was ingested or everything usable was already there."""
+        return self.ingested > 0 or len(self.duplicates) > 0
+
+    def failure_message(self) -> str:
+        reasons = ", ".join(f"{n} {r}" for r, n in self.skipped_by_reason.items()) or "no image files found"
+        return (f"nothing ingested from {self.source} into dataset {self.dataset!r} ({reasons}); "
+                "check the path: it needs <class>/ folders of images or a manifest with path,label")
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset, "source": self.source, "kind": self.kind, "ok": self.ok,
+            "ingested": self.ingested, "with_mask": self.with_mask,
+            "duplicates": len(self.duplicates), "label_conflicts": self.label_conflicts,
+            "skipped": len(self.skipped), "skipped_by_reason": self.skipped_by_reason,
+            "classes": self.classes, "new_by_split": self.new_by_split,
+            "seconds": round(self.seconds, 3), "notes": self.notes,
+            "skipped_files": [asdict(s) for s in self.skipped],
+            "duplicate_files": [asdict(d) | {"label_conflict": d.label_conflict} for d in self.duplicates],
+        }
+
+
+@dataclass
+class _Pending:
+    entry: SourceEntry
+    sha256: str
+    path: str
+    width: int
+    height: int
+    mask_path: str | None
+
+
+def _normalise_mask(entry: SourceEntry, size: tuple[int, int], images_dir: Path) -> str:
+    """Store the entry's mask; raise ImageRejected(REASON_BAD_MASK) naming the mask's problem."""
+    assert entry.mask is not None
+    try:
+        raw = read_raw(entry.mask)
+        mask = to_mask(decode(raw.data))
+    except ImageRejected as exc:
+        raise ImageRejected(REASON_BAD_MASK, f"mask {entry.mask}: {exc}") from exc
+    if mask.size != size:
+        raise ImageRejected(REASON_BAD_MASK, f"mask {entry.mask} is {mask.size[0]}x{mask.size[1]} px, "
+                                             f"the image {size[0]}x{size[1]} px")
+    relative = content_path(raw.sha256, prefix=MASK_PREFIX)
+    store_png(mask, images_dir, relative)
+    return relative
+
+
+def _process(entry: SourceEntry, raw: RawFile, images_dir: Path) -> _Pending:
+    image: Image.Image = to_rgb(decode(raw.data))
+    mask_path = _normalise_mask(entry, image.size, images_dir) if entry.mask is not None else None
+    relative = content_path(raw.sha256)
+    store_png(image, images_dir, relative)
+    return _Pending(entry=entry, sha256=raw.sha256, path=relative, width=image.width,
+                    height=image.height, mask_path=mask_path)
+
+
+def ingest(
+    settings: Settings,
+    path: str | os.PathLike,
+    *,
+    dataset: str,
+    manifest: str | os.PathLike | None = None,
+    split: str | Mapping[str, float] = DEFAULT_SPLIT_TEXT,
+    seed: int = 0,
+    progress: bool = False,
+) -> IngestReport:
+    """Ingest images into ``dataset`` (created when new) and return the report.
+
+    split: fractions for items without a split folder / manifest split, e.g.
+        "train=0.7,val=0.15,test=0.15"; assigned stratified by class with ``seed``.
+    Raises IngestError when the path or manifest does not exist or cannot be read, or ``split``
+    is malformed. Bad image files do not raise: they are in ``report.skipped``.
+    """
+    started = time.perf_counter()
+    try:
+        fractions = parse_split(split) if isinstance(split, str) else parse_split(
+            ",".join(f"{k}={v}" for k, v in split.items()))
+    except SplitSpecError as exc:
+        raise IngestError(str(exc)) from exc
+    if not dataset or not dataset.strip():
+        raise IngestError("--dataset needs a name")
+    source = discover(path, manifest=manifest)
+    report = IngestReport(dataset=dataset, source=str(manifest or path), kind=source.kind,
+                          notes=list(source.notes))
+    report.skipped.extend(SkippedFile(*problem) for problem in source.problems)
+
+    settings.ensure_dirs()
+    with session_for(settings) as session:
+        existing = find_dataset(session, name=dataset)
+        known = items_by_sha(session, dataset_id=existing.id) if existing is not None else {}
+
+    seen: dict[str, _Pending] = {}
+    failed: dict[str, ImageRejected] = {}
+    for entry in tqdm(source.entries, desc=f"ingest {dataset}", unit="img", disable=not progress):
+        raw_sha: str | None = None
+        try:
+            raw = read_raw(entry.path)
+            raw_sha = raw.sha256
+            if raw_sha in known:
+                old_source, old_label = known[raw_sha]
+                report.duplicates.append(DuplicateFile(entry.shown, old_source, entry.label, old_label))
+                continue
+            if raw_sha in seen:
+                first = seen[raw_sha].entry
+                report.duplicates.append(DuplicateFile(entry.shown, first.shown, entry.label, first.label))
+                continue
+            if raw_sha in failed:
+                raise failed[raw_sha]
+            pending = _process(entry, raw, settings.images_dir)
+        except ImageRejected as exc:
+            if raw_sha is not None and exc.reason != REASON_BAD_MASK:
+                failed[raw_sha] = exc
+            report.skipped.append(SkippedFile(entry.shown, exc.reason, exc.detail))
+            continue
+        seen[pending.sha256] = pending
+
+    pending_items = list(seen.values())
+    need_split: dict[str, list[str]] = {}
+    for item in pending_items:
+        if item.entry.split is None:
+            need_split.setdefault(item.entry.label, []).append(item.sha256)
+    assigned = stratified_splits(need_split, fractions, seed=seed)
+
+    with session_for(settings) as session:
+        if pending_items:
+            ds = get_or_create_dataset(session, name=dataset)
+            report.classes = ensure_labels(
+                session, dataset_id=ds.id, names=sorted({p.entry.label for p in pending_items}))
+            rows = []
+            for p in pending_items:
+                split_name = p.entry.split or assigned[p.sha256]
+                rows.append(Item(
+                    dataset_id=ds.id, path=p.path, source_path=str(p.entry.path.resolve()),
+                    sha256=p.sha256, width=p.width, height=p.height, split=split_name,
+                    original_label=p.entry.label, current_label=p.entry.label, mask_path=p.mask_path))
+                by_label = report.new_by_split.setdefault(split_name, {})
+                by_label[p.entry.label] = by_label.get(p.entry.label, 0) + 1
+            add_items_batched(session, items=rows, batch_size=INSERT_BATCH)
+        elif existing is not None:
+            report.classes = class_names(session, dataset_id=existing.id)
+    report.ingested = len(pending_items)
+    report.with_mask = sum(p.mask_path is not None for p in pending_items)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,105 @@
+"""`trustlab predict --cross-val K`: out-of-sample probabilities for every train and val item.
+
+The train and val items are pooled and split into K stratified folds; for each fold a fresh model
+with the same architecture and training config is trained on the other folds, and its probabilities
+for the held-out fold are stored as kind="crossval" Predictions of the original model version.
+Each fold trains for a fixed number of epochs (the original model's best epoch unless given), since
+early stopping on the held-out fold would leak it into training.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold
+
+from trustlab.config import Settings
+from trustlab.db.engine import session_for
+from trustlab.db.items import list_items
+from trustlab.db.modelq import add_predictions, get_model_version, predicted_item_ids
+from trustlab.models.checkpoint import load_model, pick_device
+from trustlab.models.datasets import AugmentConfig, ItemImages, item_label, prepare
+from trustlab.models.errors import DataError
+from trustlab.models.fit import FitConfig, fit
+from trustlab.models.predict import CROSSVAL, PredictSummary, prediction_rows
+from trustlab.models.train import make_model
+
+CROSSVAL_SPLITS = ("train", "val")
+MIN_FOLDS = 2
+
+
+def _fold_probabilities(model, images: torch.Tensor, *, mean, std, device, batch_size: int) -> np.ndarray:
+    model.eval()
+    parts = []
+    with torch.no_grad(), torch.autocast(device.type, enabled=device.type == "cuda"):
+        for start in range(0, len(images), batch_size):
+            x = prepare(images[start:start + batch_size], mean, std, device)
+            parts.append(torch.softmax(model(x).float(), dim=1).double().cpu().numpy())
+    return np.concatenate(parts)
+
+
+def crossval_predict(
+    settings: Settings,
+    *,
+    model: str,
+    k: int = 5,
+    epochs: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> PredictSummary:
+    """Store kind="crossval" probabilities for every train and val item of ``model``'s dataset.
+
+    k: number of stratified folds (2 <= k <= the smallest class count).
+    epochs: epochs per fold; default the original model's best epoch.
+    Resumable: folds whose items all have crossval predictions are skipped (folds are seeded).
+    """
+    if k < MIN_FOLDS:
+        raise DataError(f"--cross-val needs at least {MIN_FOLDS} folds, got {k}")
+    loaded = load_model(settings, model, device="cpu")
+    with session_for(settings) as session:
+        version = get_model_version(session, name=model)
+        items = list_items(session, dataset_id=version.dataset_id, split=list(CROSSVAL_SPLITS))
+        done = predicted_item_ids(session, model_version_id=version.id, kind=CROSSVAL)
+    config = version.training_config or {}
+    labels = version.labels_source
+    if not items:
+        raise DataError(f"the dataset of model {model!r} has no train or val items to cross-validate")
+    counts = Counter(item_label(item, labels) for item in items)
+    if min(counts.values()) < k:
+        smallest = min(counts, key=counts.get)
+        raise DataError(f"class {smallest!r} has only {counts[smallest]} train/val items, fewer than "
+                        f"--cross-val {k} folds: use --cross-val {max(MIN_FOLDS, counts[smallest])} or less")
+    todo_total = sum(1 for item in items if item.id not in done)
+    if todo_total == 0:
+        return PredictSummary(model=model, kind=CROSSVAL, added=0, skipped=len(items))
+    data = ItemImages(settings, items, loaded.class_names, img_size=loaded.img_size, labels=labels)
+    seed = int(config.get("seed", 0))
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    fit_config = FitConfig(
+        epochs=epochs or max(1, int((version.history or {}).get("best_epoch") or config.get("epochs", 1))),
+        batch_size=int(config.get("batch_size", 32)), lr=float(config.get("lr", 1e-3)),
+        weight_decay=float(config.get("weight_decay", 1e-4)), seed=seed,
+        augment=AugmentConfig(**config.get("augment", {})),
+    )
+    target = pick_device(device)
+    added = 0
+    for fold, (train_idx, held_idx) in enumerate(folds.split(np.zeros(len(data)), data.targets.numpy())):
+        if all(items[i].id in done for i in held_idx):
+            continue
+        net = make_model(version.arch, len(loaded.class_names), weights=config.get("weights"),
+                         freeze=bool(config.get("freeze_backbone")), seed=seed + fold)
+        train_idx_t = torch.as_tensor(train_idx)
+        fit(net, (data.images[train_idx_t], data.targets[train_idx_t]), None, config=fit_config,
+            mean=loaded.mean, std=loaded.std, device=target, progress=progress,
+            desc=f"fold {fold + 1}/{k}")
+        held = [i for i in held_idx if items[i].id not in done]
+        probs = _fold_probabilities(net, data.images[torch.as_tensor(held)], mean=loaded.mean,
+                                    std=loaded.std, device=target, batch_size=fit_config.batch_size)
+        rows = prediction_rows(version.id, [items[i].id for i in held], probs, loaded.class_names,
+                               kind=CROSSVAL)
+        with session_for(settings) as session:
+            add_predictions(session, predictions=rows)
+        added += len(rows)
+    return PredictSummary(model=model, kind=CROSSVAL, added=added, skipped=len(items) - added)
