@@ -209,12 +209,17 @@ class Services:
     ) -> list[dict[str, Any]]:
         out = []
         blind = ctx.config.blind_condition
-        for index, method in enumerate(condition_methods(assignment.condition)):
+        methods = condition_methods(assignment.condition)
+        for index, method in enumerate(methods):
             row = self._explanation_row(session, ctx, assignment.item_id, method, prediction)
             entry: dict[str, Any] = {
                 "method": f"explanation-{index + 1}" if blind else method,
                 "kind": method_kind(method),
-                "title": (f"Explanation {index + 1}" if blind else METHOD_TITLES.get(method, method)),
+                "title": (
+                    (f"Explanation {index + 1}" if len(methods) > 1 else "The explanation")
+                    if blind
+                    else METHOD_TITLES.get(method, method)
+                ),
                 # Opaque: the assignment and the position in its condition, never the method name.
                 "image_url": f"/api/v1/assignments/{assignment.id}/explanations/{index}/image",
             }
