@@ -132,7 +132,9 @@ class World:
         return [link.token for link in auth.create_invites(self.settings, study=study, n=n)]
 
 
-def build_world(settings: Settings, *, explanations: bool = True) -> World:
+def build_world(settings: Settings, *, explanations: bool = True, realistic: bool = False) -> World:
+    """realistic: render overlays with explain's renderer (slower; for the browser test's screenshot)
+    instead of random PNGs."""
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 2, "test": 6})
     with session_for(settings) as s:
         test_items = list_items(s, dataset_id=dataset_id, split="test")
@@ -173,7 +175,9 @@ def build_world(settings: Settings, *, explanations: bool = True) -> World:
                         prediction_id=pred.id,
                         method="gradcam",
                         params_key="default",
-                        overlay_path=write_artifact(settings, gradcam_like_png(settings, item)),
+                        overlay_path=write_artifact(
+                            settings, gradcam_like_png(settings, item) if realistic else png_bytes(item.id)
+                        ),
                     )
                 )
                 neighbours = [
@@ -189,7 +193,9 @@ def build_world(settings: Settings, *, explanations: bool = True) -> World:
                             settings,
                             twins_png(
                                 settings, item, [(t, 0.9 - 0.1 * j) for j, t in enumerate(train_items[:3])]
-                            ),
+                            )
+                            if realistic
+                            else png_bytes(1000 + item.id, width=96),
                         ),
                         neighbours=neighbours,
                     )

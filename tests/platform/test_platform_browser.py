@@ -50,7 +50,7 @@ def live_server(sqlite_settings):
 
     from trustlab.platform.app import create_app
 
-    world = build_world(sqlite_settings)
+    world = build_world(sqlite_settings, realistic=True)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(sqlite_settings), host="127.0.0.1", port=port, log_level="warning")
