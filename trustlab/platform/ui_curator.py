@@ -15,6 +15,8 @@ from trustlab.platform.ui_render import data_uri
 from trustlab.platform.ui_staff import build_login, do_login, principal_of
 
 QUEUE_LIMIT = 50
+OVERLAY = "tl-cur-overlay"
+EMPTY_QUEUE = "<b>The queue is empty.</b> Nothing to review."
 
 
 def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: gr.BrowserState) -> dict:
@@ -28,7 +30,7 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
         with gr.Row():
             accept = gr.Button("Accept proposed label (a)", variant="primary", elem_id="tl-cur-accept")
             reject = gr.Button("Reject: keep current label (r)", elem_id="tl-cur-reject")
-            undo = gr.Button("Undo last decision on this item (u)", elem_id="tl-cur-undo")
+            undo = gr.Button("Undo my last decision (u)", elem_id="tl-cur-undo")
         other = gr.Radio(
             choices=[], label="Or choose another label (digits), then apply (o)", elem_id="tl-cur-other"
         )
@@ -40,20 +42,23 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
         st, text = do_login(services, username, password)
         return st, st, text, gr.update(value=""), dataset_choices(services, st)
 
-    def show(st, name, note=""):
+    def show(st, name, note="", last_item_id=None):
+        # The item decided last is remembered so that `u` undoes it after the card has moved on.
+        keep = {"last_item_id": last_item_id} if last_item_id is not None else {}
         principal = principal_of(services, st)
         if principal is None or not name:
-            return {}, "Sign in as a curator and choose a dataset.", gr.update(choices=[]), note
+            return keep, "Sign in as a curator and choose a dataset.", gr.update(choices=[]), note
         try:
             queue = staff.curator_queue(services, principal, dataset=name, limit=QUEUE_LIMIT)
         except PlatformError as exc:
-            return {}, html.escape(exc.message), gr.update(choices=[]), note
+            return keep, html.escape(exc.message), gr.update(choices=[]), note
         if not queue:
-            return {}, "<p><b>The queue is empty.</b> Nothing to review.</p>", gr.update(choices=[]), note
+            empty = f'<div class="tl-cur-card tl-cur-empty"><p>{EMPTY_QUEUE}</p></div>'
+            return keep, empty, gr.update(choices=[]), note
         proposal = queue[0]
         choices = [(f"{i + 1}  {c}", c) for i, c in enumerate(proposal["classes"])]
         return (
-            {"proposal_id": proposal["proposal_id"], "item_id": proposal["item_id"]},
+            {"proposal_id": proposal["proposal_id"], "item_id": proposal["item_id"], **keep},
             card_html(services, principal, proposal, len(queue)),
             gr.update(choices=choices, value=None),
             note,
@@ -63,20 +68,26 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
         principal = principal_of(services, st)
         if principal is None or not cur:
             return show(st, name, "Nothing selected.")
+        last = cur.get("last_item_id")
         try:
             if action == "undo":
-                out = staff.curator_undo(services, principal, item_id=cur["item_id"])
+                if last is None:
+                    return show(st, name, "Nothing to undo yet.")
+                out = staff.curator_undo(services, principal, item_id=last)
                 note = f"Undone: item {out['item_id']} is back to **{out['new_label']}**."
             else:
+                if "proposal_id" not in cur:
+                    return show(st, name, "The queue is empty.", last)
                 out = staff.curator_decide(
                     services, principal, proposal_id=cur["proposal_id"], action=action, label=label
                 )
+                last = cur["item_id"]
                 note = f"Proposal {out['proposal_id']}: {action}" + (
                     f" → **{out['new_label']}**" if out.get("new_label") else " (label kept)"
                 )
         except PlatformError as exc:
-            return show(st, name, f"**Not done:** {exc.message}")
-        return show(st, name, note)
+            return show(st, name, f"**Not done:** {exc.message}", last)
+        return show(st, name, note, last)
 
     login.button.click(
         sign_in,
@@ -104,12 +115,12 @@ def dataset_choices(services: Services, st: dict | None) -> Any:
 def card_html(services: Services, principal, proposal: dict, n_open: int) -> str:
     """One proposal: the image, current -> proposed label, votes, model probabilities, twins, overlays."""
 
-    def img(path_fn) -> str:
+    def img(path_fn, css_class: str = "tl-cur-img") -> str:
         try:
             uri, _ = data_uri(path_fn())
         except (PlatformError, OSError):
             return "<em>(image not available)</em>"
-        return f'<img class="tl-cur-img tl-pixelated" src="{uri}">'
+        return f'<img class="{css_class} tl-pixelated" src="{uri}">'
 
     votes = (
         ", ".join(f"{html.escape(str(k))}: {v}" for k, v in (proposal.get("votes") or {}).items()) or "none"
@@ -123,7 +134,7 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
         for t in proposal.get("twins") or []
     )
     overlays = "".join(
-        f"<figure>{img(lambda e=e: services.staff_artifact(principal, relative=e['overlay_path']))}"
+        f"<figure>{img(lambda e=e: services.staff_artifact(principal, relative=e['overlay_path']), OVERLAY)}"
         f"<figcaption>{html.escape(str(e.get('method')))}</figcaption></figure>"
         for e in proposal.get("explanations") or []
         if e.get("overlay_path")
