@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/trustlab demo
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -x --durations=15
+	$(BIN)/python -m pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check trustlab tests benchmarks

@@ -63,8 +63,9 @@ def test_scores_of_an_explainer_on_the_known_model():
     with get_explainer("integrated_gradients")(model, n_steps=16) as explainer:
         maps = explainer.explain(x, targets=[1, 1]).maps
     scores = faithfulness_scores(model, x, maps, [1, 1], evidence=list(evidence))
-    random_scores = faithfulness_scores(model, x, np.random.default_rng(2).random(maps.shape), [1, 1],
-                                        evidence=[None, None])
+    random_scores = faithfulness_scores(
+        model, x, np.random.default_rng(2).random(maps.shape), [1, 1], evidence=[None, None]
+    )
     for good, bad in zip(scores, random_scores, strict=True):
         assert good["pointing_game"] is True and good["mass_inside"] > 0.95
         assert good["deletion_auc"] < bad["deletion_auc"] and good["road"] > bad["road"]

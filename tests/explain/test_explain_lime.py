@@ -36,6 +36,7 @@ def _classifier(model):
         tensor = torch.from_numpy(np.asarray(batch, dtype=np.float32)).permute(0, 3, 1, 2)
         with torch.no_grad():
             return torch.softmax(model(tensor), dim=1).numpy()
+
     return classify
 
 
@@ -51,13 +52,20 @@ def test_top5_positive_superpixels_agree_with_reference_lime(images, model):
         our_coef = np.asarray(ours.explain_segments(x, target, segments)["coefficients"][0])
         # lime's random_seed seeds only the segmentation; random_state seeds the samples.
         reference = lime_image.LimeImageExplainer(random_state=seed).explain_instance(
-            image, classify, labels=(target,), top_labels=None, hide_color=0, num_samples=NUM_SAMPLES,
-            batch_size=100, segmentation_fn=lambda _img, s=segments: s)
+            image,
+            classify,
+            labels=(target,),
+            top_labels=None,
+            hide_color=0,
+            num_samples=NUM_SAMPLES,
+            batch_size=100,
+            segmentation_fn=lambda _img, s=segments: s,
+        )
         ref_coef = dict(reference.local_exp[target])
         ref_top = sorted(ref_coef, key=lambda k: -ref_coef[k])[:TOP]
         our_top = np.argsort(-our_coef, kind="stable")[:TOP]
         overlaps.append(len(set(our_top.tolist()) & set(ref_top)))
-    print('top-5 overlaps', overlaps)
+    print("top-5 overlaps", overlaps)
     assert np.mean(overlaps) >= 4, overlaps
 
 

@@ -16,11 +16,29 @@ from trustlab.explain.layers import default_target_layer, penultimate_features
 from trustlab.explain.twins import build_gallery
 from trustlab.models.arch import SimpleCNN, build_model, cam_target_layer
 
-ALL_METHODS = ("gradcam", "gradcam++", "hirescam", "scorecam", "eigencam", "layercam", "cam", "lime", "twin",
-               "counterfactual_twin", "integrated_gradients", "occlusion", "kernel_shap", "guided_backprop")
+ALL_METHODS = (
+    "gradcam",
+    "gradcam++",
+    "hirescam",
+    "scorecam",
+    "eigencam",
+    "layercam",
+    "cam",
+    "lime",
+    "twin",
+    "counterfactual_twin",
+    "integrated_gradients",
+    "occlusion",
+    "kernel_shap",
+    "guided_backprop",
+)
 # Small settings so that the whole matrix runs in seconds on 2 CPU cores.
-FAST_PARAMS = {"lime": {"num_samples": 40}, "kernel_shap": {"n_samples": 40},
-               "integrated_gradients": {"n_steps": 8}, "occlusion": {"window": 16, "stride": 16}}
+FAST_PARAMS = {
+    "lime": {"num_samples": 40},
+    "kernel_shap": {"n_samples": 40},
+    "integrated_gradients": {"n_steps": 8},
+    "occlusion": {"window": 16, "stride": 16},
+}
 # (name, builder, input side): resnet18 needs 64 px for a 2x2 layer4; simple_cnn is 4x4 at 32 px.
 MODELS = {
     "simple_cnn": (lambda: build_model("simple_cnn", 3), 32),
@@ -29,8 +47,13 @@ MODELS = {
 
 
 def _hook_count(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
-               + len(m._backward_pre_hooks) for m in model.modules())
+    return sum(
+        len(m._forward_hooks)
+        + len(m._forward_pre_hooks)
+        + len(m._backward_hooks)
+        + len(m._backward_pre_hooks)
+        for m in model.modules()
+    )
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
@@ -44,8 +67,9 @@ def model_and_input(request):
 
 def _gallery(model: nn.Module, x: torch.Tensor):
     gallery_x = torch.rand(6, *x.shape[1:], generator=torch.Generator().manual_seed(2))
-    return build_gallery(lambda t: penultimate_features(model, t), [gallery_x],
-                         [0, 1, 0, 1, 0, 1], [10, 11, 12, 13, 14, 15])
+    return build_gallery(
+        lambda t: penultimate_features(model, t), [gallery_x], [0, 1, 0, 1, 0, 1], [10, 11, 12, 13, 14, 15]
+    )
 
 
 def _make(method: str, model: nn.Module, x: torch.Tensor, gallery=None) -> Explainer:

@@ -31,11 +31,19 @@ def _images(colours: list[tuple[float, float, float]]) -> torch.Tensor:
 
 def test_twins_and_counterfactual_twins_return_the_right_classes():
     model = ColourModel().eval()
-    train = [(0.9, 0.1, 0.1), (0.8, 0.3, 0.1), (0.6, 0.5, 0.1), (0.1, 0.9, 0.1), (0.4, 0.7, 0.1),
-             (0.1, 0.1, 0.9), (0.3, 0.2, 0.8)]
+    train = [
+        (0.9, 0.1, 0.1),
+        (0.8, 0.3, 0.1),
+        (0.6, 0.5, 0.1),
+        (0.1, 0.9, 0.1),
+        (0.4, 0.7, 0.1),
+        (0.1, 0.1, 0.9),
+        (0.3, 0.2, 0.8),
+    ]
     labels = [0, 0, 0, 1, 1, 2, 2]
-    gallery = build_gallery(lambda t: t.mean(dim=(2, 3)), [_images(train)],
-                            labels, [100 + i for i in range(7)])
+    gallery = build_gallery(
+        lambda t: t.mean(dim=(2, 3)), [_images(train)], labels, [100 + i for i in range(7)]
+    )
     query = _images([(0.7, 0.45, 0.1)])  # reddish with some green: predicted 0, runner-up 1
     with get_explainer("twin")(model, gallery=gallery, k=2) as twin:
         result = twin.explain(query)

@@ -171,3 +171,58 @@ def complete(
         s.add(judgement)
         s.commit()
         return judgement.id
+
+
+def simulate_in_db(
+    settings: Settings, *, study: Study, n_raters: int, profile: Any = None, seed: int = 0
+) -> int:
+    """Synthetic raters at the answer-model level, written straight into the database (fast; the REST
+    path is tested separately). Raters arrive in turn; each answers their whole list. Returns the
+    number of judgements."""
+    from trustlab.studies.assign import next_assignment
+    from trustlab.studies.config import load_study_config
+    from trustlab.studies.questions import questions_for, validate_answers
+    from trustlab.studies.simulate import SimulatedRater, load_profile, study_truth
+
+    prof = load_profile(profile)
+    truth, classes = study_truth(settings, study.name)
+    config = load_study_config(study.config)
+    questions = questions_for(config, classes)
+    raters = make_raters(settings, study_id=study.id, n=n_raters, prefix="sim")
+    count = 0
+    for index, rater_id in enumerate(raters):
+        rater = SimulatedRater.make(prof, seed=seed, index=index)
+        with session_for(settings) as s:
+            if next_assignment(s, study_id=study.id, rater_id=rater_id) is None:
+                continue
+            mine = list(
+                s.scalars(
+                    select(Assignment)
+                    .where(Assignment.study_id == study.id, Assignment.rater_id == rater_id)
+                    .order_by(Assignment.position)
+                )
+            )
+            now = datetime.now(UTC)
+            for assignment in mine:
+                answers, elapsed = rater.answer(
+                    item_id=assignment.item_id,
+                    condition=assignment.condition,
+                    truth=truth[assignment.item_id],
+                    questions=questions,
+                    classes=classes,
+                )
+                answers = validate_answers(config, answers, classes)
+                assignment.status = "done"
+                assignment.completed_at = now
+                s.add(
+                    Judgement(
+                        assignment_id=assignment.id,
+                        answers=answers,
+                        idempotency_key=uuid.uuid4().hex,
+                        response_ms=elapsed,
+                        client_elapsed_ms=elapsed,
+                    )
+                )
+                count += 1
+            s.commit()
+    return count

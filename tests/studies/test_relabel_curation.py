@@ -30,12 +30,30 @@ def dataset(settings):
     with session_for(settings) as s:
         items = list_items(s, dataset_id=dataset_id)
         rows = [
-            {"item_id": items[0].id, "current_label": "square", "proposed_label": "disc", "score": 0.9,
-             "method": "crowdlab", "evidence": {"votes": {"disc": 3}, "probabilities": {"disc": 0.8}}},
-            {"item_id": items[1].id, "current_label": "square", "proposed_label": "cross", "score": 0.7,
-             "method": "crowdlab", "evidence": {"votes": {"cross": 2, "square": 1}}},
-            {"item_id": items[2].id, "current_label": "square", "proposed_label": "disc", "score": 0.8,
-             "method": "cleanlab", "evidence": {"twins": [{"item_id": items[5].id, "similarity": 0.9}]}},
+            {
+                "item_id": items[0].id,
+                "current_label": "square",
+                "proposed_label": "disc",
+                "score": 0.9,
+                "method": "crowdlab",
+                "evidence": {"votes": {"disc": 3}, "probabilities": {"disc": 0.8}},
+            },
+            {
+                "item_id": items[1].id,
+                "current_label": "square",
+                "proposed_label": "cross",
+                "score": 0.7,
+                "method": "crowdlab",
+                "evidence": {"votes": {"cross": 2, "square": 1}},
+            },
+            {
+                "item_id": items[2].id,
+                "current_label": "square",
+                "proposed_label": "disc",
+                "score": 0.8,
+                "method": "cleanlab",
+                "evidence": {"twins": [{"item_id": items[5].id, "similarity": 0.9}]},
+            },
         ]
         relabelq.upsert_proposals(s, dataset_id=dataset_id, rows=rows)
     return dataset_id, [i.id for i in items]
@@ -132,8 +150,9 @@ def test_merge_adds_class_and_writes_one_revision_per_changed_item(settings, dat
     dataset_id, ids = dataset
     with session_for(settings) as s:
         before = {i.id: i.current_label for i in list_items(s, dataset_id=dataset_id)}
-        revisions = merge_labels(s, dataset_id=dataset_id, sources=["disc", "cross"], into="round_or_cross",
-                                 actor="cura")
+        revisions = merge_labels(
+            s, dataset_id=dataset_id, sources=["disc", "cross"], into="round_or_cross", actor="cura"
+        )
         changed = [i for i, label in before.items() if label in ("disc", "cross")]
         assert sorted(r.item_id for r in revisions) == sorted(changed)
         assert all(r.source == "merge" and r.evidence["into"] == "round_or_cross" for r in revisions)
@@ -156,7 +175,11 @@ def test_export_reflects_revisions(settings, dataset, tmp_path):
     assert len(frame) == len(CLASSES) * 4
     row0 = frame.set_index("item_id").loc[ids[0]]
     assert (row0.original_label, row0.current_label, row0.n_revisions, row0.last_change_by) == (
-        "square", "disc", 1, "cura")
+        "square",
+        "disc",
+        1,
+        "cura",
+    )
     assert pd.notna(row0.last_change_at)
     row1 = frame.set_index("item_id").loc[ids[1]]
     assert (row1.current_label, row1.n_revisions) == ("square", 0) and pd.isna(row1.last_change_by)

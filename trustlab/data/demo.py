@@ -32,6 +32,7 @@ from trustlab.data.demo_draw import (
     IMAGE_SIZE,
     MASK_PAD,
     WATERMARK_BOX,
+    AdvertSpec,
     contact_mask,
     padded_box,
     plan_advert,
@@ -166,6 +167,14 @@ def _plan_watermarks(rows: list[_Row], rng: np.random.Generator, biased: str) ->
             members[i].watermark = True
 
 
+def advert_spec(seed: int, index: int, kind: str, *, ambiguous: bool = False,
+                watermark: bool = False) -> AdvertSpec:
+    """The drawing plan of image ``index`` (d{index:05d}) of a demo generated with ``seed``; the
+    generator renders exactly this, so tests can re-render an image with and without its text."""
+    return plan_advert(np.random.default_rng([seed, index, 2]), kind, ambiguous=ambiguous,
+                       watermark=watermark)
+
+
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -197,8 +206,7 @@ def generate_demo(
     for index, row in enumerate(tqdm(rows, desc="demo-data", unit="img", disable=not progress)):
         # Each image has its own generator, so options (bias, noise, binary) change only what
         # they are about: the logo, the folder name.
-        spec = plan_advert(np.random.default_rng([seed, index, 2]), row.kind, ambiguous=row.ambiguous,
-                           watermark=row.watermark)
+        spec = advert_spec(seed, index, row.kind, ambiguous=row.ambiguous, watermark=row.watermark)
         image_rel = f"{row.split}/{row.given_class}/{row.name}.png"
         mask_rel = f"masks/{row.name}.png"
         _write(out / image_rel, png_bytes(render_advert(spec)))
@@ -213,7 +221,9 @@ def generate_demo(
     _write_csv(out / "manifest.csv", ["path", "label", "split", "mask"], manifest_rows)
     summary = _summarise(out, rows, n=n, seed=seed, bias=bias, noise=noise, binary=binary,
                          classes=classes)
-    (out / "demo.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    # Without the output folder: the same arguments give the same bytes wherever they are written.
+    stored = {k: v for k, v in summary.to_dict().items() if k != "out"}
+    (out / "demo.json").write_text(json.dumps(stored, indent=2) + "\n")
     return summary
 
 

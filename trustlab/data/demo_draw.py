@@ -253,7 +253,7 @@ def render_advert(spec: AdvertSpec, *, with_contact: bool = True) -> Image.Image
         _draw_text(image, spec.contact)
     noise = np.random.default_rng(spec.noise_seed).normal(0.0, spec.noise_sd, (IMAGE_SIZE, IMAGE_SIZE, 1))
     pixels = np.asarray(image, dtype=float) + noise
-    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), mode="RGB")
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
 
 
 def contact_mask(spec: AdvertSpec) -> Image.Image:

@@ -15,7 +15,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from trustlab.db.items import NotFound
-from trustlab.db.schema import Assignment, ModelVersion, Prediction, Rater, Study, StudyItem
+from trustlab.db.schema import (
+    Assignment,
+    Explanation,
+    Item,
+    Judgement,
+    ModelVersion,
+    Prediction,
+    Rater,
+    Study,
+    StudyItem,
+)
 
 ACTIVE_STATUSES = ("assigned", "done")
 
@@ -217,3 +227,127 @@ def study_progress_rows(session: Session, *, study_id: int) -> list[dict[str, An
         }
         for rid, handle, condition, status, gold, count in session.execute(query)
     ]
+
+
+# --- judgements for analysis and export ----------------------------------------------------------------
+
+
+def judgement_rows(session: Session, *, study_id: int) -> list[dict[str, Any]]:
+    """The latest non-superseded judgement per assignment of a study, with its item, prediction and rater.
+
+    Each row: judgement_id, assignment_id, rater_id, rater, simulated, item_id, item_path, condition,
+    position, is_gold, gold_answers, model_correct, predicted_label, model_confidence, true_label,
+    original_label, answers, response_ms, client_elapsed_ms, created_at, superseded (how many earlier
+    judgements of the same assignment this one replaced or outlived).
+    """
+    study = get_study_by_id(session, study_id=study_id)
+    query = (
+        select(
+            Judgement,
+            Assignment,
+            Rater.handle,
+            Rater.simulated,
+            Item,
+            StudyItem.model_correct,
+            StudyItem.gold_answers,
+        )
+        .join(Assignment, Assignment.id == Judgement.assignment_id)
+        .join(Rater, Rater.id == Assignment.rater_id)
+        .join(Item, Item.id == Assignment.item_id)
+        .outerjoin(
+            StudyItem, (StudyItem.study_id == Assignment.study_id) & (StudyItem.item_id == Assignment.item_id)
+        )
+        .where(Assignment.study_id == study_id)
+        .order_by(Judgement.id)
+    )
+    results = session.execute(query).all()
+    superseded_ids = {j.supersedes_id for j, *_ in results if j.supersedes_id is not None}
+    latest: dict[int, tuple] = {}
+    history: dict[int, int] = {}
+    for row in results:
+        judgement = row[0]
+        history[judgement.assignment_id] = history.get(judgement.assignment_id, 0) + 1
+        if judgement.id not in superseded_ids:
+            latest[judgement.assignment_id] = row  # ordered by id: the last one wins
+    item_ids = sorted({row[1].item_id for row in latest.values()})
+    predictions = predictions_for_items(session, model_version_id=study.model_version_id, item_ids=item_ids)
+    out = []
+    for judgement, assignment, handle, simulated, item, model_correct, gold_answers in latest.values():
+        prediction = predictions.get(item.id)
+        predicted = prediction.predicted_label if prediction is not None else None
+        if model_correct is None and predicted is not None:
+            model_correct = predicted == item.current_label
+        out.append(
+            {
+                "judgement_id": judgement.id,
+                "assignment_id": assignment.id,
+                "rater_id": assignment.rater_id,
+                "rater": handle,
+                "simulated": bool(simulated),
+                "item_id": item.id,
+                "item_path": item.path,
+                "condition": assignment.condition,
+                "position": assignment.position,
+                "is_gold": assignment.is_gold,
+                "gold_answers": gold_answers,
+                "model_correct": model_correct,
+                "predicted_label": predicted,
+                "model_confidence": prediction.confidence if prediction is not None else None,
+                "true_label": item.current_label,
+                "original_label": item.original_label,
+                "answers": dict(judgement.answers or {}),
+                "response_ms": judgement.response_ms,
+                "client_elapsed_ms": judgement.client_elapsed_ms,
+                "created_at": judgement.created_at,
+                "superseded": history[assignment.id] - 1,
+            }
+        )
+    return sorted(out, key=lambda r: (r["rater_id"], r["position"]))
+
+
+def explanation_scores(
+    session: Session, *, model_version_id: int, item_ids: Sequence[int]
+) -> list[dict[str, Any]]:
+    """[{item_id, method, faithfulness}] for the model's holdout predictions (latest per item and method)."""
+    ids = list(item_ids)
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Prediction.item_id, Explanation.method, Explanation.faithfulness)
+            .join(Prediction, Prediction.id == Explanation.prediction_id)
+            .where(
+                Prediction.model_version_id == model_version_id,
+                Prediction.kind == "holdout",
+                Prediction.item_id.in_(ids[start : start + 500]),
+            )
+            .order_by(Explanation.id)
+        )
+        for item_id, method, faithfulness in session.execute(query):
+            latest[(item_id, method)] = {
+                "item_id": item_id,
+                "method": method,
+                "faithfulness": faithfulness or {},
+            }
+    return list(latest.values())
+
+
+def get_model_name(session: Session, *, model_version_id: int) -> str:
+    model = session.get(ModelVersion, model_version_id)
+    return model.name if model is not None else f"model#{model_version_id}"
+
+
+def item_labels(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
+    """{item_id: current_label}."""
+    ids = list(item_ids)
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        query = select(Item.id, Item.current_label).where(Item.id.in_(ids[start : start + 500]))
+        out.update({item_id: label for item_id, label in session.execute(query)})
+    return out
+
+
+def assignment_condition(session: Session, *, assignment_id: int) -> str:
+    condition = session.scalar(select(Assignment.condition).where(Assignment.id == assignment_id))
+    if condition is None:
+        raise NotFound(f"assignment {assignment_id} does not exist")
+    return condition

@@ -63,8 +63,13 @@ class IntegratedGradientsExplainer(CaptumExplainer):
     def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
         ig = IntegratedGradients(self.model)
         with torch.enable_grad():
-            attr = ig.attribute(x, baselines=self.baseline(x), target=targets,
-                                n_steps=int(self.params["n_steps"]), internal_batch_size=self.batch_size)
+            attr = ig.attribute(
+                x,
+                baselines=self.baseline(x),
+                target=targets,
+                n_steps=int(self.params["n_steps"]),
+                internal_batch_size=self.batch_size,
+            )
         self.model.zero_grad(set_to_none=True)
         return Attribution(maps=self.channel_sum(attr), targets=targets)
 
@@ -83,10 +88,14 @@ class OcclusionExplainer(CaptumExplainer):
         stride = int(self.params["stride"]) or max(1, round(side * OCCLUSION_STRIDE_FRACTION))
         occlusion = Occlusion(_SoftmaxModel(self.model))
         with torch.no_grad():
-            attr = occlusion.attribute(x, sliding_window_shapes=(3, window, window),
-                                       strides=(3, stride, stride), baselines=self.baseline(x),
-                                       target=targets,
-                                       perturbations_per_eval=max(1, self.batch_size // len(targets)))
+            attr = occlusion.attribute(
+                x,
+                sliding_window_shapes=(3, window, window),
+                strides=(3, stride, stride),
+                baselines=self.baseline(x),
+                target=targets,
+                perturbations_per_eval=max(1, self.batch_size // len(targets)),
+            )
         return Attribution(maps=self.channel_sum(attr), targets=targets)
 
 
@@ -97,7 +106,12 @@ class KernelShapExplainer(CaptumExplainer):
 
     name = "kernel_shap"
     default_params: ClassVar[dict[str, Any]] = {
-        "n_samples": 200, "n_segments": 50, "compactness": 10.0, "sigma": 1.0, "baseline": 0.0, "seed": 0,
+        "n_samples": 200,
+        "n_segments": 50,
+        "compactness": 10.0,
+        "sigma": 1.0,
+        "baseline": 0.0,
+        "seed": 0,
     }
 
     def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
@@ -107,17 +121,27 @@ class KernelShapExplainer(CaptumExplainer):
         baselines = self.baseline(x)
         maps, extras = [], []
         for i, target in enumerate(targets):
-            segments = segment_image(pixels[i], method="slic", n_segments=int(p["n_segments"]),
-                                     compactness=float(p["compactness"]), sigma=float(p["sigma"]))
+            segments = segment_image(
+                pixels[i],
+                method="slic",
+                n_segments=int(p["n_segments"]),
+                compactness=float(p["compactness"]),
+                sigma=float(p["sigma"]),
+            )
             mask = torch.from_numpy(segments.astype(np.int64)).to(self.device)
             mask = mask[None, None].expand(1, 3, -1, -1)
             # captum samples coalitions with torch's global generator: fork it so the seed is ours.
             devices = [self.device] if self.device.type == "cuda" else []
             with torch.random.fork_rng(devices=devices), torch.no_grad():
                 torch.manual_seed(int(p["seed"]))
-                attr = shap.attribute(x[i:i + 1], baselines=baselines[i:i + 1], target=target,
-                                      feature_mask=mask, n_samples=int(p["n_samples"]),
-                                      perturbations_per_eval=self.batch_size)
+                attr = shap.attribute(
+                    x[i : i + 1],
+                    baselines=baselines[i : i + 1],
+                    target=target,
+                    feature_mask=mask,
+                    n_samples=int(p["n_samples"]),
+                    perturbations_per_eval=self.batch_size,
+                )
             maps.append(attr[0, 0].cpu().numpy())  # every channel carries the superpixel's value
             extras.append({"segments": segments})
         return Attribution(maps=np.stack(maps), targets=targets, extras=extras)

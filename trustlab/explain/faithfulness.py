@@ -38,8 +38,15 @@ def _ranks(maps: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def deletion_insertion_auc(model: nn.Module, x: torch.Tensor, maps: np.ndarray, targets: Sequence[int], *,
-                           steps: int = CURVE_STEPS, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def deletion_insertion_auc(
+    model: nn.Module,
+    x: torch.Tensor,
+    maps: np.ndarray,
+    targets: Sequence[int],
+    *,
+    steps: int = CURVE_STEPS,
+    batch_size: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
     """Area under the target probability as the most salient pixels are removed / added.
 
     Deletion replaces pixels with 0 in normalised space (the dataset's mean colour); insertion adds
@@ -63,16 +70,27 @@ def deletion_insertion_auc(model: nn.Module, x: torch.Tensor, maps: np.ndarray, 
             "insertion": blurred[i : i + 1] * (1 - selected) + x[i : i + 1] * selected,
         }
         for kind, batch in images.items():
-            probs = torch.cat([torch.softmax(model(batch[s : s + batch_size]), dim=1)
-                               for s in range(0, batch.shape[0], batch_size)])
+            probs = torch.cat(
+                [
+                    torch.softmax(model(batch[s : s + batch_size]), dim=1)
+                    for s in range(0, batch.shape[0], batch_size)
+                ]
+            )
             curves[kind][i] = probs[:, int(targets[i])].double().cpu().numpy()
     dx = 1.0 / steps
     auc = {k: ((c[:, 1:] + c[:, :-1]) / 2).sum(axis=1) * dx for k, c in curves.items()}
     return auc["deletion"], auc["insertion"]
 
 
-def road_score(model: nn.Module, x: torch.Tensor, maps: np.ndarray, targets: Sequence[int], *,
-               percentiles: Sequence[int] = ROAD_PERCENTILES, seed: int = 0) -> np.ndarray:
+def road_score(
+    model: nn.Module,
+    x: torch.Tensor,
+    maps: np.ndarray,
+    targets: Sequence[int],
+    *,
+    percentiles: Sequence[int] = ROAD_PERCENTILES,
+    seed: int = 0,
+) -> np.ndarray:
     """ROAD (Rong et al. 2022) through pytorch-grad-cam: (LeRF - MoRF) / 2 of the target probability
     after noisy linear imputation, averaged over ``percentiles``. float [N]; higher = more faithful.
     The imputation noise is drawn from a forked, seeded torch generator (reproducible)."""
@@ -101,9 +119,15 @@ def mass_inside(maps: np.ndarray, evidence: np.ndarray) -> np.ndarray:
         return np.where(total > 0, inside / np.where(total > 0, total, 1), np.nan)
 
 
-def faithfulness_scores(model: nn.Module, x: torch.Tensor, maps: np.ndarray, targets: Sequence[int], *,
-                        evidence: Sequence[np.ndarray | None] | None = None,
-                        road: bool = True) -> list[dict[str, Any]]:
+def faithfulness_scores(
+    model: nn.Module,
+    x: torch.Tensor,
+    maps: np.ndarray,
+    targets: Sequence[int],
+    *,
+    evidence: Sequence[np.ndarray | None] | None = None,
+    road: bool = True,
+) -> list[dict[str, Any]]:
     """Every metric for each image, as JSON-ready dicts (Explanation.faithfulness).
 
     evidence: per image a bool [H, W] ground-truth mask at the map's resolution, or None.

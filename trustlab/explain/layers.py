@@ -41,8 +41,13 @@ def _traced_last_spatial_layer(model: nn.Module) -> nn.Module:
     finished: list[nn.Module] = []
 
     def hook(module, _inputs, output):
-        if (isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[2] * output.shape[3] > 1
-                and not isinstance(module, _POOLING) and module is not model):
+        if (
+            isinstance(output, torch.Tensor)
+            and output.ndim == 4
+            and output.shape[2] * output.shape[3] > 1
+            and not isinstance(module, _POOLING)
+            and module is not model
+        ):
             finished.append(module)
 
     handles = [m.register_forward_hook(hook) for m in model.modules()]

@@ -30,9 +30,18 @@ BLUR_SIGMA_FRACTION = 1 / 16
 SEGMENTATIONS = ("slic", "quickshift")
 
 
-def segment_image(pixels: np.ndarray, *, method: str = "slic", n_segments: int = 50,
-                  compactness: float = 10.0, sigma: float = 1.0, kernel_size: float = 4,
-                  max_dist: float = 200, ratio: float = 0.2, seed: int = 0) -> np.ndarray:
+def segment_image(
+    pixels: np.ndarray,
+    *,
+    method: str = "slic",
+    n_segments: int = 50,
+    compactness: float = 10.0,
+    sigma: float = 1.0,
+    kernel_size: float = 4,
+    max_dist: float = 200,
+    ratio: float = 0.2,
+    seed: int = 0,
+) -> np.ndarray:
     """Superpixels of one image.
 
     Parameters
@@ -46,11 +55,18 @@ def segment_image(pixels: np.ndarray, *, method: str = "slic", n_segments: int =
     int32 [H, W] labels 0..K-1.
     """
     if method == "slic":
-        segments = slic(pixels, n_segments=n_segments, compactness=compactness, sigma=sigma,
-                        start_label=0, channel_axis=-1)
+        segments = slic(
+            pixels,
+            n_segments=n_segments,
+            compactness=compactness,
+            sigma=sigma,
+            start_label=0,
+            channel_axis=-1,
+        )
     elif method == "quickshift":
-        segments = quickshift(pixels, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio,
-                              rng=seed, channel_axis=-1)
+        segments = quickshift(
+            pixels, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio, rng=seed, channel_axis=-1
+        )
     else:
         raise ExplainError(f"lime: segmentation {method!r} is not one of {SEGMENTATIONS}")
     # Relabel to 0..K-1 so labels index the mask columns directly.
@@ -77,8 +93,9 @@ def kernel_weights(masks: np.ndarray, kernel_width: float = KERNEL_WIDTH) -> np.
     return np.sqrt(np.exp(-(distances**2) / kernel_width**2))
 
 
-def fit_surrogate(masks: np.ndarray, probs: np.ndarray, weights: np.ndarray, *,
-                  alpha: float = RIDGE_ALPHA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_surrogate(
+    masks: np.ndarray, probs: np.ndarray, weights: np.ndarray, *, alpha: float = RIDGE_ALPHA
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted ridge of probabilities on masks.
 
     Parameters
@@ -121,9 +138,19 @@ class LimeExplainer(Explainer):
 
     name = "lime"
     default_params: ClassVar[dict[str, Any]] = {
-        "num_samples": 1000, "segmentation": "slic", "n_segments": 50, "compactness": 10.0,
-        "sigma": 1.0, "kernel_size": 4, "max_dist": 200, "ratio": 0.2, "hide_color": "mean",
-        "top_labels": 1, "num_features": 5, "kernel_width": KERNEL_WIDTH, "seed": 0,
+        "num_samples": 1000,
+        "segmentation": "slic",
+        "n_segments": 50,
+        "compactness": 10.0,
+        "sigma": 1.0,
+        "kernel_size": 4,
+        "max_dist": 200,
+        "ratio": 0.2,
+        "hide_color": "mean",
+        "top_labels": 1,
+        "num_features": 5,
+        "kernel_width": KERNEL_WIDTH,
+        "seed": 0,
     }
 
     def __init__(self, model: nn.Module, *, batch_size: int = 64, **kwargs: Any) -> None:
@@ -138,9 +165,16 @@ class LimeExplainer(Explainer):
         for i, target in enumerate(targets):
             p = self.params
             segments = segment_image(
-                pixels[i], method=p["segmentation"], n_segments=int(p["n_segments"]),
-                compactness=float(p["compactness"]), sigma=float(p["sigma"]),
-                kernel_size=p["kernel_size"], max_dist=p["max_dist"], ratio=p["ratio"], seed=int(p["seed"]))
+                pixels[i],
+                method=p["segmentation"],
+                n_segments=int(p["n_segments"]),
+                compactness=float(p["compactness"]),
+                sigma=float(p["sigma"]),
+                kernel_size=p["kernel_size"],
+                max_dist=p["max_dist"],
+                ratio=p["ratio"],
+                seed=int(p["seed"]),
+            )
             extra = self.explain_segments(x[i], target, segments)
             maps.append(np.asarray(extra["coefficients"][0], dtype=np.float32)[segments])
             extras.append(extra)
@@ -162,22 +196,27 @@ class LimeExplainer(Explainer):
         k = int(p["num_features"])
         ranked = np.argsort(-coef[0], kind="stable")
         return {
-            "segments": segments, "masks": masks, "labels": labels,
-            "coefficients": coef.tolist(), "intercepts": intercept.tolist(), "r2": r2.tolist(),
+            "segments": segments,
+            "masks": masks,
+            "labels": labels,
+            "coefficients": coef.tolist(),
+            "intercepts": intercept.tolist(),
+            "r2": r2.tolist(),
             "positive": [int(s) for s in ranked[:k] if coef[0, s] > 0],
             "negative": [int(s) for s in ranked[::-1][:k] if coef[0, s] < 0],
         }
 
     @torch.no_grad()
-    def _perturbed_probabilities(self, image: torch.Tensor, segments: np.ndarray,
-                                 masks: np.ndarray) -> np.ndarray:
+    def _perturbed_probabilities(
+        self, image: torch.Tensor, segments: np.ndarray, masks: np.ndarray
+    ) -> np.ndarray:
         """float64 [S, C]: class probabilities of every perturbed image, built in device batches."""
         seg = torch.from_numpy(segments.astype(np.int64)).to(self.device)
         hide = self._hide_image(image, seg)
         masks_t = torch.from_numpy(masks).to(self.device)
         out = []
         for start in range(0, masks.shape[0], self.batch_size):
-            keep = masks_t[start:start + self.batch_size][:, seg].unsqueeze(1).to(image.dtype)  # [B,1,H,W]
+            keep = masks_t[start : start + self.batch_size][:, seg].unsqueeze(1).to(image.dtype)  # [B,1,H,W]
             batch = image.unsqueeze(0) * keep + hide.unsqueeze(0) * (1 - keep)
             # Convolutions run about 2x faster on CPU with channels-last input (measured here).
             batch = batch.contiguous(memory_format=torch.channels_last)

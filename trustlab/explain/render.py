@@ -79,8 +79,14 @@ def heatmap_overlay(pixels: np.ndarray, saliency: np.ndarray, *, title: str = ""
     return _with_title(panel, title)
 
 
-def lime_overlay(pixels: np.ndarray, segments: np.ndarray, positive: Sequence[int], negative: Sequence[int],
-                 *, title: str = "") -> Image.Image:
+def lime_overlay(
+    pixels: np.ndarray,
+    segments: np.ndarray,
+    positive: Sequence[int],
+    negative: Sequence[int],
+    *,
+    title: str = "",
+) -> Image.Image:
     """Positive superpixels tinted green, negative red, all superpixel boundaries drawn.
 
     pixels: uint8 [H, W, 3]; segments: int [H, W].
@@ -107,8 +113,9 @@ def lime_overlay(pixels: np.ndarray, segments: np.ndarray, positive: Sequence[in
     return _with_title(out, title)
 
 
-def twins_strip(query: np.ndarray, neighbours: Sequence[tuple[np.ndarray, str, float]], *,
-                title: str = "") -> Image.Image:
+def twins_strip(
+    query: np.ndarray, neighbours: Sequence[tuple[np.ndarray, str, float]], *, title: str = ""
+) -> Image.Image:
     """The query image, then each neighbour captioned with its label and cosine similarity.
 
     query and neighbour images: uint8 [H, W, 3]; neighbours: (pixels, label, similarity).

@@ -44,8 +44,9 @@ def normalise_rows(features: np.ndarray) -> np.ndarray:
     return (features / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def build_gallery(features: FeaturesFn, batches: Sequence[torch.Tensor], labels: Sequence[int],
-                  item_ids: Sequence[int]) -> Gallery:
+def build_gallery(
+    features: FeaturesFn, batches: Sequence[torch.Tensor], labels: Sequence[int], item_ids: Sequence[int]
+) -> Gallery:
     """Embed the training images (normalised batches [B, 3, H, W]) into a :class:`Gallery`."""
     with torch.no_grad():
         embedded = [features(batch).float().cpu().numpy() for batch in batches]
@@ -57,8 +58,9 @@ class _TwinBase(Explainer):
     kind = "examples"
     default_params: ClassVar[dict[str, Any]] = {"k": 5}
 
-    def __init__(self, model: nn.Module, *, gallery: Gallery, features: FeaturesFn | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, model: nn.Module, *, gallery: Gallery, features: FeaturesFn | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(model, **kwargs)
         self.gallery = gallery
         self.features = features or (lambda x: penultimate_features(model, x))
@@ -76,11 +78,17 @@ class _TwinBase(Explainer):
         for row, cls in zip(similarity, self.search_classes(x, targets), strict=True):
             candidates = np.flatnonzero(self.gallery.labels == cls)
             best = candidates[np.argsort(-row[candidates], kind="stable")[:k]]
-            neighbours.append([
-                {"index": int(j), "item_id": self.gallery.item_ids[j], "similarity": float(row[j]),
-                 "label": int(self.gallery.labels[j])}
-                for j in best
-            ])
+            neighbours.append(
+                [
+                    {
+                        "index": int(j),
+                        "item_id": self.gallery.item_ids[j],
+                        "similarity": float(row[j]),
+                        "label": int(self.gallery.labels[j]),
+                    }
+                    for j in best
+                ]
+            )
         return Attribution(maps=None, targets=targets, neighbours=neighbours)
 
 

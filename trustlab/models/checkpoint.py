@@ -22,7 +22,7 @@ from trustlab.db.engine import session_for
 from trustlab.db.modelq import add_model_version, find_model_version, get_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
-from trustlab.models.errors import CheckpointError, DuplicateModelError
+from trustlab.models.errors import CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import normalise, read_uint8, to_uint8_tensor
 
 CHECKPOINT_FILENAME = "model.pt"
@@ -40,7 +40,11 @@ def file_sha256(path: Path) -> str:
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, else CUDA when present, else CPU."""
     if device is not None and str(device) != "auto":
-        return torch.device(device)
+        target = torch.device(device)
+        if target.type == "cuda" and not torch.cuda.is_available():
+            raise ModelError(f"device {str(device)!r} asked for, but torch sees no CUDA device: "
+                             "use --device auto or cpu")
+        return target
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -42,10 +42,13 @@ def rater_pair_counts(labels_multiannotator: np.ndarray | pd.DataFrame, *, num_c
 
 
 def model_confusion(given_labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """(K, K) counts C[given, predicted] with predicted = argmax of ``pred_probs``."""
+    """(K, K) counts C[given, predicted] with predicted = argmax of ``pred_probs`` (NaN rows skipped)."""
+    pred_probs = np.asarray(pred_probs, dtype=float)
     k = pred_probs.shape[1]
+    known = ~np.isnan(pred_probs).any(axis=1)  # rows without model probabilities are skipped
     confusion = np.zeros((k, k))
-    np.add.at(confusion, (np.asarray(given_labels, dtype=int), pred_probs.argmax(axis=1)), 1)
+    given = np.asarray(given_labels, dtype=int)[known]
+    np.add.at(confusion, (given, pred_probs[known].argmax(axis=1)), 1)
     return confusion
 
 
@@ -83,7 +86,7 @@ def ambiguous_pairs(
     ----------
     labels_multiannotator : (N, M) rater answers, NaN where missing (optional).
     given_labels, pred_probs : (N,) current labels and (N, K) out-of-sample probabilities, for the
-        model's confusion (optional, together).
+        model's confusion (optional, together; rows of NaN = no prediction for that item).
     class_names : K names for the output (default "0".."K-1"); item_ids : N ids for the examples.
 
     Returns
@@ -160,7 +163,8 @@ def _examples(
         total = np.maximum(votes.sum(axis=1), 1)
         strength += np.minimum(votes[:, a], votes[:, b]) / total
     if probs is not None:
-        predicted = probs.argmax(axis=1)
+        probs = np.nan_to_num(probs, nan=0.0)
+        predicted = np.where(probs.sum(axis=1) > 0, probs.argmax(axis=1), -1)
         straddle = ((given == a) & (predicted == b)) | ((given == b) & (predicted == a))
         other = np.where(given == a, probs[:, b], probs[:, a])
         strength += np.where(straddle, other, 0.0)

@@ -20,8 +20,14 @@ from trustlab.db.schema import LabelRevision
 
 ACTIONS = ("accept", "reject", "other")
 EXPORT_COLUMNS = [
-    "item_id", "path", "split", "original_label", "current_label",
-    "n_revisions", "last_change_by", "last_change_at",
+    "item_id",
+    "path",
+    "split",
+    "original_label",
+    "current_label",
+    "n_revisions",
+    "last_change_by",
+    "last_change_at",
 ]
 DEFAULT_QUEUE_LIMIT = 50
 
@@ -61,24 +67,36 @@ def decide(
         )
     evidence = {"proposal": _proposal_summary(proposal)}
     if action == "reject":
-        return relabelq.decide_proposal(session, proposal=proposal, status=relabelq.REJECTED,
-                                        new_label=None, actor=actor)
+        return relabelq.decide_proposal(
+            session, proposal=proposal, status=relabelq.REJECTED, new_label=None, actor=actor
+        )
     if action == "accept":
-        return relabelq.decide_proposal(session, proposal=proposal, status=relabelq.ACCEPTED,
-                                        new_label=proposal.proposed_label, actor=actor, evidence=evidence)
+        return relabelq.decide_proposal(
+            session,
+            proposal=proposal,
+            status=relabelq.ACCEPTED,
+            new_label=proposal.proposed_label,
+            actor=actor,
+            evidence=evidence,
+        )
     classes = class_names(session, dataset_id=proposal.dataset_id)
     if label is None or label not in classes:
         raise CurationError(f"label {label!r} is not a class of this dataset (classes: {', '.join(classes)})")
     status = relabelq.ACCEPTED if label == proposal.proposed_label else relabelq.OTHER
-    return relabelq.decide_proposal(session, proposal=proposal, status=status, new_label=label,
-                                    actor=actor, evidence=evidence)
+    return relabelq.decide_proposal(
+        session, proposal=proposal, status=status, new_label=label, actor=actor, evidence=evidence
+    )
 
 
 def _proposal_summary(proposal: Any) -> dict[str, Any]:
     return {
-        "id": proposal.id, "method": proposal.method, "score": proposal.score,
-        "current_label": proposal.current_label, "proposed_label": proposal.proposed_label,
-        "votes": proposal.evidence.get("votes"), "probabilities": proposal.evidence.get("probabilities"),
+        "id": proposal.id,
+        "method": proposal.method,
+        "score": proposal.score,
+        "current_label": proposal.current_label,
+        "proposed_label": proposal.proposed_label,
+        "votes": proposal.evidence.get("votes"),
+        "probabilities": proposal.evidence.get("probabilities"),
     }
 
 
@@ -130,8 +148,9 @@ def merge_labels(
     classes = class_names(session, dataset_id=dataset_id)
     unknown = [s for s in sources if s not in classes]
     if unknown:
-        raise CurationError(f"class(es) {', '.join(map(repr, unknown))} not in the dataset "
-                            f"(classes: {', '.join(classes)})")
+        raise CurationError(
+            f"class(es) {', '.join(map(repr, unknown))} not in the dataset (classes: {', '.join(classes)})"
+        )
     return relabelq.merge_item_labels(session, dataset_id=dataset_id, sources=sources, into=into, actor=actor)
 
 
@@ -166,13 +185,23 @@ def review_queue(
     out = []
     for proposal, item in relabelq.open_proposals(session, dataset_id=dataset_id, limit=limit):
         evidence = dict(proposal.evidence or {})
-        out.append({
-            "proposal_id": proposal.id, "item_id": item.id, "path": item.path, "split": item.split,
-            "original_label": item.original_label, "current_label": item.current_label,
-            "proposed_label": proposal.proposed_label, "score": proposal.score, "method": proposal.method,
-            "votes": evidence.get("votes", {}), "probabilities": evidence.get("probabilities", {}),
-            "twins": evidence.get("twins", []),
-            "explanations": relabelq.item_explanations(session, item_id=item.id),
-            "evidence": evidence, "classes": classes,
-        })
+        out.append(
+            {
+                "proposal_id": proposal.id,
+                "item_id": item.id,
+                "path": item.path,
+                "split": item.split,
+                "original_label": item.original_label,
+                "current_label": item.current_label,
+                "proposed_label": proposal.proposed_label,
+                "score": proposal.score,
+                "method": proposal.method,
+                "votes": evidence.get("votes", {}),
+                "probabilities": evidence.get("probabilities", {}),
+                "twins": evidence.get("twins", []),
+                "explanations": relabelq.item_explanations(session, item_id=item.id),
+                "evidence": evidence,
+                "classes": classes,
+            }
+        )
     return out

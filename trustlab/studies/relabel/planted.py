@@ -15,7 +15,7 @@ DEFAULT_RATER_ACCURACY = (0.7, 0.9)
 # Share of the items of a confusable class pair that are genuinely ambiguous (look like either
 # class), and the chance that a rater (or the model) still picks the true class on those; errors
 # on ambiguous items go to the partner class.
-DEFAULT_AMBIGUOUS_SHARE = 0.3
+DEFAULT_AMBIGUOUS_SHARE = 0.125  # the demo generator's AMBIGUOUS_RATE
 DEFAULT_AMBIGUOUS_ACCURACY = 0.6
 DEFAULT_MODEL_ACCURACY = 0.9
 

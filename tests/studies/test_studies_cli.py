@@ -1,0 +1,55 @@
+"""The study verbs end to end through the CLI: create, open, simulate-raters, status, analyze, export."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from builders import make_image_dataset
+from study_builders import make_model, study_config
+from typer.testing import CliRunner
+
+from trustlab.cli import _load_verbs
+from trustlab.cli.app import app
+
+
+def test_study_verbs(sqlite_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRUSTLAB_HOME", str(sqlite_settings.home))
+    monkeypatch.delenv("TRUSTLAB_DB_URL", raising=False)
+    dataset_id = make_image_dataset(
+        sqlite_settings,
+        name="shapes",
+        classes=("square", "disc", "cross"),
+        per_class={"train": 1, "test": 8},
+        size=16,
+    )
+    make_model(sqlite_settings, dataset_id=dataset_id)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study_config(gold={"n": 2, "max_failures": 1})))
+    _load_verbs()
+    runner = CliRunner()
+
+    def ok(*args):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "created study s1" in ok("study", "create", str(path))
+    again = runner.invoke(app, ["study", "create", str(path)])
+    assert again.exit_code != 0 and "exists already" in again.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(study_config(desing="within")))
+    failed = runner.invoke(app, ["study", "create", str(bad)])
+    assert failed.exit_code != 0 and "desing: unknown field" in failed.output
+    ok("study", "open", "s1")
+    assert "6 simulated raters" in ok("simulate-raters", "s1", "--n", "6", "--seed", "2")
+    status = json.loads(ok("study", "status", "s1", "--json"))
+    assert sum(c["done"] for c in status["per_condition"].values()) == 36
+    assert "wrote" in ok("analyze", "s1", "--out", str(tmp_path / "report"), "--replicates", "100")
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert set(summary["conditions"]) == {"none", "gradcam", "twin"}
+    ok("study", "export", "s1", "--out", str(tmp_path / "export"))
+    assert (tmp_path / "export" / "s1-judgements.csv").read_text().count("\n") == 6 * 8 + 1
+    ok("study", "close", "s1")
+    missing = runner.invoke(app, ["study", "status", "nope"])
+    assert missing.exit_code != 0 and "does not exist" in missing.output

@@ -1,0 +1,157 @@
+"""`trustlab study create|open|close|status|export`, `trustlab simulate-raters`, `trustlab analyze`.
+
+Thin wrappers over trustlab.studies (``study invite`` lives in servecmd.py with the platform)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from trustlab.cli.app import app, console, fail, study_app
+from trustlab.config import load_settings
+from trustlab.db.items import NotFound
+from trustlab.studies.config import StudyConfigError
+from trustlab.studies.design import StudyError
+
+DEFAULT_URL = None
+
+
+def _errors():
+    return (StudyConfigError, StudyError, NotFound)
+
+
+@study_app.command("create")
+def create(config: Path = typer.Argument(..., help="Study YAML (see `issues show 6` / README).")) -> None:
+    """Validate a study YAML, select its items and gold items, and store it as a draft."""
+    from trustlab.studies.design import create_study
+
+    try:
+        study = create_study(load_settings(), config)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"created study [bold]{study.name}[/] (draft); open it with `trustlab study open {study.name}`"
+    )
+
+
+@study_app.command("open")
+def open_(name: str = typer.Argument(..., help="Study name.")) -> None:
+    """Open a study: raters get assignments."""
+    from trustlab.studies.design import open_study
+
+    try:
+        open_study(load_settings(), name)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    console.print(f"study [bold]{name}[/] is open")
+
+
+@study_app.command("close")
+def close(name: str = typer.Argument(..., help="Study name.")) -> None:
+    """Close a study: no more assignments are given out."""
+    from trustlab.studies.design import close_study
+
+    try:
+        close_study(load_settings(), name)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    console.print(f"study [bold]{name}[/] is closed")
+
+
+@study_app.command("status")
+def status(
+    name: str = typer.Argument(..., help="Study name."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Progress per rater and per condition."""
+    from trustlab.studies.export import study_status
+
+    try:
+        info = study_status(load_settings(), name)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        console.print_json(json.dumps(info))
+        return
+    done = sum(c["done"] for c in info["per_condition"].values())
+    console.print(
+        f"[bold]{info['study']}[/] ({info['status']}, {info['design']}): {info['items']} items + "
+        f"{info['gold_items']} gold, {info['raters']} raters, {done}/{info['target_judgements']} "
+        "judgements"
+    )
+    conditions = Table("condition", "done", "assigned", "released", title="per condition")
+    for condition, counts in info["per_condition"].items():
+        conditions.add_row(condition, str(counts["done"]), str(counts["assigned"]), str(counts["released"]))
+    console.print(conditions)
+    raters = Table("rater", "done", "open", "released", *info["conditions"], title="per rater (done)")
+    for row in info["per_rater"]:
+        raters.add_row(
+            row["rater"],
+            str(row["done"]),
+            str(row["assigned"]),
+            str(row["released"]),
+            *[str(row["by_condition"].get(c, 0)) for c in info["conditions"]],
+        )
+    console.print(raters)
+
+
+@study_app.command("export")
+def export(
+    name: str = typer.Argument(..., help="Study name."),
+    out: Path = typer.Option(..., "--out", help="Folder for the CSV and JSONL files."),
+) -> None:
+    """Write the study's judgements (latest per assignment) as CSV and JSONL."""
+    from trustlab.studies.export import export_study
+
+    try:
+        paths = export_study(load_settings(), name, out)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    console.print(f"wrote {paths['csv']} and {paths['jsonl']}")
+
+
+@app.command("simulate-raters")
+def simulate_raters_cmd(
+    study: str = typer.Argument(..., help="Study name (must be open)."),
+    n: int = typer.Option(30, "--n", help="How many synthetic raters."),
+    profile: Path | None = typer.Option(None, help="Rater profile YAML (default: built-in profile)."),
+    seed: int = typer.Option(0, help="Seed of the raters' answers."),
+    url: str | None = typer.Option(DEFAULT_URL, help="A running server (default: an in-process app)."),
+) -> None:
+    """Synthetic raters that go through the REST API: accept invite, answer every item, finish."""
+    from trustlab.platform.errors import PlatformError
+    from trustlab.platform.simulated import run_simulated_raters
+    from trustlab.studies.simulate import SimulationError
+
+    try:
+        result = run_simulated_raters(load_settings(), study=study, n=n, profile=profile, seed=seed, url=url)
+    except (*_errors(), SimulationError, PlatformError) as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{result.raters} simulated raters ({result.careless} careless) gave {result.judgements} "
+        f"judgements; {len(result.completion_codes)} finished"
+    )
+
+
+@app.command("analyze")
+def analyze(
+    study: str = typer.Argument(..., help="Study name."),
+    out: Path = typer.Option(..., "--out", help="Folder for report.html, summary.json and CSV tables."),
+    replicates: int = typer.Option(1000, help="Bootstrap replicates."),
+) -> None:
+    """Analyse a study: report.html, summary.json and CSV tables."""
+    from trustlab.studies.analysis import analyze_study
+
+    try:
+        summary = analyze_study(load_settings(), study, out, replicates=replicates)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    for note in summary.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(
+        f"wrote {out / 'report.html'} ({summary['study']['n_judgements']} judgements, "
+        f"{len(summary.get('excluded_raters', []))} raters excluded)"
+    )

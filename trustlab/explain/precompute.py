@@ -1,0 +1,278 @@
+"""Batch precompute of explanations for stored items: ``explain_items`` and ``explain_split``.
+
+Resumable (an explanation already stored with the same method and parameters is skipped), and
+shardable: ``--shard i/n`` keeps the items with ``item_id % n == i``, so n workers on one PostgreSQL
+database share the work without overlap; were two to overlap anyway, the unique constraint on
+(prediction, method, params_key) keeps one row and the loser reuses it.
+
+Missing predictions: items with no holdout Prediction of the model get one first (plain inference,
+the same rows ``trustlab predict`` writes), so the app can explain any item on demand.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from tqdm.auto import tqdm
+
+from trustlab.config import Settings
+from trustlab.db.engine import session_for
+from trustlab.db.explainq import (
+    add_explanation,
+    add_predictions_if_missing,
+    find_explanations,
+    items_by_ids,
+    predictions_for_items,
+)
+from trustlab.db.items import list_items
+from trustlab.db.modelq import get_model_version
+from trustlab.db.schema import Explanation, Item, ModelVersion, Prediction
+from trustlab.explain.base import Explainer, ExplainError, get_explainer, params_key
+from trustlab.explain.faithfulness import faithfulness_scores
+from trustlab.explain.gallery import train_gallery
+from trustlab.explain.gradcam import CamExplainer
+from trustlab.explain.layers import default_target_layer
+from trustlab.explain.record import build_explanation
+from trustlab.models.checkpoint import LoadedModel, load_model
+from trustlab.models.infer import iter_probabilities
+from trustlab.models.predict import HOLDOUT, prediction_rows
+
+DEFAULT_BATCH_SIZE = 16
+# Model evaluations per forward pass inside LIME / captum perturbation loops.
+PERTURBATION_BATCH = 64
+MASK_THRESHOLD = 127
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Worker ``index`` of ``count`` (0 <= index < count)."""
+
+    index: int
+    count: int
+
+    def keeps(self, item_id: int) -> bool:
+        return item_id % self.count == self.index
+
+
+def parse_shard(text: str | None) -> Shard | None:
+    """``"i/n"`` -> Shard(i, n); None or "" -> None. Raises ExplainError naming the format."""
+    if not text:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ExplainError(f"--shard {text!r} must look like I/N, e.g. 0/4 (workers 0/4 … 3/4)") from None
+    if count < 1 or not 0 <= index < count:
+        raise ExplainError(f"--shard {text!r}: need N >= 1 and 0 <= I < N")
+    return Shard(index, count)
+
+
+def shard_items(item_ids: list[int], shard: Shard | None) -> list[int]:
+    """The ids this shard owns, in the given order (all of them without a shard)."""
+    return list(item_ids) if shard is None else [i for i in item_ids if shard.keeps(i)]
+
+
+def resolve_params(method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The method's full parameter dict: its defaults updated by ``params[method]``.
+
+    ``params`` maps method names to dicts, e.g. ``{"lime": {"num_samples": 500}}``."""
+    cls = get_explainer(method)
+    given = dict((params or {}).get(method, {}))
+    unknown = sorted(set(given) - set(cls.default_params))
+    if unknown:
+        allowed = ", ".join(sorted(cls.default_params)) or "none"
+        raise ExplainError(f"--params for {method}: unknown {unknown}; allowed: {allowed}")
+    return {**cls.default_params, **given}
+
+
+def make_explainer(
+    method: str, loaded: LoadedModel, params: dict[str, Any], *, gallery=None, module: nn.Module | None = None
+) -> Explainer:
+    """An explainer of ``method`` for a stored model (its normalisation, CAM layer and features).
+
+    module: explain this module instead of ``loaded.module`` (the sanity check's randomised copy);
+    its CAM target layer is then found by :func:`default_target_layer`."""
+    cls = get_explainer(method)
+    kwargs: dict[str, Any] = {"mean": loaded.mean, "std": loaded.std, **params}
+    if issubclass(cls, CamExplainer):
+        kwargs["target_layer"] = loaded.cam_layer if module is None else default_target_layer(module)
+    if cls.kind == "examples":
+        kwargs.update(gallery=gallery, features=loaded.features)
+    if "batch_size" in inspect.signature(cls.__init__).parameters:
+        kwargs["batch_size"] = PERTURBATION_BATCH
+    return cls(loaded.module if module is None else module, **kwargs)
+
+
+def _ensure_predictions(settings: Settings, loaded: LoadedModel, items: list[Item]) -> dict[int, Prediction]:
+    ids = [item.id for item in items]
+    with session_for(settings) as session:
+        found = predictions_for_items(session, model_version_id=loaded.model_version_id, item_ids=ids)
+    missing = [item for item in items if item.id not in found]
+    for chunk, probs in iter_probabilities(loaded, missing, progress=False):
+        rows = prediction_rows(
+            loaded.model_version_id, [i.id for i in chunk], probs, loaded.class_names, kind=HOLDOUT
+        )
+        with session_for(settings) as session:
+            add_predictions_if_missing(session, predictions=rows)
+    if missing:
+        with session_for(settings) as session:
+            found = predictions_for_items(session, model_version_id=loaded.model_version_id, item_ids=ids)
+    return found
+
+
+def _evidence(settings: Settings, item: Item, size: int) -> np.ndarray | None:
+    """bool [size, size] ground-truth evidence mask at model-input resolution, or None."""
+    if not item.mask_path:
+        return None
+    with Image.open(settings.images_dir / item.mask_path) as mask:
+        small = mask.convert("L").resize((size, size), Image.Resampling.NEAREST)
+    return np.asarray(small) > MASK_THRESHOLD
+
+
+def explain_items(
+    settings: Settings,
+    *,
+    model: str,
+    item_ids: list[int],
+    methods: list[str],
+    params: dict[str, dict[str, Any]] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    device: str | None = None,
+    faithfulness: bool = True,
+    progress: bool = False,
+    loaded: LoadedModel | None = None,
+) -> list[Explanation]:
+    """Explain ``item_ids`` with each of ``methods``; compute only what is not stored yet.
+
+    Parameters
+    ----------
+    model: ModelVersion name. item_ids: Item ids (any dataset items the model can read).
+    methods: registry names (see ``EXPLAINERS``). params: {method: {param: value}} overrides.
+    batch_size: images per explainer call. faithfulness: also score saliency maps (deletion /
+    insertion AUC, ROAD, pointing game where the item has an evidence mask).
+    loaded: an already loaded model (the app's worker keeps one), else ``load_model``.
+
+    Returns
+    -------
+    The Explanation rows, ordered by item then method (stored and newly computed alike).
+    """
+    resolved = {method: resolve_params(method, params) for method in methods}
+    with session_for(settings) as session:
+        version = get_model_version(session, name=model)
+        items_map = items_by_ids(session, item_ids=item_ids)
+    unknown = [i for i in item_ids if i not in items_map]
+    if unknown:
+        raise ExplainError(f"item ids {unknown[:5]} do not exist; pass ids of stored items")
+    items = [items_map[i] for i in dict.fromkeys(item_ids)]
+    loaded = loaded or load_model(settings, model, device=device)
+    predictions = _ensure_predictions(settings, loaded, items)
+    done: dict[tuple[int, str], Explanation] = {}
+    total = len(items) * len(methods)
+    with tqdm(total=total, desc=f"explain {model}", unit="expl", disable=not progress) as bar:
+        for method in methods:
+            key = params_key(method, resolved[method])
+            pred_ids = [predictions[item.id].id for item in items]
+            with session_for(settings) as session:
+                stored = find_explanations(session, prediction_ids=pred_ids, method=method, params_key=key)
+            todo = [item for item in items if predictions[item.id].id not in stored]
+            for item in items:
+                if predictions[item.id].id in stored:
+                    done[(item.id, method)] = stored[predictions[item.id].id]
+            bar.update(len(items) - len(todo))
+            if todo:
+                done.update(
+                    _explain_method(
+                        settings,
+                        loaded,
+                        version,
+                        method,
+                        resolved[method],
+                        key,
+                        todo,
+                        predictions,
+                        batch_size=batch_size,
+                        faithfulness=faithfulness,
+                        bar=bar,
+                    )
+                )
+    return [done[(item.id, method)] for item in items for method in methods]
+
+
+def _explain_method(
+    settings: Settings,
+    loaded: LoadedModel,
+    version: ModelVersion,
+    method: str,
+    params: dict[str, Any],
+    key: str,
+    items: list[Item],
+    predictions: dict[int, Prediction],
+    *,
+    batch_size: int,
+    faithfulness: bool,
+    bar,
+) -> dict[tuple[int, str], Explanation]:
+    gallery, gallery_items = (None, None)
+    if get_explainer(method).kind == "examples":
+        gallery, gallery_items = train_gallery(settings, loaded, version)
+    index = {name: i for i, name in enumerate(loaded.class_names)}
+    out: dict[tuple[int, str], Explanation] = {}
+    with make_explainer(method, loaded, params, gallery=gallery) as explainer:
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            x = loaded.load_items(chunk)
+            targets = [index[predictions[item.id].predicted_label] for item in chunk]
+            began = time.perf_counter()
+            attribution = explainer.explain(x, targets)
+            if loaded.device.type == "cuda":
+                torch.cuda.synchronize(loaded.device)
+            per_image_ms = (time.perf_counter() - began) * 1000 / len(chunk)  # batch time, amortised
+            scores = [None] * len(chunk)
+            if faithfulness and attribution.maps is not None:
+                evidence = [_evidence(settings, item, loaded.img_size) for item in chunk]
+                scores = faithfulness_scores(loaded.module, x, attribution.maps, targets, evidence=evidence)
+            for i, item in enumerate(chunk):
+                row = build_explanation(
+                    settings,
+                    method=method,
+                    params=params,
+                    key=key,
+                    prediction=predictions[item.id],
+                    item=item,
+                    attribution=attribution,
+                    index=i,
+                    class_names=loaded.class_names,
+                    compute_ms=per_image_ms,
+                    faithfulness=scores[i],
+                    gallery_items=gallery_items,
+                )
+                with session_for(settings) as session:
+                    out[(item.id, method)] = add_explanation(session, explanation=row)
+            bar.update(len(chunk))
+    return out
+
+
+def explain_split(
+    settings: Settings,
+    *,
+    model: str,
+    methods: list[str],
+    split: str | None = "test",
+    shard: Shard | None = None,
+    **kwargs: Any,
+) -> list[Explanation]:
+    """``trustlab explain``: explain the items of one split (None: all) of the model's dataset,
+    or this shard's part of them. Other keyword arguments go to :func:`explain_items`."""
+    with session_for(settings) as session:
+        version = get_model_version(session, name=model)
+        ids = [item.id for item in list_items(session, dataset_id=version.dataset_id, split=split)]
+    if not ids:
+        raise ExplainError(f"the dataset of model {model!r} has no items in split {split!r}")
+    return explain_items(settings, model=model, item_ids=shard_items(ids, shard), methods=methods, **kwargs)

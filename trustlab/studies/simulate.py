@@ -1,0 +1,366 @@
+"""Synthetic raters that take part in a study through the REST API (issue 6).
+
+Two layers: the *answer model* (``RaterProfile`` + ``SimulatedRater.answer``), a pure function from
+what a rater sees to their answers with condition-dependent probabilities; and the *driver*
+(``simulate_raters``), which accepts invites and loops ``next`` / ``submit`` over HTTP until every
+rater sees the completion screen. The driver needs the items' ground truth (``study_truth``) because the
+API never sends a rater the true label.
+
+Probabilities are on the probability scale and additive: a rater verifies a prediction correctly with
+``verify_model_right`` (+ the condition's ``model_right`` boost + the rater's and the item's offsets)
+when the model is right, and ``verify_model_wrong`` (+ boost + offsets) when it is wrong, clipped to
+[0.01, 0.99]. So a boost of 0.2 on both is a planted +20-point effect on verification accuracy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tqdm import tqdm
+
+from trustlab.config import Settings
+from trustlab.db import studyq
+from trustlab.db.engine import session_for
+from trustlab.studies.config import condition_methods
+
+API = "/api/v1"
+P_MIN, P_MAX = 0.01, 0.99
+# Stop a rater who is served more items than this (a loop guard against a misbehaving server).
+MAX_STEPS_PER_RATER = 10_000
+
+
+class SimulationError(RuntimeError):
+    """The simulator cannot run (bad profile, server refused a call); the message says what to fix."""
+
+
+class Boost(BaseModel):
+    """Additive changes (probability points, e.g. 0.15) that a condition's explanation brings."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_right: float = 0.0  # verifying right predictions (accepting them)
+    model_wrong: float = 0.0  # verifying wrong predictions (detecting the error)
+    true_label: float = 0.0
+    simulate: float = 0.0
+    trust_shift: float = 0.0  # on the 0..1 trust scale
+
+
+class RaterProfile(BaseModel):
+    """How synthetic raters answer. Trust, helpfulness and confidence are on a 0..1 scale, mapped to
+    the study's Likert points."""
+
+    model_config = ConfigDict(extra="forbid")
+    verify_model_right: float = Field(0.85, ge=0, le=1)
+    verify_model_wrong: float = Field(0.35, ge=0, le=1)
+    true_label_accuracy: float = Field(0.9, ge=0, le=1)
+    simulate_accuracy: float = Field(0.5, ge=0, le=1)
+    conditions: dict[str, Boost] = Field(
+        default_factory=lambda: {"gradcam": Boost(model_wrong=0.15), "twin": Boost(model_wrong=0.25)}
+    )
+    trust_if_accept: float = Field(0.75, ge=0, le=1)
+    trust_if_reject: float = Field(0.3, ge=0, le=1)
+    trust_sd: float = Field(0.12, ge=0)
+    helpfulness_mean: float = Field(0.55, ge=0, le=1)
+    helpfulness_sd: float = Field(0.2, ge=0)
+    rater_sd: float = Field(0.05, ge=0)  # per-rater offset on every probability
+    item_sd: float = Field(0.05, ge=0)  # per-item offset on every probability
+    careless_share: float = Field(0.1, ge=0, le=1)  # raters who answer at random (and fail gold items)
+    gold_accuracy: float = Field(0.97, ge=0, le=1)  # careful raters on gold items
+    cant_tell_rate: float = Field(0.02, ge=0, le=1)
+    response_ms_median: float = Field(4000.0, gt=0)
+    response_ms_sigma: float = Field(0.5, ge=0)  # log-normal spread
+    comment_rate: float = Field(0.05, ge=0, le=1)
+
+    def boost(self, condition: str) -> Boost:
+        """The condition's boost: its own entry, else the strongest of its methods' entries."""
+        if condition in self.conditions:
+            return self.conditions[condition]
+        parts = [self.conditions[m] for m in condition_methods(condition) if m in self.conditions]
+        if not parts:
+            return Boost()
+        return Boost(**{k: max(getattr(b, k) for b in parts) for k in Boost.model_fields})
+
+
+def load_profile(source: str | Path | Mapping[str, Any] | RaterProfile | None) -> RaterProfile:
+    """A profile from a YAML file, a dict, or the defaults (None)."""
+    if source is None:
+        return RaterProfile()
+    if isinstance(source, RaterProfile):
+        return source
+    data = source
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise SimulationError(f"profile {path} does not exist: give a rater profile YAML file")
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        return RaterProfile.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise SimulationError("invalid rater profile:\n  " + "\n  ".join(lines)) from None
+
+
+@dataclass(frozen=True)
+class ItemTruth:
+    true_label: str
+    predicted_label: str
+    is_gold: bool = False
+
+
+def _likert(rng: np.random.Generator, mean01: float, sd: float, points: int) -> int:
+    value = rng.normal(mean01, sd)
+    return int(np.clip(round(1 + float(np.clip(value, 0, 1)) * (points - 1)), 1, points))
+
+
+def _item_offset(seed: int, item_id: int, sd: float) -> float:
+    return float(np.random.default_rng([seed, item_id, 7]).normal(0, sd)) if sd else 0.0
+
+
+@dataclass
+class SimulatedRater:
+    """One synthetic rater: careless or careful, with a seeded ability offset."""
+
+    profile: RaterProfile
+    rng: np.random.Generator
+    seed: int = 0
+    careless: bool = False
+    offset: float = 0.0
+
+    @classmethod
+    def make(cls, profile: RaterProfile, *, seed: int, index: int) -> SimulatedRater:
+        rng = np.random.default_rng([seed, index])
+        careless = bool(rng.random() < profile.careless_share)
+        offset = float(rng.normal(0, profile.rater_sd)) if profile.rater_sd else 0.0
+        return cls(profile, rng, seed, careless, offset)
+
+    def _p(self, base: float, item_id: int) -> float:
+        return float(
+            np.clip(base + self.offset + _item_offset(self.seed, item_id, self.profile.item_sd), P_MIN, P_MAX)
+        )
+
+    def answer(
+        self,
+        *,
+        item_id: int,
+        condition: str,
+        truth: ItemTruth,
+        questions: Sequence[Mapping[str, Any]],
+        classes: Sequence[str],
+    ) -> tuple[dict[str, Any], float]:
+        """(answers for the study's questions, client elapsed ms)."""
+        p, rng = self.profile, self.rng
+        keys = {q["key"]: q for q in questions}
+        likert_max = next((int(q["max"]) for q in questions if q["kind"] == "likert"), 7)
+        elapsed = float(p.response_ms_median * np.exp(rng.normal(0, p.response_ms_sigma)))
+        if self.careless:
+            elapsed *= 0.3
+        if not self.careless and not truth.is_gold and rng.random() < p.cant_tell_rate:
+            return {"cant_tell": True}, elapsed
+        boost = p.boost(condition)
+        # A careful rater gets a gold (attention) item fully right with probability gold_accuracy (no
+        # rater or item offsets: gold items are chosen to be clear); otherwise they answer it as usual.
+        sure = truth.is_gold and not self.careless and rng.random() < p.gold_accuracy
+        model_correct = truth.true_label == truth.predicted_label
+        answers: dict[str, Any] = {}
+        if "model_correct" in keys:
+            if self.careless:
+                answers["model_correct"] = bool(rng.random() < 0.5)
+            else:
+                base = (
+                    (p.verify_model_right + boost.model_right)
+                    if model_correct
+                    else (p.verify_model_wrong + boost.model_wrong)
+                )
+                right = sure or rng.random() < self._p(base, item_id)
+                answers["model_correct"] = bool(model_correct if right else not model_correct)
+        others = [c for c in classes if c != truth.true_label] or list(classes)
+        if "true_label" in keys:
+            base = p.true_label_accuracy + boost.true_label
+            good = sure or (not self.careless and rng.random() < self._p(base, item_id))
+            answers["true_label"] = (
+                truth.true_label if good else str(rng.choice(others if not self.careless else list(classes)))
+            )
+        if "simulated_label" in keys:
+            base = p.simulate_accuracy + boost.simulate
+            good = sure or (not self.careless and rng.random() < self._p(base, item_id))
+            wrong = [c for c in classes if c != truth.predicted_label] or list(classes)
+            answers["simulated_label"] = truth.predicted_label if good else str(rng.choice(wrong))
+        accepted = answers.get("model_correct", model_correct)
+        if "trust" in keys:
+            mean = (p.trust_if_accept if accepted else p.trust_if_reject) + boost.trust_shift
+            answers["trust"] = (
+                int(rng.integers(1, likert_max + 1))
+                if self.careless
+                else _likert(rng, mean, p.trust_sd, likert_max)
+            )
+        if "helpfulness" in keys:
+            answers["helpfulness"] = _likert(
+                rng, p.helpfulness_mean if condition != "none" else 0.3, p.helpfulness_sd, likert_max
+            )
+        if "confidence" in keys:
+            answers["confidence"] = _likert(rng, 0.7, 0.15, likert_max)
+        if "comment" in keys and rng.random() < p.comment_rate:
+            answers["comment"] = "simulated comment"
+        answers["cant_tell"] = False
+        return answers, elapsed
+
+
+def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], list[str]]:
+    """({item_id: ItemTruth}, class names) of a study's items, for the simulator's answer model."""
+    from trustlab.db.items import class_names
+
+    with session_for(settings) as session:
+        row = studyq.get_study(session, name=study)
+        items = studyq.study_items(session, study_id=row.id)
+        predictions = studyq.predictions_for_items(
+            session, model_version_id=row.model_version_id, item_ids=[si.item_id for si in items]
+        )
+        labels = studyq.item_labels(session, item_ids=[si.item_id for si in items])
+        truth = {
+            si.item_id: ItemTruth(labels[si.item_id], predictions[si.item_id].predicted_label, si.is_gold)
+            for si in items
+            if si.item_id in predictions
+        }
+        return truth, class_names(session, dataset_id=row.dataset_id)
+
+
+@dataclass
+class SimulationResult:
+    raters: int = 0
+    judgements: int = 0
+    careless: int = 0
+    completion_codes: list[str] = field(default_factory=list)
+
+
+def _client(base_url_or_client: str | httpx.Client) -> tuple[httpx.Client, bool]:
+    # Anything with get/post (httpx.Client, starlette's TestClient over the in-process app) is used as is.
+    if not isinstance(base_url_or_client, str):
+        return base_url_or_client, False
+    return httpx.Client(base_url=base_url_or_client.rstrip("/"), timeout=30.0), True
+
+
+def _check(response: httpx.Response, what: str) -> None:
+    if response.status_code >= 400:
+        raise SimulationError(f"{what} failed with HTTP {response.status_code}: {response.text[:300]}")
+
+
+def simulate_raters(
+    base_url_or_client: str | httpx.Client,
+    *,
+    study: str,
+    n: int,
+    profile: RaterProfile | str | Path | Mapping[str, Any] | None = None,
+    seed: int = 0,
+    invites: Sequence[str],
+    truth: Mapping[int, ItemTruth],
+    classes: Sequence[str],
+    condition_of: Callable[[int], str] | None = None,
+    show_progress: bool = True,
+) -> SimulationResult:
+    """Run ``n`` synthetic raters through the REST API, interleaved in seeded random order.
+
+    Parameters
+    ----------
+    base_url_or_client: ``http://host:port`` of a running server, or an httpx.Client (e.g. over the
+        ASGI app in tests).
+    invites: at least ``n`` invite tokens of the study (``trustlab study invite`` makes them).
+    truth, classes: from ``study_truth`` (the API never tells raters the true label).
+    condition_of: assignment id -> condition (``assignment_conditions(settings)``); a blinded study
+        hides the condition from raters, but the answer model needs it to apply the profile's boosts.
+        None: use the payload's condition (unblinded studies) or the explanations' names.
+
+    Returns how many raters finished, judgements were acknowledged, and the completion codes.
+    """
+    if len(invites) < n:
+        raise SimulationError(f"simulate_raters needs {n} invites but got {len(invites)}: make more invites")
+    prof = load_profile(profile)
+    client, owned = _client(base_url_or_client)
+    order_rng = np.random.default_rng([seed, 999])
+    result = SimulationResult()
+    try:
+        active: dict[int, tuple[SimulatedRater, dict[str, str]]] = {}
+        for index, invite in enumerate(invites[:n]):
+            response = client.post(f"{API}/invites/accept", json={"invite": invite, "simulated": True})
+            _check(response, "accepting an invite")
+            rater = SimulatedRater.make(prof, seed=seed, index=index)
+            result.careless += rater.careless
+            active[index] = (rater, {"Authorization": f"Bearer {response.json()['token']}"})
+        result.raters = len(active)
+        steps = 0
+        bar = tqdm(desc=f"simulating {n} raters", unit="judgement", disable=not show_progress)
+        while active:
+            for index in order_rng.permutation(sorted(active)):
+                rater, headers = active[int(index)]
+                response = client.get(f"{API}/studies/{study}/next", headers=headers)
+                if response.status_code == 204:
+                    result.completion_codes.append(response.headers.get("X-Completion-Code", ""))
+                    del active[int(index)]
+                    continue
+                _check(response, "fetching the next item")
+                payload = response.json()
+                item_id = int(payload["item_id"])
+                if item_id not in truth:
+                    raise SimulationError(
+                        f"item {item_id} has no ground truth: pass study_truth() of {study!r}"
+                    )
+                condition = (
+                    condition_of(int(payload["assignment_id"]))
+                    if condition_of is not None
+                    else payload.get("condition") or _condition_from(payload)
+                )
+                answers, elapsed = rater.answer(
+                    item_id=item_id,
+                    condition=condition,
+                    truth=truth[item_id],
+                    questions=payload["questions"],
+                    classes=classes,
+                )
+                response = client.post(
+                    f"{API}/judgements",
+                    headers=headers,
+                    json={
+                        "assignment_id": payload["assignment_id"],
+                        "answers": answers,
+                        "idempotency_key": f"sim-{uuid.uuid4().hex}",
+                        "client_elapsed_ms": elapsed,
+                    },
+                )
+                _check(response, "submitting a judgement")
+                result.judgements += 1
+                steps += 1
+                bar.update(1)
+                if steps > MAX_STEPS_PER_RATER * n:
+                    raise SimulationError(
+                        "the server keeps serving items: stopped (is the study's plan finite?)"
+                    )
+        bar.close()
+    finally:
+        if owned:
+            client.close()
+    return result
+
+
+def assignment_conditions(settings: Settings) -> Callable[[int], str]:
+    """assignment id -> condition, read from the database (the simulator's view behind the blind)."""
+
+    def lookup(assignment_id: int) -> str:
+        with session_for(settings) as session:
+            return studyq.assignment_condition(session, assignment_id=assignment_id)
+
+    return lookup
+
+
+def _condition_from(payload: Mapping[str, Any]) -> str:
+    """A blinded study hides the condition's name; the number of explanations is all a rater sees, so
+    the answer model treats a blinded condition by its methods only when they are named."""
+    methods = [e.get("method", "") for e in payload.get("explanations", [])]
+    if not methods:
+        return "none"
+    return "+".join(methods)
