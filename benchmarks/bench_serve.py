@@ -362,7 +362,8 @@ def main() -> int:
     from trustlab.platform.auth import create_invites
 
     home = Path(tempfile.mkdtemp(prefix="trustlab-bench-serve-"))
-    settings = load_settings(home=home, db_url=args.db_url)
+    db_url, drop_schema = _throwaway_schema(args.db_url) if args.db_url else ("", None)
+    settings = load_settings(home=home, db_url=db_url)
     t0 = time.monotonic()
     study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
     invites = [link.token for link in create_invites(settings, study=study, n=args.raters + 1)]
@@ -385,6 +386,37 @@ def main() -> int:
             killer.join()
     finally:
         server.stop()
+    try:
+        return _check(settings, baseline, tally, wall, args)
+    finally:
+        if drop_schema is not None:
+            dispose_engines()
+            drop_schema()
+
+
+def _throwaway_schema(base_url: str):
+    """A fresh schema in the PostgreSQL database at ``base_url`` (dropped afterwards), so the run
+    never touches existing tables."""
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in base_url else "?"
+    return f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def _check(settings: Settings, baseline: Tally, tally: Tally, wall: float, args) -> int:
+    expected = args.raters * args.items
     _report(baseline, tally, wall, args)
     stored = stored_judgements(settings)
     acknowledged = {**baseline.acknowledged, **tally.acknowledged}
