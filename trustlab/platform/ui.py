@@ -55,13 +55,14 @@ def build_ui(services: Services) -> gr.Blocks:
         def on_load(stored, staff_saved, request: gr.Request):
             stored_out, rater_updates = sign_in(services, view, stored, request)
             staff_st = staff_saved if principal_of(services, staff_saved) is not None else {}
-            _, status, studies = restore(services, staff_st)
+            _, status, studies, timer = restore(services, staff_st)
             return [
                 stored_out,
                 *rater_updates,
                 staff_st,
                 status,
                 studies,
+                timer,
                 status,
                 dataset_choices(services, staff_st),
             ]
@@ -75,6 +76,7 @@ def build_ui(services: Services) -> gr.Blocks:
                 staff_state,
                 researcher["status"],
                 researcher["study"],
+                researcher["timer"],
                 curator["status"],
                 curator["dataset"],
             ],

@@ -30,11 +30,12 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
     summary = gr.Markdown()
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
     conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
-    timer = gr.Timer(REFRESH_S)
+    # Ticks only once a researcher is signed in (raters' pages never poll).
+    timer = gr.Timer(REFRESH_S, active=False)
 
     def sign_in(username, password):
         st, text = do_login(services, username, password)
-        return st, st, text, gr.update(value=""), _study_choices(services, st)
+        return st, st, text, gr.update(value=""), _study_choices(services, st), gr.Timer(active=bool(st))
 
     def report(st, name):
         principal = principal_of(services, st)
@@ -85,17 +86,17 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
     login.button.click(
         sign_in,
         [login.username, login.password],
-        [staff_state, staff_stored, login.status, login.password, study],
+        [staff_state, staff_stored, login.status, login.password, study, timer],
     )
     login.password.submit(
         sign_in,
         [login.username, login.password],
-        [staff_state, staff_stored, login.status, login.password, study],
+        [staff_state, staff_stored, login.status, login.password, study, timer],
     )
     for event in (refresh.click, study.change, timer.tick):
         event(report, [staff_state, study], [summary, raters, conditions], show_progress="hidden")
     download.click(export, [staff_state, study], download)
-    return {"status": login.status, "study": study}
+    return {"status": login.status, "study": study, "timer": timer}
 
 
 def _study_choices(services: Services, st: dict) -> dict:
@@ -105,9 +106,10 @@ def _study_choices(services: Services, st: dict) -> dict:
     return gr.update(choices=names, value=names[0] if names else None)
 
 
-def restore(services: Services, st: dict | None) -> tuple[dict, str, dict]:
-    """On page load: reuse a stored staff token (state, status text, study choices)."""
+def restore(services: Services, st: dict | None) -> tuple[dict, str, dict, gr.Timer]:
+    """On page load: reuse a stored staff token (state, status text, study choices, timer)."""
     principal = principal_of(services, st)
     if principal is None:
-        return {}, "Not signed in.", gr.update(choices=[])
-    return st, f"Signed in as **{principal.handle}** ({principal.role}).", _study_choices(services, st)
+        return {}, "Not signed in.", gr.update(choices=[]), gr.Timer(active=False)
+    text = f"Signed in as **{principal.handle}** ({principal.role})."
+    return st, text, _study_choices(services, st), gr.Timer(active=principal.role in ("researcher", "admin"))
