@@ -64,17 +64,6 @@ def get_assignment(session: Session, *, assignment_id: int) -> Assignment | None
     return session.get(Assignment, assignment_id)
 
 
-def explanation_for(session: Session, *, prediction_id: int, method: str) -> Explanation | None:
-    """The newest explanation of a prediction by ``method`` (any parameter set)."""
-    query = (
-        select(Explanation)
-        .where(Explanation.prediction_id == prediction_id, Explanation.method == method)
-        .order_by(Explanation.id.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
-
-
 def explanation_by_id(session: Session, *, explanation_id: int) -> Explanation | None:
     return session.get(Explanation, explanation_id)
 

@@ -34,8 +34,16 @@ def run_simulated_raters(
 
     truth, classes = study_truth(settings, study)
     invites = [link.token for link in create_invites(settings, study=study, n=n)]
-    options = dict(study=study, n=n, profile=profile, seed=seed, invites=invites, truth=truth,
-                   classes=classes, condition_of=assignment_conditions(settings))
+    options = dict(
+        study=study,
+        n=n,
+        profile=profile,
+        seed=seed,
+        invites=invites,
+        truth=truth,
+        classes=classes,
+        condition_of=assignment_conditions(settings),
+    )
     if url is not None:
         return simulate_raters(url, **options)
     from fastapi.testclient import TestClient
