@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,7 +28,9 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "rating.png"
+# Screenshots go to TRUSTLAB_SCREENSHOT_DIR (e.g. docs/screenshots) when set, else a temp folder.
+SCREENSHOT_DIR = Path(os.environ.get("TRUSTLAB_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "tl-shots")
+SCREENSHOT = SCREENSHOT_DIR / "rating.png"
 TIMEOUT_MS = 30_000
 
 pytestmark = [

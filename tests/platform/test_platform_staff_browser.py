@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from trustlab.db.engine import session_for
 from trustlab.db.schema import Item, LabelRevision, RelabelProposal
 from trustlab.platform import auth
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to TRUSTLAB_SCREENSHOT_DIR (e.g. docs/screenshots) when set, else a temp folder.
+SCREENSHOTS = Path(os.environ.get("TRUSTLAB_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "tl-shots")
 
 pytestmark = [
     pytest.mark.browser,
