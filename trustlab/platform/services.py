@@ -184,6 +184,8 @@ class Services:
             if assignment is None:
                 code = authq.set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
+            if assignment.served_at is None:
+                judgementq.mark_served(s, assignment_id=assignment.id, now=_now())
             prediction = modelq.get_prediction(
                 s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
             )
@@ -292,10 +294,10 @@ class Services:
             except AnswerError as exc:
                 raise InvalidAnswer(exc.field, exc.message) from exc
             now = _now()
-            assigned_at = assignment.assigned_at
-            if assigned_at.tzinfo is None:
-                assigned_at = assigned_at.replace(tzinfo=UTC)
-            response_ms = max(0.0, (now - assigned_at).total_seconds() * 1000.0)
+            shown_at = assignment.served_at or assignment.assigned_at
+            if shown_at.tzinfo is None:
+                shown_at = shown_at.replace(tzinfo=UTC)
+            response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
             s.rollback()  # end the read transaction before the write one
             try:
                 judgement, created = judgementq.record_judgement(
