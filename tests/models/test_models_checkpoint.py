@@ -12,7 +12,7 @@ from trustlab.db.engine import session_for
 from trustlab.db.items import NotFound, list_items
 from trustlab.db.modelq import get_model_version
 from trustlab.models.arch import build_model, cam_target_layer, head_module
-from trustlab.models.checkpoint import load_model, pick_device, register_model
+from trustlab.models.checkpoint import file_sha256, load_model, pick_device, register_model
 from trustlab.models.errors import ArchError, CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
@@ -112,6 +112,20 @@ def test_checkpoint_of_another_arch_is_refused(sqlite_settings):
     _register(sqlite_settings)
     _rewrite_version(sqlite_settings, "m1", arch="resnet18")
     with pytest.raises(CheckpointError, match="'simple_cnn' model but model 'm1' is recorded as 'resnet18'"):
+        load_model(sqlite_settings, "m1")
+
+
+def test_checkpoint_whose_weights_do_not_fit_the_arch_is_refused(sqlite_settings):
+    version, _, _ = _register(sqlite_settings)
+    path = sqlite_settings.models_dir / version.checkpoint_path
+    payload = torch.load(path, weights_only=True)
+    torch.save({"state_dict": build_model("resnet18", 2).state_dict(), "meta": payload["meta"]}, path)
+    _rewrite_version(sqlite_settings, "m1", checkpoint_sha256=file_sha256(path))
+    with pytest.raises(CheckpointError, match=r"not fit architecture 'simple_cnn' \(missing keys: feat"):
+        load_model(sqlite_settings, "m1")
+    path.write_bytes(b"not a checkpoint")
+    _rewrite_version(sqlite_settings, "m1", checkpoint_sha256=file_sha256(path))
+    with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
         load_model(sqlite_settings, "m1")
 
 

@@ -130,10 +130,14 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
             f"checkpoint {path} of model {name!r} has sha256 {actual[:12]}…, but the database recorded "
             f"{version.checkpoint_sha256[:12]}…: the file was changed or replaced; retrain the model"
         )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    state, meta = payload.get("state_dict"), payload.get("meta", {})
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    state = payload.get("state_dict") if isinstance(payload, dict) else None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not a trustlab checkpoint (no state_dict entry)")
+    meta = payload.get("meta") or {}
     arch = check_arch(version.arch)
     if meta.get("arch", arch) != arch:
         raise CheckpointError(f"checkpoint {path} is a {meta.get('arch')!r} model but model {name!r} "
