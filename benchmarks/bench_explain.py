@@ -15,9 +15,10 @@ Demo (the issue's "done when")::
 
     python benchmarks/bench_explain.py --demo DIR [--demo-n 600] [--epochs 10]
 
-generates the demo dataset (4-class by default, or --demo-classes binary) with the spurious watermark under DIR (unless there), ingests it into
-a throw-away TRUSTLAB_HOME, trains simple_cnn, explains the test split with Grad-CAM, and prints the
-pointing game on correctly classified contact images and the watermark bias report.
+generates the demo dataset (4-class by default, or --demo-classes binary) with the spurious watermark
+under DIR (unless there), ingests it into a throw-away TRUSTLAB_HOME, trains simple_cnn, explains the
+test split with Grad-CAM and HiResCAM, and prints the pointing game on correctly classified contact
+images and the watermark bias report.
 """
 
 from __future__ import annotations
