@@ -18,12 +18,13 @@ from trustlab.explain.precompute import (
     Shard,
     explain_items,
     explain_split,
+    make_explainer,
     parse_shard,
     shard_items,
 )
 from trustlab.explain.store import artifact_path, load_array, load_arrays
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import register_model
+from trustlab.models.checkpoint import load_model, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ("square", "disc")
@@ -95,6 +96,18 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
     lime_arrays = load_arrays(settings, lime_row.extra["lime_npz"])
     assert lime_arrays["masks"].shape[0] == 24 and lime_arrays["segments"].shape == (SIZE, SIZE)
     assert lime_row.seed == 0 and lime_row.params["num_samples"] == 24
+    # The stored segmentation and masks reproduce the stored surrogate exactly.
+    loaded = load_model(settings, "m", device="cpu")
+    with make_explainer("lime", loaded, lime_row.params) as lime:
+        with session_for(settings) as s:
+            x = loaded.load_items([s.get(Item, ids[0])])
+        again = lime.explain_segments(
+            x[0],
+            0 if lime_row.extra["target"] == "square" else 1,
+            lime_arrays["segments"],
+            lime_arrays["masks"],
+        )
+    np.testing.assert_allclose(again["coefficients"], lime_row.extra["coefficients"], atol=1e-9)
 
     again = explain_items(
         settings, model="m", item_ids=ids, methods=["gradcam", "lime", "twin"], params=FAST, device="cpu"
