@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import add_explanation, get_explanation
+from trustlab.db.explainq import add_explanation, add_predictions_if_missing, get_explanation
 from trustlab.db.items import list_items
 from trustlab.db.schema import Explanation, Item, Prediction
 from trustlab.explain.base import ExplainError
@@ -177,3 +177,26 @@ def test_errors_name_the_input(settings):
         )
     with pytest.raises(ExplainError, match="999999"):
         explain_items(settings, model="m", item_ids=[999999], methods=["gradcam"])
+
+
+def test_predictions_inserted_by_another_worker_are_skipped(settings):
+    items = _setup(settings)
+    explain_items(settings, model="m", item_ids=[items[0].id], methods=["cam"], faithfulness=False)
+    with session_for(settings) as s:
+        existing = s.scalars(select(Prediction)).one()
+        clash = Prediction(
+            model_version_id=existing.model_version_id,
+            item_id=existing.item_id,
+            probabilities=[0.5, 0.5],
+            predicted_label="disc",
+            confidence=0.5,
+        )
+        fresh = Prediction(
+            model_version_id=existing.model_version_id,
+            item_id=items[1].id,
+            probabilities=[0.5, 0.5],
+            predicted_label="disc",
+            confidence=0.5,
+        )
+        assert add_predictions_if_missing(s, predictions=[clash, fresh]) == 1
+    assert _count(settings, Prediction) == 2
