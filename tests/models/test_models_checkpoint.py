@@ -12,8 +12,8 @@ from trustlab.db.engine import session_for
 from trustlab.db.items import NotFound, list_items
 from trustlab.db.modelq import get_model_version
 from trustlab.models.arch import build_model, cam_target_layer, head_module
-from trustlab.models.checkpoint import load_model, register_model
-from trustlab.models.errors import ArchError, CheckpointError, DuplicateModelError
+from trustlab.models.checkpoint import file_sha256, load_model, pick_device, register_model
+from trustlab.models.errors import ArchError, CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ("square", "disc")
@@ -115,8 +115,29 @@ def test_checkpoint_of_another_arch_is_refused(sqlite_settings):
         load_model(sqlite_settings, "m1")
 
 
+def test_checkpoint_whose_weights_do_not_fit_the_arch_is_refused(sqlite_settings):
+    version, _, _ = _register(sqlite_settings)
+    path = sqlite_settings.models_dir / version.checkpoint_path
+    payload = torch.load(path, weights_only=True)
+    torch.save({"state_dict": build_model("resnet18", 2).state_dict(), "meta": payload["meta"]}, path)
+    _rewrite_version(sqlite_settings, "m1", checkpoint_sha256=file_sha256(path))
+    with pytest.raises(CheckpointError, match=r"not fit architecture 'simple_cnn' \(missing keys: feat"):
+        load_model(sqlite_settings, "m1")
+    path.write_bytes(b"not a checkpoint")
+    _rewrite_version(sqlite_settings, "m1", checkpoint_sha256=file_sha256(path))
+    with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
+        load_model(sqlite_settings, "m1")
+
+
 def test_checkpoint_with_another_class_count_is_refused(sqlite_settings):
     _register(sqlite_settings)
     _rewrite_version(sqlite_settings, "m1", class_names=["a", "b", "c"])
     with pytest.raises(CheckpointError, match="has 2 classes but model 'm1' lists 3"):
         load_model(sqlite_settings, "m1")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the refusal only happens without CUDA")
+def test_asking_for_cuda_without_one_is_a_clear_error():
+    with pytest.raises(ModelError, match="no CUDA device"):
+        pick_device("cuda")
+    assert pick_device("auto") == torch.device("cpu") and pick_device(None) == torch.device("cpu")

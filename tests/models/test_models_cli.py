@@ -26,7 +26,7 @@ def cli(sqlite_settings, monkeypatch):
 def test_train_evaluate_compare_predict_verbs(cli, sqlite_settings, tmp_path):
     make_image_dataset(sqlite_settings, size=32)
     common = ["--dataset", "shapes", "--arch", "simple_cnn", "--img-size", 32, "--batch-size", 8]
-    result = cli("train", *common, "--name", "a", "--epochs", 2)
+    result = cli("train", *common, "--name", "a", "--epochs", 2, "--augment", "hflip=0,crop_scale=0.9")
     assert result.exit_code == 0, result.output
     assert "trained a (simple_cnn)" in result.output
     assert cli("train", *common, "--name", "b", "--epochs", 1, "--no-augment").exit_code == 0
@@ -48,5 +48,7 @@ def test_errors_exit_non_zero_with_the_message(cli, sqlite_settings):
     make_image_dataset(sqlite_settings, size=32)
     result = cli("train", "--dataset", "shapes", "--arch", "alexnet", "--name", "x")
     assert result.exit_code == 1 and "unknown architecture 'alexnet'" in result.output
+    result = cli("train", "--dataset", "shapes", "--name", "y", "--augment", "zoom=2")
+    assert result.exit_code == 1 and "'zoom=2' is not KEY=NUMBER" in result.output
     result = cli("evaluate", "--model", "ghost")
     assert result.exit_code == 1 and "model 'ghost' does not exist" in result.output

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from builders import make_image_dataset
 
 from trustlab.db.engine import session_for
 from trustlab.db.items import list_items
 from trustlab.models.datasets import AugmentConfig, ItemImages, augment
+from trustlab.models.errors import DataError
 
 
 def test_augment_is_seeded_keeps_shape_and_does_not_mutate_its_input():
@@ -41,3 +43,13 @@ def test_item_images_decodes_a_split_once_with_labels_in_class_order(sqlite_sett
     assert data.targets.tolist() == [1, 1, 1, 0, 0, 0]
     image, target = data[0]
     assert image.shape == (3, 24, 24) and target == 1
+
+
+def test_augment_settings_parse_from_text_and_refuse_unknown_keys():
+    cfg = AugmentConfig.parse("hflip=0, rotation_deg=5,crop_scale=0.9")
+    assert (cfg.hflip, cfg.rotation_deg, cfg.crop_scale, cfg.brightness) == (0, 5, 0.9, 0.2)
+    assert AugmentConfig.parse("off").enabled is False and AugmentConfig.parse("") == AugmentConfig()
+    with pytest.raises(DataError, match="'blur=1' is not KEY=NUMBER"):
+        AugmentConfig.parse("blur=1")
+    with pytest.raises(DataError, match="must be a number"):
+        AugmentConfig.parse("hflip=often")

@@ -57,6 +57,8 @@ def train(
     seed: int = typer.Option(0),
     patience: int = typer.Option(3, min=1, help="Epochs without a lower val loss before stopping."),
     normalisation: str = typer.Option("imagenet", help="imagenet, dataset (train-split stats) or none."),
+    augment: str = typer.Option("", help="Augmentation, e.g. 'hflip=0,rotation_deg=5,crop_scale=0.9' (keys: "
+                                "hflip, rotation_deg, crop_scale, brightness, contrast, saturation)."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Turn augmentation off."),
     device: str = typer.Option("auto", help="auto (CUDA, then CPU), cpu or cuda."),
 ) -> None:
@@ -64,10 +66,14 @@ def train(
     from trustlab.models.datasets import AugmentConfig
     from trustlab.models.train import train_model
 
+    try:
+        augment_config = AugmentConfig(enabled=False) if no_augment else AugmentConfig.parse(augment)
+    except ModelError as exc:
+        raise fail(str(exc)) from None
     version = _run(train_model, dataset=dataset, arch=arch, name=name, weights=weights,
                    freeze=freeze_backbone, epochs=epochs, batch_size=batch_size, lr=lr, img_size=img_size,
                    labels=labels, seed=seed, patience=patience, normalisation=normalisation,
-                   augment=AugmentConfig(enabled=not no_augment), device=device)
+                   augment=augment_config, device=device)
     h = version.history
     best = h["best_epoch"] - 1
     console.print(f"trained [bold]{name}[/] ({arch}) in {h['train_seconds']:.1f} s on {h['device']}: "

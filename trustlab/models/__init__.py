@@ -1,0 +1,14 @@
+"""Classifiers: architectures, training, evaluation, comparison, inference and checkpoints.
+
+Public entry points (each behind one CLI verb):
+
+- arch.build_model(arch, num_classes, *, weights=None)           architectures (ARCHS)
+- checkpoint.load_model(settings, name, *, device=None)          -> LoadedModel (eval mode)
+- train.train_model(settings, *, dataset, arch, name, ...)       `trustlab train`
+- evaluate.evaluate_model(settings, *, model, split="test")       `trustlab evaluate`
+- compare.compare_models(settings, *, models, split="test")      `trustlab compare`
+- predict.predict_model(settings, *, model, split="test")        `trustlab predict`
+- crossval.crossval_predict(settings, *, model, k=5)             `trustlab predict --cross-val K`
+
+Errors derive from errors.ModelError; their messages name the input at fault and what to do.
+"""

@@ -22,7 +22,7 @@ from trustlab.db.engine import session_for
 from trustlab.db.modelq import add_model_version, find_model_version, get_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
-from trustlab.models.errors import CheckpointError, DuplicateModelError
+from trustlab.models.errors import CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import normalise, read_uint8, to_uint8_tensor
 
 CHECKPOINT_FILENAME = "model.pt"
@@ -40,7 +40,11 @@ def file_sha256(path: Path) -> str:
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, else CUDA when present, else CPU."""
     if device is not None and str(device) != "auto":
-        return torch.device(device)
+        target = torch.device(device)
+        if target.type == "cuda" and not torch.cuda.is_available():
+            raise ModelError(f"device {str(device)!r} asked for, but torch sees no CUDA device: "
+                             "use --device auto or cpu")
+        return target
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -126,10 +130,14 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
             f"checkpoint {path} of model {name!r} has sha256 {actual[:12]}…, but the database recorded "
             f"{version.checkpoint_sha256[:12]}…: the file was changed or replaced; retrain the model"
         )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    state, meta = payload.get("state_dict"), payload.get("meta", {})
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    state = payload.get("state_dict") if isinstance(payload, dict) else None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not a trustlab checkpoint (no state_dict entry)")
+    meta = payload.get("meta") or {}
     arch = check_arch(version.arch)
     if meta.get("arch", arch) != arch:
         raise CheckpointError(f"checkpoint {path} is a {meta.get('arch')!r} model but model {name!r} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +43,28 @@ class AugmentConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def parse(cls, text: str | None) -> AugmentConfig:
+        """From "hflip=0,rotation_deg=5,crop_scale=0.9" (unnamed fields keep their defaults);
+        "none" or "off" turns augmentation off."""
+        if text is None or not text.strip():
+            return cls()
+        if text.strip().lower() in ("none", "off"):
+            return cls(enabled=False)
+        known = {f.name: f.type for f in fields(cls)}
+        values: dict = {}
+        for part in text.split(","):
+            key, sep, raw = part.partition("=")
+            key = key.strip()
+            if not sep or key not in known or key == "enabled":
+                raise DataError(f"--augment entry {part.strip()!r} is not KEY=NUMBER with KEY one of "
+                                f"{', '.join(k for k in known if k != 'enabled')}")
+            try:
+                values[key] = float(raw)
+            except ValueError:
+                raise DataError(f"--augment {key}={raw!r}: the value must be a number") from None
+        return cls(**values)
 
 
 def item_label(item: Item, labels: str) -> str:
