@@ -12,8 +12,32 @@ import json
 from sqlalchemy import func, select
 
 from trustlab.config import Settings
-from trustlab.db.schema import Dataset, Item, ModelVersion, Prediction
-from trustlab.demo import DATASET, MODEL, DemoPlan, DemoResult, count_rows, data_dir
+from trustlab.db.schema import (
+    Assignment,
+    Dataset,
+    Explanation,
+    Item,
+    ModelVersion,
+    Prediction,
+    Rater,
+    RelabelProposal,
+    Study,
+)
+from trustlab.demo import (
+    CONDITIONS,
+    CURATOR,
+    DATASET,
+    MODEL,
+    RESEARCHER,
+    STUDY,
+    DemoPlan,
+    DemoResult,
+    count_rows,
+    data_dir,
+    load_credentials,
+    report_dir,
+    save_credentials,
+)
 
 
 def _dataset_items(settings: Settings) -> int:
@@ -115,10 +139,151 @@ def predict_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
             f"{crossval.added} cross-validated")
 
 
+# -- explanations --------------------------------------------------------------------------------
+
+def explain_done(settings: Settings, plan: DemoPlan) -> str | None:
+    model_id = _model_id(settings)
+    if model_id is None:
+        return None
+    n = count_rows(settings, select(func.count(Explanation.id)).join(Prediction).where(
+        Prediction.model_version_id == model_id))
+    test_items = count_rows(settings, select(func.count(Item.id)).join(Dataset).where(
+        Dataset.name == DATASET, Item.split == "test"))
+    wanted = test_items * len(plan.explain_methods)
+    return f"{n} explanations stored" if n >= wanted > 0 else None
+
+
+def explain_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.explain.precompute import explain_split
+
+    rows = explain_split(settings, model=MODEL, methods=list(plan.explain_methods), split="test",
+                         params={"lime": {"num_samples": plan.lime_samples}}, progress=progress)
+    return f"{len(rows)} explanations ({', '.join(plan.explain_methods)})"
+
+
+# -- study, raters, analysis ----------------------------------------------------------------------
+
+def _study_id(settings: Settings) -> int | None:
+    from trustlab.db.engine import session_for
+
+    with session_for(settings) as session:
+        return session.scalar(select(Study.id).where(Study.name == STUDY))
+
+
+def study_done(settings: Settings, plan: DemoPlan) -> str | None:
+    return f"study {STUDY!r} exists" if _study_id(settings) is not None else None
+
+
+def study_config(plan: DemoPlan) -> dict:
+    return {
+        "name": STUDY, "dataset": DATASET, "model": MODEL,
+        "items": {"split": "test", "n": plan.study_items, "model_errors": 0.3, "ids": None},
+        "conditions": list(CONDITIONS), "design": "within",
+        "raters_per_item": plan.raters_per_item, "items_per_rater": plan.items_per_rater,
+        "tasks": ["verify", "true_label", "trust", "helpfulness", "confidence"],
+        "likert_points": 7, "show_prediction": True, "blind_condition": True,
+        "gold": {"n": 2, "max_failures": 1}, "seed": plan.seed,
+    }
+
+
+def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.studies.design import create_study, open_study
+
+    create_study(settings, study_config(plan))
+    open_study(settings, STUDY)
+    return f"study {STUDY!r} created and opened (conditions {', '.join(CONDITIONS)})"
+
+
+def users_done(settings: Settings, plan: DemoPlan) -> str | None:
+    creds = load_credentials(settings)
+    n = count_rows(settings, select(func.count(Rater.id)).where(Rater.handle.in_([RESEARCHER, CURATOR])))
+    if n == 2 and RESEARCHER in creds and CURATOR in creds:
+        return "researcher and curator accounts exist"
+    return None
+
+
+def users_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.platform.auth import create_user
+
+    made = {}
+    for handle, role in ((RESEARCHER, "researcher"), (CURATOR, "curator")):
+        _, password = create_user(settings, handle=handle, role=role)
+        made[handle] = password
+    save_credentials(settings, made)
+    return f"accounts {RESEARCHER!r} and {CURATOR!r} (passwords in {settings.home}/demo-credentials.json)"
+
+
+def simulate_done(settings: Settings, plan: DemoPlan) -> str | None:
+    study_id = _study_id(settings)
+    done = count_rows(settings, select(func.count(func.distinct(Assignment.rater_id))).where(
+        Assignment.study_id == study_id, Assignment.status == "done"))
+    return f"{done} raters have rated" if done >= plan.simulated_raters else None
+
+
+def simulate_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.platform.simulated import run_simulated_raters
+
+    outcome = run_simulated_raters(settings, study=STUDY, n=plan.simulated_raters, seed=plan.seed)
+    return (f"{outcome.raters} simulated raters ({outcome.careless} careless) gave "
+            f"{outcome.judgements} judgements through the REST API")
+
+
+def analyze_done(settings: Settings, plan: DemoPlan) -> str | None:
+    report = report_dir(settings) / "report.html"
+    if report.exists() and (report_dir(settings) / "summary.json").exists():
+        return f"report at {report}"
+    return None
+
+
+def analyze_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.studies.analysis import analyze_study
+
+    summary = analyze_study(settings, STUDY, report_dir(settings))
+    return f"{summary['study']['n_judgements']} judgements analysed -> {report_dir(settings)}/report.html"
+
+
+def relabel_done(settings: Settings, plan: DemoPlan) -> str | None:
+    query = select(func.count(RelabelProposal.id)).join(Dataset).where(Dataset.name == DATASET)
+    n = count_rows(settings, query)
+    return f"{n} relabel proposals stored" if (settings.home / "relabel" / "proposals.csv").exists() else None
+
+
+def relabel_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.studies.relabel.pipeline import run_relabel
+
+    outcome = run_relabel(settings, model=MODEL, dataset=DATASET, out_dir=settings.home / "relabel")
+    top = outcome.ambiguity.iloc[0] if len(outcome.ambiguity) else None
+    pair = f"; most ambiguous pair {top['class_a']} / {top['class_b']}" if top is not None else ""
+    return f"{len(outcome.proposals)} proposals -> {outcome.paths.get('proposals')}{pair}"
+
+
+def invite_done(settings: Settings, plan: DemoPlan) -> str | None:
+    return None  # a fresh single-rater link every run: a used link would only show the completion page
+
+
+def invite_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
+    from trustlab.platform.auth import create_invites
+
+    link = create_invites(settings, study=STUDY, n=1)[0]
+    result.invite_url = link.url
+    creds = load_credentials(settings)
+    if RESEARCHER in creds and CURATOR in creds:
+        result.researcher, result.curator = (RESEARCHER, creds[RESEARCHER]), (CURATOR, creds[CURATOR])
+    result.report = report_dir(settings) / "report.html"
+    return "one rater invite link made"
+
+
 STAGES = [
     ("generate demo data", data_done, data_run),
     ("ingest", ingest_done, ingest_run),
     ("train simple_cnn", train_done, train_run),
     ("evaluate", evaluate_done, evaluate_run),
     ("predict (+ cross-validation)", predict_done, predict_run),
+    ("explain test split", explain_done, explain_run),
+    ("create study", study_done, study_run),
+    ("staff accounts", users_done, users_run),
+    ("simulated raters", simulate_done, simulate_run),
+    ("analyse study", analyze_done, analyze_run),
+    ("relabel proposals", relabel_done, relabel_run),
+    ("invite link", invite_done, invite_run),
 ]

@@ -28,6 +28,33 @@ def png_bytes(seed: int, size: int = 32, width: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _pixels(settings: Settings, item) -> np.ndarray:
+    with Image.open(settings.images_dir / item.path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def gradcam_like_png(settings: Settings, item) -> bytes:
+    """A heatmap overlay (explain's renderer) peaking on the shape, as Grad-CAM would."""
+    from trustlab.explain.render import heatmap_overlay
+
+    pixels = _pixels(settings, item)
+    yy, xx = np.mgrid[0 : pixels.shape[0], 0 : pixels.shape[1]]
+    centre = pixels.shape[0] * 0.45
+    saliency = np.exp(-((yy - centre) ** 2 + (xx - centre) ** 2) / (2 * (pixels.shape[0] / 5) ** 2))
+    buffer = io.BytesIO()
+    heatmap_overlay(pixels, saliency).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def twins_png(settings: Settings, item, neighbours) -> bytes:
+    from trustlab.explain.render import twins_strip
+
+    tiles = [(_pixels(settings, t), t.current_label, sim) for t, sim in neighbours]
+    buffer = io.BytesIO()
+    twins_strip(_pixels(settings, item), tiles).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def write_artifact(settings: Settings, data: bytes) -> str:
     sha = hashlib.sha256(data).hexdigest()
     rel = f"{sha[:2]}/{sha}.png"
@@ -105,7 +132,9 @@ class World:
         return [link.token for link in auth.create_invites(self.settings, study=study, n=n)]
 
 
-def build_world(settings: Settings, *, explanations: bool = True) -> World:
+def build_world(settings: Settings, *, explanations: bool = True, realistic: bool = False) -> World:
+    """realistic: render overlays with explain's renderer (slower; for the browser test's screenshot)
+    instead of random PNGs."""
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 2, "test": 6})
     with session_for(settings) as s:
         test_items = list_items(s, dataset_id=dataset_id, split="test")
@@ -146,7 +175,9 @@ def build_world(settings: Settings, *, explanations: bool = True) -> World:
                         prediction_id=pred.id,
                         method="gradcam",
                         params_key="default",
-                        overlay_path=write_artifact(settings, png_bytes(item.id)),
+                        overlay_path=write_artifact(
+                            settings, gradcam_like_png(settings, item) if realistic else png_bytes(item.id)
+                        ),
                     )
                 )
                 neighbours = [
@@ -158,7 +189,14 @@ def build_world(settings: Settings, *, explanations: bool = True) -> World:
                         prediction_id=pred.id,
                         method="twin",
                         params_key="default",
-                        overlay_path=write_artifact(settings, png_bytes(1000 + item.id, width=96)),
+                        overlay_path=write_artifact(
+                            settings,
+                            twins_png(
+                                settings, item, [(t, 0.9 - 0.1 * j) for j, t in enumerate(train_items[:3])]
+                            )
+                            if realistic
+                            else png_bytes(1000 + item.id, width=96),
+                        ),
                         neighbours=neighbours,
                     )
                 )

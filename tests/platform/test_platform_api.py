@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -304,3 +305,23 @@ def test_researcher_progress_and_csv(world, client):
     rows = list(csv.DictReader(io.StringIO(csv_r.text)))
     assert len(rows) == 2 and rows[0]["answer_comment"] == 'a, "b"' and rows[0]["answer_trust"] == "5"
     assert rows[0]["true_label"] == world.item_labels[int(rows[0]["item_id"])]
+
+
+def test_response_time_starts_when_the_item_is_shown(world):
+    """A rater's list is assigned on arrival; the response time must not include the wait before
+    an item was shown (it counts from the first `next` that served it)."""
+    config = study_config("timing", conditions=["none"], n=4, per_rater=4, tasks=("trust",))
+    world.add_study(config, world.alpha_items[:4])
+    with TestClient(create_app(world.settings, ui=False)) as client:
+        invite = world.invite("timing")[0]
+        token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for key, trust, wait_s in (("t1", 3, 0.6), ("t2", 4, 0.0)):
+            item = client.get("/api/v1/studies/timing/next", headers=headers).json()
+            body = {"assignment_id": item["assignment_id"], "answers": {"trust": trust},
+                    "idempotency_key": key}
+            assert client.post("/api/v1/judgements", headers=headers, json=body).status_code == 201
+            time.sleep(wait_s)  # the next item waits, already assigned, while nobody looks at it
+    with session_for(world.settings) as s:
+        times = dict(s.execute(select(Judgement.idempotency_key, Judgement.response_ms)).all())
+    assert times["t2"] < 500, times

@@ -24,7 +24,9 @@ def test_user_add_and_study_invite(sqlite_settings, monkeypatch):
     assert auth.login(sqlite_settings, username="ana", password=password).role == "researcher"
     again = runner.invoke(app, ["user", "add", "ana"])
     assert again.exit_code != 0 and "already exists" in again.output
-    result = runner.invoke(app, ["study", "invite", "alpha", "--n", "3", "--json", "--base-url", "https://x.org"])
+    result = runner.invoke(
+        app, ["study", "invite", "alpha", "--n", "3", "--json", "--base-url", "https://x.org"]
+    )
     assert result.exit_code == 0, result.output
     links = json.loads(result.output)
     assert len(links) == 3 and links[0]["url"] == f"https://x.org/?invite={links[0]['token']}"

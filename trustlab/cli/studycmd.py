@@ -122,47 +122,12 @@ def simulate_raters_cmd(
     url: str | None = typer.Option(DEFAULT_URL, help="A running server (default: an in-process app)."),
 ) -> None:
     """Synthetic raters that go through the REST API: accept invite, answer every item, finish."""
-    from trustlab.platform.app import create_app
-    from trustlab.platform.auth import create_invites
     from trustlab.platform.errors import PlatformError
-    from trustlab.studies.simulate import (
-        SimulationError,
-        assignment_conditions,
-        simulate_raters,
-        study_truth,
-    )
+    from trustlab.platform.simulated import run_simulated_raters
+    from trustlab.studies.simulate import SimulationError
 
-    settings = load_settings()
     try:
-        truth, classes = study_truth(settings, study)
-        invites = [link.token for link in create_invites(settings, study=study, n=n)]
-        if url is None:
-            from fastapi.testclient import TestClient
-
-            with TestClient(create_app(settings, ui=False)) as client:
-                result = simulate_raters(
-                    client,
-                    study=study,
-                    n=n,
-                    profile=profile,
-                    seed=seed,
-                    invites=invites,
-                    truth=truth,
-                    classes=classes,
-                    condition_of=assignment_conditions(settings),
-                )
-        else:
-            result = simulate_raters(
-                url,
-                study=study,
-                n=n,
-                profile=profile,
-                seed=seed,
-                invites=invites,
-                truth=truth,
-                classes=classes,
-                condition_of=assignment_conditions(settings),
-            )
+        result = run_simulated_raters(load_settings(), study=study, n=n, profile=profile, seed=seed, url=url)
     except (*_errors(), SimulationError, PlatformError) as exc:
         raise fail(str(exc)) from None
     console.print(

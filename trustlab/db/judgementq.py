@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,17 +62,6 @@ def assignment_for_rater(
 
 def get_assignment(session: Session, *, assignment_id: int) -> Assignment | None:
     return session.get(Assignment, assignment_id)
-
-
-def explanation_for(session: Session, *, prediction_id: int, method: str) -> Explanation | None:
-    """The newest explanation of a prediction by ``method`` (any parameter set)."""
-    query = (
-        select(Explanation)
-        .where(Explanation.prediction_id == prediction_id, Explanation.method == method)
-        .order_by(Explanation.id.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
 
 
 def explanation_by_id(session: Session, *, explanation_id: int) -> Explanation | None:
@@ -257,3 +246,13 @@ def count_judgements(session: Session, *, study_id: int | None = None) -> int:
 
 def dataset_names(session: Session) -> list[str]:
     return list(session.scalars(select(Dataset.name).order_by(Dataset.name)))
+
+
+def mark_served(session: Session, *, assignment_id: int, now: datetime) -> None:
+    """Stamp the first time an assignment's item is shown (response time starts there)."""
+    session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment_id, Assignment.served_at.is_(None))
+        .values(served_at=now)
+    )
+    session.commit()

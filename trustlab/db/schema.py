@@ -223,6 +223,9 @@ class Assignment(Base):
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="assigned")  # assigned | done | released
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the item was first shown to the rater: the start of its response time (a rater's whole
+    # list is assigned on arrival, so assigned_at says nothing about when they looked at it).
+    served_at: Mapped[datetime | None] = mapped_column(default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from trustlab.config import Settings
 from trustlab.db import authq, judgementq, modelq
 from trustlab.db.engine import session_for
+from trustlab.db.explainq import get_explanation
 from trustlab.db.items import NotFound, class_names, get_item
 from trustlab.db.schema import Assignment, Study
 from trustlab.platform.auth import Principal, new_completion_code, require_role
@@ -183,10 +184,16 @@ class Services:
             if assignment is None:
                 code = authq.set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
+            if assignment.served_at is None:
+                judgementq.mark_served(s, assignment_id=assignment.id, now=_now())
             prediction = modelq.get_prediction(
                 s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
             )
             explanations = self._explanations(s, ctx, assignment, prediction)
+            if prediction is None and explanations:  # computing an explanation also predicts
+                prediction = modelq.get_prediction(
+                    s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
+                )
         payload: dict[str, Any] = {
             "assignment_id": assignment.id,
             "item_id": assignment.item_id,
@@ -209,12 +216,17 @@ class Services:
     ) -> list[dict[str, Any]]:
         out = []
         blind = ctx.config.blind_condition
-        for index, method in enumerate(condition_methods(assignment.condition)):
+        methods = condition_methods(assignment.condition)
+        for index, method in enumerate(methods):
             row = self._explanation_row(session, ctx, assignment.item_id, method, prediction)
             entry: dict[str, Any] = {
                 "method": f"explanation-{index + 1}" if blind else method,
                 "kind": method_kind(method),
-                "title": (f"Explanation {index + 1}" if blind else METHOD_TITLES.get(method, method)),
+                "title": (
+                    (f"Explanation {index + 1}" if len(methods) > 1 else "The explanation")
+                    if blind
+                    else METHOD_TITLES.get(method, method)
+                ),
                 # Opaque: the assignment and the position in its condition, never the method name.
                 "image_url": f"/api/v1/assignments/{assignment.id}/explanations/{index}/image",
             }
@@ -232,7 +244,7 @@ class Services:
 
     def _explanation_row(self, session, ctx: StudyContext, item_id: int, method: str, prediction):
         if prediction is not None:
-            row = judgementq.explanation_for(session, prediction_id=prediction.id, method=method)
+            row = get_explanation(session, prediction_id=prediction.id, method=method)
             if row is not None:
                 return row
         # Missing: compute it through the batched worker (other raters' requests join the batch).
@@ -244,7 +256,7 @@ class Services:
         prediction = modelq.get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
         if prediction is None:
             return None
-        return judgementq.explanation_for(session, prediction_id=prediction.id, method=method)
+        return get_explanation(session, prediction_id=prediction.id, method=method)
 
     def submit(
         self,
@@ -282,10 +294,10 @@ class Services:
             except AnswerError as exc:
                 raise InvalidAnswer(exc.field, exc.message) from exc
             now = _now()
-            assigned_at = assignment.assigned_at
-            if assigned_at.tzinfo is None:
-                assigned_at = assigned_at.replace(tzinfo=UTC)
-            response_ms = max(0.0, (now - assigned_at).total_seconds() * 1000.0)
+            shown_at = assignment.served_at or assignment.assigned_at
+            if shown_at.tzinfo is None:
+                shown_at = shown_at.replace(tzinfo=UTC)
+            response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
             s.rollback()  # end the read transaction before the write one
             try:
                 judgement, created = judgementq.record_judgement(
@@ -357,3 +369,8 @@ class Services:
             if row is None or not row.overlay_path:
                 raise NotFoundError(f"explanation {explanation_id} does not exist")
             return existing_file(self.settings.artifacts_dir, row.overlay_path)
+
+    def staff_artifact(self, principal: Principal, *, relative: str) -> Path:
+        """A file under the artifact store by its stored relative path (staff only, checked)."""
+        require_role(principal, "researcher", "curator")
+        return existing_file(self.settings.artifacts_dir, relative)

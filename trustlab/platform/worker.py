@@ -34,21 +34,36 @@ class _Request:
     future: Future = field(default_factory=Future)
 
 
-def _default_explain_fn() -> ExplainFn:
-    # Imported late: the explain package pulls in torch, which the API does not need for
-    # precomputed explanations.
-    try:
-        from trustlab.explain import explain_items
-    except ImportError:
-        from trustlab.explain.pipeline import explain_items
-    return explain_items
+class _ExplainWithLoadedModels:
+    """``explain_items`` keeping each model loaded between batches (loading costs more than a batch).
+
+    Faithfulness scores are skipped on demand (a rater is waiting); ``trustlab explain`` adds them.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+
+    def __call__(
+        self, settings: Settings, *, model: str, item_ids: list[int], methods: list[str]
+    ) -> Sequence[Any]:
+        # Imported late: torch is needed only when something must be computed.
+        from trustlab.explain.precompute import explain_items
+        from trustlab.models.checkpoint import load_model
+
+        loaded = self._models.get(model)
+        if loaded is None:
+            loaded = self._models[model] = load_model(settings, model)
+        return explain_items(
+            settings, model=model, item_ids=item_ids, methods=methods, loaded=loaded, faithfulness=False
+        )
 
 
 class ExplanationWorker:
     """Batches ``request(model, item_id, method)`` calls into ``explain_fn`` calls.
 
     explain_fn: ``explain_items(settings, *, model, item_ids, methods)``, which stores what is
-        missing; waiting callers then read the stored rows.
+        missing; waiting callers then read the stored rows (default: trustlab.explain's
+        ``explain_items`` with each model loaded once).
     window_s: how long to wait for more requests after the first one (seconds).
     max_batch: most items in one call.
     """
@@ -62,7 +77,7 @@ class ExplanationWorker:
         max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         self.settings = settings
-        self._explain_fn = explain_fn
+        self._explain_fn = explain_fn or _ExplainWithLoadedModels()
         self.window_s = window_s
         self.max_batch = max_batch
         self._queue: queue.Queue[_Request | None] = queue.Queue()
@@ -127,9 +142,8 @@ class ExplanationWorker:
             item_ids = sorted({r.item_id for r in reqs})
             self.calls.append((model, method, item_ids))
             try:
-                fn = self._explain_fn or _default_explain_fn()
                 # The caller reads the stored row afterwards; the worker only says "done".
-                fn(self.settings, model=model, item_ids=item_ids, methods=[method])
+                self._explain_fn(self.settings, model=model, item_ids=item_ids, methods=[method])
                 for req in reqs:
                     req.future.set_result(True)
             except Exception as exc:  # noqa: BLE001 - every waiting rater must hear about the failure

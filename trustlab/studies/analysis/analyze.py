@@ -168,6 +168,7 @@ def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path
         for m, keys in summary.get("faithfulness_vs_human", {}).items()
         if isinstance(keys, dict)
         for k, outcomes in keys.items()
+        if isinstance(outcomes, dict)  # "_reason" entries say why a method has no correlations
         for o, v in outcomes.items()
     ]
     tables["faithfulness_vs_human.csv"] = pd.DataFrame(

@@ -2,10 +2,11 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 04:58:55.911852
+Create Date: 2026-11-24 05:47:42.790679
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -159,6 +160,7 @@ def upgrade() -> None:
     sa.Column('is_gold', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('served_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_assignments_item_id_items')),
     sa.ForeignKeyConstraint(['rater_id'], ['raters.id'], name=op.f('fk_assignments_rater_id_raters'), ondelete='CASCADE'),

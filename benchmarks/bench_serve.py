@@ -1,0 +1,469 @@
+"""Serving speed and durability of the rater API against a real server on loopback.
+
+    python benchmarks/bench_serve.py --raters 50 --items 20 [--db-url postgresql+psycopg://...]
+    python benchmarks/bench_serve.py --raters 50 --items 20 --crash
+
+Builds a throw-away TRUSTLAB_HOME (a dataset of small PNGs, a model's predictions, precomputed
+Grad-CAM and twin explanations, an open study with conditions none/gradcam/twin, one invite per
+rater), starts `python -m trustlab serve` as a subprocess, and runs simulated raters (threads with
+httpx): each accepts its invite and loops next -> submit until the API answers 204.
+
+Prints p50/p95/p99 of one next+submit pair (ms) and judgements/s, with ratios against a baseline
+measured in the same run (one rater alone, no concurrency), then checks that the judgements in the
+database are exactly the acknowledged ones.
+
+``--crash``: SIGKILLs the server when about half the judgements are acknowledged, restarts it, lets
+the raters carry on (they retry unacknowledged submissions with the same idempotency key), and
+shows that every acknowledged judgement is in the database (and none is stored twice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from trustlab.config import Settings, load_settings  # noqa: E402
+from trustlab.db.engine import dispose_engines, session_for  # noqa: E402
+from trustlab.db.items import add_items, ensure_labels, get_or_create_dataset  # noqa: E402
+from trustlab.db.schema import Explanation, Item, ModelVersion, Prediction  # noqa: E402
+
+CLASSES = ("phone", "email", "url", "none")
+CONDITIONS = ["none", "gradcam", "twin"]
+RATERS_PER_ITEM = 5
+MODEL_ERROR_RATE = 0.3
+IMAGE_PX = 64
+SERVER_START_TIMEOUT_S = 120
+RETRY_SLEEP_S = 0.2
+REQUEST_TIMEOUT_S = 30
+TARGET_P95_MS = 100.0
+ITEM_MARGIN = 1.25
+# A rater reads the screen before answering; 1.5 s per item is a fast rater (real ones take 5-20 s).
+DEFAULT_THINK_MS = 1500.0
+# Raters arrive over a few seconds (an invite e-mail is not clicked by everyone in the same ms).
+DEFAULT_RAMP_S = 5.0
+
+
+def _png(rng: np.random.Generator, width: int = IMAGE_PX) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, size=(IMAGE_PX, width, 3), dtype=np.uint8)).save(
+        buffer, format="PNG"
+    )
+    return buffer.getvalue()
+
+
+def _store(folder: Path, data: bytes) -> str:
+    sha = hashlib.sha256(data).hexdigest()
+    rel = f"{sha[:2]}/{sha}.png"
+    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+    (folder / rel).write_bytes(data)
+    return rel
+
+
+def build_study(settings: Settings, *, raters: int, items_per_rater: int) -> str:
+    """Dataset, predictions, precomputed explanations and an open study; returns the study name."""
+    from trustlab.studies.design import create_study, open_study
+
+    # Spare room so that late arrivals still get full lists under the raters_per_item cap.
+    n_items = math.ceil(raters * items_per_rater * ITEM_MARGIN / RATERS_PER_ITEM)
+    rng = np.random.default_rng(0)
+    settings.ensure_dirs()
+    with session_for(settings) as s:
+        dataset = get_or_create_dataset(s, name="bench")
+        ensure_labels(s, dataset_id=dataset.id, names=CLASSES)
+        rows = []
+        for k in range(n_items):
+            data = _png(rng)
+            rel = _store(settings.images_dir, data)
+            label = CLASSES[k % len(CLASSES)]
+            rows.append(
+                Item(
+                    dataset_id=dataset.id,
+                    path=rel,
+                    source_path=rel,
+                    sha256=rel[3:67],
+                    width=IMAGE_PX,
+                    height=IMAGE_PX,
+                    split="test",
+                    original_label=label,
+                    current_label=label,
+                )
+            )
+        add_items(s, items=rows)
+        model = ModelVersion(
+            name="bench-cnn",
+            dataset_id=dataset.id,
+            arch="simple_cnn",
+            checkpoint_path="none",
+            checkpoint_sha256="0" * 64,
+            class_names=list(CLASSES),
+            img_size=IMAGE_PX,
+        )
+        s.add(model)
+        s.flush()
+        for k, item in enumerate(rows):
+            wrong = rng.random() < MODEL_ERROR_RATE
+            label = CLASSES[(k + 1) % len(CLASSES)] if wrong else item.current_label
+            probs = [0.1] * len(CLASSES)
+            probs[CLASSES.index(label)] = 0.7
+            pred = Prediction(
+                model_version_id=model.id,
+                item_id=item.id,
+                kind="holdout",
+                probabilities=probs,
+                predicted_label=label,
+                confidence=0.7,
+            )
+            s.add(pred)
+            s.flush()
+            s.add(
+                Explanation(
+                    prediction_id=pred.id,
+                    method="gradcam",
+                    params_key="bench",
+                    overlay_path=_store(settings.artifacts_dir, _png(rng)),
+                )
+            )
+            s.add(
+                Explanation(
+                    prediction_id=pred.id,
+                    method="twin",
+                    params_key="bench",
+                    overlay_path=_store(settings.artifacts_dir, _png(rng, width=4 * IMAGE_PX)),
+                    neighbours=[{"item_id": rows[0].id, "similarity": 0.9, "label": CLASSES[0]}],
+                )
+            )
+        s.commit()
+    config = {
+        "name": "bench",
+        "dataset": "bench",
+        "model": "bench-cnn",
+        "items": {"split": "test", "n": n_items, "model_errors": MODEL_ERROR_RATE},
+        "conditions": CONDITIONS,
+        "design": "within",
+        "raters_per_item": RATERS_PER_ITEM,
+        "items_per_rater": items_per_rater,
+        "tasks": ["verify", "true_label", "trust"],
+        "likert_points": 7,
+        "show_prediction": True,
+        "blind_condition": True,
+        "gold": {"n": 0},
+        "seed": 0,
+    }
+    create_study(settings, config)
+    open_study(settings, "bench")
+    return "bench"
+
+
+class Server:
+    """`python -m trustlab serve` in a subprocess on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.settings = settings
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> float:
+        env = dict(
+            os.environ,
+            TRUSTLAB_HOME=str(self.settings.home),
+            GRADIO_ANALYTICS_ENABLED="False",
+            HF_HUB_OFFLINE="1",
+            PYTHONPATH=str(ROOT),
+        )
+        if self.settings.db_url:
+            env["TRUSTLAB_DB_URL"] = self.settings.db_url
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trustlab", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        while time.monotonic() - t0 < SERVER_START_TIMEOUT_S:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return time.monotonic() - t0
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not answer within the timeout")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Tally:
+    """What the raters saw, shared by their threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pair_ms: list[float] = []
+        self.acknowledged: dict[str, int] = {}  # idempotency key -> judgement id
+        self.errors = 0
+        self.retries = 0
+
+    def ack(self, key: str, judgement_id: int, pair_ms: float | None) -> None:
+        with self.lock:
+            previous = self.acknowledged.setdefault(key, judgement_id)
+            assert previous == judgement_id, "one key acknowledged with two ids"
+            if pair_ms is not None:
+                self.pair_ms.append(pair_ms)
+
+
+def rate(
+    base_url: str,
+    invite: str,
+    study: str,
+    tally: Tally,
+    rng_seed: int,
+    think_ms: float,
+    start_delay_s: float = 0.0,
+) -> None:
+    """One simulated rater: accept the invite, then next + submit until finished. Connection errors
+    (a killed server) are retried with the same idempotency key until acknowledged."""
+    rng = np.random.default_rng(rng_seed)
+    time.sleep(start_delay_s)
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        token = _retry(tally, lambda: client.post("/api/v1/invites/accept", json={"invite": invite}))
+        headers = {"Authorization": f"Bearer {token.json()['token']}"}
+        while True:
+            t0 = time.perf_counter()
+            got = _retry(tally, lambda: client.get(f"/api/v1/studies/{study}/next", headers=headers))
+            if got.status_code == 204:
+                return
+            payload = got.json()
+            questions = {q["key"]: q for q in payload["questions"]}
+            answers = {
+                "model_correct": bool(rng.random() < 0.5),
+                "true_label": str(rng.choice(questions["true_label"]["options"])),
+                "trust": int(rng.integers(1, questions["trust"]["max"] + 1)),
+            }
+            if think_ms > 0:  # reading time, uniform in [0.5, 1.5] x think_ms, not counted in latency
+                pause = think_ms * rng.uniform(0.5, 1.5) / 1000.0
+                time.sleep(pause)
+                t0 += pause
+            key = uuid.uuid4().hex
+            body = {"assignment_id": payload["assignment_id"], "answers": answers, "idempotency_key": key}
+            sent = _retry(
+                tally, lambda body=body: client.post("/api/v1/judgements", json=body, headers=headers)
+            )
+            if sent.status_code not in (200, 201):
+                with tally.lock:
+                    tally.errors += 1
+                raise RuntimeError(f"judgement refused: {sent.status_code} {sent.text}")
+            tally.ack(key, sent.json()["judgement_id"], (time.perf_counter() - t0) * 1000.0)
+
+
+def _retry(tally: Tally, call):
+    while True:
+        try:
+            response = call()
+        except httpx.TransportError:
+            response = None
+        if response is not None and response.status_code < 500:
+            return response
+        with tally.lock:
+            tally.retries += 1
+        time.sleep(RETRY_SLEEP_S)
+
+
+def run_raters(
+    base_url: str, invites: list[str], study: str, tally: Tally, think_ms: float, ramp_s: float = 0.0
+) -> float:
+    """Run one thread per invite; rater i starts at i/n * ramp_s seconds (arrivals spread out)."""
+    threads = [
+        threading.Thread(
+            target=rate, args=(base_url, inv, study, tally, i, think_ms, ramp_s * i / len(invites))
+        )
+        for i, inv in enumerate(invites)
+    ]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
+def stored_judgements(settings: Settings) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from trustlab.db.schema import Judgement
+
+    dispose_engines()  # the server wrote them; read them fresh
+    with session_for(settings) as s:
+        return {key: jid for key, jid in s.execute(select(Judgement.idempotency_key, Judgement.id))}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--raters", type=int, default=50)
+    parser.add_argument("--items", type=int, default=20, help="items per rater")
+    parser.add_argument("--db-url", default="", help="PostgreSQL URL (default: SQLite under a temp home)")
+    parser.add_argument("--crash", action="store_true", help="SIGKILL the server mid-load and restart it")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=DEFAULT_THINK_MS,
+        help="mean reading time per item before submitting (0: back-to-back requests)",
+    )
+    parser.add_argument(
+        "--ramp-s",
+        type=float,
+        default=DEFAULT_RAMP_S,
+        help="raters arrive evenly over this many seconds (0: all at once)",
+    )
+    args = parser.parse_args()
+
+    from trustlab.platform.auth import create_invites
+
+    home = Path(tempfile.mkdtemp(prefix="trustlab-bench-serve-"))
+    db_url, drop_schema = _throwaway_schema(args.db_url) if args.db_url else ("", None)
+    settings = load_settings(home=home, db_url=db_url)
+    t0 = time.monotonic()
+    study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
+    invites = [link.token for link in create_invites(settings, study=study, n=args.raters + 1)]
+    print(
+        f"setup: {time.monotonic() - t0:.1f} s, home {home}, db {'postgresql' if args.db_url else 'sqlite'}"
+    )
+    server = Server(settings)
+    print(f"server answered {server.start():.1f} s after start")
+    try:
+        baseline = Tally()
+        run_raters(server.url, invites[:1], study, baseline, 0.0)
+        tally = Tally()
+        expected = args.raters * args.items
+        killer = None
+        if args.crash:
+            killer = threading.Thread(target=_crash_midway, args=(server, tally, expected // 2))
+            killer.start()
+        wall = run_raters(server.url, invites[1:], study, tally, args.think_ms, args.ramp_s)
+        if killer is not None:
+            killer.join()
+    finally:
+        server.stop()
+    try:
+        return _check(settings, baseline, tally, wall, args)
+    finally:
+        if drop_schema is not None:
+            dispose_engines()
+            drop_schema()
+
+
+def _throwaway_schema(base_url: str):
+    """A fresh schema in the PostgreSQL database at ``base_url`` (dropped afterwards), so the run
+    never touches existing tables."""
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in base_url else "?"
+    return f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}", drop
+
+
+def _check(settings: Settings, baseline: Tally, tally: Tally, wall: float, args) -> int:
+    expected = args.raters * args.items
+    _report(baseline, tally, wall, args)
+    stored = stored_judgements(settings)
+    acknowledged = {**baseline.acknowledged, **tally.acknowledged}
+    missing = {k for k, jid in acknowledged.items() if stored.get(k) != jid}
+    extra = set(stored) - set(acknowledged)
+    print(
+        f"\njudgements acknowledged: {len(acknowledged)}   in database: {len(stored)}   "
+        f"acknowledged but missing: {len(missing)}   stored but never acknowledged: {len(extra)}"
+    )
+    print(f"raters' judgements: {len(tally.acknowledged)} of {expected} planned")
+    ok = not missing and not extra and len(tally.acknowledged) == expected
+    print("RESULT:", "OK, nothing lost" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+def _crash_midway(server: Server, tally: Tally, after: int) -> None:
+    while len(tally.acknowledged) < after:
+        time.sleep(0.01)
+    killed_at = len(tally.acknowledged)
+    server.kill()
+    print(f"SIGKILL after {killed_at} acknowledged judgements")
+    print(f"server restarted, answering after {server.start():.1f} s")
+
+
+def _report(baseline: Tally, tally: Tally, wall: float, args) -> None:
+    base_p50 = pct(baseline.pair_ms, 50)
+    rows = [
+        ("1 rater alone (baseline)", baseline.pair_ms, None),
+        (f"{args.raters} raters (think {args.think_ms:.0f} ms)", tally.pair_ms, wall),
+    ]
+    print(
+        f"\n{'run':<34}{'pairs':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'p95/base p50':>14}{'judg/s':>9}"
+    )
+    for name, values, seconds in rows:
+        rate_s = f"{len(values) / seconds:.0f}" if seconds else "-"
+        print(
+            f"{name:<34}{len(values):>7}{pct(values, 50):>9.1f}{pct(values, 95):>9.1f}{pct(values, 99):>9.1f}"
+            f"{pct(values, 95) / base_p50:>14.1f}{rate_s:>9}"
+        )
+    p95 = pct(tally.pair_ms, 95)
+    verdict = "meets" if p95 < TARGET_P95_MS else "misses"
+    print(
+        f"p95 of next+submit under load: {p95:.1f} ms ({verdict} the {TARGET_P95_MS:.0f} ms target"
+        f"{'; includes the crash and restart' if args.crash else ''}); retries {tally.retries}, "
+        f"errors {tally.errors}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

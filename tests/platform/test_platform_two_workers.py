@@ -1,0 +1,89 @@
+"""Scale-out: two `trustlab serve` processes on one PostgreSQL database, simulated raters on both at
+once. No judgement is lost or duplicated and assignments stay balanced (issue 8)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from platform_world import build_world, study_config
+from sqlalchemy import func, select
+
+from trustlab.db.engine import session_for
+from trustlab.db.schema import Assignment, Judgement
+from trustlab.platform.simulated import run_simulated_raters
+
+RATERS_PER_WORKER = 4
+START_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_worker(settings, port: int) -> subprocess.Popen:
+    env = {**os.environ, "TRUSTLAB_HOME": str(settings.home), "TRUSTLAB_DB_URL": settings.database_url}
+    proc = subprocess.Popen([sys.executable, "-m", "trustlab", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve worker exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"serve worker on port {port} did not answer within {START_TIMEOUT_S} s")
+
+
+def test_two_serve_workers_share_one_postgres(settings):
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("scale-out runs on PostgreSQL (the multi-rater deployment)")
+    world = build_world(settings)
+    items = world.alpha_items
+    config = study_config("scale", conditions=["none", "gradcam"], n=len(items), per_rater=len(items) // 2,
+                          raters_per_item=RATERS_PER_WORKER)
+    world.add_study(config, items)
+    ports = [_free_port(), _free_port()]
+    workers = [_start_worker(settings, port) for port in ports]
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(
+                lambda k: run_simulated_raters(settings, study="scale", n=RATERS_PER_WORKER, seed=k,
+                                               url=f"http://127.0.0.1:{ports[k]}"),
+                range(2)))
+    finally:
+        for proc in workers:
+            proc.kill()
+            proc.wait()
+
+    acknowledged = sum(r.judgements for r in results)
+    with session_for(settings) as s:
+        stored = s.scalar(select(func.count(Judgement.id)))
+        first_answers = select(Judgement.assignment_id).where(Judgement.supersedes_id.is_(None))
+        per_assignment = Counter(s.scalars(first_answers))
+        assignments = s.execute(select(Assignment.item_id, Assignment.rater_id, Assignment.condition)
+                                .where(Assignment.status == "done")).all()
+    assert acknowledged > 0
+    assert stored == acknowledged, "every acknowledged judgement is stored, none twice"
+    assert max(per_assignment.values()) == 1
+    raters_per_item = Counter(item for item, _, _ in assignments)
+    assert max(raters_per_item.values()) <= RATERS_PER_WORKER
+    assert sum(raters_per_item.values()) == acknowledged
+    per_rater = Counter((rater, cond) for _, rater, cond in assignments)
+    for rater in {rater for _, rater, _ in assignments}:
+        assert abs(per_rater[(rater, "none")] - per_rater[(rater, "gradcam")]) <= 1, "Latin square per rater"
+    per_item = Counter((item, cond) for item, _, cond in assignments)
+    for item in raters_per_item:
+        assert abs(per_item[(item, "none")] - per_item[(item, "gradcam")]) <= 1, "Latin square per item"

@@ -1,0 +1,155 @@
+"""The curator tab: the relabel queue, one proposal at a time; accept (a), reject (r), another label
+(digits pick it, o applies), undo (u). Decisions go through trustlab.studies.relabel.curation."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import gradio as gr
+
+from trustlab.platform import staff
+from trustlab.platform.errors import PlatformError
+from trustlab.platform.services import Services
+from trustlab.platform.ui_render import data_uri
+from trustlab.platform.ui_staff import build_login, do_login, principal_of
+
+QUEUE_LIMIT = 50
+OVERLAY = "tl-cur-overlay"
+EMPTY_QUEUE = "<b>The queue is empty.</b> Nothing to review."
+
+
+def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: gr.BrowserState) -> dict:
+    login = build_login("tl-cur")
+    with gr.Row():
+        dataset = gr.Dropdown(choices=[], label="Dataset", elem_id="tl-cur-dataset", scale=3)
+        reload_btn = gr.Button("Reload queue", scale=1)
+    current = gr.State({})
+    with gr.Column(elem_id="tl-cur-panel"):
+        card = gr.HTML("Sign in as a curator and choose a dataset.", elem_id="tl-cur-card")
+        with gr.Row():
+            accept = gr.Button("Accept proposed label (a)", variant="primary", elem_id="tl-cur-accept")
+            reject = gr.Button("Reject: keep current label (r)", elem_id="tl-cur-reject")
+            undo = gr.Button("Undo my last decision (u)", elem_id="tl-cur-undo")
+        other = gr.Radio(
+            choices=[], label="Or choose another label (digits), then apply (o)", elem_id="tl-cur-other"
+        )
+        apply_other = gr.Button("Apply chosen label (o)", elem_id="tl-cur-apply")
+        result = gr.Markdown(elem_id="tl-cur-result")
+    outputs = [current, card, other, result]
+
+    def sign_in(username, password):
+        st, text = do_login(services, username, password)
+        return st, st, text, gr.update(value=""), dataset_choices(services, st)
+
+    def show(st, name, note="", last_item_id=None):
+        # The item decided last is remembered so that `u` undoes it after the card has moved on.
+        keep = {"last_item_id": last_item_id} if last_item_id is not None else {}
+        principal = principal_of(services, st)
+        if principal is None or not name:
+            return keep, "Sign in as a curator and choose a dataset.", gr.update(choices=[]), note
+        try:
+            queue = staff.curator_queue(services, principal, dataset=name, limit=QUEUE_LIMIT)
+        except PlatformError as exc:
+            return keep, html.escape(exc.message), gr.update(choices=[]), note
+        if not queue:
+            empty = f'<div class="tl-cur-card tl-cur-empty"><p>{EMPTY_QUEUE}</p></div>'
+            return keep, empty, gr.update(choices=[]), note
+        proposal = queue[0]
+        choices = [(f"{i + 1}  {c}", c) for i, c in enumerate(proposal["classes"])]
+        return (
+            {"proposal_id": proposal["proposal_id"], "item_id": proposal["item_id"], **keep},
+            card_html(services, principal, proposal, len(queue)),
+            gr.update(choices=choices, value=None),
+            note,
+        )
+
+    def decide(st, name, cur, action, label=None):
+        principal = principal_of(services, st)
+        if principal is None or not cur:
+            return show(st, name, "Nothing selected.")
+        last = cur.get("last_item_id")
+        try:
+            if action == "undo":
+                if last is None:
+                    return show(st, name, "Nothing to undo yet.")
+                out = staff.curator_undo(services, principal, item_id=last)
+                note = f"Undone: item {out['item_id']} is back to **{out['new_label']}**."
+            else:
+                if "proposal_id" not in cur:
+                    return show(st, name, "The queue is empty.", last)
+                out = staff.curator_decide(
+                    services, principal, proposal_id=cur["proposal_id"], action=action, label=label
+                )
+                last = cur["item_id"]
+                note = f"Proposal {out['proposal_id']}: {action}" + (
+                    f" → **{out['new_label']}**" if out.get("new_label") else " (label kept)"
+                )
+        except PlatformError as exc:
+            return show(st, name, f"**Not done:** {exc.message}", last)
+        return show(st, name, note, last)
+
+    login.button.click(
+        sign_in,
+        [login.username, login.password],
+        [staff_state, staff_stored, login.status, login.password, dataset],
+    )
+    for event in (dataset.change, reload_btn.click):
+        event(show, [staff_state, dataset], outputs)
+    accept.click(lambda st, n, c: decide(st, n, c, "accept"), [staff_state, dataset, current], outputs)
+    reject.click(lambda st, n, c: decide(st, n, c, "reject"), [staff_state, dataset, current], outputs)
+    undo.click(lambda st, n, c: decide(st, n, c, "undo"), [staff_state, dataset, current], outputs)
+    apply_other.click(
+        lambda st, n, c, lab: decide(st, n, c, "other", lab), [staff_state, dataset, current, other], outputs
+    )
+    return {"status": login.status, "dataset": dataset}
+
+
+def dataset_choices(services: Services, st: dict | None) -> Any:
+    if principal_of(services, st) is None:
+        return gr.update(choices=[])
+    names = staff.dataset_names(services)
+    return gr.update(choices=names, value=names[0] if names else None)
+
+
+def card_html(services: Services, principal, proposal: dict, n_open: int) -> str:
+    """One proposal: the image, current -> proposed label, votes, model probabilities, twins, overlays."""
+
+    def img(path_fn, css_class: str = "tl-cur-img") -> str:
+        try:
+            uri, _ = data_uri(path_fn())
+        except (PlatformError, OSError):
+            return "<em>(image not available)</em>"
+        return f'<img class="{css_class} tl-pixelated" src="{uri}">'
+
+    votes = (
+        ", ".join(f"{html.escape(str(k))}: {v}" for k, v in (proposal.get("votes") or {}).items()) or "none"
+    )
+    probs = ", ".join(
+        f"{html.escape(str(k))}: {float(v):.2f}"
+        for k, v in sorted((proposal.get("probabilities") or {}).items(), key=lambda kv: -kv[1])
+    )
+    twins = ", ".join(
+        f"{html.escape(str(t.get('label')))} ({float(t.get('similarity', 0)):.2f})"
+        for t in proposal.get("twins") or []
+    )
+    overlays = "".join(
+        f"<figure>{img(lambda e=e: services.staff_artifact(principal, relative=e['overlay_path']), OVERLAY)}"
+        f"<figcaption>{html.escape(str(e.get('method')))}</figcaption></figure>"
+        for e in proposal.get("explanations") or []
+        if e.get("overlay_path")
+    )
+    item_img = img(lambda: services.item_image(principal, item_id=proposal["item_id"]))
+    score = f"{float(proposal['score']):.3f} ({html.escape(proposal['method'])})"
+    return (
+        f'<div class="tl-cur-card" data-proposal="{int(proposal["proposal_id"])}">'
+        f"<p>{n_open} open proposal(s); this one scores {score}.</p>"
+        f'<div class="tl-row"><figure>{item_img}'
+        f"<figcaption>item {int(proposal['item_id'])} ({html.escape(proposal['split'])})"
+        "</figcaption></figure>"
+        f'<div><p class="tl-cur-labels">Current label: <b>{html.escape(proposal["current_label"])}</b><br>'
+        f"Proposed label: <b>{html.escape(proposal['proposed_label'])}</b></p>"
+        f"<p>Rater votes: {votes}<br>Model probabilities: {probs or 'none'}<br>"
+        f"Similar training images: {twins or 'none'}</p></div></div>"
+        f'<div class="tl-row">{overlays}</div></div>'
+    )

@@ -1,0 +1,115 @@
+"""The researcher tab: progress per rater and condition, live accuracy and agreement, CSV export."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from trustlab.platform import staff
+from trustlab.platform.errors import PlatformError
+from trustlab.platform.services import Services
+from trustlab.platform.ui_staff import build_login, do_login, principal_of
+
+REFRESH_S = 10.0
+RATER_COLUMNS = ["rater", "participant id", "done", "assigned", "released", "done per condition"]
+CONDITION_COLUMNS = ["condition", "assigned", "done", "verification accuracy", "true-label accuracy"]
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored: gr.BrowserState) -> dict:
+    login = build_login("tl-res")
+    with gr.Row():
+        study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
+        refresh = gr.Button("Refresh", scale=1)
+        download = gr.DownloadButton("Export judgements (CSV)", scale=1, elem_id="tl-res-export")
+    summary = gr.Markdown()
+    raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
+    conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
+    # Ticks only once a researcher is signed in (raters' pages never poll).
+    timer = gr.Timer(REFRESH_S, active=False)
+
+    def sign_in(username, password):
+        st, text = do_login(services, username, password)
+        return st, st, text, gr.update(value=""), _study_choices(services, st), gr.Timer(active=bool(st))
+
+    def report(st, name):
+        principal = principal_of(services, st)
+        if principal is None or not name:
+            return "Sign in and choose a study.", None, None
+        try:
+            data = staff.study_progress(services, principal, study=name)
+        except PlatformError as exc:
+            return f"**{exc.message}**", None, None
+        rater_rows = [
+            [
+                r["rater"],
+                r.get("external_pid") or "",
+                r["done"],
+                r["assigned"],
+                r["released"],
+                ", ".join(f"{c}: {n}" for c, n in sorted(r["by_condition"].items())),
+            ]
+            for r in data["raters"]
+        ]
+        cond_rows = [
+            [
+                c,
+                v["assigned"],
+                v["done"],
+                _pct(v.get("verification_accuracy")),
+                _pct(v.get("true_label_accuracy")),
+            ]
+            for c, v in data["conditions"].items()
+        ]
+        alpha = data["agreement"]["true_label_krippendorff_alpha"]
+        text = (
+            f"**{data['study']}** ({data['status']}): {data['judgements']} judgements from "
+            f"{len(data['raters'])} raters. Agreement on the true label (Krippendorff's alpha): "
+            f"{'not enough data yet' if alpha is None else f'{alpha:.2f}'}."
+        )
+        return text, rater_rows, cond_rows
+
+    def export(st, name):
+        principal = principal_of(services, st)
+        if principal is None or not name:
+            return None
+        text = staff.judgements_csv(services, principal, study=name)
+        path = Path(tempfile.mkdtemp(prefix="trustlab-export-")) / f"{name}-judgements.csv"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    login.button.click(
+        sign_in,
+        [login.username, login.password],
+        [staff_state, staff_stored, login.status, login.password, study, timer],
+    )
+    login.password.submit(
+        sign_in,
+        [login.username, login.password],
+        [staff_state, staff_stored, login.status, login.password, study, timer],
+    )
+    for event in (refresh.click, study.change, timer.tick):
+        event(report, [staff_state, study], [summary, raters, conditions], show_progress="hidden")
+    download.click(export, [staff_state, study], download)
+    return {"status": login.status, "study": study, "timer": timer}
+
+
+def _study_choices(services: Services, st: dict) -> dict:
+    if principal_of(services, st) is None:
+        return gr.update(choices=[])
+    names = [s["name"] for s in services.list_studies()]
+    return gr.update(choices=names, value=names[0] if names else None)
+
+
+def restore(services: Services, st: dict | None) -> tuple[dict, str, dict, gr.Timer]:
+    """On page load: reuse a stored staff token (state, status text, study choices, timer)."""
+    principal = principal_of(services, st)
+    if principal is None:
+        return {}, "Not signed in.", gr.update(choices=[]), gr.Timer(active=False)
+    text = f"Signed in as **{principal.handle}** ({principal.role})."
+    return st, text, _study_choices(services, st), gr.Timer(active=principal.role in ("researcher", "admin"))
