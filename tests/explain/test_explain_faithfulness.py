@@ -53,6 +53,9 @@ def test_true_evidence_beats_a_random_map():
     assert (del_true < del_rand - 0.2).all() and (ins_true > ins_rand + 0.1).all()
     assert (road_score(model, x, true_map, targets) > road_score(model, x, random_map, targets)).all()
     assert pointing_game(true_map, evidence).all() and not pointing_game(-true_map, evidence).any()
+    near = np.zeros_like(true_map)
+    near[:, 12, 12] = 1.0  # 3 px right and below the corner (9, 9): 4.2 px away
+    assert not pointing_game(near, evidence).any() and pointing_game(near, evidence, tolerance=5).all()
     np.testing.assert_allclose(mass_inside(true_map, evidence), 1.0)
     assert torch.equal(x, before)
 

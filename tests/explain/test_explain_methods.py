@@ -81,8 +81,7 @@ def _make(method: str, model: nn.Module, x: torch.Tensor, gallery=None) -> Expla
 
 
 def test_registry_names_the_contract_methods():
-    get_explainer("gradcam")
-    assert set(ALL_METHODS) <= set(EXPLAINERS)
+    assert set(ALL_METHODS) <= set(EXPLAINERS)  # complete without any get_explainer call first
     with pytest.raises(ExplainError, match="known methods"):
         get_explainer("nope")
     for name, cls in EXPLAINERS.items():
@@ -162,3 +161,18 @@ def test_fifty_calls_do_not_grow_memory(method):
     assert _hook_count(model) == hooks
     assert len(gc.get_objects()) - objects < 200
     assert end - start < 512 * 1024  # bytes
+
+
+def test_cam_refuses_a_network_without_gap_into_one_linear_layer():
+    mlp_head = nn.Sequential(
+        nn.Conv2d(3, 4, 3),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 8),
+        nn.ReLU(),
+        nn.Linear(8, 2),
+    )
+    with get_explainer("cam")(mlp_head) as explainer, pytest.raises(ExplainError, match="use gradcam"):
+        explainer.explain(torch.rand(1, 3, 16, 16))
+    assert _hook_count(mlp_head) == 0

@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import add_explanation, get_explanation
+from trustlab.db.explainq import add_explanation, add_predictions_if_missing, get_explanation
 from trustlab.db.items import list_items
 from trustlab.db.schema import Explanation, Item, Prediction
 from trustlab.explain.base import ExplainError
@@ -18,12 +18,13 @@ from trustlab.explain.precompute import (
     Shard,
     explain_items,
     explain_split,
+    make_explainer,
     parse_shard,
     shard_items,
 )
 from trustlab.explain.store import artifact_path, load_array, load_arrays
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import register_model
+from trustlab.models.checkpoint import load_model, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ("square", "disc")
@@ -95,6 +96,18 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
     lime_arrays = load_arrays(settings, lime_row.extra["lime_npz"])
     assert lime_arrays["masks"].shape[0] == 24 and lime_arrays["segments"].shape == (SIZE, SIZE)
     assert lime_row.seed == 0 and lime_row.params["num_samples"] == 24
+    # The stored segmentation and masks reproduce the stored surrogate exactly.
+    loaded = load_model(settings, "m", device="cpu")
+    with make_explainer("lime", loaded, lime_row.params) as lime:
+        with session_for(settings) as s:
+            x = loaded.load_items([s.get(Item, ids[0])])
+        again = lime.explain_segments(
+            x[0],
+            0 if lime_row.extra["target"] == "square" else 1,
+            lime_arrays["segments"],
+            lime_arrays["masks"],
+        )
+    np.testing.assert_allclose(again["coefficients"], lime_row.extra["coefficients"], atol=1e-9)
 
     again = explain_items(
         settings, model="m", item_ids=ids, methods=["gradcam", "lime", "twin"], params=FAST, device="cpu"
@@ -164,3 +177,26 @@ def test_errors_name_the_input(settings):
         )
     with pytest.raises(ExplainError, match="999999"):
         explain_items(settings, model="m", item_ids=[999999], methods=["gradcam"])
+
+
+def test_predictions_inserted_by_another_worker_are_skipped(settings):
+    items = _setup(settings)
+    explain_items(settings, model="m", item_ids=[items[0].id], methods=["cam"], faithfulness=False)
+    with session_for(settings) as s:
+        existing = s.scalars(select(Prediction)).one()
+        clash = Prediction(
+            model_version_id=existing.model_version_id,
+            item_id=existing.item_id,
+            probabilities=[0.5, 0.5],
+            predicted_label="disc",
+            confidence=0.5,
+        )
+        fresh = Prediction(
+            model_version_id=existing.model_version_id,
+            item_id=items[1].id,
+            probabilities=[0.5, 0.5],
+            predicted_label="disc",
+            confidence=0.5,
+        )
+        assert add_predictions_if_missing(s, predictions=[clash, fresh]) == 1
+    assert _count(settings, Prediction) == 2

@@ -1,0 +1,11 @@
+"""Explanations of image classifiers: saliency maps (Grad-CAM family, CAM, LIME, captum methods) and
+example-based twins behind one ``Explainer`` interface, plus faithfulness metrics, the artifact store,
+batch precompute (``trustlab.explain.precompute.explain_items``), bias reports and sanity checks.
+
+Importing the package registers every built-in method, so ``EXPLAINERS`` is complete for any reader.
+"""
+
+from trustlab.explain import captum_methods, gradcam, lime, twins  # noqa: F401  (register methods)
+from trustlab.explain.base import EXPLAINERS, Attribution, Explainer, ExplainError, get_explainer
+
+__all__ = ["EXPLAINERS", "Attribution", "ExplainError", "Explainer", "get_explainer"]

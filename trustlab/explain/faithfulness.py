@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from pytorch_grad_cam.metrics.road import ROADCombined
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+from scipy.ndimage import binary_dilation
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
@@ -22,6 +23,8 @@ CURVE_STEPS = 16
 INSERTION_BLUR_FRACTION = 1 / 8
 # ROAD percentiles of pixels imputed (pytorch-grad-cam default is 10..90 in tens; four keep it cheap).
 ROAD_PERCENTILES = (20, 40, 60, 80)
+# Pointing game tolerance as a share of the image side: 15 px at 224 px (Zhang et al. 2016).
+POINTING_TOLERANCE_FRACTION = 15 / 224
 # Ties in a map (flat regions, superpixels) are broken in a seeded random order, not raster order.
 TIE_BREAK_SEED = 0
 
@@ -103,11 +106,17 @@ def road_score(
         return np.asarray(metric(x.detach(), cams, cam_targets, model), dtype=np.float64).reshape(-1)
 
 
-def pointing_game(maps: np.ndarray, evidence: np.ndarray) -> np.ndarray:
-    """bool [N]: whether each map's maximum falls inside its evidence mask (bool [N, H, W])."""
+def pointing_game(maps: np.ndarray, evidence: np.ndarray, *, tolerance: int = 0) -> np.ndarray:
+    """bool [N]: whether each map's maximum falls inside its evidence mask (bool [N, H, W]) or within
+    ``tolerance`` pixels of it (Zhang et al. 2016 use 15 px at 224 px)."""
+    evidence = np.asarray(evidence, dtype=bool)
+    if tolerance > 0:
+        radius = np.arange(-tolerance, tolerance + 1)
+        disk = (radius[:, None] ** 2 + radius[None, :] ** 2) <= tolerance**2
+        evidence = np.stack([binary_dilation(mask, structure=disk) for mask in evidence])
     flat = np.asarray(maps).reshape(len(maps), -1)
     peak = flat.argmax(axis=1)
-    return np.asarray(evidence).reshape(len(maps), -1)[np.arange(len(maps)), peak].astype(bool)
+    return evidence.reshape(len(maps), -1)[np.arange(len(maps)), peak]
 
 
 def mass_inside(maps: np.ndarray, evidence: np.ndarray) -> np.ndarray:
@@ -131,8 +140,8 @@ def faithfulness_scores(
     """Every metric for each image, as JSON-ready dicts (Explanation.faithfulness).
 
     evidence: per image a bool [H, W] ground-truth mask at the map's resolution, or None.
-    Keys: deletion_auc, insertion_auc, road (if ``road``), pointing_game and mass_inside (where a
-    mask is given).
+    Keys: deletion_auc, insertion_auc, road (if ``road``), pointing_game (with the 15-px-at-224
+    tolerance) and mass_inside (where a mask is given).
     """
     deletion, insertion = deletion_insertion_auc(model, x, maps, targets)
     roads = road_score(model, x, maps, targets) if road else None
@@ -143,7 +152,8 @@ def faithfulness_scores(
             scores["road"] = float(roads[i])
         mask = evidence[i] if evidence is not None else None
         if mask is not None and np.asarray(mask).any():
-            scores["pointing_game"] = bool(pointing_game(maps[i : i + 1], mask[None])[0])
+            tolerance = round(max(mask.shape) * POINTING_TOLERANCE_FRACTION)
+            scores["pointing_game"] = bool(pointing_game(maps[i : i + 1], mask[None], tolerance=tolerance)[0])
             share = float(mass_inside(maps[i : i + 1], mask[None])[0])
             scores["mass_inside"] = None if np.isnan(share) else share
         out.append(scores)

@@ -180,14 +180,19 @@ class LimeExplainer(Explainer):
             extras.append(extra)
         return Attribution(maps=np.stack(maps), targets=targets, extras=extras)
 
-    def explain_segments(self, image: torch.Tensor, target: int, segments: np.ndarray) -> dict[str, Any]:
+    def explain_segments(
+        self, image: torch.Tensor, target: int, segments: np.ndarray, masks: np.ndarray | None = None
+    ) -> dict[str, Any]:
         """LIME for one normalised image [3, H, W] and a given segmentation int [H, W] (0..K-1).
 
-        Returns the extras dict described in the class docstring; coefficients row 0 is ``target``.
+        masks: bool [S, K] perturbations to use instead of sampling them from the seed (to reproduce
+        a stored explanation from its .npz). Returns the extras dict described in the class
+        docstring; coefficients row 0 is ``target``.
         """
         p = self.params
         n_features = int(segments.max()) + 1
-        masks = sample_masks(n_features, int(p["num_samples"]), int(p["seed"]))
+        if masks is None:
+            masks = sample_masks(n_features, int(p["num_samples"]), int(p["seed"]))
         probs = self._perturbed_probabilities(image, segments, masks)
         order = np.argsort(-probs[0], kind="stable")
         labels = [target] + [int(c) for c in order[: int(p["top_labels"])] if c != target]
