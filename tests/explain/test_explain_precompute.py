@@ -200,3 +200,19 @@ def test_predictions_inserted_by_another_worker_are_skipped(settings):
         )
         assert add_predictions_if_missing(s, predictions=[clash, fresh]) == 1
     assert _count(settings, Prediction) == 2
+
+
+TITLE_BAND_PX = 12  # a title line would sit in the top rows, black text on white
+NEAR_WHITE = 240
+
+
+def test_overlays_carry_no_title_band(sqlite_settings):
+    """Blinding: the overlay a rater sees is the image panel alone, with no title naming the method
+    (the condition) or the explained class (the prediction, which `simulate` asks raters to guess)."""
+    items = _setup(sqlite_settings)
+    rows = explain_items(sqlite_settings, model="m", item_ids=[items[0].id], methods=["gradcam", "lime"],
+                         params=FAST, device="cpu", faithfulness=False)
+    for row in rows:
+        with Image.open(artifact_path(sqlite_settings, row.overlay_path)) as overlay:
+            top_band = np.asarray(overlay.convert("L"))[:TITLE_BAND_PX]
+        assert (top_band > NEAR_WHITE).mean() < 0.5, f"{row.method} overlay starts with a white text band"

@@ -54,7 +54,9 @@ def build_explanation(
     extra = attribution.extras[index] if attribution.extras else {}
     pixels = read_item_pixels(settings, item)
     height, width = pixels.shape[:2]
-    title = f"{method}: {class_names[target]}"
+    # No title on the picture: raters see these overlays, and a blinded study must not reveal the
+    # method's name, nor a `simulate` task the explained (predicted) class. Captions come from the app.
+    title = ""
     row = Explanation(
         prediction_id=prediction.id,
         method=method,
