@@ -48,6 +48,17 @@ def test_fast_demo_runs_every_stage_then_skips_them(sqlite_settings):
     assert first.invite_url and "?invite=" in first.invite_url
     assert first.researcher and first.researcher[1]
 
+    # The printed invite link leads a person to an item (the simulated raters left room).
+    from fastapi.testclient import TestClient
+
+    from trustlab.platform.app import create_app
+
+    invite = first.invite_url.split("invite=")[1]
+    with TestClient(create_app(settings, ui=False)) as client:
+        token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
+        item = client.get(f"/api/v1/studies/{STUDY}/next", headers={"Authorization": f"Bearer {token}"})
+    assert item.status_code == 200 and item.json()["explanations"] is not None
+
     second = run_demo(settings, plan=FAST, echo=lambda _: None, progress=False)
     statuses = {s.name: s.status for s in second.stages}
     assert statuses.pop("invite link") == "done"  # a fresh link each run

@@ -41,17 +41,20 @@ class DemoPlan:
 
 
 FULL = DemoPlan(
-    n_images=1200, epochs=12, crossval_folds=3, crossval_epochs=6,
+    n_images=1200, epochs=15, crossval_folds=3, crossval_epochs=6,
     explain_methods=("gradcam", "gradcam++", "cam", "lime", "twin", "counterfactual_twin",
-                     "integrated_gradients", "occlusion"),
-    lime_samples=300, study_items=40, items_per_rater=20, raters_per_item=10, simulated_raters=20,
+                     "integrated_gradients"),
+    lime_samples=200, study_items=40, items_per_rater=20, raters_per_item=12, simulated_raters=20,
+    img_size=80,
 )
 FAST = DemoPlan(
     n_images=240, epochs=4, crossval_folds=2, crossval_epochs=2,
     explain_methods=("gradcam", "lime", "twin"), lime_samples=64,
-    study_items=12, items_per_rater=8, raters_per_item=4, simulated_raters=6,
+    study_items=12, items_per_rater=8, raters_per_item=6, simulated_raters=6,
 )
 CONDITIONS = ("none", "gradcam", "lime", "twin")
+# raters_per_item leaves room beyond the simulated raters, so the printed invite link gives a person
+# items to rate: capacity = study_items * raters_per_item > simulated_raters * items_per_rater.
 
 
 @dataclass

@@ -325,3 +325,23 @@ def test_response_time_starts_when_the_item_is_shown(world):
     with session_for(world.settings) as s:
         times = dict(s.execute(select(Judgement.idempotency_key, Judgement.response_ms)).all())
     assert times["t2"] < 500, times
+
+
+def test_a_full_study_gives_no_completion_code(world):
+    """A rater who arrives when every item has its raters gets a clear 409, not a completion code
+    for work never done."""
+    config = study_config("full", conditions=["none"], n=2, per_rater=2, raters_per_item=1,
+                          tasks=("trust",))
+    world.add_study(config, world.alpha_items[:2])
+    with TestClient(create_app(world.settings, ui=False)) as client:
+        tokens = []
+        for invite in world.invite("full", n=2):
+            tokens.append(client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"])
+        first = {"Authorization": f"Bearer {tokens[0]}"}
+        assert client.get("/api/v1/studies/full/next", headers=first).status_code == 200
+        late = client.get("/api/v1/studies/full/next", headers={"Authorization": f"Bearer {tokens[1]}"})
+    assert late.status_code == 409 and "no items left" in late.json()["detail"]
+    assert "X-Completion-Code" not in late.headers
+    with session_for(world.settings) as s:
+        coded = select(func.count()).select_from(Rater).where(Rater.completion_code.is_not(None))
+        assert s.scalar(coded) == 0

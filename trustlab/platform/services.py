@@ -181,6 +181,12 @@ class Services:
             except StudyNotOpen as exc:
                 raise Conflict(str(exc)) from exc
             done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+            if assignment is None and done == 0:
+                # No completion code for work not done: a full study is not a finished rater.
+                raise Conflict(
+                    f"study {study!r} has no items left for a new rater (every item has its "
+                    "raters); please tell the researcher who sent you the link"
+                )
             if assignment is None:
                 code = authq.set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
