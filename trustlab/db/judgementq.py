@@ -26,23 +26,8 @@ from trustlab.db.schema import (
     Study,
     StudyItem,
 )
-
-
-def study_by_name(session: Session, *, name: str) -> Study:
-    study = session.scalars(select(Study).where(Study.name == name)).first()
-    if study is None:
-        known = ", ".join(session.scalars(select(Study.name).order_by(Study.name))) or "none yet"
-        raise NotFound(
-            f"study {name!r} does not exist (known: {known}); create it with `trustlab study create`"
-        )
-    return study
-
-
-def study_by_id(session: Session, *, study_id: int) -> Study:
-    study = session.get(Study, study_id)
-    if study is None:
-        raise NotFound(f"study id {study_id} does not exist")
-    return study
+from trustlab.db.studyq import get_study as study_by_name  # noqa: F401 - one copy, in studyq
+from trustlab.db.studyq import get_study_by_id as study_by_id  # noqa: F401
 
 
 def list_studies(session: Session) -> list[Study]:

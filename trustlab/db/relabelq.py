@@ -27,6 +27,7 @@ from trustlab.db.schema import (
     Study,
     utcnow,
 )
+from trustlab.db.studyq import get_study  # noqa: F401 - one copy, in studyq
 
 # Proposal statuses. "other" = the curator chose a label different from the proposed one;
 # "superseded" = another proposal for the same item was decided first, so this one is moot.
@@ -48,16 +49,6 @@ CANT_TELL_KEY = "cant_tell"
 
 
 # ---------------------------------------------------------------- rater answers
-
-
-def get_study(session: Session, *, name: str) -> Study:
-    study = session.scalars(select(Study).where(Study.name == name)).first()
-    if study is None:
-        known = ", ".join(session.scalars(select(Study.name).order_by(Study.name))) or "none yet"
-        raise NotFound(
-            f"study {name!r} does not exist (known: {known}); create it with `trustlab study create`"
-        )
-    return study
 
 
 def rater_label_answers(
