@@ -11,7 +11,8 @@ from trustlab.demo import DemoResult
 
 def print_summary(settings: Settings, result: DemoResult, *, host: str, port: int,
                   console: Console | None = None) -> None:
-    console = console or Console()
+    # soft_wrap: links and passwords must stay on one line to be copied from a narrow terminal.
+    console = console or Console(soft_wrap=True)
     table = Table(title="trustlab demo")
     table.add_column("stage")
     table.add_column("status")

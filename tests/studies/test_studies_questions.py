@@ -83,3 +83,17 @@ def test_gold_failures():
     assert gold_failures(gold, {"model_correct": True, "true_label": "car"}) == ["model_correct"]
     assert gold_failures(gold, {"cant_tell": True}) == ["model_correct", "true_label"]
     assert gold_failures(None, {}) == []
+
+
+def test_no_helpfulness_question_without_an_explanation():
+    """Under the `none` condition nothing is shown to be helpful: the question is not asked, and an
+    answer without it is complete."""
+    cfg = config(["verify", "helpfulness"])
+    keys = [q["key"] for q in questions_for(cfg, CLASSES, condition="none")]
+    assert "helpfulness" not in keys and "model_correct" in keys
+    assert "helpfulness" in [q["key"] for q in questions_for(cfg, CLASSES, condition="gradcam")]
+    assert validate_answers(cfg, {"model_correct": True}, CLASSES, condition="none")["model_correct"] is True
+    with pytest.raises(AnswerError, match="required"):
+        validate_answers(cfg, {"model_correct": True}, CLASSES, condition="gradcam")
+    with pytest.raises(AnswerError, match="not a question"):
+        validate_answers(cfg, {"model_correct": True, "helpfulness": 3}, CLASSES, condition="none")

@@ -24,7 +24,7 @@ def demo(
         result = run_demo(settings, plan=FAST if fast else FULL, echo=console.print)
     except DemoStageError as exc:
         raise fail(str(exc)) from exc
-    print_summary(settings, result, host=host, port=port)
+    print_summary(settings, result, host=host, port=port)  # its own console: no wrapping of links
     if serve:
         from trustlab.demo_report import serve_forever
 

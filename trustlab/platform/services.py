@@ -205,7 +205,7 @@ class Services:
             "item_id": assignment.item_id,
             "image_url": f"/api/v1/items/{assignment.item_id}/image",
             "explanations": explanations,
-            "questions": ctx.questions,
+            "questions": questions_for(ctx.config, ctx.class_names, condition=assignment.condition),
             "progress": {"done": done, "total": total},
         }
         if not ctx.config.blind_condition:
@@ -296,7 +296,9 @@ class Services:
                 raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
             ctx = self.study(study_id=assignment.study_id)
             try:
-                cleaned = validate_answers(ctx.config, answers, ctx.class_names)
+                cleaned = validate_answers(
+                    ctx.config, answers, ctx.class_names, condition=assignment.condition
+                )
             except AnswerError as exc:
                 raise InvalidAnswer(exc.field, exc.message) from exc
             now = _now()

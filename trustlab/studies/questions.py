@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trustlab.studies.config import StudyConfig
+from trustlab.studies.config import NO_EXPLANATION, StudyConfig
 
 TASK_ANSWER: dict[str, str] = {
     "verify": "model_correct",
@@ -24,6 +24,8 @@ TASK_ANSWER: dict[str, str] = {
 CANT_TELL = "cant_tell"
 # Tasks a rater may skip without saying "can't tell".
 OPTIONAL_TASKS = frozenset({"comment"})
+# Tasks that ask about the explanation itself: not asked where the condition shows none.
+EXPLANATION_TASKS = frozenset({"helpfulness"})
 MAX_COMMENT_CHARS = 2000
 
 _LABELS: dict[str, str] = {
@@ -61,8 +63,13 @@ class AnswerError(ValueError):
         self.message = message
 
 
-def questions_for(config: StudyConfig, class_names: Sequence[str]) -> list[dict[str, Any]]:
+def questions_for(
+    config: StudyConfig, class_names: Sequence[str], *, condition: str | None = None
+) -> list[dict[str, Any]]:
     """The questions of a study, in the config's task order, then the always-present "can't tell".
+
+    condition: the assignment's condition; under ``none`` (no explanation shown) the questions about
+    the explanation (EXPLANATION_TASKS) are left out, since there is nothing to rate.
 
     Returns
     -------
@@ -72,6 +79,8 @@ def questions_for(config: StudyConfig, class_names: Sequence[str]) -> list[dict[
     """
     out: list[dict[str, Any]] = []
     for task in config.tasks:
+        if condition == NO_EXPLANATION and task in EXPLANATION_TASKS:
+            continue
         question: dict[str, Any] = {
             "key": TASK_ANSWER[task],
             "task": task,
@@ -119,7 +128,11 @@ def _check(question: Mapping[str, Any], value: Any) -> Any:
 
 
 def validate_answers(
-    config: StudyConfig, answers: Mapping[str, Any], class_names: Sequence[str]
+    config: StudyConfig,
+    answers: Mapping[str, Any],
+    class_names: Sequence[str],
+    *,
+    condition: str | None = None,
 ) -> dict[str, Any]:
     """Check a rater's answers against the study's questions and return them cleaned.
 
@@ -134,7 +147,7 @@ def validate_answers(
     """
     if not isinstance(answers, Mapping):
         raise AnswerError("answers", f"expected an object of answers, got {type(answers).__name__}")
-    by_key = {q["key"]: q for q in questions_for(config, class_names)}
+    by_key = {q["key"]: q for q in questions_for(config, class_names, condition=condition)}
     cleaned: dict[str, Any] = {}
     for key, value in answers.items():
         if key not in by_key:
