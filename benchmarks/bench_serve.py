@@ -20,9 +20,6 @@ shows that every acknowledged judgement is in the database (and none is stored t
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import math
 import os
 import signal
 import socket
@@ -36,141 +33,23 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from serve_world import build_study  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
+
 from trustlab.config import Settings, load_settings  # noqa: E402
 from trustlab.db.engine import dispose_engines, session_for  # noqa: E402
-from trustlab.db.items import add_items, ensure_labels, get_or_create_dataset  # noqa: E402
-from trustlab.db.schema import Explanation, Item, ModelVersion, Prediction  # noqa: E402
 
-CLASSES = ("phone", "email", "url", "none")
-CONDITIONS = ["none", "gradcam", "twin"]
-RATERS_PER_ITEM = 5
-MODEL_ERROR_RATE = 0.3
-IMAGE_PX = 64
 SERVER_START_TIMEOUT_S = 120
 RETRY_SLEEP_S = 0.2
 REQUEST_TIMEOUT_S = 30
 TARGET_P95_MS = 100.0
-ITEM_MARGIN = 1.25
 # A rater reads the screen before answering; 1.5 s per item is a fast rater (real ones take 5-20 s).
 DEFAULT_THINK_MS = 1500.0
 # Raters arrive over a few seconds (an invite e-mail is not clicked by everyone in the same ms).
 DEFAULT_RAMP_S = 5.0
-
-
-def _png(rng: np.random.Generator, width: int = IMAGE_PX) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, size=(IMAGE_PX, width, 3), dtype=np.uint8)).save(
-        buffer, format="PNG"
-    )
-    return buffer.getvalue()
-
-
-def _store(folder: Path, data: bytes) -> str:
-    sha = hashlib.sha256(data).hexdigest()
-    rel = f"{sha[:2]}/{sha}.png"
-    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-    (folder / rel).write_bytes(data)
-    return rel
-
-
-def build_study(settings: Settings, *, raters: int, items_per_rater: int) -> str:
-    """Dataset, predictions, precomputed explanations and an open study; returns the study name."""
-    from trustlab.studies.design import create_study, open_study
-
-    # Spare room so that late arrivals still get full lists under the raters_per_item cap.
-    n_items = math.ceil(raters * items_per_rater * ITEM_MARGIN / RATERS_PER_ITEM)
-    rng = np.random.default_rng(0)
-    settings.ensure_dirs()
-    with session_for(settings) as s:
-        dataset = get_or_create_dataset(s, name="bench")
-        ensure_labels(s, dataset_id=dataset.id, names=CLASSES)
-        rows = []
-        for k in range(n_items):
-            data = _png(rng)
-            rel = _store(settings.images_dir, data)
-            label = CLASSES[k % len(CLASSES)]
-            rows.append(
-                Item(
-                    dataset_id=dataset.id,
-                    path=rel,
-                    source_path=rel,
-                    sha256=rel[3:67],
-                    width=IMAGE_PX,
-                    height=IMAGE_PX,
-                    split="test",
-                    original_label=label,
-                    current_label=label,
-                )
-            )
-        add_items(s, items=rows)
-        model = ModelVersion(
-            name="bench-cnn",
-            dataset_id=dataset.id,
-            arch="simple_cnn",
-            checkpoint_path="none",
-            checkpoint_sha256="0" * 64,
-            class_names=list(CLASSES),
-            img_size=IMAGE_PX,
-        )
-        s.add(model)
-        s.flush()
-        for k, item in enumerate(rows):
-            wrong = rng.random() < MODEL_ERROR_RATE
-            label = CLASSES[(k + 1) % len(CLASSES)] if wrong else item.current_label
-            probs = [0.1] * len(CLASSES)
-            probs[CLASSES.index(label)] = 0.7
-            pred = Prediction(
-                model_version_id=model.id,
-                item_id=item.id,
-                kind="holdout",
-                probabilities=probs,
-                predicted_label=label,
-                confidence=0.7,
-            )
-            s.add(pred)
-            s.flush()
-            s.add(
-                Explanation(
-                    prediction_id=pred.id,
-                    method="gradcam",
-                    params_key="bench",
-                    overlay_path=_store(settings.artifacts_dir, _png(rng)),
-                )
-            )
-            s.add(
-                Explanation(
-                    prediction_id=pred.id,
-                    method="twin",
-                    params_key="bench",
-                    overlay_path=_store(settings.artifacts_dir, _png(rng, width=4 * IMAGE_PX)),
-                    neighbours=[{"item_id": rows[0].id, "similarity": 0.9, "label": CLASSES[0]}],
-                )
-            )
-        s.commit()
-    config = {
-        "name": "bench",
-        "dataset": "bench",
-        "model": "bench-cnn",
-        "items": {"split": "test", "n": n_items, "model_errors": MODEL_ERROR_RATE},
-        "conditions": CONDITIONS,
-        "design": "within",
-        "raters_per_item": RATERS_PER_ITEM,
-        "items_per_rater": items_per_rater,
-        "tasks": ["verify", "true_label", "trust"],
-        "likert_points": 7,
-        "show_prediction": True,
-        "blind_condition": True,
-        "gold": {"n": 0},
-        "seed": 0,
-    }
-    create_study(settings, config)
-    open_study(settings, "bench")
-    return "bench"
 
 
 class Server:

@@ -73,18 +73,11 @@ def judgements_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def item_time_ms(df: pd.DataFrame) -> pd.Series:
-    """Time spent on each item (ms): the client's measurement when it sent one, else the server's gap
-    since the rater's previous judgement (their first: the stored response_ms, measured from arrival).
-
-    Assignments are made in one batch when a rater arrives, so the stored response_ms (now minus
-    assigned_at) grows over a session; the gap between consecutive answers is the per-item time.
-    """
+    """Time spent on each item (ms): the client's measurement when it sent one, else the server's
+    response_ms, which counts from when the item was first shown (Assignment.served_at)."""
     if df.empty:
         return pd.Series(dtype=float)
-    frame = pd.DataFrame({"rater_id": df["rater_id"], "created": pd.to_datetime(df["created_at"], utc=True)})
-    frame = frame.sort_values(["rater_id", "created"])
-    gap = (frame.groupby("rater_id")["created"].diff().dt.total_seconds() * 1000.0).reindex(df.index)
-    server = pd.to_numeric(df["response_ms"], errors="coerce").where(gap.isna(), gap)
+    server = pd.to_numeric(df["response_ms"], errors="coerce")
     client = pd.to_numeric(df["client_elapsed_ms"], errors="coerce")
     return client.where(client.notna(), server)
 
