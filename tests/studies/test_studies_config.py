@@ -101,3 +101,12 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path):
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("just a string")
     assert "expected a mapping" in error_of(scalar)
+
+
+def test_known_condition_methods_are_the_explain_registry():
+    """config.py keeps its own list (studies must validate without importing torch); it must name
+    exactly the registered explainers."""
+    from trustlab.explain import EXPLAINERS
+    from trustlab.studies.config import KNOWN_METHODS
+
+    assert set(KNOWN_METHODS) == set(EXPLAINERS)
