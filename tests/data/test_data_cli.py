@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 import trustlab.cli.datacmd  # noqa: F401 - attaches the verbs to the app
 from trustlab.cli.app import app
 from trustlab.db.engine import session_for
-from trustlab.db.items import get_dataset, list_items
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.items import list_items
 
 
 def _has(output: str, text: str) -> bool:

@@ -10,7 +10,9 @@ from PIL import Image
 from trustlab.data.images import MAX_PIXELS
 from trustlab.data.ingest import ingest
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names, get_dataset, list_items
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.labels import class_names
 
 
 def _snapshot(settings, name):

@@ -9,7 +9,8 @@ from PIL import Image
 from trustlab.data.ingest import IngestError, ingest
 from trustlab.data.splits import SplitSpecError, parse_split, split_counts, stratified_splits
 from trustlab.db.engine import session_for
-from trustlab.db.items import get_dataset, list_items
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.items import list_items
 
 
 def _image(path, value, size=(12, 10)):

@@ -1,7 +1,9 @@
 from builders import make_image_dataset
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names, get_dataset, list_items, split_counts
+from trustlab.db.queries.datasets import get_dataset, split_counts
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.labels import class_names
 
 
 def test_builder_writes_rows_and_files(settings):

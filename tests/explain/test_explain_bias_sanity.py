@@ -10,8 +10,9 @@ import torch
 from builders import make_image_dataset
 
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import add_explanation, add_predictions_if_missing
-from trustlab.db.items import list_items
+from trustlab.db.queries.explanations import add_explanation
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.predictions import add_predictions_if_missing
 from trustlab.db.schema import Explanation, Prediction
 from trustlab.explain.base import Attribution, Explainer, ExplainError
 from trustlab.explain.bias import (

@@ -10,8 +10,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import add_explanation, add_predictions_if_missing, get_explanation
-from trustlab.db.items import list_items
+from trustlab.db.queries.explanations import add_explanation, get_explanation
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.predictions import add_predictions_if_missing
 from trustlab.db.schema import Explanation, Item, Prediction
 from trustlab.explain.base import ExplainError
 from trustlab.explain.precompute import (

@@ -9,8 +9,9 @@ from PIL import Image
 from torchvision.models import resnet18
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import NotFound, list_items
-from trustlab.db.modelq import get_model_version
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.models import get_model_version
 from trustlab.models.arch import build_model, cam_target_layer, head_module
 from trustlab.models.checkpoint import file_sha256, load_model, pick_device, register_model
 from trustlab.models.errors import ArchError, CheckpointError, DuplicateModelError, ModelError

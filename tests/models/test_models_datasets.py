@@ -7,7 +7,7 @@ import torch
 from builders import make_image_dataset
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
+from trustlab.db.queries.items import list_items
 from trustlab.models.datasets import AugmentConfig, ItemImages, augment
 from trustlab.models.errors import DataError
 

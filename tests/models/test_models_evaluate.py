@@ -9,8 +9,10 @@ from builders import make_image_dataset
 from sqlalchemy import delete, update
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import ensure_labels, list_items
-from trustlab.db.modelq import get_model_version, list_predictions
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.labels import ensure_labels
+from trustlab.db.queries.models import get_model_version
+from trustlab.db.queries.predictions import list_predictions
 from trustlab.db.schema import Item, Prediction
 from trustlab.models.compare import compare_models
 from trustlab.models.crossval import crossval_predict

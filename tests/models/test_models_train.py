@@ -9,8 +9,8 @@ from sqlalchemy import update
 from torchvision.models import resnet18
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import NotFound
-from trustlab.db.modelq import get_model_version
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.models import get_model_version
 from trustlab.db.schema import Item
 from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import ArchError, DataError, DuplicateModelError

@@ -13,7 +13,7 @@ from PIL import Image
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
+from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Explanation, ModelVersion, Prediction, Study, StudyItem
 from trustlab.platform import auth
 

@@ -10,7 +10,7 @@ from platform_world import study_config
 from sqlalchemy import func, select
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
+from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Explanation, Study, StudyItem
 from trustlab.models.arch import build_model
 from trustlab.models.checkpoint import register_model

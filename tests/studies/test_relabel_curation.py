@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from builders import make_image_dataset
 
-from trustlab.db import relabelq
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names, get_item, list_items
+from trustlab.db.queries.items import get_item, list_items
+from trustlab.db.queries.labels import class_names
+from trustlab.db.queries.proposals import open_proposals, upsert_proposals
 from trustlab.db.schema import LabelRevision, RelabelProposal
 from trustlab.studies.relabel.curation import (
     EXPORT_COLUMNS,
@@ -55,12 +56,12 @@ def dataset(settings):
                 "evidence": {"twins": [{"item_id": items[5].id, "similarity": 0.9}]},
             },
         ]
-        relabelq.upsert_proposals(s, dataset_id=dataset_id, rows=rows)
+        upsert_proposals(s, dataset_id=dataset_id, rows=rows)
     return dataset_id, [i.id for i in items]
 
 
 def _proposal_for(s, item_id):
-    return next(p for p, i in relabelq.open_proposals(s, dataset_id=i_ds(s, item_id)) if i.id == item_id)
+    return next(p for p, i in open_proposals(s, dataset_id=i_ds(s, item_id)) if i.id == item_id)
 
 
 def i_ds(s, item_id):

@@ -15,7 +15,9 @@ import pytest
 from trustlab.data.demo import generate_demo
 from trustlab.data.ingest import ingest
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names, get_dataset, list_items
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.labels import class_names
 from trustlab.db.schema import Assignment, Judgement, ModelVersion, Prediction, Rater, Study
 from trustlab.studies.relabel.pipeline import run_relabel
 from trustlab.studies.relabel.planted import simulate_pred_probs, simulate_rater_labels

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
-from trustlab.db import relabelq
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.judgements import rater_label_answers
+from trustlab.db.queries.studies import get_study
 from trustlab.db.schema import (
     Assignment,
     Judgement,
@@ -123,8 +124,8 @@ def _precision_recall(frame: pd.DataFrame, world: dict) -> tuple[float, float]:
 
 def test_rater_answers_use_the_latest_judgement(settings, world):
     with session_for(settings) as s:
-        study = relabelq.get_study(s, name="s1")
-        answers = relabelq.rater_label_answers(s, study_id=study.id)
+        study = get_study(s, name="s1")
+        answers = rater_label_answers(s, study_id=study.id)
     assert len(answers) == int((~np.isnan(world["answers"])).sum())
     position = {item_id: n for n, item_id in enumerate(world["item_ids"])}
     got = {}

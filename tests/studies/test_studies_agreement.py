@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from study_builders import add_judgement, make_raters, make_study
 
-from trustlab.db import studyq
 from trustlab.db.engine import session_for
+from trustlab.db.queries.studies import study_items
 from trustlab.studies.analysis import analyze_study
 
 # Wikipedia, "Fleiss' kappa", worked example: 10 items, 14 raters, 5 categories; kappa = 0.210.
@@ -37,7 +37,7 @@ KRIPPENDORFF_DATA = [
 
 def regular_items(settings, study_id):
     with session_for(settings) as s:
-        return [si.item_id for si in studyq.study_items(s, study_id=study_id) if not si.is_gold]
+        return [si.item_id for si in study_items(s, study_id=study_id) if not si.is_gold]
 
 
 def test_fleiss_example_end_to_end(settings, tmp_path):

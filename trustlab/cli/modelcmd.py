@@ -11,7 +11,7 @@ from rich.table import Table
 
 from trustlab.cli.app import app, console, fail
 from trustlab.config import load_settings
-from trustlab.db.items import NotFound
+from trustlab.db.queries.errors import NotFound
 from trustlab.models.errors import ModelError
 
 T = TypeVar("T")
@@ -145,7 +145,7 @@ def predict(
 def models_list() -> None:
     """List the trained model versions with their stored test accuracy."""
     from trustlab.db.engine import session_for
-    from trustlab.db.modelq import list_model_versions
+    from trustlab.db.queries.models import list_model_versions
     from trustlab.db.schema import Dataset
 
     table = Table(title="model versions")

@@ -11,7 +11,8 @@ from rich.table import Table
 from trustlab.cli.app import app, console, fail, labels_app
 from trustlab.config import load_settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import NotFound, get_dataset
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.errors import NotFound
 from trustlab.studies.relabel.curation import (
     CurationError,
     decide,

@@ -36,14 +36,9 @@ from trustlab.data.images import (
 from trustlab.data.sources import IngestError, SourceEntry, discover
 from trustlab.data.splits import DEFAULT_SPLIT_TEXT, SplitSpecError, parse_split, stratified_splits
 from trustlab.db.engine import session_for
-from trustlab.db.items import (
-    add_items_batched,
-    class_names,
-    ensure_labels,
-    find_dataset,
-    get_or_create_dataset,
-    items_by_sha,
-)
+from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
+from trustlab.db.queries.items import add_items_batched, items_by_sha
+from trustlab.db.queries.labels import class_names, ensure_labels
 from trustlab.db.schema import Item
 
 REASON_BAD_MASK = "bad mask"

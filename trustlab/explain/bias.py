@@ -18,8 +18,8 @@ import pandas as pd
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import list_explanations
-from trustlab.db.modelq import get_model_version
+from trustlab.db.queries.explanations import list_explanations
+from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError
 from trustlab.explain.faithfulness import mass_inside
 from trustlab.explain.store import load_array

@@ -12,7 +12,7 @@ import numpy as np
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
+from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.explain.base import ExplainError
 from trustlab.explain.store import cache_path, save_cached_array

@@ -24,15 +24,10 @@ from tqdm.auto import tqdm
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import (
-    add_explanation,
-    add_predictions_if_missing,
-    find_explanations,
-    items_by_ids,
-    predictions_for_items,
-)
-from trustlab.db.items import list_items
-from trustlab.db.modelq import get_model_version
+from trustlab.db.queries.explanations import add_explanation, find_explanations
+from trustlab.db.queries.items import items_by_ids, list_items
+from trustlab.db.queries.models import get_model_version
+from trustlab.db.queries.predictions import add_predictions_if_missing, predictions_for_items
 from trustlab.db.schema import Explanation, Item, ModelVersion, Prediction
 from trustlab.explain.base import Explainer, ExplainError, get_explainer, params_key
 from trustlab.explain.faithfulness import faithfulness_scores

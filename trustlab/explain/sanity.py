@@ -21,8 +21,8 @@ from torch import nn
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
-from trustlab.db.modelq import get_model_version
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError, get_explainer
 from trustlab.explain.precompute import make_explainer, resolve_params
 from trustlab.models.checkpoint import load_model

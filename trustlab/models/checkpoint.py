@@ -19,7 +19,7 @@ from torch import nn
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.modelq import add_model_version, find_model_version, get_model_version
+from trustlab.db.queries.models import add_model_version, find_model_version, get_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
 from trustlab.models.errors import CheckpointError, DuplicateModelError, ModelError

@@ -10,7 +10,7 @@ import pandas as pd
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.modelq import get_model_version
+from trustlab.db.queries.models import get_model_version
 from trustlab.db.schema import Dataset, ModelVersion
 from trustlab.models.errors import DataError
 from trustlab.models.evaluate import EvalResult, evaluate_model

@@ -17,8 +17,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
-from trustlab.db.modelq import add_predictions, get_model_version, predicted_item_ids
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.models import get_model_version
+from trustlab.db.queries.predictions import add_predictions, predicted_item_ids
 from trustlab.models.checkpoint import load_model, pick_device
 from trustlab.models.datasets import AugmentConfig, ItemImages, item_label, prepare
 from trustlab.models.errors import DataError

@@ -14,8 +14,8 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
-from trustlab.db.modelq import get_model_version, set_metrics
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.models import get_model_version, set_metrics
 from trustlab.db.schema import Dataset, Item
 from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.datasets import encode_labels

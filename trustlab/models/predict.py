@@ -8,8 +8,9 @@ import numpy as np
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import list_items
-from trustlab.db.modelq import add_predictions, get_model_version, predicted_item_ids
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.models import get_model_version
+from trustlab.db.queries.predictions import add_predictions, predicted_item_ids
 from trustlab.db.schema import Prediction
 from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import DataError

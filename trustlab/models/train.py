@@ -11,9 +11,10 @@ from torch import nn
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names as dataset_class_names
-from trustlab.db.items import get_dataset, list_items
-from trustlab.db.modelq import find_model_version
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.labels import class_names as dataset_class_names
+from trustlab.db.queries.models import find_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import TORCH_CACHE, build_model, check_arch, count_params, freeze_backbone
 from trustlab.models.checkpoint import pick_device, register_model

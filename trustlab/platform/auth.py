@@ -14,10 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from trustlab.config import Settings
-from trustlab.db import authq
 from trustlab.db.engine import session_for
-from trustlab.db.items import NotFound
-from trustlab.db.judgementq import study_by_id, study_by_name
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.studies import get_study, get_study_by_id
+from trustlab.db.queries.times import as_utc
+from trustlab.db.queries.users import (
+    add_auth_token,
+    add_invites,
+    add_rater,
+    claim_invite,
+    invite_by_hash,
+    rater_by_handle,
+    rater_for_token,
+)
 from trustlab.platform.errors import Conflict, Forbidden, Gone, NotAuthenticated, NotFoundError, PlatformError
 
 ROLES = ("rater", "researcher", "curator", "admin")
@@ -124,23 +133,23 @@ def create_user(
         raise PlatformError("user name must be 1-200 characters")
     password = password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     with session_for(settings) as s:
-        if authq.rater_by_handle(s, handle=handle) is not None:
+        if rater_by_handle(s, handle=handle) is not None:
             raise Conflict(f"user {handle!r} already exists; pick another name")
-        rater = authq.add_rater(s, handle=handle, role=role, secret_hash=hash_password(password))
+        rater = add_rater(s, handle=handle, role=role, secret_hash=hash_password(password))
         return rater.id, password
 
 
 def login(settings: Settings, *, username: str, password: str) -> LoginResult:
     """Check a staff password and issue a bearer token. Raises NotAuthenticated."""
     with session_for(settings) as s:
-        rater = authq.rater_by_handle(s, handle=username)
+        rater = rater_by_handle(s, handle=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
         stored = rater.secret_hash if rater is not None else _DUMMY_HASH
         if not verify_password(password, stored) or rater is None:
             raise NotAuthenticated("wrong user name or password")
         token = new_token()
         ttl = STAFF_TOKEN_TTL if rater.role in STAFF_ROLES else RATER_TOKEN_TTL
-        authq.add_auth_token(s, rater_id=rater.id, token_hash=hash_token(token), expires_at=_now() + ttl)
+        add_auth_token(s, rater_id=rater.id, token_hash=hash_token(token), expires_at=_now() + ttl)
         return LoginResult(token=token, role=rater.role, rater_id=rater.id)
 
 
@@ -149,7 +158,7 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
     with session_for(settings) as s:
-        rater = authq.rater_for_token(s, token_hash=hash_token(token), now=_now())
+        rater = rater_for_token(s, token_hash=hash_token(token), now=_now())
         if rater is None:
             raise NotAuthenticated(
                 "your session token is unknown or expired; sign in or open your invite link again"
@@ -178,10 +187,10 @@ def create_invites(
     tokens = [new_token() for _ in range(n)]
     with session_for(settings) as s:
         try:
-            study_row = study_by_name(s, name=study)
+            study_row = get_study(s, name=study)
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
-        authq.add_invites(
+        add_invites(
             s, study_id=study_row.id, token_hashes=[hash_token(t) for t in tokens], expires_at=expires_at
         )
     base = base_url.rstrip("/")
@@ -199,14 +208,14 @@ def accept_invite(
     """
     now = _now()
     with session_for(settings) as s:
-        row = authq.invite_by_hash(s, token_hash=hash_token(invite or ""))
+        row = invite_by_hash(s, token_hash=hash_token(invite or ""))
         if row is None:
             raise NotAuthenticated("this invite link is not valid; check that you copied the whole link")
-        if row.expires_at is not None and authq._aware(row.expires_at) <= now:
+        if row.expires_at is not None and as_utc(row.expires_at) <= now:
             raise Gone("this invite link has expired; ask the study team for a new one")
         rater_id = row.rater_id
         if rater_id is None:
-            rater = authq.add_rater(
+            rater = add_rater(
                 s,
                 handle=f"rater-{secrets.token_hex(6)}",
                 role="rater",
@@ -215,16 +224,16 @@ def accept_invite(
                 simulated=simulated,
                 commit=False,
             )
-            if authq.claim_invite(s, invite_id=row.id, rater_id=rater.id, now=now):
+            if claim_invite(s, invite_id=row.id, rater_id=rater.id, now=now):
                 rater_id = rater.id
             else:  # another request claimed it a moment ago: use its rater
                 s.rollback()
-                rater_id = authq.invite_by_hash(s, token_hash=row.token_hash).rater_id
+                rater_id = invite_by_hash(s, token_hash=row.token_hash).rater_id
         token = new_token()
-        authq.add_auth_token(
+        add_auth_token(
             s, rater_id=rater_id, token_hash=hash_token(token), expires_at=now + RATER_TOKEN_TTL, commit=False
         )
-        study_name = study_by_id(s, study_id=row.study_id).name
+        study_name = get_study_by_id(s, study_id=row.study_id).name
         s.commit()
         return AcceptedInvite(token=token, rater_id=rater_id, study=study_name)
 

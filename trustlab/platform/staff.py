@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from trustlab.db import judgementq
 from trustlab.db.engine import session_for
-from trustlab.db.items import NotFound
-from trustlab.db.judgementq import JudgementRow
+from trustlab.db.queries import datasets as dataset_queries
+from trustlab.db.queries.assignments import assignment_counts
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.judgements import JudgementRow, study_judgements
+from trustlab.db.queries.studies import get_study_by_id
 from trustlab.platform.auth import Principal, require_role
 from trustlab.platform.errors import NotFoundError, PlatformError
 from trustlab.platform.services import Services
@@ -59,10 +61,10 @@ def _rows(services: Services, study: str) -> tuple[Any, list[JudgementRow]]:
     ctx = services.study(name=study, fresh=True)
     with session_for(services.settings) as s:
         try:
-            row = judgementq.study_by_id(s, study_id=ctx.id)
+            row = get_study_by_id(s, study_id=ctx.id)
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
-        return ctx, judgementq.study_judgements(s, study=row)
+        return ctx, study_judgements(s, study=row)
 
 
 def current_judgements(rows: list[JudgementRow]) -> list[JudgementRow]:
@@ -117,7 +119,7 @@ def study_progress(services: Services, principal: Principal, *, study: str) -> d
     require_role(principal, "researcher")
     ctx, rows = _rows(services, study)
     with session_for(services.settings) as s:
-        counts = judgementq.assignment_counts(s, study_id=ctx.id)
+        counts = assignment_counts(s, study_id=ctx.id)
     raters: dict[int, dict[str, Any]] = {}
     conditions: dict[str, dict[str, Any]] = {c: {"assigned": 0, "done": 0} for c in ctx.config.conditions}
     for rater_id, handle, condition, status, count in counts:
@@ -205,7 +207,7 @@ def judgements_csv(services: Services, principal: Principal, *, study: str) -> s
 def curator_queue(services: Services, principal: Principal, *, dataset: str, limit: int = 50) -> list[dict]:
     """Open relabel proposals of a dataset, best first (see relabel.curation.review_queue)."""
     require_role(principal, "curator")
-    from trustlab.db.items import get_dataset
+    from trustlab.db.queries.datasets import get_dataset
     from trustlab.studies.relabel.curation import review_queue
 
     with session_for(services.settings) as s:
@@ -262,4 +264,4 @@ def curator_undo(services: Services, principal: Principal, *, item_id: int) -> d
 
 def dataset_names(services: Services) -> list[str]:
     with session_for(services.settings) as s:
-        return judgementq.dataset_names(s)
+        return dataset_queries.dataset_names(s)

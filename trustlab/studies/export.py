@@ -10,8 +10,11 @@ from typing import Any
 import pandas as pd
 
 from trustlab.config import Settings
-from trustlab.db import studyq
 from trustlab.db.engine import session_for
+from trustlab.db.queries.assignments import study_progress_rows
+from trustlab.db.queries.judgements import judgement_rows
+from trustlab.db.queries.models import get_model_name
+from trustlab.db.queries.studies import get_study, study_items
 from trustlab.studies.analysis.load import ANSWER_COLUMNS, judgements_frame
 from trustlab.studies.config import load_study_config
 
@@ -46,10 +49,10 @@ def study_status(settings: Settings, name: str) -> dict[str, Any]:
     """{study, status, items, gold_items, raters, per_rater: [{rater, done, assigned, released, by
     condition}], per_condition: {condition: {done, assigned, released}}}."""
     with session_for(settings) as session:
-        study = studyq.get_study(session, name=name)
+        study = get_study(session, name=name)
         config = load_study_config(study.config)
-        items = studyq.study_items(session, study_id=study.id)
-        rows = studyq.study_progress_rows(session, study_id=study.id)
+        items = study_items(session, study_id=study.id)
+        rows = study_progress_rows(session, study_id=study.id)
     per_rater: dict[int, dict[str, Any]] = {}
     per_condition: dict[str, dict[str, int]] = defaultdict(lambda: {"done": 0, "assigned": 0, "released": 0})
     for row in rows:
@@ -86,9 +89,9 @@ def export_study(settings: Settings, name: str, out_dir: str | Path) -> dict[str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with session_for(settings) as session:
-        study = studyq.get_study(session, name=name)
-        rows = studyq.judgement_rows(session, study_id=study.id)
-        model = studyq.get_model_name(session, model_version_id=study.model_version_id)
+        study = get_study(session, name=name)
+        rows = judgement_rows(session, study_id=study.id)
+        model = get_model_name(session, model_version_id=study.model_version_id)
     df = judgements_frame(rows)
     df["model"] = model
     df["answers_json"] = [json.dumps(a, sort_keys=True) for a in df["answers"]]

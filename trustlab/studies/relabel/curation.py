@@ -14,8 +14,25 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from trustlab.db import relabelq
-from trustlab.db.items import class_names, get_item
+from trustlab.db.queries.explanations import item_explanations
+from trustlab.db.queries.items import get_item
+from trustlab.db.queries.labels import (
+    SOURCE_UNDO,
+    class_names,
+    item_revisions,
+    label_export_rows,
+    merge_item_labels,
+)
+from trustlab.db.queries.proposals import (
+    ACCEPTED,
+    OPEN,
+    OTHER,
+    REJECTED,
+    decide_proposal,
+    get_proposal,
+    open_proposals,
+    undo_revision,
+)
 from trustlab.db.schema import LabelRevision
 
 ACTIONS = ("accept", "reject", "other")
@@ -58,8 +75,8 @@ def decide(
         raise CurationError(f"action {action!r} is not one of {', '.join(ACTIONS)}")
     if not actor:
         raise CurationError("actor is empty: pass the curator's handle")
-    proposal = relabelq.get_proposal(session, proposal_id=proposal_id)
-    if proposal.status != relabelq.OPEN:
+    proposal = get_proposal(session, proposal_id=proposal_id)
+    if proposal.status != OPEN:
         raise CurationError(
             f"proposal {proposal_id} is already {proposal.status}"
             + (f" by {proposal.decided_by}" if proposal.decided_by else "")
@@ -67,14 +84,14 @@ def decide(
         )
     evidence = {"proposal": _proposal_summary(proposal)}
     if action == "reject":
-        return relabelq.decide_proposal(
-            session, proposal=proposal, status=relabelq.REJECTED, new_label=None, actor=actor
+        return decide_proposal(
+            session, proposal=proposal, status=REJECTED, new_label=None, actor=actor
         )
     if action == "accept":
-        return relabelq.decide_proposal(
+        return decide_proposal(
             session,
             proposal=proposal,
-            status=relabelq.ACCEPTED,
+            status=ACCEPTED,
             new_label=proposal.proposed_label,
             actor=actor,
             evidence=evidence,
@@ -82,8 +99,8 @@ def decide(
     classes = class_names(session, dataset_id=proposal.dataset_id)
     if label is None or label not in classes:
         raise CurationError(f"label {label!r} is not a class of this dataset (classes: {', '.join(classes)})")
-    status = relabelq.ACCEPTED if label == proposal.proposed_label else relabelq.OTHER
-    return relabelq.decide_proposal(
+    status = ACCEPTED if label == proposal.proposed_label else OTHER
+    return decide_proposal(
         session, proposal=proposal, status=status, new_label=label, actor=actor, evidence=evidence
     )
 
@@ -105,7 +122,7 @@ def undoable_revision(revisions: Sequence[LabelRevision]) -> LabelRevision | Non
     repeatedly walks further back through the history)."""
     stack: list[LabelRevision] = []
     for revision in revisions:
-        if revision.source == relabelq.SOURCE_UNDO:
+        if revision.source == SOURCE_UNDO:
             undone = revision.evidence.get("undoes_revision_id")
             stack = [r for r in stack if r.id != undone]
         else:
@@ -121,13 +138,13 @@ def undo(session: Session, *, item_id: int, actor: str) -> LabelRevision:
     if not actor:
         raise CurationError("actor is empty: pass the curator's handle")
     item = get_item(session, item_id=item_id)
-    target = undoable_revision(relabelq.item_revisions(session, item_id=item_id))
+    target = undoable_revision(item_revisions(session, item_id=item_id))
     if target is None:
         raise CurationError(
             f"item {item_id} has no label change to undo "
             f"(its label is still the original {item.original_label!r})"
         )
-    return relabelq.undo_revision(session, item=item, revision=target, actor=actor)
+    return undo_revision(session, item=item, revision=target, actor=actor)
 
 
 def merge_labels(
@@ -151,12 +168,12 @@ def merge_labels(
         raise CurationError(
             f"class(es) {', '.join(map(repr, unknown))} not in the dataset (classes: {', '.join(classes)})"
         )
-    return relabelq.merge_item_labels(session, dataset_id=dataset_id, sources=sources, into=into, actor=actor)
+    return merge_item_labels(session, dataset_id=dataset_id, sources=sources, into=into, actor=actor)
 
 
 def export_labels(session: Session, *, dataset_id: int) -> pd.DataFrame:
     """Current labels with their history, one row per item (columns ``EXPORT_COLUMNS``)."""
-    rows = relabelq.label_export_rows(session, dataset_id=dataset_id)
+    rows = label_export_rows(session, dataset_id=dataset_id)
     return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
 
 
@@ -183,7 +200,7 @@ def review_queue(
         raise CurationError(f"limit must be at least 1, got {limit}")
     classes = class_names(session, dataset_id=dataset_id)
     out = []
-    for proposal, item in relabelq.open_proposals(session, dataset_id=dataset_id, limit=limit):
+    for proposal, item in open_proposals(session, dataset_id=dataset_id, limit=limit):
         evidence = dict(proposal.evidence or {})
         out.append(
             {
@@ -199,7 +216,7 @@ def review_queue(
                 "votes": evidence.get("votes", {}),
                 "probabilities": evidence.get("probabilities", {}),
                 "twins": evidence.get("twins", []),
-                "explanations": relabelq.item_explanations(session, item_id=item.id),
+                "explanations": item_explanations(session, item_id=item.id),
                 "evidence": evidence,
                 "classes": classes,
             }

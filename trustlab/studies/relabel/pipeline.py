@@ -17,9 +17,17 @@ import pandas as pd
 from tqdm import tqdm
 
 from trustlab.config import Settings
-from trustlab.db import relabelq
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names, get_dataset, list_items
+from trustlab.db.queries.assignments import assigned_item_ids
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.explanations import twin_neighbours
+from trustlab.db.queries.items import list_items
+from trustlab.db.queries.judgements import rater_label_answers
+from trustlab.db.queries.labels import class_names
+from trustlab.db.queries.models import get_model_version
+from trustlab.db.queries.predictions import out_of_sample_predictions
+from trustlab.db.queries.proposals import decided_item_labels, upsert_proposals
+from trustlab.db.queries.studies import get_study
 from trustlab.studies.relabel.ambiguity import ambiguous_pairs
 from trustlab.studies.relabel.consensus import crowdlab, dawid_skene, rater_quality
 from trustlab.studies.relabel.proposals import (
@@ -70,16 +78,16 @@ class _Inputs:
 def _load(session, *, model: str, study: str | None, dataset: str | None) -> _Inputs:
     if (study is None) == (dataset is None):
         raise RelabelError("pass exactly one of --study STUDY or --dataset NAME")
-    version = relabelq.get_model_by_name(session, name=model)
+    version = get_model_version(session, name=model)
     if study is not None:
-        study_row = relabelq.get_study(session, name=study)
+        study_row = get_study(session, name=study)
         dataset_id = study_row.dataset_id
-        wanted = set(relabelq.study_item_ids(session, study_id=study_row.id))
-        answers = relabelq.rater_label_answers(session, study_id=study_row.id)
+        wanted = set(assigned_item_ids(session, study_id=study_row.id))
+        answers = rater_label_answers(session, study_id=study_row.id)
         items = [i for i in list_items(session, dataset_id=dataset_id) if i.id in wanted]
     else:
         dataset_id = get_dataset(session, name=dataset).id
-        answers = relabelq.rater_label_answers(session, dataset_id=dataset_id)
+        answers = rater_label_answers(session, dataset_id=dataset_id)
         items = list_items(session, dataset_id=dataset_id)
     if version.dataset_id != dataset_id:
         raise RelabelError(f"model {model!r} was trained on another dataset; pass a model of this dataset")
@@ -95,7 +103,7 @@ def _load(session, *, model: str, study: str | None, dataset: str | None) -> _In
     for item_id, rater, label in usable:  # ordered oldest first: a later answer wins
         labels[position[item_id], rater_col[rater]] = class_index[label]
     probs = np.full((len(items), len(classes)), np.nan)
-    predictions = relabelq.out_of_sample_predictions(session, model_version_id=version.id,
+    predictions = out_of_sample_predictions(session, model_version_id=version.id,
                                                      item_ids=position.keys())
     model_classes = list(version.class_names)
     for item_id, prediction in predictions.items():
@@ -183,9 +191,9 @@ def run_relabel(
             raise RelabelError(f"no rater answers and no out-of-sample predictions of model {model!r} "
                                f"in scope: run `trustlab predict --model {model} --cross-val` first")
         frame = _propose(inputs, given, method, min_margin)
-        decided = relabelq.decided_item_labels(session, dataset_id=inputs.dataset_id)
+        decided = decided_item_labels(session, dataset_id=inputs.dataset_id)
         proposed_items = [inputs.items[int(n)].id for n in frame["index"]]
-        twins = relabelq.twin_neighbours(session, item_ids=proposed_items)
+        twins = twin_neighbours(session, item_ids=proposed_items)
         rows, csv_rows, skipped = [], [], 0
         for _, row in tqdm(frame.iterrows(), total=len(frame), desc="proposals", disable=len(frame) < 200):
             n = int(row["index"])
@@ -208,7 +216,7 @@ def run_relabel(
                 "model_prob_current": probs.get(item.current_label),
                 "twins": ";".join(str(t.get("item_id")) for t in evidence["twins"]),
             })
-        counts = relabelq.upsert_proposals(session, dataset_id=inputs.dataset_id, rows=rows)
+        counts = upsert_proposals(session, dataset_id=inputs.dataset_id, rows=rows)
         counts["skipped_decided"] += skipped
     for rank, (csv_row, row) in enumerate(zip(csv_rows, rows, strict=True), start=1):
         csv_row["rank"] = rank

@@ -1,8 +1,7 @@
-"""Queries for accounts, bearer tokens and invites. Callers pass a Session; writers commit explicitly.
+"""Queries for accounts, bearer tokens and invites.
 
-Secrets never reach this module in clear text: callers hash passwords (slow KDF) and tokens
-(sha256) in trustlab.platform.auth and store or look up only the hashes.
-"""
+Secrets never reach this module in clear text: callers hash passwords and tokens in
+trustlab.platform.auth and store or look up only the hashes."""
 
 from __future__ import annotations
 
@@ -12,7 +11,12 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from trustlab.db.schema import AuthToken, Invite, Rater
+from trustlab.db.queries.times import as_utc
+from trustlab.db.schema import (
+    AuthToken,
+    Invite,
+    Rater,
+)
 
 
 def add_rater(
@@ -86,7 +90,7 @@ def rater_for_token(session: Session, *, token_hash: str, now: datetime) -> Rate
     if row is None:
         return None
     rater, expires_at = row
-    if expires_at is not None and _aware(expires_at) <= now:
+    if expires_at is not None and as_utc(expires_at) <= now:
         return None
     return rater
 
@@ -120,10 +124,3 @@ def claim_invite(session: Session, *, invite_id: int, rater_id: int, now: dateti
         .values(rater_id=rater_id, accepted_at=now)
     )
     return result.rowcount == 1
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they are stored as UTC."""
-    from datetime import UTC
-
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

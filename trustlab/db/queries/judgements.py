@@ -1,8 +1,5 @@
-"""Queries behind the rater app: studies by name, assignments, judgements, access checks, exports.
-
-Judgements are append-only. ``record_judgement`` inserts the row and marks its assignment done in
-one transaction, so a judgement is acknowledged only once both are durable.
-"""
+"""Queries for judgements. Judgements are append-only: a changed answer is a new row that
+supersedes the old one."""
 
 from __future__ import annotations
 
@@ -10,15 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trustlab.db.items import NotFound
+from trustlab.db.queries.assignments import assignment_for_rater
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.predictions import predictions_for_items
+from trustlab.db.queries.studies import get_study_by_id
 from trustlab.db.schema import (
     Assignment,
-    Dataset,
-    Explanation,
     Item,
     Judgement,
     Prediction,
@@ -26,31 +24,79 @@ from trustlab.db.schema import (
     Study,
     StudyItem,
 )
-from trustlab.db.studyq import get_study as study_by_name  # noqa: F401 - one copy, in studyq
-from trustlab.db.studyq import get_study_by_id as study_by_id  # noqa: F401
 
 
-def list_studies(session: Session) -> list[Study]:
-    return list(session.scalars(select(Study).order_by(Study.name)))
+def judgement_rows(session: Session, *, study_id: int) -> list[dict[str, Any]]:
+    """The latest non-superseded judgement per assignment of a study, with its item, prediction and rater.
 
-
-def assignment_for_rater(
-    session: Session, *, assignment_id: int, rater_id: int, for_update: bool = False
-) -> Assignment | None:
-    """The assignment if it belongs to ``rater_id``; ``for_update`` locks it (PostgreSQL) so that
-    concurrent answers to one assignment get a well-defined supersedes chain."""
-    query = select(Assignment).where(Assignment.id == assignment_id, Assignment.rater_id == rater_id)
-    if for_update:
-        query = query.with_for_update()
-    return session.scalars(query).first()
-
-
-def get_assignment(session: Session, *, assignment_id: int) -> Assignment | None:
-    return session.get(Assignment, assignment_id)
-
-
-def explanation_by_id(session: Session, *, explanation_id: int) -> Explanation | None:
-    return session.get(Explanation, explanation_id)
+    Each row: judgement_id, assignment_id, rater_id, rater, simulated, item_id, item_path, condition,
+    position, is_gold, gold_answers, model_correct, predicted_label, model_confidence, true_label,
+    original_label, answers, response_ms, client_elapsed_ms, created_at, superseded (how many earlier
+    judgements of the same assignment this one replaced or outlived).
+    """
+    study = get_study_by_id(session, study_id=study_id)
+    query = (
+        select(
+            Judgement,
+            Assignment,
+            Rater.handle,
+            Rater.simulated,
+            Item,
+            StudyItem.model_correct,
+            StudyItem.gold_answers,
+        )
+        .join(Assignment, Assignment.id == Judgement.assignment_id)
+        .join(Rater, Rater.id == Assignment.rater_id)
+        .join(Item, Item.id == Assignment.item_id)
+        .outerjoin(
+            StudyItem, (StudyItem.study_id == Assignment.study_id) & (StudyItem.item_id == Assignment.item_id)
+        )
+        .where(Assignment.study_id == study_id)
+        .order_by(Judgement.id)
+    )
+    results = session.execute(query).all()
+    superseded_ids = {j.supersedes_id for j, *_ in results if j.supersedes_id is not None}
+    latest: dict[int, tuple] = {}
+    history: dict[int, int] = {}
+    for row in results:
+        judgement = row[0]
+        history[judgement.assignment_id] = history.get(judgement.assignment_id, 0) + 1
+        if judgement.id not in superseded_ids:
+            latest[judgement.assignment_id] = row  # ordered by id: the last one wins
+    item_ids = sorted({row[1].item_id for row in latest.values()})
+    predictions = predictions_for_items(session, model_version_id=study.model_version_id, item_ids=item_ids)
+    out = []
+    for judgement, assignment, handle, simulated, item, model_correct, gold_answers in latest.values():
+        prediction = predictions.get(item.id)
+        predicted = prediction.predicted_label if prediction is not None else None
+        if model_correct is None and predicted is not None:
+            model_correct = predicted == item.current_label
+        out.append(
+            {
+                "judgement_id": judgement.id,
+                "assignment_id": assignment.id,
+                "rater_id": assignment.rater_id,
+                "rater": handle,
+                "simulated": bool(simulated),
+                "item_id": item.id,
+                "item_path": item.path,
+                "condition": assignment.condition,
+                "position": assignment.position,
+                "is_gold": assignment.is_gold,
+                "gold_answers": gold_answers,
+                "model_correct": model_correct,
+                "predicted_label": predicted,
+                "model_confidence": prediction.confidence if prediction is not None else None,
+                "true_label": item.current_label,
+                "original_label": item.original_label,
+                "answers": dict(judgement.answers or {}),
+                "response_ms": judgement.response_ms,
+                "client_elapsed_ms": judgement.client_elapsed_ms,
+                "created_at": judgement.created_at,
+                "superseded": history[assignment.id] - 1,
+            }
+        )
+    return sorted(out, key=lambda r: (r["rater_id"], r["position"]))
 
 
 def judgement_by_key(session: Session, *, idempotency_key: str) -> Judgement | None:
@@ -115,16 +161,6 @@ def record_judgement(
             raise
         return existing, False
     return judgement, True
-
-
-def rater_has_item(session: Session, *, rater_id: int, item_id: int) -> bool:
-    """True when one of the rater's assignments (any study, any status) shows this item."""
-    query = select(exists().where(Assignment.rater_id == rater_id, Assignment.item_id == item_id))
-    return bool(session.scalar(query))
-
-
-def study_item_ids(session: Session, *, study_id: int) -> set[int]:
-    return set(session.scalars(select(StudyItem.item_id).where(StudyItem.study_id == study_id)))
 
 
 @dataclass(frozen=True)
@@ -208,18 +244,6 @@ def study_judgements(session: Session, *, study: Study) -> list[JudgementRow]:
     return rows
 
 
-def assignment_counts(session: Session, *, study_id: int) -> list[tuple[int, str, str, str, int]]:
-    """``(rater_id, handle, condition, status, count)`` for every assignment group of a study."""
-    query = (
-        select(Rater.id, Rater.handle, Assignment.condition, Assignment.status, func.count())
-        .join(Rater, Assignment.rater_id == Rater.id)
-        .where(Assignment.study_id == study_id)
-        .group_by(Rater.id, Rater.handle, Assignment.condition, Assignment.status)
-        .order_by(Rater.handle)
-    )
-    return [tuple(row) for row in session.execute(query)]
-
-
 def count_judgements(session: Session, *, study_id: int | None = None) -> int:
     query = select(func.count()).select_from(Judgement)
     if study_id is not None:
@@ -229,15 +253,42 @@ def count_judgements(session: Session, *, study_id: int | None = None) -> int:
     return int(session.scalar(query) or 0)
 
 
-def dataset_names(session: Session) -> list[str]:
-    return list(session.scalars(select(Dataset.name).order_by(Dataset.name)))
+# Judgement answer key holding a rater's class for the item (studies.questions.TASK_ANSWER).
+TRUE_LABEL_KEY = "true_label"
 
 
-def mark_served(session: Session, *, assignment_id: int, now: datetime) -> None:
-    """Stamp the first time an assignment's item is shown (response time starts there)."""
-    session.execute(
-        update(Assignment)
-        .where(Assignment.id == assignment_id, Assignment.served_at.is_(None))
-        .values(served_at=now)
+CANT_TELL_KEY = "cant_tell"
+
+
+def rater_label_answers(
+    session: Session, *, study_id: int | None = None, dataset_id: int | None = None
+) -> list[tuple[int, int, str]]:
+    """Raters' ``true_label`` answers as ``(item_id, rater_id, label)`` triples.
+
+    Only the latest non-superseded judgement of each assignment counts; answers that are missing,
+    empty or marked ``cant_tell`` are skipped. Filter by one study, or by every study of a dataset.
+    """
+    if (study_id is None) == (dataset_id is None):
+        raise ValueError("pass exactly one of study_id or dataset_id")
+    superseded = select(Judgement.supersedes_id).where(Judgement.supersedes_id.is_not(None))
+    query = (
+        select(Judgement.id, Judgement.assignment_id, Assignment.item_id, Assignment.rater_id,
+               Judgement.answers)
+        .join(Assignment, Judgement.assignment_id == Assignment.id)
+        .where(Judgement.id.not_in(superseded))
+        .order_by(Judgement.id)
     )
-    session.commit()
+    if study_id is not None:
+        query = query.where(Assignment.study_id == study_id)
+    else:
+        query = query.join(Study, Assignment.study_id == Study.id).where(Study.dataset_id == dataset_id)
+    latest: dict[int, tuple[int, int, dict[str, Any]]] = {}
+    for _jid, assignment_id, item_id, rater_id, answers in session.execute(query):
+        latest[assignment_id] = (item_id, rater_id, answers or {})  # ordered by id: the last one wins
+    out = []
+    for item_id, rater_id, answers in latest.values():
+        label = answers.get(TRUE_LABEL_KEY)
+        if not label or answers.get(CANT_TELL_KEY):
+            continue
+        out.append((item_id, rater_id, str(label)))
+    return out

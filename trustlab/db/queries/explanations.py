@@ -1,18 +1,77 @@
-"""Queries for explanations (and the item/prediction look-ups the precompute needs).
-
-Callers pass a Session; writers commit explicitly. Several precompute workers may share one
-PostgreSQL database: inserts that lose a race on a unique constraint return the winner's row.
-"""
+"""Queries for explanations. Inserts that lose a race on a unique constraint return the winner's row."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from trustlab.db.schema import Explanation, Item, Prediction
+from trustlab.db.schema import (
+    Explanation,
+    Item,
+    Prediction,
+)
+
+
+def explanation_scores(
+    session: Session, *, model_version_id: int, item_ids: Sequence[int]
+) -> list[dict[str, Any]]:
+    """[{item_id, method, faithfulness}] for the model's holdout predictions (latest per item and method)."""
+    ids = list(item_ids)
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Prediction.item_id, Explanation.method, Explanation.faithfulness)
+            .join(Prediction, Prediction.id == Explanation.prediction_id)
+            .where(
+                Prediction.model_version_id == model_version_id,
+                Prediction.kind == "holdout",
+                Prediction.item_id.in_(ids[start : start + 500]),
+            )
+            .order_by(Explanation.id)
+        )
+        for item_id, method, faithfulness in session.execute(query):
+            latest[(item_id, method)] = {
+                "item_id": item_id,
+                "method": method,
+                "faithfulness": faithfulness or {},
+            }
+    return list(latest.values())
+
+
+def explanation_by_id(session: Session, *, explanation_id: int) -> Explanation | None:
+    return session.get(Explanation, explanation_id)
+
+
+def twin_neighbours(session: Session, *, item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """{item_id: neighbours} from the newest twin Explanation of any prediction of each item."""
+    if not item_ids:
+        return {}
+    query = (
+        select(Prediction.item_id, Explanation.neighbours)
+        .join(Explanation, Explanation.prediction_id == Prediction.id)
+        .where(Prediction.item_id.in_(list(item_ids)), Explanation.method == "twin")
+        .order_by(Explanation.id)
+    )
+    return {item_id: list(neighbours or []) for item_id, neighbours in session.execute(query)}
+
+
+def item_explanations(session: Session, *, item_id: int) -> list[dict[str, Any]]:
+    """Every stored explanation of an item: [{method, overlay_path, neighbours, model_version_id}]."""
+    query = (
+        select(Explanation.method, Explanation.overlay_path, Explanation.neighbours,
+               Prediction.model_version_id)
+        .join(Prediction, Explanation.prediction_id == Prediction.id)
+        .where(Prediction.item_id == item_id)
+        .order_by(Explanation.id)
+    )
+    return [
+        {"method": m, "overlay_path": o, "neighbours": n, "model_version_id": mv}
+        for m, o, n, mv in session.execute(query)
+    ]
 
 
 def get_explanation(
@@ -60,42 +119,6 @@ def add_explanation(session: Session, *, explanation: Explanation) -> Explanatio
         if existing is None:
             raise
         return existing
-
-
-def items_by_ids(session: Session, *, item_ids: Sequence[int]) -> dict[int, Item]:
-    if not item_ids:
-        return {}
-    return {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(list(item_ids))))}
-
-
-def predictions_for_items(
-    session: Session, *, model_version_id: int, item_ids: Sequence[int], kind: str = "holdout"
-) -> dict[int, Prediction]:
-    """{item_id: Prediction} of one model for the given items (missing items are absent)."""
-    if not item_ids:
-        return {}
-    query = select(Prediction).where(
-        Prediction.model_version_id == model_version_id,
-        Prediction.kind == kind,
-        Prediction.item_id.in_(list(item_ids)),
-    )
-    return {row.item_id: row for row in session.scalars(query)}
-
-
-def add_predictions_if_missing(session: Session, *, predictions: Sequence[Prediction]) -> int:
-    """Insert predictions one savepoint each, skipping those another worker inserted meanwhile.
-
-    Returns how many rows this call inserted."""
-    added = 0
-    for prediction in predictions:
-        try:
-            with session.begin_nested():
-                session.add(prediction)
-            added += 1
-        except IntegrityError:
-            pass  # the unique (model, item, kind) row exists: someone else computed it
-    session.commit()
-    return added
 
 
 def list_explanations(

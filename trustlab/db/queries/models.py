@@ -1,0 +1,55 @@
+"""Queries for model versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.schema import (
+    ModelVersion,
+)
+
+
+def model_names(session: Session) -> list[str]:
+    return list(session.scalars(select(ModelVersion.name).order_by(ModelVersion.name)))
+
+
+def find_model_version(session: Session, *, name: str) -> ModelVersion | None:
+    return session.scalars(select(ModelVersion).where(ModelVersion.name == name)).first()
+
+
+def get_model_version(session: Session, *, name: str) -> ModelVersion:
+    """The model version called ``name``; NotFound lists the known models."""
+    model = find_model_version(session, name=name)
+    if model is None:
+        known = ", ".join(model_names(session)) or "none yet"
+        raise NotFound(f"model {name!r} does not exist (known: {known}); train one with `trustlab train`")
+    return model
+
+
+def add_model_version(session: Session, *, model: ModelVersion) -> ModelVersion:
+    session.add(model)
+    session.commit()
+    return model
+
+
+def set_metrics(session: Session, *, model_version_id: int, split: str, metrics: dict[str, Any]) -> None:
+    """Store ``metrics`` under ``ModelVersion.metrics[split]`` (replacing that split's entry)."""
+    model = session.get(ModelVersion, model_version_id)
+    if model is None:
+        raise NotFound(f"model version {model_version_id} does not exist")
+    # A new dict, so the JSON column is seen as changed.
+    model.metrics = {**(model.metrics or {}), split: metrics}
+    session.commit()
+
+
+def list_model_versions(session: Session) -> list[ModelVersion]:
+    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id)))
+
+
+def get_model_name(session: Session, *, model_version_id: int) -> str:
+    model = session.get(ModelVersion, model_version_id)
+    return model.name if model is not None else f"model#{model_version_id}"

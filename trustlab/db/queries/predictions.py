@@ -1,0 +1,116 @@
+"""Queries for predictions. Several precompute workers may share one PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trustlab.db.schema import (
+    Item,
+    Prediction,
+)
+
+
+def get_prediction(
+    session: Session, *, model_version_id: int, item_id: int, kind: str = "holdout"
+) -> Prediction | None:
+    return session.scalars(
+        select(Prediction).where(
+            Prediction.model_version_id == model_version_id,
+            Prediction.item_id == item_id,
+            Prediction.kind == kind,
+        )
+    ).first()
+
+
+def list_predictions(
+    session: Session, *, model_version_id: int, kind: str = "holdout", split: str | None = None
+) -> list[Prediction]:
+    """Predictions of a model ordered by item id; ``split`` keeps only items of that split."""
+    query = select(Prediction).where(
+        Prediction.model_version_id == model_version_id, Prediction.kind == kind
+    )
+    if split is not None:
+        query = query.join(Item, Item.id == Prediction.item_id).where(Item.split == split)
+    return list(session.scalars(query.order_by(Prediction.item_id)))
+
+
+def predicted_item_ids(session: Session, *, model_version_id: int, kind: str = "holdout") -> set[int]:
+    query = select(Prediction.item_id).where(
+        Prediction.model_version_id == model_version_id, Prediction.kind == kind
+    )
+    return set(session.scalars(query))
+
+
+def add_predictions(session: Session, *, predictions: Sequence[Prediction]) -> None:
+    session.add_all(predictions)
+    session.commit()
+
+
+def delete_predictions(session: Session, *, model_version_id: int, kind: str) -> int:
+    result = session.execute(
+        delete(Prediction).where(Prediction.model_version_id == model_version_id, Prediction.kind == kind)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def predictions_for_items(
+    session: Session, *, model_version_id: int, item_ids: Sequence[int], kind: str = "holdout"
+) -> dict[int, Prediction]:
+    """{item_id: Prediction} of one model for the given items (items without one are absent)."""
+    out: dict[int, Prediction] = {}
+    ids = list(item_ids)
+    for start in range(0, len(ids), 500):
+        query = select(Prediction).where(
+            Prediction.model_version_id == model_version_id,
+            Prediction.kind == kind,
+            Prediction.item_id.in_(ids[start : start + 500]),
+        )
+        for prediction in session.scalars(query):
+            out[prediction.item_id] = prediction
+    return out
+
+
+def out_of_sample_predictions(
+    session: Session, *, model_version_id: int, item_ids: Iterable[int] | None = None
+) -> dict[int, Prediction]:
+    """{item_id: Prediction} with probabilities the model computed without training on the item.
+
+    "crossval" predictions are preferred; a "holdout" prediction counts only for items outside the
+    training split (val/test), because on train items it is in-sample and over-confident.
+    """
+    query = (
+        select(Prediction, Item.split)
+        .join(Item, Prediction.item_id == Item.id)
+        .where(Prediction.model_version_id == model_version_id, Prediction.kind.in_(("crossval", "holdout")))
+    )
+    wanted = None if item_ids is None else set(item_ids)
+    out: dict[int, Prediction] = {}
+    for prediction, split in session.execute(query):
+        if wanted is not None and prediction.item_id not in wanted:
+            continue
+        if prediction.kind == "holdout" and split == "train":
+            continue
+        if prediction.kind == "crossval" or prediction.item_id not in out:
+            out[prediction.item_id] = prediction
+    return out
+
+
+def add_predictions_if_missing(session: Session, *, predictions: Sequence[Prediction]) -> int:
+    """Insert predictions one savepoint each, skipping those another worker inserted meanwhile.
+
+    Returns how many rows this call inserted."""
+    added = 0
+    for prediction in predictions:
+        try:
+            with session.begin_nested():
+                session.add(prediction)
+            added += 1
+        except IntegrityError:
+            pass  # the unique (model, item, kind) row exists: someone else computed it
+    session.commit()
+    return added

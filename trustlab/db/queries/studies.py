@@ -1,0 +1,80 @@
+"""Queries for studies and their items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.schema import (
+    Study,
+    StudyItem,
+)
+
+
+def get_study(session: Session, *, name: str) -> Study:
+    study = session.scalars(select(Study).where(Study.name == name)).first()
+    if study is None:
+        known = ", ".join(session.scalars(select(Study.name).order_by(Study.name))) or "none yet"
+        raise NotFound(
+            f"study {name!r} does not exist (known: {known}); create it with `trustlab study create`"
+        )
+    return study
+
+
+def get_study_by_id(session: Session, *, study_id: int) -> Study:
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"study id {study_id} does not exist")
+    return study
+
+
+def study_exists(session: Session, *, name: str) -> bool:
+    return session.scalars(select(Study.id).where(Study.name == name)).first() is not None
+
+
+def add_study(session: Session, *, study: Study, items: Sequence[StudyItem]) -> Study:
+    """Insert a study and its items in one transaction."""
+    session.add(study)
+    session.flush()
+    for item in items:
+        item.study_id = study.id
+    session.add_all(list(items))
+    session.commit()
+    return study
+
+
+def set_study_status(session: Session, *, study_id: int, status: str) -> Study:
+    study = get_study_by_id(session, study_id=study_id)
+    study.status = status
+    session.commit()
+    return study
+
+
+def lock_study(session: Session, *, study_id: int) -> None:
+    """Serialise assignment-making for one study until the caller commits or rolls back.
+
+    PostgreSQL: a row lock (SELECT ... FOR UPDATE). SQLite: a no-op UPDATE, which takes the database's
+    write lock at the start of the transaction, so the reads that follow see every committed
+    assignment (the busy timeout makes a second arrival wait instead of failing).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Study.id).where(Study.id == study_id).with_for_update())
+    else:
+        session.execute(update(Study).where(Study.id == study_id).values(status=Study.status))
+
+
+def study_items(session: Session, *, study_id: int) -> list[StudyItem]:
+    """The study's items (regular and gold) ordered by item id."""
+    query = select(StudyItem).where(StudyItem.study_id == study_id).order_by(StudyItem.item_id)
+    return list(session.scalars(query))
+
+
+def list_studies(session: Session) -> list[Study]:
+    return list(session.scalars(select(Study).order_by(Study.name)))
+
+
+def study_item_ids(session: Session, *, study_id: int) -> set[int]:
+    return set(session.scalars(select(StudyItem.item_id).where(StudyItem.study_id == study_id)))
