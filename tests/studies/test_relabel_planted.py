@@ -14,7 +14,6 @@ from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.db.engine import session_for
 from trustlab.db.queries.items import list_items
-from trustlab.db.queries.judgements import rater_label_answers
 from trustlab.db.queries.studies import get_study
 from trustlab.db.schema import (
     Assignment,
@@ -25,6 +24,7 @@ from trustlab.db.schema import (
     RelabelProposal,
     Study,
 )
+from trustlab.studies.judgements import label_answers as rater_label_answers
 from trustlab.studies.relabel.curation import decide, export_labels, review_queue
 from trustlab.studies.relabel.pipeline import RelabelError, run_relabel
 from trustlab.studies.relabel.planted import (

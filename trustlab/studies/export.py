@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -12,37 +11,11 @@ import pandas as pd
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
 from trustlab.db.queries.assignments import study_progress_rows
-from trustlab.db.queries.judgements import judgement_rows
 from trustlab.db.queries.models import get_model_name
 from trustlab.db.queries.studies import get_study, study_items
-from trustlab.studies.analysis.load import ANSWER_COLUMNS, judgements_frame
 from trustlab.studies.config import load_study_config
-
-EXPORT_COLUMNS = [
-    "judgement_id",
-    "assignment_id",
-    "rater_id",
-    "rater",
-    "simulated",
-    "item_id",
-    "item_path",
-    "condition",
-    "position",
-    "is_gold",
-    "model",
-    "predicted_label",
-    "model_confidence",
-    "model_correct",
-    "true_label",
-    "original_label",
-    *ANSWER_COLUMNS.values(),
-    "answers_json",
-    "time_ms",
-    "response_ms",
-    "client_elapsed_ms",
-    "created_at",
-    "superseded",
-]
+from trustlab.studies.judgements import export_csv, export_table, read_judgements
+from trustlab.studies.progress import progress_counts
 
 
 def study_status(settings: Settings, name: str) -> dict[str, Any]:
@@ -53,20 +26,8 @@ def study_status(settings: Settings, name: str) -> dict[str, Any]:
         config = load_study_config(study.config)
         items = study_items(session, study_id=study.id)
         rows = study_progress_rows(session, study_id=study.id)
-    per_rater: dict[int, dict[str, Any]] = {}
-    per_condition: dict[str, dict[str, int]] = defaultdict(lambda: {"done": 0, "assigned": 0, "released": 0})
-    for row in rows:
-        entry = per_rater.setdefault(
-            row["rater_id"],
-            {"rater": row["handle"], "done": 0, "assigned": 0, "released": 0, "by_condition": {}},
-        )
-        entry[row["status"]] += row["count"]
-        if row["status"] == "done":
-            entry["by_condition"][row["condition"]] = (
-                entry["by_condition"].get(row["condition"], 0) + row["count"]
-            )
-        if not row["is_gold"]:
-            per_condition[row["condition"]][row["status"]] += row["count"]
+    counts = progress_counts(rows, config.conditions)
+    per_condition = counts["per_condition"]
     regular = sum(not si.is_gold for si in items)
     return {
         "study": study.name,
@@ -76,29 +37,25 @@ def study_status(settings: Settings, name: str) -> dict[str, Any]:
         "items": regular,
         "gold_items": len(items) - regular,
         "target_judgements": regular * config.raters_per_item,
-        "raters": len(per_rater),
-        "per_rater": list(per_rater.values()),
+        "raters": len(counts["per_rater"]),
+        "per_rater": list(counts["per_rater"].values()),
         "per_condition": {c: per_condition[c] for c in config.conditions},
     }
 
 
 def export_study(settings: Settings, name: str, out_dir: str | Path) -> dict[str, Path]:
-    """Write OUT/<study>-judgements.csv and .jsonl: the latest judgement per assignment (``superseded``
-    counts the earlier answers it replaced) with item, model, prediction, labels, condition, answers
-    and timing. Returns the paths."""
+    """Write OUT/<study>-judgements.csv and .jsonl: the current judgement per assignment
+    (``earlier_answers`` counts the answers it replaced) with item, model, prediction, labels,
+    condition, answers and timing, in ``studies.judgements.EXPORT_COLUMNS``. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with session_for(settings) as session:
         study = get_study(session, name=name)
-        rows = judgement_rows(session, study_id=study.id)
+        df = read_judgements(session, study_id=study.id)
         model = get_model_name(session, model_version_id=study.model_version_id)
-    df = judgements_frame(rows)
-    df["model"] = model
-    df["answers_json"] = [json.dumps(a, sort_keys=True) for a in df["answers"]]
-    df["created_at"] = [str(c) for c in df["created_at"]]
-    table = df.reindex(columns=EXPORT_COLUMNS)
+    table = export_table(df, model=model)
     csv_path, jsonl_path = out / f"{study.name}-judgements.csv", out / f"{study.name}-judgements.jsonl"
-    table.to_csv(csv_path, index=False)
+    csv_path.write_text(export_csv(table), encoding="utf-8")
     with jsonl_path.open("w", encoding="utf-8") as handle:
         for record in table.drop(columns=["answers_json"]).assign(answers=df["answers"]).to_dict("records"):
             handle.write(

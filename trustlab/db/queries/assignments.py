@@ -147,18 +147,6 @@ def rater_has_item(session: Session, *, rater_id: int, item_id: int) -> bool:
     return bool(session.scalar(query))
 
 
-def assignment_counts(session: Session, *, study_id: int) -> list[tuple[int, str, str, str, int]]:
-    """``(rater_id, handle, condition, status, count)`` for every assignment group of a study."""
-    query = (
-        select(Rater.id, Rater.handle, Assignment.condition, Assignment.status, func.count())
-        .join(Rater, Assignment.rater_id == Rater.id)
-        .where(Assignment.study_id == study_id)
-        .group_by(Rater.id, Rater.handle, Assignment.condition, Assignment.status)
-        .order_by(Rater.handle)
-    )
-    return [tuple(row) for row in session.execute(query)]
-
-
 def mark_served(session: Session, *, assignment_id: int, now: datetime) -> None:
     """Stamp the first time an assignment's item is shown (response time starts there)."""
     session.execute(

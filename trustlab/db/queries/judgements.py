@@ -3,7 +3,7 @@ supersedes the old one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from trustlab.db.queries.assignments import assignment_for_rater
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.queries.studies import get_study_by_id
 from trustlab.db.schema import (
     Assignment,
@@ -24,79 +23,6 @@ from trustlab.db.schema import (
     Study,
     StudyItem,
 )
-
-
-def judgement_rows(session: Session, *, study_id: int) -> list[dict[str, Any]]:
-    """The latest non-superseded judgement per assignment of a study, with its item, prediction and rater.
-
-    Each row: judgement_id, assignment_id, rater_id, rater, simulated, item_id, item_path, condition,
-    position, is_gold, gold_answers, model_correct, predicted_label, model_confidence, true_label,
-    original_label, answers, response_ms, client_elapsed_ms, created_at, superseded (how many earlier
-    judgements of the same assignment this one replaced or outlived).
-    """
-    study = get_study_by_id(session, study_id=study_id)
-    query = (
-        select(
-            Judgement,
-            Assignment,
-            Rater.handle,
-            Rater.simulated,
-            Item,
-            StudyItem.model_correct,
-            StudyItem.gold_answers,
-        )
-        .join(Assignment, Assignment.id == Judgement.assignment_id)
-        .join(Rater, Rater.id == Assignment.rater_id)
-        .join(Item, Item.id == Assignment.item_id)
-        .outerjoin(
-            StudyItem, (StudyItem.study_id == Assignment.study_id) & (StudyItem.item_id == Assignment.item_id)
-        )
-        .where(Assignment.study_id == study_id)
-        .order_by(Judgement.id)
-    )
-    results = session.execute(query).all()
-    superseded_ids = {j.supersedes_id for j, *_ in results if j.supersedes_id is not None}
-    latest: dict[int, tuple] = {}
-    history: dict[int, int] = {}
-    for row in results:
-        judgement = row[0]
-        history[judgement.assignment_id] = history.get(judgement.assignment_id, 0) + 1
-        if judgement.id not in superseded_ids:
-            latest[judgement.assignment_id] = row  # ordered by id: the last one wins
-    item_ids = sorted({row[1].item_id for row in latest.values()})
-    predictions = predictions_for_items(session, model_version_id=study.model_version_id, item_ids=item_ids)
-    out = []
-    for judgement, assignment, handle, simulated, item, model_correct, gold_answers in latest.values():
-        prediction = predictions.get(item.id)
-        predicted = prediction.predicted_label if prediction is not None else None
-        if model_correct is None and predicted is not None:
-            model_correct = predicted == item.current_label
-        out.append(
-            {
-                "judgement_id": judgement.id,
-                "assignment_id": assignment.id,
-                "rater_id": assignment.rater_id,
-                "rater": handle,
-                "simulated": bool(simulated),
-                "item_id": item.id,
-                "item_path": item.path,
-                "condition": assignment.condition,
-                "position": assignment.position,
-                "is_gold": assignment.is_gold,
-                "gold_answers": gold_answers,
-                "model_correct": model_correct,
-                "predicted_label": predicted,
-                "model_confidence": prediction.confidence if prediction is not None else None,
-                "true_label": item.current_label,
-                "original_label": item.original_label,
-                "answers": dict(judgement.answers or {}),
-                "response_ms": judgement.response_ms,
-                "client_elapsed_ms": judgement.client_elapsed_ms,
-                "created_at": judgement.created_at,
-                "superseded": history[assignment.id] - 1,
-            }
-        )
-    return sorted(out, key=lambda r: (r["rater_id"], r["position"]))
 
 
 def judgement_by_key(session: Session, *, idempotency_key: str) -> Judgement | None:
@@ -163,44 +89,35 @@ def record_judgement(
     return judgement, True
 
 
-@dataclass(frozen=True)
-class JudgementRow:
-    """One judgement with what an export or dashboard needs beside it."""
-
-    judgement_id: int
-    assignment_id: int
-    rater_id: int
-    rater_handle: str
-    external_pid: str | None
-    simulated: bool
-    item_id: int
-    item_path: str
-    true_label: str
-    condition: str
-    position: int
-    is_gold: bool
-    model_correct: bool | None
-    predicted_label: str | None
-    confidence: float | None
-    answers: dict[str, Any]
-    response_ms: float | None
-    client_elapsed_ms: float | None
-    supersedes_id: int | None
-    superseded: bool
-    created_at: datetime
-
-
-def study_judgements(session: Session, *, study: Study) -> list[JudgementRow]:
-    """Every judgement of a study (superseded ones flagged), ordered by id."""
-    superseded_ids = set(
-        session.scalars(
-            select(Judgement.supersedes_id)
-            .join(Assignment, Judgement.assignment_id == Assignment.id)
-            .where(Assignment.study_id == study.id, Judgement.supersedes_id.is_not(None))
+def count_judgements(session: Session, *, study_id: int | None = None) -> int:
+    query = select(func.count()).select_from(Judgement)
+    if study_id is not None:
+        query = query.join(Assignment, Judgement.assignment_id == Assignment.id).where(
+            Assignment.study_id == study_id
         )
-    )
+    return int(session.scalar(query) or 0)
+
+
+def judgement_records(
+    session: Session, *, study_id: int, include_superseded: bool = False
+) -> list[dict[str, Any]]:
+    """A study's judgements with their assignment, rater, item, frozen study-item facts and the study
+    model's holdout prediction, in one query, ordered by judgement id.
+
+    Facts only: what they mean (is the model correct, which answer counts) is decided above ``db``,
+    in ``trustlab.studies.judgements``. The current judgement of an assignment is the head of its
+    append-only chain (the newest one no later judgement supersedes); ``include_superseded`` also
+    returns the replaced ones, flagged. Each record: judgement_id, assignment_id, supersedes_id,
+    superseded (bool), earlier_answers (how many judgements of the assignment came before it),
+    rater_id, rater, external_pid, simulated, item_id, item_path, true_label (the item's current
+    label), original_label, condition, position, is_gold, frozen_model_correct, gold_answers,
+    predicted_label, model_confidence, answers, response_ms, client_elapsed_ms, created_at.
+    """
+    study = get_study_by_id(session, study_id=study_id)
     query = (
-        select(Judgement, Assignment, Rater, Item, StudyItem.model_correct, Prediction)
+        select(
+            Judgement, Assignment, Rater, Item, StudyItem.model_correct, StudyItem.gold_answers, Prediction
+        )
         .join(Assignment, Judgement.assignment_id == Assignment.id)
         .join(Rater, Assignment.rater_id == Rater.id)
         .join(Item, Assignment.item_id == Item.id)
@@ -211,84 +128,82 @@ def study_judgements(session: Session, *, study: Study) -> list[JudgementRow]:
             & (Prediction.model_version_id == study.model_version_id)
             & (Prediction.kind == "holdout"),
         )
-        .where(Assignment.study_id == study.id)
+        .where(Assignment.study_id == study_id)
         .order_by(Judgement.id)
     )
-    rows = []
-    for judgement, assignment, rater, item, model_correct, prediction in session.execute(query):
-        rows.append(
-            JudgementRow(
-                judgement_id=judgement.id,
-                assignment_id=assignment.id,
-                rater_id=rater.id,
-                rater_handle=rater.handle,
-                external_pid=rater.external_pid,
-                simulated=rater.simulated,
-                item_id=item.id,
-                item_path=item.path,
-                true_label=item.current_label,
-                condition=assignment.condition,
-                position=assignment.position,
-                is_gold=assignment.is_gold,
-                model_correct=model_correct,
-                predicted_label=prediction.predicted_label if prediction else None,
-                confidence=prediction.confidence if prediction else None,
-                answers=dict(judgement.answers or {}),
-                response_ms=judgement.response_ms,
-                client_elapsed_ms=judgement.client_elapsed_ms,
-                supersedes_id=judgement.supersedes_id,
-                superseded=judgement.id in superseded_ids,
-                created_at=judgement.created_at,
-            )
+    rows = session.execute(query).all()
+    heads = _chain_heads((judgement for judgement, *_ in rows))
+    seen: dict[int, int] = {}
+    out = []
+    for judgement, assignment, rater, item, model_correct, gold_answers, prediction in rows:
+        earlier = seen.get(assignment.id, 0)
+        seen[assignment.id] = earlier + 1
+        superseded = judgement.id not in heads
+        if superseded and not include_superseded:
+            continue
+        out.append(
+            {
+                "judgement_id": judgement.id,
+                "assignment_id": assignment.id,
+                "supersedes_id": judgement.supersedes_id,
+                "superseded": superseded,
+                "earlier_answers": earlier,
+                "rater_id": rater.id,
+                "rater": rater.handle,
+                "external_pid": rater.external_pid,
+                "simulated": bool(rater.simulated),
+                "item_id": item.id,
+                "item_path": item.path,
+                "true_label": item.current_label,
+                "original_label": item.original_label,
+                "condition": assignment.condition,
+                "position": assignment.position,
+                "is_gold": bool(assignment.is_gold),
+                "frozen_model_correct": model_correct,
+                "gold_answers": gold_answers,
+                "predicted_label": prediction.predicted_label if prediction is not None else None,
+                "model_confidence": prediction.confidence if prediction is not None else None,
+                "answers": dict(judgement.answers or {}),
+                "response_ms": judgement.response_ms,
+                "client_elapsed_ms": judgement.client_elapsed_ms,
+                "created_at": judgement.created_at,
+            }
         )
-    return rows
+    return out
 
 
-def count_judgements(session: Session, *, study_id: int | None = None) -> int:
-    query = select(func.count()).select_from(Judgement)
-    if study_id is not None:
-        query = query.join(Assignment, Judgement.assignment_id == Assignment.id).where(
-            Assignment.study_id == study_id
-        )
-    return int(session.scalar(query) or 0)
-
-
-# Judgement answer key holding a rater's class for the item (studies.questions.TASK_ANSWER).
-TRUE_LABEL_KEY = "true_label"
-
-
-CANT_TELL_KEY = "cant_tell"
-
-
-def rater_label_answers(
+def current_answers(
     session: Session, *, study_id: int | None = None, dataset_id: int | None = None
-) -> list[tuple[int, int, str]]:
-    """Raters' ``true_label`` answers as ``(item_id, rater_id, label)`` triples.
-
-    Only the latest non-superseded judgement of each assignment counts; answers that are missing,
-    empty or marked ``cant_tell`` are skipped. Filter by one study, or by every study of a dataset.
-    """
+) -> list[tuple[int, int, dict[str, Any]]]:
+    """``(item_id, rater_id, answers)`` of every current judgement (head of its assignment's chain) of
+    one study, or of every study of a dataset, oldest first."""
     if (study_id is None) == (dataset_id is None):
         raise ValueError("pass exactly one of study_id or dataset_id")
-    superseded = select(Judgement.supersedes_id).where(Judgement.supersedes_id.is_not(None))
     query = (
-        select(Judgement.id, Judgement.assignment_id, Assignment.item_id, Assignment.rater_id,
-               Judgement.answers)
+        select(Judgement, Assignment.item_id, Assignment.rater_id)
         .join(Assignment, Judgement.assignment_id == Assignment.id)
-        .where(Judgement.id.not_in(superseded))
         .order_by(Judgement.id)
     )
     if study_id is not None:
         query = query.where(Assignment.study_id == study_id)
     else:
         query = query.join(Study, Assignment.study_id == Study.id).where(Study.dataset_id == dataset_id)
-    latest: dict[int, tuple[int, int, dict[str, Any]]] = {}
-    for _jid, assignment_id, item_id, rater_id, answers in session.execute(query):
-        latest[assignment_id] = (item_id, rater_id, answers or {})  # ordered by id: the last one wins
-    out = []
-    for item_id, rater_id, answers in latest.values():
-        label = answers.get(TRUE_LABEL_KEY)
-        if not label or answers.get(CANT_TELL_KEY):
-            continue
-        out.append((item_id, rater_id, str(label)))
-    return out
+    rows = session.execute(query).all()
+    heads = _chain_heads(judgement for judgement, _, _ in rows)
+    return [
+        (item_id, rater_id, dict(judgement.answers or {}))
+        for judgement, item_id, rater_id in rows
+        if judgement.id in heads
+    ]
+
+
+def _chain_heads(judgements: Iterable[Judgement]) -> set[int]:
+    """Ids of the current judgement of each assignment: the newest one that no judgement supersedes
+    (judgements given oldest first)."""
+    judgements = list(judgements)
+    replaced = {j.supersedes_id for j in judgements if j.supersedes_id is not None}
+    head: dict[int, int] = {}
+    for judgement in judgements:
+        if judgement.id not in replaced:
+            head[judgement.assignment_id] = judgement.id  # oldest first: the newest wins
+    return set(head.values())

@@ -75,29 +75,22 @@ def predictions_for_items(
     return out
 
 
-def out_of_sample_predictions(
-    session: Session, *, model_version_id: int, item_ids: Iterable[int] | None = None
-) -> dict[int, Prediction]:
-    """{item_id: Prediction} with probabilities the model computed without training on the item.
-
-    "crossval" predictions are preferred; a "holdout" prediction counts only for items outside the
-    training split (val/test), because on train items it is in-sample and over-confident.
-    """
+def predictions_with_split(
+    session: Session, *, model_version_id: int, kinds: Sequence[str], item_ids: Iterable[int] | None = None
+) -> list[tuple[Prediction, str]]:
+    """``(prediction, item split)`` of one model's predictions of the given kinds, by prediction id."""
     query = (
         select(Prediction, Item.split)
         .join(Item, Prediction.item_id == Item.id)
-        .where(Prediction.model_version_id == model_version_id, Prediction.kind.in_(("crossval", "holdout")))
+        .where(Prediction.model_version_id == model_version_id, Prediction.kind.in_(list(kinds)))
+        .order_by(Prediction.id)
     )
     wanted = None if item_ids is None else set(item_ids)
-    out: dict[int, Prediction] = {}
-    for prediction, split in session.execute(query):
-        if wanted is not None and prediction.item_id not in wanted:
-            continue
-        if prediction.kind == "holdout" and split == "train":
-            continue
-        if prediction.kind == "crossval" or prediction.item_id not in out:
-            out[prediction.item_id] = prediction
-    return out
+    return [
+        (prediction, split)
+        for prediction, split in session.execute(query)
+        if wanted is None or prediction.item_id in wanted
+    ]
 
 
 def add_predictions_if_missing(session: Session, *, predictions: Sequence[Prediction]) -> int:

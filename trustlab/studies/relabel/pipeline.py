@@ -22,12 +22,12 @@ from trustlab.db.queries.assignments import assigned_item_ids
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.explanations import twin_neighbours
 from trustlab.db.queries.items import list_items
-from trustlab.db.queries.judgements import rater_label_answers
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import get_model_version
-from trustlab.db.queries.predictions import out_of_sample_predictions
 from trustlab.db.queries.proposals import decided_item_labels, upsert_proposals
 from trustlab.db.queries.studies import get_study
+from trustlab.models.out_of_sample import out_of_sample_predictions
+from trustlab.studies.judgements import label_answers
 from trustlab.studies.relabel.ambiguity import ambiguous_pairs
 from trustlab.studies.relabel.consensus import crowdlab, dawid_skene, rater_quality
 from trustlab.studies.relabel.proposals import (
@@ -83,11 +83,11 @@ def _load(session, *, model: str, study: str | None, dataset: str | None) -> _In
         study_row = get_study(session, name=study)
         dataset_id = study_row.dataset_id
         wanted = set(assigned_item_ids(session, study_id=study_row.id))
-        answers = rater_label_answers(session, study_id=study_row.id)
+        answers = label_answers(session, study_id=study_row.id)
         items = [i for i in list_items(session, dataset_id=dataset_id) if i.id in wanted]
     else:
         dataset_id = get_dataset(session, name=dataset).id
-        answers = rater_label_answers(session, dataset_id=dataset_id)
+        answers = label_answers(session, dataset_id=dataset_id)
         items = list_items(session, dataset_id=dataset_id)
     if version.dataset_id != dataset_id:
         raise RelabelError(f"model {model!r} was trained on another dataset; pass a model of this dataset")
@@ -103,8 +103,7 @@ def _load(session, *, model: str, study: str | None, dataset: str | None) -> _In
     for item_id, rater, label in usable:  # ordered oldest first: a later answer wins
         labels[position[item_id], rater_col[rater]] = class_index[label]
     probs = np.full((len(items), len(classes)), np.nan)
-    predictions = out_of_sample_predictions(session, model_version_id=version.id,
-                                                     item_ids=position.keys())
+    predictions = out_of_sample_predictions(session, model_version_id=version.id, item_ids=position.keys())
     model_classes = list(version.class_names)
     for item_id, prediction in predictions.items():
         row = np.zeros(len(classes))
