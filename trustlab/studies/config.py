@@ -151,10 +151,10 @@ class StudyConfig(_Strict):
 
 
 def _split(condition: str) -> list[str]:
-    # "gradcam++" is a method name that contains the separator: re-join its empty parts.
+    # A method name may contain the separator ("gradcam++"): re-join the empty parts it splits into.
     merged: list[str] = []
     for part in condition.split(COMBO_SEPARATOR):
-        if part == "" and merged and merged[-1] in ("gradcam", "gradcam+"):
+        if part == "" and merged and any(m.startswith(merged[-1] + COMBO_SEPARATOR) for m in KNOWN_METHODS):
             merged[-1] += COMBO_SEPARATOR
         else:
             merged.append(part)
