@@ -235,10 +235,11 @@ def run_speed(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
+    from trustlab.db.queries.explanations import list_explanations
+
     from trustlab.data.demo import generate_demo
     from trustlab.data.ingest import ingest
     from trustlab.db.engine import dispose_engines, session_for
-    from trustlab.db.explainq import list_explanations
     from trustlab.explain.bias import bias_report, watermark_region
     from trustlab.explain.precompute import explain_split
     from trustlab.models.train import train_model

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from trustlab.cli.app import app, console, fail
 from trustlab.config import load_settings
-from trustlab.db.items import NotFound
+from trustlab.db.queries.errors import NotFound
 from trustlab.explain.base import ExplainError
 from trustlab.explanation_methods import METHOD_NAMES
 from trustlab.models.errors import ModelError
