@@ -37,30 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trustlab.explain.base import get_explainer  # noqa: E402
 from trustlab.explain.layers import penultimate_features  # noqa: E402
 from trustlab.explain.twins import build_gallery  # noqa: E402
+from trustlab.explanation_methods import METHOD_NAMES, names_where  # noqa: E402
 from trustlab.models.arch import build_model  # noqa: E402
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 NUM_CLASSES = 4
 # One forward per channel (512 on resnet18): too slow for a CPU run unless asked for.
 SLOW_ON_CPU = ("scorecam",)
-METHODS = (
-    "gradcam",
-    "gradcam++",
-    "hirescam",
-    "eigencam",
-    "layercam",
-    "cam",
-    "scorecam",
-    "lime",
-    "twin",
-    "counterfactual_twin",
-    "integrated_gradients",
-    "occlusion",
-    "kernel_shap",
-    "guided_backprop",
-)
-# Perturbation methods are timed on fewer images (ms/image is the measure).
-PERTURBATION = ("lime", "kernel_shap", "occlusion", "integrated_gradients", "scorecam")
+# Methods with many forward passes per image (sampling, integration steps, one per channel) are timed
+# on fewer images (ms/image is the measure).
+MANY_PASSES = names_where(many_passes=True)
 GALLERY_SIZE = 64
 # On simple_cnn (GAP straight into the head) CAM equals Grad-CAM, so the demo compares HiResCAM.
 DEMO_METHODS = ["gradcam", "hirescam"]
@@ -126,9 +112,9 @@ def bench_methods(model, x, args, device) -> list[tuple[str, int, float]]:
             kwargs["n_samples"] = args.lime_samples
         if cls.kind == "examples":
             kwargs["gallery"] = gallery
-        batch = x[: args.perturb_images] if method in PERTURBATION else x
+        batch = x[: args.perturb_images] if method in MANY_PASSES else x
         with cls(model, **kwargs) as explainer:
-            repeats = 1 if method in PERTURBATION else args.repeats
+            repeats = 1 if method in MANY_PASSES else args.repeats
             seconds = _timed(lambda e=explainer, b=batch: e.explain(b, targets=[0] * len(b)), device, repeats)
         rows.append((method, len(batch), seconds))
         print(f"  {method:<22} {seconds * 1000 / len(batch):>9.1f} ms/img", flush=True)
@@ -325,11 +311,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", default="resnet18", choices=("resnet18", "resnet34", "resnet50"))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--perturb-images", type=int, default=2, help="images for the perturbation methods")
+    parser.add_argument("--perturb-images", type=int, default=2, help="images for the many-pass methods")
     parser.add_argument("--lime-samples", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
-    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHOD_NAMES))
     parser.add_argument("--include-slow", action="store_true", help="also scorecam on CPU")
     parser.add_argument("--demo", metavar="DIR", help="pointing game + watermark bias on the demo dataset")
     parser.add_argument("--demo-n", type=int, default=600)

@@ -14,24 +14,10 @@ from torchvision.models import resnet18
 from trustlab.explain.base import EXPLAINERS, Explainer, ExplainError, get_explainer, params_key
 from trustlab.explain.layers import default_target_layer, penultimate_features
 from trustlab.explain.twins import build_gallery
+from trustlab.explanation_methods import METHOD_NAMES
 from trustlab.models.arch import SimpleCNN, build_model, cam_target_layer
 
-ALL_METHODS = (
-    "gradcam",
-    "gradcam++",
-    "hirescam",
-    "scorecam",
-    "eigencam",
-    "layercam",
-    "cam",
-    "lime",
-    "twin",
-    "counterfactual_twin",
-    "integrated_gradients",
-    "occlusion",
-    "kernel_shap",
-    "guided_backprop",
-)
+ALL_METHODS = METHOD_NAMES
 # Small settings so that the whole matrix runs in seconds on 2 CPU cores.
 FAST_PARAMS = {
     "lime": {"num_samples": 40},

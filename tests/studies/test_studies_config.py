@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -104,9 +107,19 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path):
 
 
 def test_known_condition_methods_are_the_explain_registry():
-    """config.py keeps its own list (studies must validate without importing torch); it must name
-    exactly the registered explainers."""
+    """config.py reads the torch-free method catalogue; it must name exactly the registered explainers."""
     from trustlab.explain import EXPLAINERS
     from trustlab.studies.config import KNOWN_METHODS
 
     assert set(KNOWN_METHODS) == set(EXPLAINERS)
+
+
+def test_validating_a_study_does_not_import_torch():
+    """The method catalogue is torch-free, so the config (and the rater app's validation) stays light."""
+    code = (
+        "import sys, trustlab.studies.config as c; "
+        "c.check_condition('gradcam++'); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

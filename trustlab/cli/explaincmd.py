@@ -16,13 +16,11 @@ from trustlab.cli.app import app, console, fail
 from trustlab.config import load_settings
 from trustlab.db.queries.errors import NotFound
 from trustlab.explain.base import ExplainError
+from trustlab.explanation_methods import METHOD_NAMES
 from trustlab.models.errors import ModelError
 
 T = TypeVar("T")
-METHODS_HELP = (
-    "Comma-separated methods: gradcam, gradcam++, hirescam, scorecam, eigencam, layercam, cam, lime, "
-)
-METHODS_HELP += "twin, counterfactual_twin, integrated_gradients, occlusion, kernel_shap, guided_backprop."
+METHODS_HELP = f"Comma-separated methods: {', '.join(METHOD_NAMES)}."
 
 
 def _run(func: Callable[..., T], **kwargs: Any) -> T:

@@ -2,7 +2,9 @@
 example-based twins behind one ``Explainer`` interface, plus faithfulness metrics, the artifact store,
 batch precompute (``trustlab.explain.precompute.explain_items``), bias reports and sanity checks.
 
-Importing the package registers every built-in method, so ``EXPLAINERS`` is complete for any reader.
+Which methods exist, and their parameters, is data in :mod:`trustlab.explanation_methods` (torch-free).
+Importing this package imports every method module, which registers its explainer under its catalogue
+name, so ``EXPLAINERS`` is complete for any reader of any ``trustlab.explain`` module.
 """
 
 from trustlab.explain import captum_methods, gradcam, lime, twins  # noqa: F401  (register methods)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+
+from trustlab.explanation_methods import METHOD_NAMES, METHODS, MethodSpec
 
 # Pixel mean/std used when the caller gives none: the tensor is taken to be in [0, 1] already.
 IDENTITY_MEAN = (0.0, 0.0, 0.0)
@@ -44,30 +47,40 @@ class Attribution:
     neighbours: list[list[dict[str, Any]]] | None = None
 
 
+# Every built-in method, by catalogue name. Complete for any reader: importing any trustlab.explain
+# module first runs the package's __init__, which imports every method module (and so registers it).
 EXPLAINERS: dict[str, type[Explainer]] = {}
 
 
 def register(cls: type[Explainer]) -> type[Explainer]:
-    """Class decorator: add an explainer to :data:`EXPLAINERS` under ``cls.name``."""
-    if not cls.name or cls.name in EXPLAINERS:
-        raise ValueError(f"explainer name {cls.name!r} is empty or already registered")
+    """Class decorator: attach an explainer to its catalogue entry and add it to :data:`EXPLAINERS`.
+
+    ``cls.name`` must be a name in :data:`trustlab.explanation_methods.METHODS`; the class takes its
+    ``spec``, ``default_params`` and ``kind`` from that entry, so they are written down once.
+    """
+    if cls.name not in METHODS:
+        raise ValueError(
+            f"explainer {cls.__name__} is named {cls.name!r}, which is not in the method catalogue: "
+            "add an entry to trustlab/explanation_methods.py first"
+        )
+    if cls.name in EXPLAINERS:
+        taken = EXPLAINERS[cls.name].__name__
+        raise ValueError(f"explainer name {cls.name!r} is already registered by {taken}")
+    spec = METHODS[cls.name]
+    cls.spec = spec
+    cls.default_params = spec.params
+    cls.kind = "examples" if spec.display == "examples" else "map"
     EXPLAINERS[cls.name] = cls
     return cls
 
 
 def get_explainer(name: str) -> type[Explainer]:
     """The explainer class registered under ``name`` (e.g. ``"gradcam"``, ``"lime"``)."""
-    _load_builtin_methods()
     try:
         return EXPLAINERS[name]
     except KeyError:
-        known = ", ".join(sorted(EXPLAINERS))
+        known = ", ".join(METHOD_NAMES)
         raise ExplainError(f"unknown explanation method {name!r}; known methods: {known}") from None
-
-
-def _load_builtin_methods() -> None:
-    # Importing the method modules registers them; done lazily so base.py has no heavy imports.
-    from trustlab.explain import captum_methods, gradcam, lime, twins  # noqa: F401
 
 
 def canonical_params(params: dict[str, Any]) -> str:
@@ -88,13 +101,15 @@ class Explainer:
     model: a classifier mapping a normalised float batch [N, 3, H, W] to logits [N, C].
     mean, std: the per-channel normalisation the model expects (pixel = x * std + mean, pixels in
         [0, 1]); methods that need pixel values (LIME's segmentation, black hide colour) use them.
-    **params: method parameters; unknown names raise :class:`ExplainError`. Defaults are in
-        ``default_params``; :attr:`params` holds the merged values.
+    **params: method parameters; unknown names raise :class:`ExplainError`. Defaults are the
+        catalogue entry's (``default_params``); :attr:`params` holds the merged values.
     """
 
     name: ClassVar[str] = ""
+    # Set by :func:`register` from the catalogue entry of ``name``.
+    spec: ClassVar[MethodSpec]
     kind: ClassVar[str] = "map"  # "map" (saliency) or "examples" (twins)
-    default_params: ClassVar[dict[str, Any]] = {}
+    default_params: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(
         self,

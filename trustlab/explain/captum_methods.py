@@ -8,7 +8,7 @@ explain its softmax probability, as LIME does, so their maps read as "probabilit
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,7 +58,6 @@ class IntegratedGradientsExplainer(CaptumExplainer):
     over channels (signed)."""
 
     name = "integrated_gradients"
-    default_params: ClassVar[dict[str, Any]] = {"n_steps": 32, "baseline": 0.0}
 
     def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
         ig = IntegratedGradients(self.model)
@@ -80,7 +79,6 @@ class OcclusionExplainer(CaptumExplainer):
     image side) filled with ``baseline``; map = probability drop summed over channels."""
 
     name = "occlusion"
-    default_params: ClassVar[dict[str, Any]] = {"window": 0, "stride": 0, "baseline": 0.0}
 
     def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
         side = max(x.shape[2:])
@@ -105,14 +103,6 @@ class KernelShapExplainer(CaptumExplainer):
     coalitions, seeded by ``seed``; map = each superpixel's Shapley value."""
 
     name = "kernel_shap"
-    default_params: ClassVar[dict[str, Any]] = {
-        "n_samples": 200,
-        "n_segments": 50,
-        "compactness": 10.0,
-        "sigma": 1.0,
-        "baseline": 0.0,
-        "seed": 0,
-    }
 
     def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
         p = self.params
@@ -152,7 +142,6 @@ class GuidedBackpropExplainer(CaptumExplainer):
     """Guided Backpropagation; map = absolute gradient summed over channels."""
 
     name = "guided_backprop"
-    default_params: ClassVar[dict[str, Any]] = {}
 
     def attribute(self, x: torch.Tensor, targets: list[int]) -> Attribution:
         gbp = GuidedBackprop(self.model)

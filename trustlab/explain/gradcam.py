@@ -55,7 +55,6 @@ class CamExplainer(Explainer):
     """
 
     cam_class: ClassVar[type[BaseCAM]]
-    default_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, model: nn.Module, *, target_layer: nn.Module | None = None, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)

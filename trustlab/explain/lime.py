@@ -11,7 +11,7 @@ so one seed gives one result.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,9 +21,11 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from trustlab.explain.base import Attribution, Explainer, ExplainError, register
+from trustlab.explanation_methods import METHODS
 
-# lime_image's defaults: kernel width on cosine distance, ridge penalty of the surrogate.
-KERNEL_WIDTH = 0.25
+# lime_image's defaults: kernel width on cosine distance (the catalogue's default), ridge penalty of
+# the surrogate.
+KERNEL_WIDTH = float(METHODS["lime"].params["kernel_width"])
 RIDGE_ALPHA = 1.0
 # Blur hide colour: Gaussian sigma as a fraction of the image side (strong enough to erase shapes).
 BLUR_SIGMA_FRACTION = 1 / 16
@@ -137,21 +139,6 @@ class LimeExplainer(Explainer):
     """
 
     name = "lime"
-    default_params: ClassVar[dict[str, Any]] = {
-        "num_samples": 1000,
-        "segmentation": "slic",
-        "n_segments": 50,
-        "compactness": 10.0,
-        "sigma": 1.0,
-        "kernel_size": 4,
-        "max_dist": 200,
-        "ratio": 0.2,
-        "hide_color": "mean",
-        "top_labels": 1,
-        "num_features": 5,
-        "kernel_width": KERNEL_WIDTH,
-        "seed": 0,
-    }
 
     def __init__(self, model: nn.Module, *, batch_size: int = 64, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)

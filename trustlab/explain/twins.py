@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,8 +55,7 @@ def build_gallery(
 
 
 class _TwinBase(Explainer):
-    kind = "examples"
-    default_params: ClassVar[dict[str, Any]] = {"k": 5}
+    """Shared search of both twin methods; ``k`` (from the catalogue) neighbours per image."""
 
     def __init__(
         self, model: nn.Module, *, gallery: Gallery, features: FeaturesFn | None = None, **kwargs: Any

@@ -27,6 +27,7 @@ from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
 from trustlab.db.queries.users import set_completion_code
 from trustlab.db.schema import Assignment, Study
+from trustlab.explanation_methods import METHODS
 from trustlab.platform.auth import Principal, new_completion_code, require_role
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
 from trustlab.platform.paths import existing_file
@@ -39,48 +40,11 @@ from trustlab.studies.questions import AnswerError, questions_for, validate_answ
 # this often keeps `next` to a handful of queries under load.
 STUDY_CACHE_TTL_S = 5.0
 MAX_IDEMPOTENCY_KEY = 200
-# How to read an explanation picture, by method; tells the UI what legend to draw, not which
-# method it is (a blinded study still hides the name).
-HEATMAP_METHODS = frozenset(
-    {
-        "gradcam",
-        "gradcam++",
-        "hirescam",
-        "scorecam",
-        "eigencam",
-        "layercam",
-        "cam",
-        "integrated_gradients",
-        "occlusion",
-        "kernel_shap",
-        "guided_backprop",
-    }
-)
-EXAMPLE_METHODS = frozenset({"twin", "counterfactual_twin"})
-METHOD_TITLES = {
-    "gradcam": "Grad-CAM: where the model looked",
-    "gradcam++": "Grad-CAM++: where the model looked",
-    "hirescam": "HiResCAM: where the model looked",
-    "scorecam": "Score-CAM: where the model looked",
-    "eigencam": "Eigen-CAM: where the model looked",
-    "layercam": "LayerCAM: where the model looked",
-    "cam": "CAM: where the model looked",
-    "lime": "LIME: regions that pushed the prediction",
-    "twin": "Similar training images of the predicted class",
-    "counterfactual_twin": "Similar training images of another class",
-    "integrated_gradients": "Integrated gradients: pixels that mattered",
-    "occlusion": "Occlusion: regions that mattered",
-    "kernel_shap": "KernelSHAP: regions that mattered",
-    "guided_backprop": "Guided backprop: pixels that mattered",
-}
-
-
+# How to read an explanation picture, by method ("heatmap", "regions" or "examples"): tells the UI
+# what legend to draw, not which method it is (a blinded study still hides the name).
 def method_kind(method: str) -> str:
-    if method in EXAMPLE_METHODS:
-        return "examples"
-    if method == "lime":
-        return "regions"
-    return "heatmap"
+    spec = METHODS.get(method)
+    return spec.display if spec is not None else "heatmap"
 
 
 @dataclass(frozen=True)
@@ -238,7 +202,7 @@ class Services:
                 "title": (
                     (f"Explanation {index + 1}" if len(methods) > 1 else "The explanation")
                     if blind
-                    else METHOD_TITLES.get(method, method)
+                    else (METHODS[method].title if method in METHODS else method)
                 ),
                 # Opaque: the assignment and the position in its condition, never the method name.
                 "image_url": f"/api/v1/assignments/{assignment.id}/explanations/{index}/image",

@@ -14,24 +14,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# The explanation methods a condition may name. A constant (not imported from trustlab.explain) so that
-# validating a study never imports torch; trustlab/explain's registry uses the same names.
-KNOWN_METHODS: tuple[str, ...] = (
-    "gradcam",
-    "gradcam++",
-    "hirescam",
-    "scorecam",
-    "eigencam",
-    "layercam",
-    "cam",
-    "lime",
-    "twin",
-    "counterfactual_twin",
-    "integrated_gradients",
-    "occlusion",
-    "kernel_shap",
-    "guided_backprop",
-)
+from trustlab.explanation_methods import METHOD_NAMES
+
+# The explanation methods a condition may name: the catalogue's (torch-free, so validating a study
+# never imports torch).
+KNOWN_METHODS: tuple[str, ...] = METHOD_NAMES
 # The control condition: the prediction without any explanation.
 NO_EXPLANATION = "none"
 # Joins methods shown together in one condition, e.g. "gradcam+twin".
@@ -164,10 +151,10 @@ class StudyConfig(_Strict):
 
 
 def _split(condition: str) -> list[str]:
-    # "gradcam++" is a method name that contains the separator: re-join its empty parts.
+    # A method name may contain the separator ("gradcam++"): re-join the empty parts it splits into.
     merged: list[str] = []
     for part in condition.split(COMBO_SEPARATOR):
-        if part == "" and merged and merged[-1] in ("gradcam", "gradcam+"):
+        if part == "" and merged and any(m.startswith(merged[-1] + COMBO_SEPARATOR) for m in KNOWN_METHODS):
             merged[-1] += COMBO_SEPARATOR
         else:
             merged.append(part)
