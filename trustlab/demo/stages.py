@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 
 from trustlab.config import Settings
-from trustlab.db.authq import rater_by_handle
 from trustlab.db.engine import session_for
-from trustlab.db.items import find_dataset, split_counts
-from trustlab.db.judgementq import assignment_counts
-from trustlab.db.modelq import find_model_version, predicted_item_ids
-from trustlab.db.pending_queries import count_explanations, count_relabel_proposals
-from trustlab.db.studyq import get_study, study_exists
+from trustlab.db.queries.assignments import study_progress_rows
+from trustlab.db.queries.datasets import find_dataset, split_counts
+from trustlab.db.queries.explanations import count_explanations
+from trustlab.db.queries.models import find_model_version
+from trustlab.db.queries.predictions import predicted_item_ids
+from trustlab.db.queries.proposals import count_relabel_proposals
+from trustlab.db.queries.studies import get_study, study_exists
+from trustlab.db.queries.users import rater_by_handle
 from trustlab.demo.plan import (
     CONDITIONS,
     CURATOR,
@@ -229,8 +231,8 @@ def simulate_done(settings: Settings, plan: DemoPlan) -> str | None:
     done = 0
     if study_id is not None:
         with session_for(settings) as session:
-            groups = assignment_counts(session, study_id=study_id)
-        done = len({rater_id for rater_id, _handle, _condition, status, _n in groups if status == "done"})
+            rows = study_progress_rows(session, study_id=study_id)
+        done = len({row["rater_id"] for row in rows if row["status"] == "done"})
     return f"{done} raters have rated" if done >= plan.simulated_raters else None
 
 

@@ -25,8 +25,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trustlab.config import Settings
-from trustlab.db import studyq
 from trustlab.db.engine import session_for
+from trustlab.db.queries.assignments import assignment_condition
+from trustlab.db.queries.items import item_labels
+from trustlab.db.queries.predictions import predictions_for_items
+from trustlab.db.queries.studies import get_study, study_items
 from trustlab.studies.config import condition_methods
 
 P_MIN, P_MAX = 0.01, 0.99
@@ -209,15 +212,15 @@ class SimulatedRater:
 
 def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], list[str]]:
     """({item_id: ItemTruth}, class names) of a study's items, for the simulator's answer model."""
-    from trustlab.db.items import class_names
+    from trustlab.db.queries.labels import class_names
 
     with session_for(settings) as session:
-        row = studyq.get_study(session, name=study)
-        items = studyq.study_items(session, study_id=row.id)
-        predictions = studyq.predictions_for_items(
+        row = get_study(session, name=study)
+        items = study_items(session, study_id=row.id)
+        predictions = predictions_for_items(
             session, model_version_id=row.model_version_id, item_ids=[si.item_id for si in items]
         )
-        labels = studyq.item_labels(session, item_ids=[si.item_id for si in items])
+        labels = item_labels(session, item_ids=[si.item_id for si in items])
         truth = {
             si.item_id: ItemTruth(labels[si.item_id], predictions[si.item_id].predicted_label, si.is_gold)
             for si in items
@@ -231,7 +234,7 @@ def assignment_conditions(settings: Settings) -> Callable[[int], str]:
 
     def lookup(assignment_id: int) -> str:
         with session_for(settings) as session:
-            return studyq.assignment_condition(session, assignment_id=assignment_id)
+            return assignment_condition(session, assignment_id=assignment_id)
 
     return lookup
 
