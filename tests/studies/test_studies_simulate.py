@@ -13,6 +13,7 @@ from trustlab.db.engine import session_for
 from trustlab.db.schema import Judgement, Rater
 from trustlab.platform.app import create_app
 from trustlab.platform.auth import create_invites
+from trustlab.platform.rater_driver import simulate_raters
 from trustlab.studies.analysis import analyze_study
 from trustlab.studies.export import export_study, study_status
 from trustlab.studies.simulate import (
@@ -20,7 +21,6 @@ from trustlab.studies.simulate import (
     SimulationError,
     assignment_conditions,
     load_profile,
-    simulate_raters,
     study_truth,
 )
 

@@ -17,7 +17,7 @@ def demo(
 ) -> None:
     """Generate the demo dataset and run every stage of the loop that is not done yet, then serve."""
     from trustlab.demo import FAST, FULL, DemoStageError, run_demo
-    from trustlab.demo_report import print_summary
+    from trustlab.demo.report import print_summary
 
     settings = load_settings()
     try:
@@ -26,6 +26,6 @@ def demo(
         raise fail(str(exc)) from exc
     print_summary(settings, result, host=host, port=port)  # its own console: no wrapping of links
     if serve:
-        from trustlab.demo_report import serve_forever
+        from trustlab.demo.report import serve_forever
 
         serve_forever(settings, host=host, port=port)

@@ -20,14 +20,16 @@ def serve(
     host: str = typer.Option(DEFAULT_HOST, help="Interface to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(DEFAULT_PORT, help="TCP port."),
 ) -> None:
-    """Serve the rater app (Gradio UI at /) and the JSON API (/api/v1, docs at /api/v1/docs)."""
+    """Serve the rater app (Gradio UI at /) and the JSON API (its docs' address is printed at start)."""
     import uvicorn
 
     from trustlab.platform.app import create_app
+    from trustlab.platform.routes import docs_url
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     settings = load_settings()
-    console.print(f"trustlab on [bold]http://{host}:{port}/[/]  (API docs: http://{host}:{port}/api/v1/docs)")
+    base = f"http://{host}:{port}"
+    console.print(f"trustlab on [bold]{base}/[/]  (API docs: {docs_url(base)})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 

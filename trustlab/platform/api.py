@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from trustlab.platform import auth, staff
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
+from trustlab.platform.routes import API_PREFIX
 from trustlab.platform.services import Finished, Services
 
 IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
@@ -86,7 +87,7 @@ def platform_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix=API_PREFIX)
 
 
 @router.post("/login", response_model=LoginOut, tags=["auth"])

@@ -9,10 +9,9 @@ from fastapi import FastAPI
 from trustlab.config import Settings
 from trustlab.platform.api import platform_error_handler, router
 from trustlab.platform.errors import PlatformError
+from trustlab.platform.routes import API_PREFIX
 from trustlab.platform.services import Services
 from trustlab.platform.worker import ExplanationWorker
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, *, ui: bool = True, worker: ExplanationWorker | None = None) -> FastAPI:

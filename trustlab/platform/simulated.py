@@ -10,13 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from trustlab.config import Settings
-from trustlab.studies.simulate import (
-    RaterProfile,
-    SimulationResult,
-    assignment_conditions,
-    simulate_raters,
-    study_truth,
-)
+from trustlab.platform.rater_driver import SimulationResult, simulate_raters
+from trustlab.studies.simulate import RaterProfile, assignment_conditions, study_truth
 
 
 def run_simulated_raters(

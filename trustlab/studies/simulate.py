@@ -1,10 +1,11 @@
-"""Synthetic raters that take part in a study through the REST API (issue 6).
+"""Synthetic raters' answer model (issue 6): how a simulated rater answers an item, given its truth and
+the condition it is shown in.
 
-Two layers: the *answer model* (``RaterProfile`` + ``SimulatedRater.answer``), a pure function from
-what a rater sees to their answers with condition-dependent probabilities; and the *driver*
-(``simulate_raters``), which accepts invites and loops ``next`` / ``submit`` over HTTP until every
-rater sees the completion screen. The driver needs the items' ground truth (``study_truth``) because the
-API never sends a rater the true label.
+``RaterProfile`` + ``SimulatedRater.answer`` are a pure function from what a rater sees to their
+answers, with condition-dependent probabilities; ``study_truth`` and ``assignment_conditions`` read
+what the model needs from the database (the true label and condition that a blinded rater never
+sees). No HTTP here: the driver that takes these raters through the REST API is
+``trustlab.platform.rater_driver`` (the platform owns its wire protocol).
 
 Probabilities are on the probability scale and additive: a rater verifies a prediction correctly with
 ``verify_model_right`` (+ the condition's ``model_right`` boost + the rater's and the item's offsets)
@@ -14,17 +15,14 @@ when the model is right, and ``verify_model_wrong`` (+ boost + offsets) when it 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tqdm import tqdm
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
@@ -34,10 +32,7 @@ from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.queries.studies import get_study, study_items
 from trustlab.studies.config import condition_methods
 
-API = "/api/v1"
 P_MIN, P_MAX = 0.01, 0.99
-# Stop a rater who is served more items than this (a loop guard against a misbehaving server).
-MAX_STEPS_PER_RATER = 10_000
 
 
 class SimulationError(RuntimeError):
@@ -234,122 +229,6 @@ def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], l
         return truth, class_names(session, dataset_id=row.dataset_id)
 
 
-@dataclass
-class SimulationResult:
-    raters: int = 0
-    judgements: int = 0
-    careless: int = 0
-    completion_codes: list[str] = field(default_factory=list)
-
-
-def _client(base_url_or_client: str | httpx.Client) -> tuple[httpx.Client, bool]:
-    # Anything with get/post (httpx.Client, starlette's TestClient over the in-process app) is used as is.
-    if not isinstance(base_url_or_client, str):
-        return base_url_or_client, False
-    return httpx.Client(base_url=base_url_or_client.rstrip("/"), timeout=30.0), True
-
-
-def _check(response: httpx.Response, what: str) -> None:
-    if response.status_code >= 400:
-        raise SimulationError(f"{what} failed with HTTP {response.status_code}: {response.text[:300]}")
-
-
-def simulate_raters(
-    base_url_or_client: str | httpx.Client,
-    *,
-    study: str,
-    n: int,
-    profile: RaterProfile | str | Path | Mapping[str, Any] | None = None,
-    seed: int = 0,
-    invites: Sequence[str],
-    truth: Mapping[int, ItemTruth],
-    classes: Sequence[str],
-    condition_of: Callable[[int], str] | None = None,
-    show_progress: bool = True,
-) -> SimulationResult:
-    """Run ``n`` synthetic raters through the REST API, interleaved in seeded random order.
-
-    Parameters
-    ----------
-    base_url_or_client: ``http://host:port`` of a running server, or an httpx.Client (e.g. over the
-        ASGI app in tests).
-    invites: at least ``n`` invite tokens of the study (``trustlab study invite`` makes them).
-    truth, classes: from ``study_truth`` (the API never tells raters the true label).
-    condition_of: assignment id -> condition (``assignment_conditions(settings)``); a blinded study
-        hides the condition from raters, but the answer model needs it to apply the profile's boosts.
-        None: use the payload's condition (unblinded studies) or the explanations' names.
-
-    Returns how many raters finished, judgements were acknowledged, and the completion codes.
-    """
-    if len(invites) < n:
-        raise SimulationError(f"simulate_raters needs {n} invites but got {len(invites)}: make more invites")
-    prof = load_profile(profile)
-    client, owned = _client(base_url_or_client)
-    order_rng = np.random.default_rng([seed, 999])
-    result = SimulationResult()
-    try:
-        active: dict[int, tuple[SimulatedRater, dict[str, str]]] = {}
-        for index, invite in enumerate(invites[:n]):
-            response = client.post(f"{API}/invites/accept", json={"invite": invite, "simulated": True})
-            _check(response, "accepting an invite")
-            rater = SimulatedRater.make(prof, seed=seed, index=index)
-            result.careless += rater.careless
-            active[index] = (rater, {"Authorization": f"Bearer {response.json()['token']}"})
-        result.raters = len(active)
-        steps = 0
-        bar = tqdm(desc=f"simulating {n} raters", unit="judgement", disable=not show_progress)
-        while active:
-            for index in order_rng.permutation(sorted(active)):
-                rater, headers = active[int(index)]
-                response = client.get(f"{API}/studies/{study}/next", headers=headers)
-                if response.status_code == 204:
-                    result.completion_codes.append(response.headers.get("X-Completion-Code", ""))
-                    del active[int(index)]
-                    continue
-                _check(response, "fetching the next item")
-                payload = response.json()
-                item_id = int(payload["item_id"])
-                if item_id not in truth:
-                    raise SimulationError(
-                        f"item {item_id} has no ground truth: pass study_truth() of {study!r}"
-                    )
-                condition = (
-                    condition_of(int(payload["assignment_id"]))
-                    if condition_of is not None
-                    else payload.get("condition") or _condition_from(payload)
-                )
-                answers, elapsed = rater.answer(
-                    item_id=item_id,
-                    condition=condition,
-                    truth=truth[item_id],
-                    questions=payload["questions"],
-                    classes=classes,
-                )
-                response = client.post(
-                    f"{API}/judgements",
-                    headers=headers,
-                    json={
-                        "assignment_id": payload["assignment_id"],
-                        "answers": answers,
-                        "idempotency_key": f"sim-{uuid.uuid4().hex}",
-                        "client_elapsed_ms": elapsed,
-                    },
-                )
-                _check(response, "submitting a judgement")
-                result.judgements += 1
-                steps += 1
-                bar.update(1)
-                if steps > MAX_STEPS_PER_RATER * n:
-                    raise SimulationError(
-                        "the server keeps serving items: stopped (is the study's plan finite?)"
-                    )
-        bar.close()
-    finally:
-        if owned:
-            client.close()
-    return result
-
-
 def assignment_conditions(settings: Settings) -> Callable[[int], str]:
     """assignment id -> condition, read from the database (the simulator's view behind the blind)."""
 
@@ -359,11 +238,3 @@ def assignment_conditions(settings: Settings) -> Callable[[int], str]:
 
     return lookup
 
-
-def _condition_from(payload: Mapping[str, Any]) -> str:
-    """A blinded study hides the condition's name; the number of explanations is all a rater sees, so
-    the answer model treats a blinded condition by its methods only when they are named."""
-    methods = [e.get("method", "") for e in payload.get("explanations", [])]
-    if not methods:
-        return "none"
-    return "+".join(methods)

@@ -1,19 +1,14 @@
-"""The whole trustlab loop on generated data: `trustlab demo` (see issue 8 / README).
-
-Each stage checks whether its result is already there (rows or files) and is skipped if so, so a
-second run goes straight to serving. Stages call the same library functions as the CLI verbs.
+"""What one demo run is: its sizes (``DemoPlan``), the names it creates, where its files go, and
+what a run reports back (``DemoResult``). Plain data: no stage and no database access here.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
 
 DATASET = "demo"
 MODEL = "cnn-demo"
@@ -78,44 +73,12 @@ class DemoStageError(RuntimeError):
     """A demo stage failed; the message names the stage and the cause."""
 
 
-def _stage(result: DemoResult, name: str, is_done: Callable[[], str | None], run: Callable[[], str],
-           echo: Callable[[str], None]) -> None:
-    started = time.perf_counter()
-    already = is_done()
-    if already is not None:
-        result.stages.append(StageResult(name, "skipped", time.perf_counter() - started, already))
-        echo(f"[demo] {name}: already done ({already})")
-        return
-    echo(f"[demo] {name} ...")
-    try:
-        detail = run()
-    except Exception as exc:  # noqa: BLE001 - re-raised with the stage named
-        result.stages.append(StageResult(name, "failed", time.perf_counter() - started, str(exc)))
-        raise DemoStageError(f"demo stage {name!r} failed: {exc}") from exc
-    seconds = time.perf_counter() - started
-    result.stages.append(StageResult(name, "done", seconds, detail))
-    echo(f"[demo] {name}: {detail} ({seconds:.1f} s)")
-
-
 def data_dir(settings: Settings) -> Path:
     return settings.home / "demo-data"
 
 
 def report_dir(settings: Settings) -> Path:
     return settings.home / "reports" / STUDY
-
-
-def run_demo(settings: Settings, *, plan: DemoPlan = FULL, echo: Callable[[str], None] = print,
-             progress: bool = True) -> DemoResult:
-    """Run every stage of the loop that is not done yet; returns what happened and where to look."""
-    from trustlab.demo_stages import STAGES
-
-    settings.ensure_dirs()
-    result = DemoResult()
-    for name, is_done, run in STAGES:
-        _stage(result, name, lambda f=is_done: f(settings, plan),
-               lambda f=run: f(settings, plan, result, progress), echo)
-    return result
 
 
 def credentials_file(settings: Settings) -> Path:
@@ -134,7 +97,3 @@ def load_credentials(settings: Settings) -> dict[str, str]:
     path = credentials_file(settings)
     return json.loads(path.read_text()) if path.exists() else {}
 
-
-def count_rows(settings: Settings, query) -> int:
-    with session_for(settings) as session:
-        return int(session.scalar(query) or 0)

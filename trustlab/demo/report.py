@@ -6,7 +6,8 @@ from rich.console import Console
 from rich.table import Table
 
 from trustlab.config import Settings
-from trustlab.demo import DemoResult
+from trustlab.demo.plan import DemoResult
+from trustlab.platform.routes import docs_url
 
 
 def print_summary(settings: Settings, result: DemoResult, *, host: str, port: int,
@@ -33,7 +34,7 @@ def print_summary(settings: Settings, result: DemoResult, *, host: str, port: in
         console.print(f"curator login:       user [bold]{user}[/] password [bold]{password}[/]")
     if result.report:
         console.print(f"study report:        [bold]{result.report}[/]")
-    console.print(f"API docs:            {base}/api/v1/docs")
+    console.print(f"API docs:            {docs_url(base)}")
     console.print(f"everything lives in: {settings.home}")
 
 

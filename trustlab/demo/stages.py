@@ -1,29 +1,24 @@
 """The demo's stages: (name, is_done(settings, plan) -> reason | None, run(...) -> detail).
 
-Kept apart from trustlab/demo.py so that the runner stays small; every stage calls one library
-function, the same one its CLI verb calls. ``count_rows`` is the only database access here and it
-goes through a session; no SQL text is written outside trustlab/db.
+Every stage calls one library function, the same one its CLI verb calls; the ``*_done`` checks read
+the database only through query functions of trustlab/db (no SQL here).
 """
 
 from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
-
 from trustlab.config import Settings
-from trustlab.db.schema import (
-    Assignment,
-    Dataset,
-    Explanation,
-    Item,
-    ModelVersion,
-    Prediction,
-    Rater,
-    RelabelProposal,
-    Study,
-)
-from trustlab.demo import (
+from trustlab.db.engine import session_for
+from trustlab.db.queries.assignments import study_progress_rows
+from trustlab.db.queries.datasets import find_dataset, split_counts
+from trustlab.db.queries.explanations import count_explanations
+from trustlab.db.queries.models import find_model_version
+from trustlab.db.queries.predictions import predicted_item_ids
+from trustlab.db.queries.proposals import count_relabel_proposals
+from trustlab.db.queries.studies import get_study, study_exists
+from trustlab.db.queries.users import rater_by_handle
+from trustlab.demo.plan import (
     CONDITIONS,
     CURATOR,
     DATASET,
@@ -32,7 +27,6 @@ from trustlab.demo import (
     STUDY,
     DemoPlan,
     DemoResult,
-    count_rows,
     data_dir,
     load_credentials,
     report_dir,
@@ -40,15 +34,24 @@ from trustlab.demo import (
 )
 
 
+def _items_per_split(settings: Settings) -> dict[str, int]:
+    """{split: number of items} of the demo dataset ({} before it is ingested)."""
+    with session_for(settings) as session:
+        dataset = find_dataset(session, name=DATASET)
+        if dataset is None:
+            return {}
+        counts = split_counts(session, dataset_id=dataset.id)
+    return {split: sum(by_label.values()) for split, by_label in counts.items()}
+
+
 def _dataset_items(settings: Settings) -> int:
-    return count_rows(settings, select(func.count(Item.id)).join(Dataset).where(Dataset.name == DATASET))
+    return sum(_items_per_split(settings).values())
 
 
 def _model_id(settings: Settings) -> int | None:
-    from trustlab.db.engine import session_for
-
     with session_for(settings) as session:
-        return session.scalar(select(ModelVersion.id).where(ModelVersion.name == MODEL))
+        version = find_model_version(session, name=MODEL)
+        return None if version is None else version.id
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -106,10 +109,8 @@ def train_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 
 
 def evaluate_done(settings: Settings, plan: DemoPlan) -> str | None:
-    from trustlab.db.engine import session_for
-
     with session_for(settings) as session:
-        version = session.scalars(select(ModelVersion).where(ModelVersion.name == MODEL)).first()
+        version = find_model_version(session, name=MODEL)
         if version is not None and "test" in (version.metrics or {}):
             return f"test accuracy {version.metrics['test'].get('accuracy', float('nan')):.3f}"
     return None
@@ -126,10 +127,10 @@ def predict_done(settings: Settings, plan: DemoPlan) -> str | None:
     model_id = _model_id(settings)
     if model_id is None:
         return None
-    holdout = count_rows(settings, select(func.count(Prediction.id)).where(
-        Prediction.model_version_id == model_id, Prediction.kind == "holdout"))
-    crossval = count_rows(settings, select(func.count(Prediction.id)).where(
-        Prediction.model_version_id == model_id, Prediction.kind == "crossval"))
+    # One prediction per (model, item, kind), so items predicted = predictions stored.
+    with session_for(settings) as session:
+        holdout = len(predicted_item_ids(session, model_version_id=model_id, kind="holdout"))
+        crossval = len(predicted_item_ids(session, model_version_id=model_id, kind="crossval"))
     return f"{holdout} holdout and {crossval} cross-validated predictions" if holdout and crossval else None
 
 
@@ -150,10 +151,9 @@ def explain_done(settings: Settings, plan: DemoPlan) -> str | None:
     model_id = _model_id(settings)
     if model_id is None:
         return None
-    n = count_rows(settings, select(func.count(Explanation.id)).join(Prediction).where(
-        Prediction.model_version_id == model_id))
-    test_items = count_rows(settings, select(func.count(Item.id)).join(Dataset).where(
-        Dataset.name == DATASET, Item.split == "test"))
+    with session_for(settings) as session:
+        n = count_explanations(session, model_version_id=model_id)
+    test_items = _items_per_split(settings).get("test", 0)
     wanted = test_items * len(plan.explain_methods)
     return f"{n} explanations stored" if n >= wanted > 0 else None
 
@@ -178,10 +178,8 @@ def explain_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
 # -- study, raters, analysis ----------------------------------------------------------------------
 
 def _study_id(settings: Settings) -> int | None:
-    from trustlab.db.engine import session_for
-
     with session_for(settings) as session:
-        return session.scalar(select(Study.id).where(Study.name == STUDY))
+        return get_study(session, name=STUDY).id if study_exists(session, name=STUDY) else None
 
 
 def study_done(settings: Settings, plan: DemoPlan) -> str | None:
@@ -210,7 +208,8 @@ def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 
 def users_done(settings: Settings, plan: DemoPlan) -> str | None:
     creds = load_credentials(settings)
-    n = count_rows(settings, select(func.count(Rater.id)).where(Rater.handle.in_([RESEARCHER, CURATOR])))
+    with session_for(settings) as session:
+        n = sum(rater_by_handle(session, handle=handle) is not None for handle in (RESEARCHER, CURATOR))
     if n == 2 and RESEARCHER in creds and CURATOR in creds:
         return "researcher and curator accounts exist"
     return None
@@ -229,8 +228,11 @@ def users_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 
 def simulate_done(settings: Settings, plan: DemoPlan) -> str | None:
     study_id = _study_id(settings)
-    done = count_rows(settings, select(func.count(func.distinct(Assignment.rater_id))).where(
-        Assignment.study_id == study_id, Assignment.status == "done"))
+    done = 0
+    if study_id is not None:
+        with session_for(settings) as session:
+            rows = study_progress_rows(session, study_id=study_id)
+        done = len({row["rater_id"] for row in rows if row["status"] == "done"})
     return f"{done} raters have rated" if done >= plan.simulated_raters else None
 
 
@@ -257,8 +259,9 @@ def analyze_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
 
 
 def relabel_done(settings: Settings, plan: DemoPlan) -> str | None:
-    query = select(func.count(RelabelProposal.id)).join(Dataset).where(Dataset.name == DATASET)
-    n = count_rows(settings, query)
+    with session_for(settings) as session:
+        dataset = find_dataset(session, name=DATASET)
+        n = 0 if dataset is None else count_relabel_proposals(session, dataset_id=dataset.id)
     return f"{n} relabel proposals stored" if (settings.home / "relabel" / "proposals.csv").exists() else None
 
 
