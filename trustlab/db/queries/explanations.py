@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -141,3 +141,13 @@ def list_explanations(
     if split is not None:
         query = query.where(Item.split == split)
     return [tuple(row) for row in session.execute(query.order_by(Item.id, Explanation.id))]
+
+
+def count_explanations(session: Session, *, model_version_id: int) -> int:
+    """How many explanations (any method, kind or parameters) of this model's predictions are stored."""
+    query = (
+        select(func.count(Explanation.id))
+        .join(Prediction, Explanation.prediction_id == Prediction.id)
+        .where(Prediction.model_version_id == model_version_id)
+    )
+    return int(session.scalar(query) or 0)

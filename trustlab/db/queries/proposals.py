@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustlab.db.queries.errors import NotFound
@@ -164,3 +164,9 @@ def undo_revision(session: Session, *, item: Item, revision: LabelRevision, acto
             proposal.decided_at = None
     session.commit()
     return new
+
+
+def count_relabel_proposals(session: Session, *, dataset_id: int) -> int:
+    """How many relabel proposals (open or decided) a dataset has."""
+    query = select(func.count(RelabelProposal.id)).where(RelabelProposal.dataset_id == dataset_id)
+    return int(session.scalar(query) or 0)
