@@ -168,6 +168,11 @@ class StudyItem(Base):
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     gold_answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     model_correct: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    # The study's truth, frozen at `study create`: the item's label then, and the newest label revision
+    # it came from (None: the original label). Model correctness, class answers and gold are scored
+    # against it, so a curator's later relabel cannot move a running or finished study.
+    label: Mapped[str | None] = mapped_column(String(200), default=None)
+    label_revision_id: Mapped[int | None] = mapped_column(ForeignKey("label_revisions.id"), default=None)
 
 
 class Rater(Base):

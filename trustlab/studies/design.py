@@ -20,6 +20,7 @@ from trustlab.db.engine import session_for
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item, list_items
+from trustlab.db.queries.labels import latest_revision_ids
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.queries.studies import add_study, get_study, set_study_status, study_exists
@@ -158,15 +159,19 @@ def create_study(settings: Settings, config_or_path: StudyConfig | str | Path | 
         regular = _select_regular(config, pool, rng)
         chosen_ids = {c.item.id for c in regular}
         gold = _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
-        rows = [StudyItem(item_id=c.item.id, is_gold=False, model_correct=c.correct) for c in regular]
-        rows += [
+        revisions = latest_revision_ids(session, item_ids=[c.item.id for c in [*regular, *gold]])
+        rows = [
             StudyItem(
                 item_id=c.item.id,
-                is_gold=True,
+                is_gold=is_gold,
                 model_correct=c.correct,
-                gold_answers=gold_answers_for(config, c),
+                gold_answers=gold_answers_for(config, c) if is_gold else None,
+                # One truth for the whole study: the label now, and the revision it came from.
+                label=c.item.current_label,
+                label_revision_id=revisions.get(c.item.id),
             )
-            for c in gold
+            for is_gold, chosen in ((False, regular), (True, gold))
+            for c in chosen
         ]
         study = Study(
             name=config.name,

@@ -35,7 +35,7 @@ FACT_COLUMNS: list[str] = [
     "judgement_id", "assignment_id", "supersedes_id", "superseded", "earlier_answers",
     "rater_id", "rater", "external_pid", "simulated",
     "item_id", "item_path", "condition", "position", "is_gold", "gold_answers",
-    "model_correct", "predicted_label", "model_confidence", "true_label", "original_label",
+    "model_correct", "predicted_label", "model_confidence", "true_label", "current_label", "original_label",
     "answers", "response_ms", "client_elapsed_ms", "created_at",
 ]
 JUDGEMENT_COLUMNS: list[str] = [*FACT_COLUMNS, *ANSWER_COLUMNS.values(), "time_ms"]

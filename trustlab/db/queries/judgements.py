@@ -109,14 +109,16 @@ def judgement_records(
     append-only chain (the newest one no later judgement supersedes); ``include_superseded`` also
     returns the replaced ones, flagged. Each record: judgement_id, assignment_id, supersedes_id,
     superseded (bool), earlier_answers (how many judgements of the assignment came before it),
-    rater_id, rater, external_pid, simulated, item_id, item_path, true_label (the item's current
-    label), original_label, condition, position, is_gold, frozen_model_correct, gold_answers,
+    rater_id, rater, external_pid, simulated, item_id, item_path, true_label (the label the study
+    froze at `study create`; the item's current label for studies without one), current_label,
+    original_label, condition, position, is_gold, frozen_model_correct, gold_answers,
     predicted_label, model_confidence, answers, response_ms, client_elapsed_ms, created_at.
     """
     study = get_study_by_id(session, study_id=study_id)
     query = (
         select(
-            Judgement, Assignment, Rater, Item, StudyItem.model_correct, StudyItem.gold_answers, Prediction
+            Judgement, Assignment, Rater, Item, StudyItem.model_correct, StudyItem.gold_answers,
+            StudyItem.label, Prediction,
         )
         .join(Assignment, Judgement.assignment_id == Assignment.id)
         .join(Rater, Assignment.rater_id == Rater.id)
@@ -135,7 +137,7 @@ def judgement_records(
     heads = _chain_heads((judgement for judgement, *_ in rows))
     seen: dict[int, int] = {}
     out = []
-    for judgement, assignment, rater, item, model_correct, gold_answers, prediction in rows:
+    for judgement, assignment, rater, item, model_correct, gold_answers, label, prediction in rows:
         earlier = seen.get(assignment.id, 0)
         seen[assignment.id] = earlier + 1
         superseded = judgement.id not in heads
@@ -154,7 +156,8 @@ def judgement_records(
                 "simulated": bool(rater.simulated),
                 "item_id": item.id,
                 "item_path": item.path,
-                "true_label": item.current_label,
+                "true_label": label if label is not None else item.current_label,
+                "current_label": item.current_label,
                 "original_label": item.original_label,
                 "condition": assignment.condition,
                 "position": assignment.position,

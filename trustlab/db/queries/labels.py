@@ -115,3 +115,17 @@ def label_export_rows(session: Session, *, dataset_id: int) -> list[dict[str, An
         }
         for item, n, actor, at in session.execute(query)
     ]
+
+
+def latest_revision_ids(session: Session, *, item_ids: Sequence[int]) -> dict[int, int]:
+    """{item_id: id of its newest LabelRevision} for the given items that were ever relabelled."""
+    ids = list(item_ids)
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(LabelRevision.item_id, func.max(LabelRevision.id))
+            .where(LabelRevision.item_id.in_(ids[start : start + 500]))
+            .group_by(LabelRevision.item_id)
+        )
+        out.update({item_id: revision_id for item_id, revision_id in session.execute(query)})
+    return out

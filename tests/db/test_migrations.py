@@ -1,0 +1,50 @@
+"""Each migration upgrades a database that holds data, on both backends."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import text
+
+from trustlab.db.engine import make_engine
+from trustlab.db.migrate import alembic_config, current_revision, upgrade_to_head
+
+# One row per table, enough for a study item (revision 0001's NOT NULL columns).
+ROWS_AT_0001 = [
+    ("datasets", {"id": 1, "name": "d", "description": ""}),
+    ("labels", {"id": 1, "dataset_id": 1, "name": "cat", "index": 0}),
+    ("labels", {"id": 2, "dataset_id": 1, "name": "dog", "index": 1}),
+    ("items", {"id": 1, "dataset_id": 1, "path": "a.png", "source_path": "/a.png", "sha256": "a" * 64,
+               "width": 4, "height": 4, "split": "test", "original_label": "cat", "current_label": "dog"}),
+    ("model_versions", {"id": 1, "name": "m", "dataset_id": 1, "arch": "simple_cnn", "checkpoint_path": "x",
+                        "checkpoint_sha256": "0" * 64, "class_names": "[]", "img_size": 32,
+                        "labels_source": "current", "training_config": "{}", "history": "[]",
+                        "metrics": "{}"}),
+    ("studies", {"id": 1, "name": "s", "dataset_id": 1, "model_version_id": 1, "config": "{}",
+                 "status": "open"}),
+]
+
+
+def _insert(connection, table: str, row: dict) -> None:
+    stamped = table not in ("study_items", "labels")
+    columns = [f'"{c}"' for c in row] + (["created_at"] if stamped else [])
+    values = [f":{c}" for c in row] + (["CURRENT_TIMESTAMP"] if stamped else [])
+    connection.execute(text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(values)})"), row)
+
+
+def test_0002_freezes_the_labels_of_existing_studies(settings):
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0001")
+    with engine.begin() as connection:
+        for table, row in ROWS_AT_0001:
+            _insert(connection, table, row)
+        _insert(connection, "study_items", {"id": 1, "study_id": 1, "item_id": 1, "is_gold": False})
+    upgrade_to_head(engine)
+    assert current_revision(engine) == "0002"
+    with engine.connect() as connection:
+        label, revision = connection.execute(text("SELECT label, label_revision_id FROM study_items")).one()
+    assert (label, revision) == ("dog", None)
+    engine.dispose()
