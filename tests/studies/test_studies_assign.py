@@ -15,8 +15,8 @@ from trustlab.db import studyq
 from trustlab.db.engine import session_for
 from trustlab.db.schema import Assignment
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress, release_abandoned
-from trustlab.studies.orders import williams_rows
 from trustlab.studies.design import close_study
+from trustlab.studies.orders import williams_rows
 
 
 def arrive(settings, study_id, rater_ids):
