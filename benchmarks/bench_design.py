@@ -29,10 +29,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's trustlab
 
+from trustlab.db.queries.assignments import rater_assignments
+from trustlab.db.queries.datasets import get_or_create_dataset
+from trustlab.db.queries.items import add_items
+from trustlab.db.queries.labels import ensure_labels
+from trustlab.db.queries.studies import study_items
+
 from trustlab.config import Settings, load_settings  # noqa: E402
-from trustlab.db import studyq  # noqa: E402
 from trustlab.db.engine import dispose_engines, session_for  # noqa: E402
-from trustlab.db.items import add_items, ensure_labels, get_or_create_dataset  # noqa: E402
 from trustlab.db.schema import Item, ModelVersion, Prediction, Rater  # noqa: E402
 from trustlab.studies.assign import next_assignment  # noqa: E402
 from trustlab.studies.design import create_study, open_study  # noqa: E402
@@ -114,11 +118,11 @@ def run_study(settings: Settings, config: dict) -> dict:
             s.commit()
             if next_assignment(s, study_id=study.id, rater_id=rater.id) is None:
                 break
-            mine = studyq.rater_assignments(s, study_id=study.id, rater_id=rater.id)
+            mine = rater_assignments(s, study_id=study.id, rater_id=rater.id)
             rows.append([(a.item_id, a.condition) for a in mine if not a.is_gold])
     with session_for(settings) as s:
         correct = {
-            si.item_id: si.model_correct for si in studyq.study_items(s, study_id=study.id) if not si.is_gold
+            si.item_id: si.model_correct for si in study_items(s, study_id=study.id) if not si.is_gold
         }
     by_item = Counter((i, c) for mine in rows for i, c in mine)
     every = sum(all(by_item[(i, c)] > 0 for c in conditions) for i in correct)

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from trustlab.db.queries.datasets import get_or_create_dataset
+from trustlab.db.queries.items import add_items
+from trustlab.db.queries.labels import ensure_labels
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
-from trustlab.db.items import add_items, ensure_labels, get_or_create_dataset
 from trustlab.db.schema import Explanation, Item, ModelVersion, Prediction
 
 CLASSES = ("phone", "email", "url", "none")

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from platform_world import CLASSES, study_config
+from trustlab.db.queries.items import get_item
 
 from trustlab.db.engine import session_for
-from trustlab.db.items import get_item
 from trustlab.platform.app import create_app
 from trustlab.platform.worker import ExplanationWorker
 from trustlab.studies.config import StudyConfigError, load_study_config
@@ -67,8 +67,9 @@ def pixels(data: bytes) -> np.ndarray:
 
 def twins_pictures(world, item_id: int) -> tuple[np.ndarray, np.ndarray]:
     """(the twins strip as rendered with the neighbours' classes printed, the same without them)."""
-    from trustlab.db.explainq import get_explanation
-    from trustlab.db.modelq import get_prediction
+    from trustlab.db.queries.explanations import get_explanation
+    from trustlab.db.queries.predictions import get_prediction
+
     from trustlab.explain.render import twins_strip
 
     def read(path: str) -> np.ndarray:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 from study_builders import complete, make_raters, make_study
+from trustlab.db.queries.studies import study_items
 
-from trustlab.db import studyq
 from trustlab.db.engine import session_for
 from trustlab.db.schema import Assignment
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress, release_abandoned
@@ -237,7 +237,7 @@ def test_every_condition_gets_the_same_share_of_model_errors(settings, items_per
             next_assignment(s, study_id=study.id, rater_id=rater_id)
     with session_for(settings) as s:
         rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
-        correct = {si.item_id: si.model_correct for si in studyq.study_items(s, study_id=study.id)}
+        correct = {si.item_id: si.model_correct for si in study_items(s, study_id=study.id)}
     regular = [a for a in rows if not a.is_gold]
     assert len(regular) == 300 and sum(not correct[i] for i in {a.item_id for a in regular}) == 18
     overall = model_errors_by(rows, correct, lambda a: a.condition)

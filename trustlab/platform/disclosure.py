@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from trustlab.config import Settings
-from trustlab.db.items import get_item
+from trustlab.db.queries.items import get_item
 from trustlab.db.schema import Explanation
 from trustlab.explain.render import twins_strip
 from trustlab.explain.store import save_png

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from trustlab.config import Settings
-from trustlab.db import authq, judgementq, modelq
 from trustlab.db.engine import session_for
-from trustlab.db.explainq import get_explanation
-from trustlab.db.items import NotFound, class_names, get_item
+from trustlab.db.queries.assignments import assignment_for_rater, get_assignment, mark_served, rater_has_item
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.explanations import explanation_by_id, get_explanation
+from trustlab.db.queries.items import get_item
+from trustlab.db.queries.judgements import judgement_by_key, judgement_owner, record_judgement
+from trustlab.db.queries.labels import class_names
+from trustlab.db.queries.models import find_model_version
+from trustlab.db.queries.predictions import get_prediction
+from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
+from trustlab.db.queries.users import set_completion_code
 from trustlab.db.schema import Assignment, Study
 from trustlab.platform import disclosure
 from trustlab.platform.auth import Principal, new_completion_code, require_role
@@ -126,9 +133,9 @@ class Services:
         with session_for(self.settings) as s:
             try:
                 row = (
-                    judgementq.study_by_id(s, study_id=study_id)
+                    get_study_by_id(s, study_id=study_id)
                     if study_id is not None
-                    else judgementq.study_by_name(s, name=str(name))
+                    else get_study(s, name=str(name))
                 )
             except NotFound as exc:
                 raise NotFoundError(str(exc)) from exc
@@ -142,7 +149,7 @@ class Services:
     def _context(self, session, row: Study) -> StudyContext:
         config = load_study_config(row.config)
         classes = class_names(session, dataset_id=row.dataset_id)
-        model = modelq.find_model_version(session, name=config.model)
+        model = find_model_version(session, name=config.model)
         return StudyContext(
             id=row.id,
             name=row.name,
@@ -157,7 +164,7 @@ class Services:
 
     def list_studies(self) -> list[dict[str, Any]]:
         with session_for(self.settings) as s:
-            return [{"name": st.name, "status": st.status, "id": st.id} for st in judgementq.list_studies(s)]
+            return [{"name": st.name, "status": st.status, "id": st.id} for st in list_studies(s)]
 
     # ---- the rater flow ------------------------------------------------------------------------
     def _rater_study(self, principal: Principal, study: str) -> StudyContext:
@@ -191,16 +198,16 @@ class Services:
                     "raters); please tell the researcher who sent you the link"
                 )
             if assignment is None:
-                code = authq.set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
+                code = set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
             if assignment.served_at is None:
-                judgementq.mark_served(s, assignment_id=assignment.id, now=_now())
-            prediction = modelq.get_prediction(
+                mark_served(s, assignment_id=assignment.id, now=_now())
+            prediction = get_prediction(
                 s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
             )
             explanations = self._explanations(s, ctx, assignment, prediction)
             if prediction is None and explanations:  # computing an explanation also predicts
-                prediction = modelq.get_prediction(
+                prediction = get_prediction(
                     s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
                 )
         payload: dict[str, Any] = {
@@ -262,7 +269,7 @@ class Services:
         except Exception:  # noqa: BLE001 - a failed explanation must not block the rater
             return None
         session.expire_all()
-        prediction = modelq.get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
+        prediction = get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
         if prediction is None:
             return None
         return get_explanation(session, prediction_id=prediction.id, method=method)
@@ -289,10 +296,10 @@ class Services:
         ):
             raise InvalidAnswer("client_elapsed_ms", "must be a non-negative number of milliseconds")
         with session_for(self.settings) as s:
-            existing = judgementq.judgement_by_key(s, idempotency_key=idempotency_key)
+            existing = judgement_by_key(s, idempotency_key=idempotency_key)
             if existing is not None:
                 return self._replay(s, principal, existing, assignment_id), False
-            assignment = judgementq.assignment_for_rater(
+            assignment = assignment_for_rater(
                 s, assignment_id=assignment_id, rater_id=principal.rater_id
             )
             if assignment is None:
@@ -311,7 +318,7 @@ class Services:
             response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
             s.rollback()  # end the read transaction before the write one
             try:
-                judgement, created = judgementq.record_judgement(
+                judgement, created = record_judgement(
                     s,
                     assignment_id=assignment_id,
                     rater_id=principal.rater_id,
@@ -330,7 +337,7 @@ class Services:
     def _replay(self, session, principal: Principal, judgement, assignment_id: int) -> int:
         if (
             judgement.assignment_id != assignment_id
-            or judgementq.judgement_owner(session, judgement_id=judgement.id) != principal.rater_id
+            or judgement_owner(session, judgement_id=judgement.id) != principal.rater_id
         ):
             raise Conflict("this idempotency_key was already used for another answer; send a new key")
         return judgement.id
@@ -339,7 +346,7 @@ class Services:
     def item_image(self, principal: Principal, *, item_id: int) -> Path:
         """The item's image file, if the caller may see it (staff, or a rater assigned the item)."""
         with session_for(self.settings) as s:
-            if not principal.is_staff and not judgementq.rater_has_item(
+            if not principal.is_staff and not rater_has_item(
                 s, rater_id=principal.rater_id, item_id=item_id
             ):
                 raise NotFoundError(f"item {item_id} is not one of your items")
@@ -353,9 +360,9 @@ class Services:
         """The overlay of the ``index``-th explanation of the caller's assignment."""
         with session_for(self.settings) as s:
             if principal.is_staff:
-                assignment = judgementq.get_assignment(s, assignment_id=assignment_id)
+                assignment = get_assignment(s, assignment_id=assignment_id)
             else:
-                assignment = judgementq.assignment_for_rater(
+                assignment = assignment_for_rater(
                     s, assignment_id=assignment_id, rater_id=principal.rater_id
                 )
             if assignment is None:
@@ -364,7 +371,7 @@ class Services:
             if not 0 <= index < len(methods):
                 raise NotFoundError(f"assignment {assignment_id} has no explanation {index}")
             ctx = self.study(study_id=assignment.study_id)
-            prediction = modelq.get_prediction(
+            prediction = get_prediction(
                 s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
             )
             row = self._explanation_row(s, ctx, assignment.item_id, methods[index], prediction)
@@ -380,7 +387,7 @@ class Services:
         """Any explanation's overlay, for staff (curators and researchers browse all of them)."""
         require_role(principal, "researcher", "curator")
         with session_for(self.settings) as s:
-            row = judgementq.explanation_by_id(s, explanation_id=explanation_id)
+            row = explanation_by_id(s, explanation_id=explanation_id)
             if row is None or not row.overlay_path:
                 raise NotFoundError(f"explanation {explanation_id} does not exist")
             return existing_file(self.settings.artifacts_dir, row.overlay_path)

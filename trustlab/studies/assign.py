@@ -33,7 +33,16 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from trustlab.db import studyq
+from trustlab.db.queries.assignments import (
+    active_counts,
+    add_assignments,
+    arrived_raters,
+    rater_assignments,
+    reactivate_assignments,
+    release_inactive,
+)
+from trustlab.db.queries.studies import get_study_by_id, lock_study, study_items
+from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import Assignment, StudyItem, utcnow
 from trustlab.studies.config import StudyConfig, load_study_config
 from trustlab.studies.orders import stratified_groups, williams_rows
@@ -193,12 +202,12 @@ def _reactivate(
     released = [a for a in mine if a.status == "released"]
     if not released:
         return
-    counts = studyq.active_counts(session, study_id=study_id)
+    counts = active_counts(session, study_id=study_id)
     totals: Counter[int] = Counter()
     for (item_id, _), count in counts.items():
         totals[item_id] += count
     ids = [a.id for a in released if a.is_gold or totals[a.item_id] < config.raters_per_item]
-    studyq.reactivate_assignments(session, assignment_ids=ids, now=now)
+    reactivate_assignments(session, assignment_ids=ids, now=now)
     for assignment in released:
         session.refresh(assignment)
 
@@ -215,15 +224,15 @@ def next_assignment(
     StudyNotOpen
         The study is a draft or closed.
     """
-    now = studyq.as_utc(now or utcnow())
-    study = studyq.get_study_by_id(session, study_id=study_id)
+    now = as_utc(now or utcnow())
+    study = get_study_by_id(session, study_id=study_id)
     if study.status != "open":
         raise StudyNotOpen(
             f"study {study.name!r} is {study.status}: it gives out no assignments"
             + (" (open it with `trustlab study open`)" if study.status == "draft" else "")
         )
     config = load_study_config(study.config)
-    mine = studyq.rater_assignments(session, study_id=study_id, rater_id=rater_id)
+    mine = rater_assignments(session, study_id=study_id, rater_id=rater_id)
     if mine:
         found = _first_open(mine)
         if found is None:
@@ -244,22 +253,22 @@ def next_assignment(
 def _allocate(
     session: Session, *, study_id: int, rater_id: int, config: StudyConfig, now: datetime
 ) -> Assignment | None:
-    studyq.lock_study(session, study_id=study_id)
-    mine = studyq.rater_assignments(session, study_id=study_id, rater_id=rater_id)
+    lock_study(session, study_id=study_id)
+    mine = rater_assignments(session, study_id=study_id, rater_id=rater_id)
     if mine:  # the same rater arrived twice at once; the other request made the list
         session.commit()
         return _first_open(mine)
     if config.timeout_minutes:
-        studyq.release_inactive(
+        release_inactive(
             session, study_id=study_id, cutoff=now - timedelta(minutes=config.timeout_minutes), commit=False
         )
-    groups, gold = item_groups(config, studyq.study_items(session, study_id=study_id))
+    groups, gold = item_groups(config, study_items(session, study_id=study_id))
     plan = plan_rater(
         config=config,
         groups=groups,
         gold_ids=gold,
-        counts=studyq.active_counts(session, study_id=study_id),
-        arrival_index=studyq.arrived_raters(session, study_id=study_id),
+        counts=active_counts(session, study_id=study_id),
+        arrival_index=arrived_raters(session, study_id=study_id),
         rater_id=rater_id,
     )
     if not plan:
@@ -278,7 +287,7 @@ def _allocate(
         )
         for position, p in enumerate(plan)
     ]
-    studyq.add_assignments(session, assignments=rows)
+    add_assignments(session, assignments=rows)
     return rows[0]
 
 
@@ -286,11 +295,11 @@ def progress(session: Session, *, study_id: int, rater_id: int) -> tuple[int, in
     """(done, total) for the rater; before their first arrival, total is the planned list length."""
     mine = [
         a
-        for a in studyq.rater_assignments(session, study_id=study_id, rater_id=rater_id)
+        for a in rater_assignments(session, study_id=study_id, rater_id=rater_id)
         if a.status != "released"
     ]
     if not mine:
-        config = load_study_config(studyq.get_study_by_id(session, study_id=study_id).config)
+        config = load_study_config(get_study_by_id(session, study_id=study_id).config)
         return 0, config.per_rater_total
     return sum(a.status == "done" for a in mine), len(mine)
 
@@ -302,4 +311,4 @@ def release_abandoned(session: Session, *, study_id: int, older_than: datetime |
     assignments were released.
     """
     cutoff = utcnow() - older_than if isinstance(older_than, timedelta) else older_than
-    return studyq.release_inactive(session, study_id=study_id, cutoff=cutoff)
+    return release_inactive(session, study_id=study_id, cutoff=cutoff)

@@ -20,9 +20,13 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from trustlab.config import Settings
-from trustlab.db import studyq
 from trustlab.db.engine import session_for
-from trustlab.db.items import NotFound, get_dataset, get_item, list_items
+from trustlab.db.queries.datasets import get_dataset
+from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.items import get_item, list_items
+from trustlab.db.queries.models import get_model_version
+from trustlab.db.queries.predictions import predictions_for_items
+from trustlab.db.queries.studies import add_study, get_study, set_study_status, study_exists, study_items
 from trustlab.db.schema import Item, Prediction, Study, StudyItem
 from trustlab.studies.balance import nearest_balanced, realised_balance
 from trustlab.studies.config import StudyConfig, load_study_config
@@ -83,7 +87,7 @@ def _candidates(session: Session, config: StudyConfig, dataset_id: int, model_id
             raise StudyError(
                 f"items.split: dataset {config.dataset!r} has no items in split {config.items.split!r}"
             )
-    predictions = studyq.predictions_for_items(
+    predictions = predictions_for_items(
         session, model_version_id=model_id, item_ids=[i.id for i in items]
     )
     missing = [i.id for i in items if i.id not in predictions]
@@ -172,10 +176,10 @@ def create_study(
     """
     config = load_study_config(config_or_path)
     with session_for(settings) as session:
-        if studyq.study_exists(session, name=config.name):
+        if study_exists(session, name=config.name):
             raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
         dataset = get_dataset(session, name=config.dataset)
-        model = studyq.get_model_version_by_name(session, name=config.model)
+        model = get_model_version(session, name=config.model)
         if model.dataset_id != dataset.id:
             raise StudyError(
                 f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
@@ -203,15 +207,15 @@ def create_study(
             config=config.model_dump(mode="json"),
             status="draft",
         )
-        return studyq.add_study(session, study=study, items=rows)
+        return add_study(session, study=study, items=rows)
 
 
 def study_balance(settings: Settings, name: str) -> dict[str, Any]:
     """The realised balance of a stored study's design (``balance.realised_balance``)."""
     with session_for(settings) as session:
-        study = studyq.get_study(session, name=name)
+        study = get_study(session, name=name)
         return realised_balance(
-            load_study_config(study.config), studyq.study_items(session, study_id=study.id)
+            load_study_config(study.config), study_items(session, study_id=study.id)
         )
 
 
@@ -220,8 +224,8 @@ def set_status(settings: Settings, name: str, status: str) -> Study:
     if status not in STATUSES:
         raise StudyError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     with session_for(settings) as session:
-        study = studyq.get_study(session, name=name)
-        return studyq.set_study_status(session, study_id=study.id, status=status)
+        study = get_study(session, name=name)
+        return set_study_status(session, study_id=study.id, status=status)
 
 
 def open_study(settings: Settings, name: str) -> Study:
