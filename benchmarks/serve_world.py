@@ -132,6 +132,6 @@ def build_study(settings: Settings, *, raters: int, items_per_rater: int) -> str
         "gold": {"n": 0},
         "seed": 0,
     }
-    create_study(settings, config)
+    create_study(settings, config, allow_unbalanced=True)  # sized for load, not for balance
     open_study(settings, "bench")
     return "bench"

@@ -87,15 +87,17 @@ def make_study(
     error_rate: float = 0.3,
     open_it: bool = True,
     data_seed: int = 0,
+    allow_unbalanced: bool = True,
     **overrides: Any,
 ) -> Study:
-    """Dataset + model + study (opened) in one call; overrides go into the study config."""
+    """Dataset + model + study (opened) in one call; overrides go into the study config. Small test
+    studies need not balance (``allow_unbalanced``); test_studies_balance.py checks the refusal."""
     per_class = per_class or {"train": 1, "test": 8}
     dataset_id = make_image_dataset(
         settings, name="shapes", classes=tuple(classes), per_class=per_class, size=16, seed=data_seed
     )
     make_model(settings, dataset_id=dataset_id, error_rate=error_rate, seed=data_seed)
-    study = create_study(settings, study_config(**overrides))
+    study = create_study(settings, study_config(**overrides), allow_unbalanced=allow_unbalanced)
     return open_study(settings, study.name) if open_it else study
 
 

@@ -1,4 +1,5 @@
-"""Counterbalanced assignment as raters arrive: Latin-square balance, order, gold, release, races."""
+"""Counterbalanced assignment as raters arrive: Latin-square balance, model errors per condition,
+Williams orders, gold, release, races."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from sqlalchemy import select
 from study_builders import complete, make_raters, make_study
 
 from trustlab.db.engine import session_for
+from trustlab.db.queries.studies import study_items
 from trustlab.db.schema import Assignment
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress, release_abandoned
 from trustlab.studies.design import close_study
+from trustlab.studies.orders import williams_rows
 
 
 def arrive(settings, study_id, rater_ids):
@@ -207,3 +210,71 @@ def test_timeout_releases_automatically_when_a_rater_arrives(settings):
         assert next_assignment(s, study_id=study.id, rater_id=c) is None  # a's items went to b
         rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
     assert Counter(x.status for x in rows) == {"released": 12, "assigned": 12}
+
+
+def model_errors_by(rows, correct, key):
+    return Counter(key(a) for a in rows if not a.is_gold and not correct[a.item_id])
+
+
+@pytest.mark.parametrize("items_per_rater", [30, 40])
+def test_every_condition_gets_the_same_share_of_model_errors(settings, items_per_rater):
+    # The README's study (5 conditions, 60 items, 30% errors, 5 raters per item); 40 per rater cannot
+    # balance the raters' workload but must still balance the model errors.
+    conditions = ["none", "gradcam", "lime", "twin", "gradcam+twin"]
+    study = make_study(
+        settings,
+        per_class={"train": 1, "test": 30},
+        items={"split": "test", "n": 60, "model_errors": 0.3},
+        conditions=conditions,
+        raters_per_item=5,
+        items_per_rater=items_per_rater,
+        gold={"n": 2, "max_failures": 1},
+        seed=3,
+    )
+    raters = make_raters(settings, study_id=study.id, n=12)
+    for rater_id in raters:
+        with session_for(settings) as s:
+            next_assignment(s, study_id=study.id, rater_id=rater_id)
+    with session_for(settings) as s:
+        rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
+        correct = {si.item_id: si.model_correct for si in study_items(s, study_id=study.id)}
+    regular = [a for a in rows if not a.is_gold]
+    assert len(regular) == 300 and sum(not correct[i] for i in {a.item_id for a in regular}) == 18
+    overall = model_errors_by(rows, correct, lambda a: a.condition)
+    assert max(overall[c] for c in conditions) - min(overall[c] for c in conditions) <= 1
+    by_item = Counter((a.item_id, a.condition) for a in regular)
+    assert all(by_item[(i, c)] == 1 for i in {a.item_id for a in regular} for c in conditions)
+    for rater_id in {a.rater_id for a in regular}:
+        mine = [a for a in regular if a.rater_id == rater_id]
+        per = Counter(a.condition for a in mine)
+        errors = model_errors_by(mine, correct, lambda a: a.condition)
+        assert max(per.values()) == min(per[c] for c in conditions)
+        assert max(errors[c] for c in conditions) - min(errors[c] for c in conditions) <= 1
+
+
+def test_condition_orders_follow_williams_rows(sqlite_settings):
+    # 4 conditions (4 Williams rows), 16 items, 4 raters per item, 8 per rater: 8 raters, two full sets.
+    conditions = ["none", "gradcam", "lime", "twin"]
+    study = make_study(
+        sqlite_settings,
+        per_class={"train": 1, "test": 6},
+        items={"split": "test", "n": 16, "model_errors": 0.25},
+        conditions=conditions,
+        raters_per_item=4,
+        items_per_rater=8,
+        gold={"n": 2, "max_failures": 1},
+        allow_unbalanced=False,
+    )
+    raters = make_raters(sqlite_settings, study_id=study.id, n=8)
+    rows = arrive(sqlite_settings, study.id, raters)
+    rows_of = williams_rows(4)
+    sequences = []
+    for k, rater_id in enumerate(raters):
+        mine = sorted((a for a in rows if a.rater_id == rater_id and not a.is_gold), key=lambda a: a.position)
+        sequence = [conditions.index(a.condition) for a in mine]
+        assert sequence == rows_of[k % 4] * 2  # the rater's row, repeated through the list
+        sequences.append(sequence)
+    for position in range(8):  # each condition at each position equally often
+        assert Counter(seq[position] for seq in sequences) == {c: 2 for c in range(4)}
+    pairs = Counter((a, b) for seq in sequences for a, b in zip(seq[:3], seq[1:4], strict=True))
+    assert set(pairs.values()) == {2} and len(pairs) == 12  # each ordered pair follows equally often

@@ -19,7 +19,7 @@ conditions: [none, gradcam, lime, twin, gradcam+twin]
 design: within
 raters_per_item: 5
 items_per_rater: 40
-tasks: [verify, true_label, trust, helpfulness, confidence, simulate, comment]
+tasks: [verify, true_label, trust, helpfulness, confidence, comment]
 likert_points: 7
 show_prediction: true
 blind_condition: true
@@ -92,7 +92,9 @@ def test_any_nonempty_subset_is_valid_and_combos_parse():
     assert config.methods == ["gradcam++"]
     assert condition_methods("gradcam+++twin") == ["gradcam++", "twin"]
     assert condition_methods("none") == []
-    between = load_study_config(base(design="between", conditions=["twin"], tasks=["simulate"]))
+    between = load_study_config(
+        base(design="between", conditions=["twin"], tasks=["simulate"], show_prediction=False)
+    )
     assert between.design == "between"
 
 

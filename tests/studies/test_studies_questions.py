@@ -28,6 +28,7 @@ def config(tasks, likert=5):
             "likert_points": likert,
             "items_per_rater": 1,
             "items": {"n": 1},
+            "show_prediction": "simulate" not in tasks,
         }
     )
 

@@ -24,16 +24,44 @@ def _errors():
 
 
 @study_app.command("create")
-def create(config: Path = typer.Argument(..., help="Study YAML (see `issues show 6` / README).")) -> None:
-    """Validate a study YAML, select its items and gold items, and store it as a draft."""
-    from trustlab.studies.design import create_study
+def create(
+    config: Path = typer.Argument(..., help="Study YAML (see `issues show 6` / README)."),
+    allow_unbalanced: bool = typer.Option(
+        False, "--allow-unbalanced", help="Create the study even when its numbers cannot balance."
+    ),
+) -> None:
+    """Validate a study YAML, select its items and gold items, print the design's balance, store it
+    as a draft (refused when the numbers cannot balance, unless --allow-unbalanced)."""
+    from trustlab.studies.design import UnbalancedDesign, create_study, study_balance
 
+    settings = load_settings()
     try:
-        study = create_study(load_settings(), config)
+        study = create_study(settings, config, allow_unbalanced=allow_unbalanced)
+    except UnbalancedDesign as exc:
+        _print_balance(exc.balance)
+        raise fail(str(exc)) from None
     except _errors() as exc:
         raise fail(str(exc)) from None
+    _print_balance(study_balance(settings, study.name))
     console.print(
         f"created study [bold]{study.name}[/] (draft); open it with `trustlab study open {study.name}`"
+    )
+
+
+def _print_balance(balance: dict) -> None:
+    table = Table("condition", "assignments", "model errors", "error share", title="realised balance")
+    for condition, row in balance["conditions"].items():
+        share = "-" if row["error_share"] is None else f"{row['error_share']:.3f}"
+        table.add_row(condition, str(row["assignments"]), str(row["errors"]), share)
+    console.print(table)
+    console.print(
+        f"{balance['raters']} raters fill the study ({balance['full_raters']} with a full list); "
+        f"{balance['items_every_condition']}/{balance['items']} items get every condition, "
+        f"{balance['items_equal']}/{balance['items']} equally often. Spread (max - min items): model "
+        f"errors over conditions {balance['error_spread']}; per rater: items per condition "
+        f"{balance['rater_condition_spread']}, model errors per condition {balance['rater_error_spread']}; "
+        f"a condition's count at one position {balance['position_spread']}",
+        markup=False,
     )
 
 

@@ -28,6 +28,7 @@ from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
 from trustlab.db.queries.users import set_completion_code
 from trustlab.db.schema import Assignment, Study
 from trustlab.explanation_methods import METHODS
+from trustlab.platform import disclosure
 from trustlab.platform.auth import Principal, new_completion_code, require_role
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
 from trustlab.platform.paths import existing_file
@@ -81,6 +82,7 @@ class Services:
         self.worker = worker or ExplanationWorker(settings)
         self._studies: dict[int | str, tuple[float, StudyContext]] = {}
         self._lock = threading.Lock()
+        self._unlabelled = disclosure.UnlabelledTwins(settings)
 
     # ---- studies -------------------------------------------------------------------------------
     def study(
@@ -142,8 +144,9 @@ class Services:
 
         The dict: assignment_id, item_id, image_url, condition (only when the study is not
         blinded), prediction {label, confidence} (only when the study shows it), explanations
-        [{method, kind, title, image_url, neighbours?}] (blinded: method is "explanation-N"),
-        questions, progress {done, total}. Never the true label.
+        [{method, kind, title, image_url, neighbours?}] (blinded: method is "explanation-N", no kind,
+        a neutral title), questions, progress {done, total}. Never the true label; when the study
+        hides the prediction, nothing that states the predicted class (``disclosure``).
         """
         ctx = self._rater_study(principal, study)
         with session_for(self.settings) as s:
@@ -192,30 +195,30 @@ class Services:
         self, session, ctx: StudyContext, assignment: Assignment, prediction
     ) -> list[dict[str, Any]]:
         out = []
-        blind = ctx.config.blind_condition
+        blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
         methods = condition_methods(assignment.condition)
         for index, method in enumerate(methods):
             row = self._explanation_row(session, ctx, assignment.item_id, method, prediction)
             entry: dict[str, Any] = {
                 "method": f"explanation-{index + 1}" if blind else method,
-                "kind": method_kind(method),
-                "title": (
-                    (f"Explanation {index + 1}" if len(methods) > 1 else "The explanation")
-                    if blind
-                    else (METHODS[method].title if method in METHODS else method)
+                "title": disclosure.rater_title(
+                    METHODS[method].title if method in METHODS else method,
+                    examples=method_kind(method) == "examples",
+                    index=index,
+                    n_methods=len(methods),
+                    blind=blind,
+                    show_prediction=shown,
                 ),
                 # Opaque: the assignment and the position in its condition, never the method name.
                 "image_url": f"/api/v1/assignments/{assignment.id}/explanations/{index}/image",
             }
+            if not blind:  # the family (heatmap, regions, examples) would hint at the method
+                entry["kind"] = method_kind(method)
             if row is None or not row.overlay_path:
                 entry["image_url"] = None
                 entry["error"] = "this explanation could not be computed"
             if row is not None and row.neighbours:
-                # Similarity and class of each similar training image; not their ids.
-                entry["neighbours"] = [
-                    {"similarity": round(float(n.get("similarity", 0.0)), 3), "label": n.get("label")}
-                    for n in row.neighbours
-                ]
+                entry["neighbours"] = disclosure.rater_neighbours(row.neighbours, show_prediction=shown)
             out.append(entry)
         return out
 
@@ -338,6 +341,10 @@ class Services:
             row = self._explanation_row(s, ctx, assignment.item_id, methods[index], prediction)
             if row is None or not row.overlay_path:
                 raise NotFoundError("this explanation is not available")
+            if row.neighbours and not ctx.config.show_prediction:
+                return existing_file(
+                    self.settings.artifacts_dir, self._unlabelled.path(s, row, item_id=assignment.item_id)
+                )
             return existing_file(self.settings.artifacts_dir, row.overlay_path)
 
     def explanation_image(self, principal: Principal, *, explanation_id: int) -> Path:

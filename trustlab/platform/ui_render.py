@@ -25,6 +25,12 @@ READING_HINTS = {
     "examples": "Training images that the model finds most similar to this one, with their class and "
     "similarity (1.00 = identical to the model).",
 }
+# A blinded explanation has no kind (it would hint at the method); an unlabelled one no classes.
+BLIND_HINT = "The picture shows what the model based its prediction on; its legend says how to read it."
+UNLABELLED_EXAMPLES_HINT = (
+    "Training images that the model finds most similar to this one, with their similarity "
+    "(1.00 = identical to the model)."
+)
 
 INSTRUCTIONS = (
     "Look at the image{prediction_part}. Then answer the questions on the right and press "
@@ -61,6 +67,14 @@ def _img(path: Path | None, alt: str, *, css_class: str, max_px: int | None = No
     return f'<img class="{css_class}{pixelated}" src="{uri}" alt="{html.escape(alt)}"{style}>'
 
 
+def _hint(kind: str | None, neighbours: list[dict[str, Any]]) -> str:
+    if kind is None:
+        return BLIND_HINT
+    if kind == "examples" and neighbours and all(n.get("label") is None for n in neighbours):
+        return UNLABELLED_EXAMPLES_HINT
+    return READING_HINTS.get(kind, "")
+
+
 def stage_html(
     payload: dict[str, Any],
     *,
@@ -91,12 +105,14 @@ def stage_html(
         path = explanation_path(index) if expl.get("image_url") else None
         parts.append('<section class="tl-expl">')
         parts.append(f"<h3>{html.escape(expl.get('title') or 'Explanation')}</h3>")
-        parts.append(f'<p class="tl-hint">{html.escape(READING_HINTS.get(expl.get("kind", ""), ""))}</p>')
-        parts.append(_img(path, "This explanation", css_class="tl-expl-img"))
         neighbours = expl.get("neighbours") or []
+        parts.append(f'<p class="tl-hint">{html.escape(_hint(expl.get("kind"), neighbours))}</p>')
+        parts.append(_img(path, "This explanation", css_class="tl-expl-img"))
         if neighbours:
             cells = "".join(
-                f"<li><b>{html.escape(str(n.get('label')))}</b> similarity {float(n['similarity']):.2f}</li>"
+                "<li>"
+                + (f"<b>{html.escape(str(n['label']))}</b> " if n.get("label") is not None else "")
+                + f"similarity {float(n['similarity']):.2f}</li>"
                 for n in neighbours
             )
             parts.append(f'<ol class="tl-neighbours">{cells}</ol>')

@@ -1,18 +1,22 @@
-"""Counterbalanced assignment, made as raters arrive (issue 6).
+"""Counterbalanced assignment, made as raters arrive (issues 6 and 12).
 
 When a rater first asks for work, their whole list is made in one locked transaction:
 
-* items: the study's regular items are put in a seeded order and split into C groups (C = number of
-  conditions; item at rank j is in group j mod C). Rater k (k = arrival index) shows group g under
-  condition (g + k) mod C: a Latin square over groups x raters. For each condition the rater takes the
-  items of its group that have had that condition least often (then fewest ratings overall, then a
-  seeded tie-break), never an item that already has ``raters_per_item`` active ratings. With C dividing
-  the number of items, ``items_per_rater`` and ``raters_per_item``, and raters arriving in multiples of
-  C, every rater sees every condition equally often and every item gets every condition equally often;
-  otherwise the counts are as equal as the numbers allow (they differ by at most one per rater).
-* between design: rater k sees only condition k mod C, on the items that have had it least often.
-* order: shuffled with a generator seeded by (study seed, rater id); gold items go one into each of
-  gold.n equal segments of the list, at a seeded position.
+* items: the study's regular items are split into C groups (C = number of conditions) stratified by
+  model correctness (``orders.stratified_groups``: error counts differ by at most one between groups,
+  and each group is a cycle with its errors spread evenly). Rater k (k = arrival index) shows group g
+  under condition (g + k) mod C: a Latin square over groups x raters. For each condition the rater takes
+  the items of its group that have had that condition least often, next along the group's cycle, never
+  an item that already has ``raters_per_item`` active ratings. So each rater's share of model errors is
+  the same in every condition (to one item), and when the numbers balance (``balance.problems`` is
+  empty) every rater sees every condition equally often and every item gets every condition equally
+  often; otherwise the counts are as equal as the numbers allow.
+* between design: rater k sees only condition k mod C, on the next items of one stratified cycle that
+  have had it least often.
+* order: conditions follow row k of a Williams design (``orders.williams_rows``), repeated through the
+  list: over a full set of rows each condition is at each position equally often and follows every
+  other condition equally often within each run of C. Items within a condition come in a seeded order
+  (study seed, rater id); gold items go one into each of gold.n equal segments, at a seeded position.
 
 Unfinished assignments of a rater inactive for ``timeout_minutes`` are released (``release_abandoned``)
 so that others can take the items; a returning rater gets released items back while they still have room.
@@ -41,6 +45,7 @@ from trustlab.db.queries.studies import get_study_by_id, lock_study, study_items
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import Assignment, StudyItem, utcnow
 from trustlab.studies.config import StudyConfig, load_study_config
+from trustlab.studies.orders import stratified_groups, williams_rows
 
 # Attempts at making a rater's list when a concurrent writer wins a race (unique constraint, or
 # SQLite reporting a busy database past its timeout).
@@ -68,7 +73,7 @@ def _quotas(conditions: Sequence[str], n: int, k: int) -> dict[str, int]:
 def plan_rater(
     *,
     config: StudyConfig,
-    item_order: Sequence[int],
+    groups: Sequence[Sequence[int]],
     gold_ids: Sequence[int],
     counts: dict[tuple[int, str], int],
     arrival_index: int,
@@ -78,7 +83,7 @@ def plan_rater(
 
     Parameters
     ----------
-    item_order: the regular item ids in the study's seeded order (defines the Latin-square groups).
+    groups: the regular item ids as ``item_groups`` makes them (C cycles within, one between).
     gold_ids: the gold item ids.
     counts: {(item_id, condition): active non-gold assignments so far}.
     arrival_index: k, how many raters arrived before this one.
@@ -89,16 +94,15 @@ def plan_rater(
     totals: Counter[int] = Counter()
     for (item_id, _), count in counts.items():
         totals[item_id] += count
-    available = [i for i in item_order if totals[i] < config.raters_per_item]
-    tiebreak_rng = np.random.default_rng([config.seed, k, 1])
-    tiebreak = {
-        item_id: float(x) for item_id, x in zip(available, tiebreak_rng.random(len(available)), strict=True)
-    }
-    group = {item_id: rank % n_cond for rank, item_id in enumerate(item_order)}
+    cycle_position = {item_id: p for group in groups for p, item_id in enumerate(group)}
+    group_of = {item_id: g for g, group in enumerate(groups) for item_id in group}
+    available = [i for group in groups for i in group if totals[i] < config.raters_per_item]
     n_items = min(config.items_per_rater, len(available))
 
-    def key(item_id: int, condition: str) -> tuple[int, int, float]:
-        return (counts.get((item_id, condition), 0), totals[item_id], tiebreak[item_id])
+    def key(item_id: int, condition: str) -> tuple[int, int]:
+        # Least often under this condition, then next along the cycle: consecutive raters walk each
+        # group's cycle, so each takes an even share of its errors.
+        return (counts.get((item_id, condition), 0), cycle_position[item_id])
 
     chosen: dict[int, str] = {}
     if config.design == "between":
@@ -109,13 +113,13 @@ def plan_rater(
         quotas = _quotas(conditions, n_items, k)
         for c_index, condition in enumerate(conditions):
             wanted_group = (c_index - k) % n_cond
-            candidates = [i for i in available if group[i] == wanted_group and i not in chosen]
+            candidates = [i for i in available if group_of[i] == wanted_group and i not in chosen]
             for item_id in sorted(candidates, key=lambda i: key(i, condition))[: quotas[condition]]:
                 chosen[item_id] = condition
                 quotas[condition] -= 1
         # A group ran short (items at capacity): fill the rest from any item, least-used condition first.
         for item_id in sorted(
-            (i for i in available if i not in chosen), key=lambda i: (totals[i], tiebreak[i])
+            (i for i in available if i not in chosen), key=lambda i: (totals[i], cycle_position[i])
         ):
             if len(chosen) >= n_items:
                 break
@@ -125,17 +129,52 @@ def plan_rater(
             quotas[condition] -= 1
     if not chosen:
         return []
-
     order_rng = np.random.default_rng([config.seed, rater_id])
-    regular = [PlannedAssignment(i, c, False) for i, c in chosen.items()]
-    regular = [regular[j] for j in order_rng.permutation(len(regular))]
-    gold = [gold_ids[j] for j in order_rng.permutation(len(gold_ids))]
+    regular = _williams_order(config, chosen, k, order_rng)
+    return _with_gold(config, regular, gold_ids, k, order_rng)
+
+
+def _williams_order(
+    config: StudyConfig, chosen: dict[int, str], k: int, rng: np.random.Generator
+) -> list[PlannedAssignment]:
+    """The chosen items in the order of Williams row k (cycled); items of a condition in seeded order."""
+    conditions = list(config.conditions)
+    queues: dict[str, list[int]] = {c: [] for c in conditions}
+    for item_id, condition in chosen.items():
+        queues[condition].append(item_id)
+    for condition, ids in queues.items():
+        queues[condition] = [ids[j] for j in rng.permutation(len(ids))]
+    if config.design == "between":
+        return [PlannedAssignment(i, c, False) for c in conditions for i in queues[c]]
+    rows = williams_rows(len(conditions))
+    row = [conditions[j] for j in rows[k % len(rows)]]
+    out: list[PlannedAssignment] = []
+    step = 0
+    while len(out) < len(chosen):
+        condition = row[step % len(row)]
+        step += 1
+        if queues[condition]:
+            out.append(PlannedAssignment(queues[condition].pop(0), condition, False))
+    return out
+
+
+def _with_gold(
+    config: StudyConfig,
+    regular: list[PlannedAssignment],
+    gold_ids: Sequence[int],
+    k: int,
+    rng: np.random.Generator,
+) -> list[PlannedAssignment]:
+    """Gold items inserted one into each of len(gold_ids) equal segments of the list."""
+    conditions = list(config.conditions)
+    n_cond = len(conditions)
+    gold = [gold_ids[j] for j in rng.permutation(len(gold_ids))]
     total = len(regular) + len(gold)
     gold_positions: dict[int, PlannedAssignment] = {}
     for s, item_id in enumerate(gold):
         lo, hi = s * total // len(gold), (s + 1) * total // len(gold)
         condition = conditions[k % n_cond] if config.design == "between" else conditions[(k + s) % n_cond]
-        gold_positions[int(order_rng.integers(lo, hi))] = PlannedAssignment(item_id, condition, True)
+        gold_positions[int(rng.integers(lo, hi))] = PlannedAssignment(item_id, condition, True)
     out: list[PlannedAssignment] = []
     regular_iter = iter(regular)
     for position in range(total):
@@ -143,12 +182,12 @@ def plan_rater(
     return out
 
 
-def item_order(config: StudyConfig, study_items: Sequence[StudyItem]) -> tuple[list[int], list[int]]:
-    """(regular item ids in the study's seeded order, gold item ids sorted)."""
-    regular = sorted(si.item_id for si in study_items if not si.is_gold)
+def item_groups(config: StudyConfig, study_items: Sequence[StudyItem]) -> tuple[list[list[int]], list[int]]:
+    """(regular item ids as stratified cycles: C groups within, one between; gold item ids sorted)."""
+    regular = [(si.item_id, si.model_correct) for si in study_items if not si.is_gold]
     gold = sorted(si.item_id for si in study_items if si.is_gold)
-    rng = np.random.default_rng([config.seed, 0])
-    return [regular[j] for j in rng.permutation(len(regular))], gold
+    n_groups = len(config.conditions) if config.design == "within" else 1
+    return stratified_groups(regular, n_groups, seed=config.seed), gold
 
 
 def _first_open(assignments: Sequence[Assignment]) -> Assignment | None:
@@ -223,10 +262,10 @@ def _allocate(
         release_inactive(
             session, study_id=study_id, cutoff=now - timedelta(minutes=config.timeout_minutes), commit=False
         )
-    regular, gold = item_order(config, study_items(session, study_id=study_id))
+    groups, gold = item_groups(config, study_items(session, study_id=study_id))
     plan = plan_rater(
         config=config,
-        item_order=regular,
+        groups=groups,
         gold_ids=gold,
         counts=active_counts(session, study_id=study_id),
         arrival_index=arrived_raters(session, study_id=study_id),

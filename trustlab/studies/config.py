@@ -134,6 +134,18 @@ class StudyConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _no_leaks(self) -> StudyConfig:
+        # Simulating the model is trivial with its prediction on screen; the rater app also hides
+        # every other trace of the predicted class when show_prediction is false (issue 12).
+        if "simulate" in self.tasks and self.show_prediction:
+            raise ValueError(
+                "tasks lists `simulate` but show_prediction is true: raters would copy the prediction "
+                "on screen; set `show_prediction: false`, or drop simulate from tasks (a verify study "
+                "shows the prediction, a simulate study hides it)"
+            )
+        return self
+
     @property
     def methods(self) -> list[str]:
         """The distinct explanation methods the conditions need, in first-use order."""

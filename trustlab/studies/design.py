@@ -4,6 +4,10 @@ Items are drawn from the config's split, stratified by whether the model's held-
 right, so that ``items.model_errors`` of them are model errors (as far as the split has errors). Gold
 (attention) items come from the rest of the split: predictions the model makes with the highest
 confidence, half right and half wrong where possible, so their answers are clear.
+
+Before storing, the assignment of the raters that fill the study is planned (``balance``); a study
+whose numbers cannot balance is refused, naming the nearest numbers that do, unless
+``allow_unbalanced``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from trustlab.db.queries.items import get_item, list_items
 from trustlab.db.queries.labels import latest_revision_ids
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import predictions_for_items
-from trustlab.db.queries.studies import add_study, get_study, set_study_status, study_exists
+from trustlab.db.queries.studies import add_study, get_study, set_study_status, study_exists, study_items
 from trustlab.db.schema import Item, Prediction, Study, StudyItem
+from trustlab.studies.balance import nearest_balanced, realised_balance
 from trustlab.studies.config import StudyConfig, load_study_config
 
 STATUSES = ("draft", "open", "closed")
@@ -32,6 +37,28 @@ STATUSES = ("draft", "open", "closed")
 
 class StudyError(ValueError):
     """A study cannot be created or changed as asked; the message names the input and the fix."""
+
+
+class UnbalancedDesign(StudyError):
+    """The study's numbers cannot balance; ``balance`` holds the realised balance (see balance.py)."""
+
+    def __init__(self, message: str, balance: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.balance = balance
+
+
+def _check_balance(config: StudyConfig, rows: list[StudyItem], allow_unbalanced: bool) -> dict[str, Any]:
+    result = realised_balance(config, rows)
+    if result["balanced"] or allow_unbalanced:
+        return result
+    nearest = nearest_balanced(config)
+    raise UnbalancedDesign(
+        "the study's numbers cannot balance: "
+        + "; ".join(result["problems"])
+        + (f". Nearest balanced numbers: {', '.join(nearest)}" if nearest else "")
+        + ". Change them, or pass --allow-unbalanced (allow_unbalanced=True) to create it anyway",
+        result,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,13 +161,17 @@ def _select_gold(config: StudyConfig, rest: list[_Candidate]) -> list[_Candidate
     return picked
 
 
-def create_study(settings: Settings, config_or_path: StudyConfig | str | Path | dict) -> Study:
-    """Validate the config, select items and gold items, and store a draft study.
+def create_study(
+    settings: Settings, config_or_path: StudyConfig | str | Path | dict, *, allow_unbalanced: bool = False
+) -> Study:
+    """Validate the config, select items and gold items, check the design's balance, store a draft.
 
     Raises
     ------
     StudyConfigError
         The config is invalid.
+    UnbalancedDesign
+        The numbers cannot balance (and not ``allow_unbalanced``); nothing is stored.
     StudyError / NotFound
         The study exists already, the dataset or model is unknown, or the split is too small.
     """
@@ -173,6 +204,7 @@ def create_study(settings: Settings, config_or_path: StudyConfig | str | Path | 
             for is_gold, chosen in ((False, regular), (True, gold))
             for c in chosen
         ]
+        _check_balance(config, rows, allow_unbalanced)
         study = Study(
             name=config.name,
             dataset_id=dataset.id,
@@ -181,6 +213,15 @@ def create_study(settings: Settings, config_or_path: StudyConfig | str | Path | 
             status="draft",
         )
         return add_study(session, study=study, items=rows)
+
+
+def study_balance(settings: Settings, name: str) -> dict[str, Any]:
+    """The realised balance of a stored study's design (``balance.realised_balance``)."""
+    with session_for(settings) as session:
+        study = get_study(session, name=name)
+        return realised_balance(
+            load_study_config(study.config), study_items(session, study_id=study.id)
+        )
 
 
 def set_status(settings: Settings, name: str, status: str) -> Study:

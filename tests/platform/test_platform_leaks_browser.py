@@ -1,0 +1,103 @@
+"""No leaks on the rendered page (issue 12), in real headless Chromium: a blinded simulate study with
+the prediction hidden shows no prediction, no class of the twins (in text or picture), no method name
+or family, and the rater can still answer by keyboard."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from platform_world import CLASSES, build_world, study_config
+from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, free_port, press, progress_is
+
+from trustlab.platform.ui_render import BLIND_HINT
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
+        reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+
+METHOD_WORDS = ("grad-cam", "gradcam", "twin", "similar training", "heatmap", "warm colours")
+
+
+@pytest.fixture
+def leak_server(sqlite_settings):
+    import uvicorn
+
+    from trustlab.platform.app import create_app
+
+    world = build_world(sqlite_settings, realistic=True)  # twins pictures print each neighbour's class
+    config = study_config(
+        "sim", conditions=["gradcam+twin"], n=6, per_rater=2, blind=True, tasks=("simulate", "trust")
+    )
+    config["show_prediction"] = False
+    world.add_study(config, world.alpha_items)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(sqlite_settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield world, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def data_uri_pixels(src: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def test_blinded_simulate_page_names_no_class_and_no_method(leak_server):
+    from playwright.sync_api import sync_playwright
+    from test_platform_leaks import twins_pictures
+
+    world, base = leak_server
+    link = f"{base}/?invite={world.invite('sim')[0]}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(link)
+            for step in range(2):
+                progress_is(page, f"{step} / 2")
+                page.wait_for_selector(".tl-expl img", timeout=TIMEOUT_MS)
+                stage = page.text_content(".tl-stage").lower()
+                for word in (*CLASSES, "predicted class", "the model says", *METHOD_WORDS):
+                    assert word not in stage, f"the rating screen shows {word!r}: {stage}"
+                assert page.locator(".tl-prediction").count() == 0
+                assert page.locator(".tl-expl h3").all_text_contents() == ["Explanation 1", "Explanation 2"]
+                assert set(page.locator(".tl-hint").all_text_contents()) == {BLIND_HINT}
+                neighbours = page.locator(".tl-neighbours li").all_text_contents()
+                assert len(neighbours) == 3 and all(t.startswith("similarity") for t in neighbours)
+                body = page.text_content("body").lower()
+                for word in METHOD_WORDS:
+                    assert word not in body, f"the page names {word!r}"
+                pictures = [
+                    data_uri_pixels(src)
+                    for src in page.locator(".tl-expl img").evaluate_all(
+                        "els => els.map(e => e.getAttribute('src'))"
+                    )
+                ]
+                # The twins picture is the strip without classes, for one of the study's items.
+                candidates = [twins_pictures(world, i) for i in world.alpha_items]
+                assert any(np.array_equal(pictures[1], unlabelled) for _, unlabelled in candidates)
+                assert not any(np.array_equal(pictures[1], labelled) for labelled, _ in candidates)
+                press(page, "1", "4", "Enter")  # a class for "which class did the model predict?", trust 4
+            page.wait_for_selector("#tl-completion-code", timeout=TIMEOUT_MS)
+        finally:
+            browser.close()
