@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from trustlab.studies.analysis.estimators import CONTRAST_ESTIMATORS, ESTIMATORS, Linearized
+from trustlab.studies.analysis.estimators import CONTRAST_ESTIMATORS, ESTIMATORS
 from trustlab.studies.config import NO_EXPLANATION
 
 CI_LEVEL = 0.95
@@ -159,38 +159,43 @@ def estimate(df: pd.DataFrame, measure: str) -> dict[str, Any]:
     return {"mean": fit.value, **interval}
 
 
+def combination(
+    df: pd.DataFrame, parts: Sequence[tuple[np.ndarray, float]], measure: str
+) -> dict[str, Any] | None:
+    """sum_k coef_k * measure(df[mask_k]) with its interval and (unadjusted) p; None when the measure
+    is undefined in a part. Masks must not overlap. A rater or item seen in several parts is one
+    cluster, so within-subject pairing is accounted for."""
+    spec = ESTIMATORS[measure]
+    rows = np.zeros(len(df), bool)
+    for mask, _ in parts:
+        rows |= mask
+    sub = df[rows]
+    psi, weight, part_of = np.zeros(len(sub)), np.zeros(len(sub)), np.zeros(len(sub), int)
+    value = 0.0
+    for index, (mask, coef) in enumerate(parts):
+        in_part = mask[rows]
+        fit = spec.compute(sub[in_part]) if in_part.any() else None
+        if fit is None or not np.isfinite(fit.value):
+            return None
+        value += coef * fit.value
+        psi[in_part], weight[in_part], part_of[in_part] = coef * fit.psi, fit.weight, index
+    variance = two_way_variance(
+        psi, sub["rater_id"].to_numpy(), sub["item_id"].to_numpy(), weight=weight, part=part_of
+    )
+    return {"diff": value, **t_interval(value, variance)}
+
+
 def contrast(df: pd.DataFrame, a: str, b: str, measure: str) -> dict[str, Any] | None:
     """measure(a) - measure(b) with its interval and (unadjusted) p; None when undefined in a or b.
 
-    ``df`` holds validated judgements of (at least) conditions a and b; a rater or item seen in both
-    conditions is one cluster, so within-subject pairing is accounted for.
+    ``df`` holds validated judgements of (at least) conditions a and b.
     """
     condition = df["condition"].to_numpy()
-    rows = (condition == a) | (condition == b)
-    if not (condition == a).any() or not (condition == b).any():
+    in_a, in_b = condition == a, condition == b
+    result = combination(df, [(in_a, 1.0), (in_b, -1.0)], measure)
+    if result is None:
         return None
-    sub = df[rows]
-    in_a = sub["condition"].to_numpy() == a
-    spec = ESTIMATORS[measure]
-    fit_a, fit_b = spec.compute(sub[in_a]), spec.compute(sub[~in_a])
-    if fit_a is None or fit_b is None or not np.isfinite(fit_a.value - fit_b.value):
-        return None
-    psi, weight = np.zeros(len(sub)), np.zeros(len(sub))
-    psi[in_a], psi[~in_a] = fit_a.psi, -fit_b.psi
-    weight[in_a], weight[~in_a] = fit_a.weight, fit_b.weight
-    diff = Linearized(fit_a.value - fit_b.value, psi, weight)
-    variance = two_way_variance(
-        diff.psi, sub["rater_id"].to_numpy(), sub["item_id"].to_numpy(), weight=weight, part=~in_a
-    )
-    return {
-        "a": a,
-        "b": b,
-        "measure": measure,
-        "diff": diff.value,
-        **t_interval(diff.value, variance),
-        "n_a": int(in_a.sum()),
-        "n_b": int((~in_a).sum()),
-    }
+    return {"a": a, "b": b, "measure": measure, **result, "n_a": int(in_a.sum()), "n_b": int(in_b.sum())}
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

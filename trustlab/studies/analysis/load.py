@@ -37,6 +37,9 @@ class StudyData:
     judgements: pd.DataFrame
     scores: pd.DataFrame  # one row per (item_id, method): faithfulness dict
     model_name: str
+    # One row per assignment (rater_id, condition, status assigned/done/released, is_gold), for the
+    # participant flow; None when not loaded.
+    assignments: pd.DataFrame | None = None
 
 
 def judgements_frame(rows: list[dict]) -> pd.DataFrame:
