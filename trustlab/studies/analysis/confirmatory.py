@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trustlab.studies.analysis.inference import adjusted_interval, contrast_pairs, holm
-from trustlab.studies.config import AnalysisSpec, StudyConfig
+from trustlab.studies.config import NO_EXPLANATION, AnalysisSpec, StudyConfig
 
 
 def holm_levels(p_values: Sequence[float | None], alpha: float) -> list[float | None]:
@@ -46,7 +46,11 @@ def confirmatory_pairs(config: StudyConfig) -> list[tuple[str, str]]:
     """The primary contrasts: from the config's ``analysis.contrasts``, else each condition against
     none (or every pair when there is no none)."""
     spec = config.analysis
-    return [tuple(p) for p in spec.contrasts] if spec.contrasts else contrast_pairs(list(config.conditions))
+    if spec.contrasts:
+        return [tuple(p) for p in spec.contrasts]
+    pairs = contrast_pairs(list(config.conditions))
+    against_none = [p for p in pairs if p[1] == NO_EXPLANATION]
+    return against_none or pairs
 
 
 def label_and_correct(rows: list[dict[str, Any]], config: StudyConfig) -> list[dict[str, Any]]:
