@@ -57,7 +57,8 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:24px auto;
 padding:0 16px;color:#1d2430;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:4px} h2{border-bottom:2px solid #e3e7ee;padding-bottom:4px;margin-top:32px}
-.meta{color:#5a6475} table{border-collapse:collapse;margin:8px 0 16px;font-size:0.92em}
+.meta{color:#5a6475}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:0.92em;display:block;overflow-x:auto}
 th,td{border:1px solid #d8dde6;padding:5px 9px;text-align:right} th{background:#f3f5f9}
 td.l,th.l{text-align:left} .find{background:#f6f9ff;border-left:4px solid #3b6fd8;padding:8px 14px}
 .good{color:#17803d;font-weight:600} .bad{color:#b42318;font-weight:600} .na{color:#8a93a3}
