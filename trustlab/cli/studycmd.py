@@ -140,7 +140,7 @@ def simulate_raters_cmd(
 def analyze(
     study: str = typer.Argument(..., help="Study name."),
     out: Path = typer.Option(..., "--out", help="Folder for report.html, summary.json and CSV tables."),
-    replicates: int = typer.Option(1000, help="Bootstrap replicates."),
+    replicates: int = typer.Option(1000, help="Item resamples for the agreement intervals."),
 ) -> None:
     """Analyse a study: report.html, summary.json and CSV tables."""
     from trustlab.studies.analysis import analyze_study
