@@ -12,7 +12,7 @@ from rich.table import Table
 
 from trustlab.cli.app import app, console, fail, study_app
 from trustlab.config import load_settings
-from trustlab.db.items import NotFound
+from trustlab.db.queries.errors import NotFound
 from trustlab.studies.config import StudyConfigError
 from trustlab.studies.design import StudyError
 

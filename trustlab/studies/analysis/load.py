@@ -7,9 +7,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from trustlab.config import Settings
-from trustlab.db import studyq
 from trustlab.db.engine import session_for
-from trustlab.db.items import class_names
+from trustlab.db.queries.explanations import explanation_scores
+from trustlab.db.queries.judgements import judgement_rows
+from trustlab.db.queries.labels import class_names
+from trustlab.db.queries.models import get_model_name
+from trustlab.db.queries.studies import get_study, study_items
 from trustlab.db.schema import Study
 from trustlab.studies.config import StudyConfig, load_study_config
 
@@ -43,7 +46,7 @@ class StudyData:
 
 
 def judgements_frame(rows: list[dict]) -> pd.DataFrame:
-    """Rows from ``studyq.judgement_rows`` as a DataFrame with the answers expanded into columns."""
+    """Rows from ``judgement_rows`` as a DataFrame with the answers expanded into columns."""
     columns = [
         "judgement_id",
         "assignment_id",
@@ -88,14 +91,14 @@ def item_time_ms(df: pd.DataFrame) -> pd.Series:
 def load_study_data(settings: Settings, study: str | Study) -> StudyData:
     """Load a study (by name or row) with its latest judgements and its explanations' faithfulness."""
     with session_for(settings) as session:
-        row = studyq.get_study(session, name=study) if isinstance(study, str) else study
+        row = get_study(session, name=study) if isinstance(study, str) else study
         config = load_study_config(row.config)
-        df = judgements_frame(studyq.judgement_rows(session, study_id=row.id))
-        items = [si.item_id for si in studyq.study_items(session, study_id=row.id)]
+        df = judgements_frame(judgement_rows(session, study_id=row.id))
+        items = [si.item_id for si in study_items(session, study_id=row.id)]
         scores = pd.DataFrame(
-            studyq.explanation_scores(session, model_version_id=row.model_version_id, item_ids=items),
+            explanation_scores(session, model_version_id=row.model_version_id, item_ids=items),
             columns=["item_id", "method", "faithfulness"],
         )
         classes = class_names(session, dataset_id=row.dataset_id)
-        model = studyq.get_model_name(session, model_version_id=row.model_version_id)
+        model = get_model_name(session, model_version_id=row.model_version_id)
     return StudyData(row, config, classes, df, scores, model)
