@@ -60,6 +60,14 @@ def test_planted_effect_is_recovered(sqlite_settings, tmp_path):
     # Per-rater accuracy is above chance in both conditions.
     assert gradcam["per_rater"]["verification_accuracy"]["p"] < 0.001
     assert (tmp_path / "out" / "report.html").stat().st_size > 10_000
+    # The primary (default: gradcam vs none on verification accuracy) leads, named with its method.
+    assert "two-way cluster-robust" in summary["inference"]["method"]
+    [primary] = summary["primary"]["contrasts"]
+    assert primary["significant"] and primary["ci_low_adj"] > 0
+    assert summary["mixed_model"]["role"] == "exploratory" and "priors" in summary["mixed_model"]
+    assert gradcam["criterion_c"]["mean"] is not None and set(summary["flow"]) == {"none", "gradcam"}
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Primary result (confirmatory)" in page and "Participant flow" in page
 
 
 def test_no_planted_effect_ci_covers_zero(sqlite_settings, tmp_path):

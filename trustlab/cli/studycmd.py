@@ -168,7 +168,7 @@ def simulate_raters_cmd(
 def analyze(
     study: str = typer.Argument(..., help="Study name."),
     out: Path = typer.Option(..., "--out", help="Folder for report.html, summary.json and CSV tables."),
-    replicates: int = typer.Option(1000, help="Bootstrap replicates."),
+    replicates: int = typer.Option(1000, help="Item resamples for the agreement intervals."),
 ) -> None:
     """Analyse a study: report.html, summary.json and CSV tables."""
     from trustlab.studies.analysis import analyze_study
@@ -183,3 +183,37 @@ def analyze(
         f"wrote {out / 'report.html'} ({summary['study']['n_judgements']} judgements, "
         f"{len(summary.get('excluded_raters', []))} raters excluded)"
     )
+
+
+@study_app.command("power")
+def power(
+    config: Path = typer.Argument(..., help="Study YAML."),
+    effect: float = typer.Option(
+        0.10, "--effect", help="Planted difference in the primary measure's contrast."
+    ),
+    raters: str = typer.Option("10,20,40,80", "--raters", help="Numbers of raters, comma-separated."),
+    sims: int = typer.Option(500, "--sims", help="Simulated studies per number of raters."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("power.png"), "--out", help="Where to write the power curve."),
+) -> None:
+    """Simulation-based power of the study's confirmatory contrast, with the analysis's own estimator."""
+    from trustlab.studies.config import load_study_config
+    from trustlab.studies.power import power_plot, power_target, study_power
+
+    try:
+        study = load_study_config(config)
+        counts = [int(v) for v in raters.split(",") if v.strip()]
+        rows = study_power(study, effect=effect, raters=counts, sims=sims, seed=seed)
+    except (StudyConfigError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    a, b = power_target(study)
+    table = Table(
+        title=f"power of {study.analysis.primary} {a} - {b} at +{effect:g} (alpha {study.analysis.alpha})"
+    )
+    for column in ("raters", "sims", "power", "mean estimate"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(str(row.raters), str(row.sims), f"{row.power:.2f}", f"{row.mean_diff:+.3f}")
+    console.print(table)
+    power_plot(rows, out, title=f"{study.name}: {study.analysis.primary} {a} - {b}, effect {effect:+g}")
+    console.print(f"wrote {out}")

@@ -77,6 +77,62 @@ class GoldSpec(_Strict):
     max_failures: int = Field(default=1, ge=0)
 
 
+# Measures a study may name as its confirmatory (primary) outcome, as named by the analysis
+# (trustlab/studies/analysis/estimators.py; a test checks that each is one of its measures).
+PRIMARY_MEASURES: tuple[str, ...] = (
+    "verification_accuracy",
+    "balanced_accuracy",
+    "accept_rate_model_right",
+    "accept_rate_model_wrong",
+    "error_detection_dprime",
+    "criterion_c",
+    "mean_trust",
+    "trust_model_right",
+    "trust_model_wrong",
+    "trust_auroc",
+    "confidence_auroc",
+    "simulation_accuracy",
+    "true_label_accuracy",
+)
+
+
+class AnalysisSpec(_Strict):
+    """The confirmatory analysis, fixed before the data: one ``primary`` measure tested on the condition
+    pairs ``contrasts`` ([a, b] means a - b; null: each condition against none, else every pair), with
+    Holm's correction at family-wise ``alpha``. Every other result is reported as exploratory."""
+
+    primary: str = "verification_accuracy"
+    contrasts: list[tuple[str, str]] | None = None
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+
+    @field_validator("primary")
+    @classmethod
+    def _known_primary(cls, primary: str) -> str:
+        if primary not in PRIMARY_MEASURES:
+            hint = difflib.get_close_matches(primary, PRIMARY_MEASURES, n=1)
+            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+            raise ValueError(
+                f"unknown measure {primary!r}; {suggestion}use one of {', '.join(PRIMARY_MEASURES)}"
+            )
+        return primary
+
+    @field_validator("contrasts")
+    @classmethod
+    def _distinct_pairs(cls, pairs: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        if pairs is None:
+            return None
+        if not pairs:
+            raise ValueError(
+                "contrasts is empty: list pairs such as [[gradcam, none]], or write `contrasts: null`"
+            )
+        for a, b in pairs:
+            if a == b:
+                raise ValueError(f"contrast [{a}, {b}] compares a condition with itself: name two conditions")
+        if len({frozenset(p) for p in pairs}) != len(pairs):
+            raise ValueError("a contrast is listed twice: list each pair of conditions once")
+        return pairs
+
+
 class StudyConfig(_Strict):
     """A validated study (see issue 6 for the YAML)."""
 
@@ -98,6 +154,8 @@ class StudyConfig(_Strict):
     seed: int = 0
     # Minutes of inactivity after which a rater's unfinished assignments are released to others.
     timeout_minutes: float | None = Field(default=60.0, gt=0)
+    # The confirmatory analysis (primary measure, contrasts, alpha); see AnalysisSpec.
+    analysis: AnalysisSpec = AnalysisSpec()
 
     @field_validator("conditions")
     @classmethod
@@ -161,6 +219,17 @@ class StudyConfig(_Strict):
         """Assignments a rater gets: items_per_rater regular items plus gold.n gold items."""
         return self.items_per_rater + self.gold.n
 
+    @model_validator(mode="after")
+    def _analysis_conditions(self) -> StudyConfig:
+        for pair in self.analysis.contrasts or []:
+            unknown = [c for c in pair if c not in self.conditions]
+            if unknown:
+                raise ValueError(
+                    f"analysis.contrasts names {', '.join(map(repr, unknown))}, which is not among the "
+                    f"study's conditions ({', '.join(self.conditions)}): use those names"
+                )
+        return self
+
 
 def _split(condition: str) -> list[str]:
     # A method name may contain the separator ("gradcam++"): re-join the empty parts it splits into.
@@ -203,7 +272,7 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return list(model.model_fields)
 
 
-_SUBMODELS: dict[str, type[BaseModel]] = {"items": ItemsSpec, "gold": GoldSpec}
+_SUBMODELS: dict[str, type[BaseModel]] = {"items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec}
 
 
 def _describe(error: Mapping[str, Any]) -> str:

@@ -91,3 +91,74 @@ def agreement(df: pd.DataFrame) -> dict[str, Any]:
             "krippendorff_alpha_interval": krippendorff_alpha(trust, "trust_num", "interval", numeric=True),
         },
     }
+
+
+# Answers whose agreement is reported per condition: (column of the validated table, level).
+AGREEMENT_ANSWERS: dict[str, tuple[str, str]] = {
+    "verify": ("accept", "nominal"),
+    "true_label": ("answer_true_label", "nominal"),
+    "trust": ("trust_value", "ordinal"),
+}
+AGREEMENT_CI_LEVEL = 0.95
+
+
+def alpha_with_ci(
+    df: pd.DataFrame, column: str, level: str, *, replicates: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Krippendorff's alpha of ``column`` with a percentile interval from resampling items (the
+    units; Hayes & Krippendorff 2007). {value, ci_low, ci_high, n_items, n_raters} or {value: None,
+    reason}."""
+    if column not in df.columns or df[column].notna().sum() == 0:
+        return _nan(f"no {column} answers")
+    matrix, domain = reliability_matrix(df, column)
+    if level != "nominal":
+        matrix = np.array(domain, float)[np.nan_to_num(matrix, nan=0).astype(int)] * np.where(
+            np.isnan(matrix), np.nan, 1.0
+        )
+        domain = [float(v) for v in domain]
+    else:
+        domain = list(range(len(domain)))
+    pairable = np.sum(~np.isnan(matrix), axis=0) >= 2
+    matrix = matrix[:, pairable]
+    if matrix.shape[1] < MIN_PAIRABLE_ITEMS:
+        return _nan(f"fewer than {MIN_PAIRABLE_ITEMS} items have {column} answers from two or more raters")
+    if len(np.unique(matrix[~np.isnan(matrix)])) < 2:
+        return _nan(f"every {column} answer is the same value: alpha is undefined")
+
+    def alpha_of(m: np.ndarray) -> float:
+        return float(krippendorff.alpha(reliability_data=m, level_of_measurement=level, value_domain=domain))
+
+    value = alpha_of(matrix)
+    draws = []
+    for _ in range(replicates):
+        sample = matrix[:, rng.integers(0, matrix.shape[1], matrix.shape[1])]
+        if len(np.unique(sample[~np.isnan(sample)])) >= 2:
+            draws.append(alpha_of(sample))
+    tail = (1 - AGREEMENT_CI_LEVEL) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail]) if len(draws) >= 0.9 * replicates > 0 else (None, None)
+    return {
+        "value": value,
+        "ci_low": None if low is None else float(low),
+        "ci_high": None if high is None else float(high),
+        "n_items": int(matrix.shape[1]),
+        "n_raters": int(matrix.shape[0]),
+    }
+
+
+def agreement_by_condition(
+    df: pd.DataFrame, conditions: list[str], *, replicates: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """{condition or "all": {verify|true_label|trust: alpha_with_ci}} over validated, non-gold
+    judgements; "can't tell" answers are left out (they are NaN in the validated columns)."""
+    rng = np.random.default_rng(seed)
+    labels = df.assign(
+        answer_true_label=df["answer_true_label"].where(~df["cant_tell"].fillna(False).astype(bool))
+    )
+    out: dict[str, Any] = {}
+    for name in [*conditions, "all"]:
+        subset = labels if name == "all" else labels[labels["condition"] == name]
+        out[name] = {
+            answer: alpha_with_ci(subset, column, level, replicates=replicates, rng=rng)
+            for answer, (column, level) in AGREEMENT_ANSWERS.items()
+        }
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +13,25 @@ import pandas as pd
 
 from trustlab.config import Settings
 from trustlab.db.schema import Study
-from trustlab.studies.analysis.agreement import agreement
-from trustlab.studies.analysis.bootstrap import DEFAULT_REPLICATES, cluster_weights, contrasts, estimate
+from trustlab.studies.analysis.agreement import agreement, agreement_by_condition
+from trustlab.studies.analysis.confirmatory import confirmatory_pairs, label_and_correct, primary_result
+from trustlab.studies.analysis.estimators import ESTIMATORS
 from trustlab.studies.analysis.faithfulness import faithfulness_vs_human
+from trustlab.studies.analysis.honesty import flow, item_table, learning_check
+from trustlab.studies.analysis.inference import CI_LEVEL, METHOD, contrast_pairs, contrasts, estimate
 from trustlab.studies.analysis.load import StudyData, load_study_data
-from trustlab.studies.analysis.measures import MEASURES, validate_judgements
+from trustlab.studies.analysis.measures import validate_judgements
 from trustlab.studies.analysis.mixed import verification_model
 from trustlab.studies.analysis.raters import EXCLUSION_RULE, excluded_raters, per_rater
 
 SUMMARY_FILE = "summary.json"
+# Item resamples for the agreement intervals.
+DEFAULT_REPLICATES = 1000
+# Measured by tests/studies/test_inference_calibration.py (400 simulated null studies, seed 12).
+CALIBRATION = (
+    "95% intervals covered the true contrast in 0.96-0.97 of 400 simulated null studies (15-40 raters, "
+    "30-80 items, within and between designs) for verification accuracy, over-reliance, mean trust and d'"
+)
 
 
 def _jsonable(value: Any) -> Any:
@@ -38,29 +49,85 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def summarize(
-    data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: int | None = None
-) -> dict[str, Any]:
-    """The summary dict (the structure of summary.json) of a loaded study; pure apart from the input."""
+@dataclass(frozen=True)
+class Analysis:
+    """What ``summarize`` returns: the summary dict (the structure of summary.json, not yet JSON-clean)
+    and the validated judgements it analysed (None when there were none), for the CSVs and plots."""
+
+    summary: dict[str, Any]
+    frame: pd.DataFrame | None
+
+
+def _study_block(data: StudyData) -> dict[str, Any]:
+    config = data.config
+    return {
+        "name": data.study.name,
+        "id": data.study.id,
+        "status": data.study.status,
+        "dataset": config.dataset,
+        "model": data.model_name,
+        "design": config.design,
+        "conditions": list(config.conditions),
+        "tasks": list(config.tasks),
+        "likert_points": config.likert_points,
+        "classes": data.class_names,
+        "raters_per_item": config.raters_per_item,
+        "items_per_rater": config.items_per_rater,
+    }
+
+
+def _condition_entry(sub: pd.DataFrame, n_classes: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "n": int(len(sub)),
+        "n_raters": int(sub["rater_id"].nunique()),
+        "n_items": int(sub["item_id"].nunique()),
+    }
+    for measure in ESTIMATORS:
+        entry[measure] = estimate(sub, measure)
+    times = pd.to_numeric(sub["time_ms"], errors="coerce").dropna()
+    entry["median_response_ms"] = float(times.median()) if len(times) else None
+    entry["per_rater"] = per_rater(sub, n_classes=n_classes)
+    return entry
+
+
+def _scoreable(regular: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    data_v = validate_judgements(regular.reset_index(drop=True))
+    if data_v["model_correct"].isna().any():
+        notes.append(
+            "some items have no held-out prediction of the model: their verify answers cannot be scored"
+        )
+        data_v = data_v[data_v["model_correct"].notna()].reset_index(drop=True)
+    data_v["model_correct"] = data_v["model_correct"].astype(bool)
+    if not (~data_v["model_correct"]).any():
+        notes.append("the model is right on every rated item: measures on model errors are undefined")
+    cant = int(data_v["cant_tell"].astype(bool).sum())
+    if cant:
+        notes.append(
+            f'{cant} "can\'t tell" answers are left out of the accuracy, trust and agreement measures; '
+            "their share per condition is cant_tell_rate"
+        )
+    return data_v
+
+
+def summarize(data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: int | None = None) -> Analysis:
+    """Analyse a loaded study (pure apart from the input).
+
+    ``replicates`` is the number of item resamples for the agreement intervals; the measures' and
+    contrasts' intervals are closed form (``inference.py``).
+    """
     config = data.config
     df = data.judgements
     summary: dict[str, Any] = {
-        "study": {
-            "name": data.study.name,
-            "id": data.study.id,
-            "status": data.study.status,
-            "dataset": config.dataset,
-            "model": data.model_name,
-            "design": config.design,
-            "conditions": list(config.conditions),
-            "tasks": list(config.tasks),
-            "likert_points": config.likert_points,
-            "classes": data.class_names,
-            "raters_per_item": config.raters_per_item,
-            "items_per_rater": config.items_per_rater,
-        },
+        "study": _study_block(data),
         "notes": [],
-        "measures": {name: m.description for name, m in MEASURES.items()},
+        "measures": {name: m.description for name, m in ESTIMATORS.items()},
+        "inference": {
+            "method": METHOD,
+            "interval": f"{CI_LEVEL:.0%} t interval (unadjusted); contrasts also carry Holm-consistent ones",
+            "p_adjust": "Holm: the confirmatory contrasts are one family; each other measure is its own "
+            "exploratory family",
+            "calibration": CALIBRATION,
+        },
     }
     gold = df[df["is_gold"].astype(bool)] if len(df) else df
     excluded = excluded_raters(
@@ -74,6 +141,7 @@ def summarize(
         if config.gold.n
         else "no gold items in this study: nobody is excluded"
     )
+    summary["flow"] = flow(data.assignments, df, excluded)
     excluded_ids = {row["rater_id"] for row in excluded}
     regular = df[~df["is_gold"].astype(bool) & ~df["rater_id"].isin(excluded_ids)] if len(df) else df
     summary["study"].update(
@@ -90,53 +158,40 @@ def summarize(
         summary.update(
             conditions={},
             contrasts=[],
-            mixed_model={"error": "no judgements"},
+            primary={"measure": config.analysis.primary, "contrasts": [], "reason": "no judgements"},
+            mixed_model={"error": "no judgements", "role": "exploratory"},
             agreement={},
+            items=[],
+            learning={"reason": "no judgements"},
             faithfulness_vs_human={},
         )
-        return _jsonable(summary)
-    data_v = validate_judgements(regular.reset_index(drop=True))
-    if data_v["model_correct"].isna().any():
-        summary["notes"].append(
-            "some items have no held-out prediction of the model: their verify answers cannot be scored"
-        )
-        data_v = data_v[data_v["model_correct"].notna()].reset_index(drop=True)
-    data_v["model_correct"] = data_v["model_correct"].astype(bool)
-    if not (~data_v["model_correct"]).any():
-        summary["notes"].append(
-            "the model is right on every rated item: measures on model errors are undefined"
-        )
-    weights = cluster_weights(data_v, replicates=replicates, seed=config.seed if seed is None else seed)
-    conditions: dict[str, Any] = {}
-    for condition in config.conditions:
-        mask = (data_v["condition"] == condition).to_numpy()
-        sub = data_v[mask]
-        entry: dict[str, Any] = {
-            "n": int(mask.sum()),
-            "n_raters": int(sub["rater_id"].nunique()),
-            "n_items": int(sub["item_id"].nunique()),
-        }
-        for measure in MEASURES:
-            entry[measure] = estimate(sub, weights[:, mask], measure)
-        times = pd.to_numeric(sub["time_ms"], errors="coerce").dropna()
-        entry["median_response_ms"] = float(times.median()) if len(times) else None
-        entry["per_rater"] = per_rater(sub, n_classes=len(data.class_names))
-        conditions[condition] = entry
-    summary["conditions"] = conditions
-    if len(config.conditions) < 2:
-        summary["notes"].append("one condition only: there are no contrasts between conditions")
-    summary["contrasts"] = contrasts(data_v, weights, list(config.conditions))
-    summary["bootstrap"] = {
-        "replicates": int(weights.shape[0]),
-        "clusters": "raters and items (two-way)",
-        "interval": "95% percentile",
-        "p_adjust": "Holm, within each measure",
+        return Analysis(summary, None)
+    data_v = _scoreable(regular, summary["notes"])
+    conditions = list(config.conditions)
+    summary["conditions"] = {
+        c: _condition_entry(data_v[data_v["condition"] == c], len(data.class_names)) for c in conditions
     }
-    summary["mixed_model"] = verification_model(data_v, list(config.conditions))
-    summary["agreement"] = agreement(data_v)
+    if len(conditions) < 2:
+        summary["notes"].append("one condition only: there are no contrasts between conditions")
+    primary_pairs = confirmatory_pairs(config)
+    reversed_primary = {(b, a) for a, b in primary_pairs}
+    pairs = list(
+        dict.fromkeys([*primary_pairs, *(p for p in contrast_pairs(conditions) if p not in reversed_primary)])
+    )
+    rows = label_and_correct(contrasts(data_v, conditions, pairs=pairs), config)
+    summary["contrasts"] = rows
+    summary["primary"] = primary_result(rows, config)
+    summary["learning"] = learning_check(data_v, conditions)
+    summary["items"] = item_table(data_v)
+    summary["mixed_model"] = verification_model(data_v, conditions)
+    summary["agreement"] = {
+        **agreement(data_v),
+        "by_condition": agreement_by_condition(
+            data_v, conditions, replicates=replicates, seed=config.seed if seed is None else seed
+        ),
+    }
     summary["faithfulness_vs_human"] = faithfulness_vs_human(data_v, data.scores)
-    summary["_frame"] = data_v  # removed before writing; used for the CSVs and plots
-    return summary
+    return Analysis(summary, data_v)
 
 
 def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path) -> list[str]:
@@ -149,11 +204,50 @@ def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path
     ]
     tables = {
         "conditions.csv": pd.DataFrame(
-            rows, columns=["condition", "measure", "mean", "ci_low", "ci_high", "reason"]
+            rows, columns=["condition", "measure", "mean", "ci_low", "ci_high", "se", "df", "reason"]
         ),
         "contrasts.csv": pd.DataFrame(
             summary.get("contrasts", []),
-            columns=["a", "b", "measure", "diff", "ci_low", "ci_high", "p", "p_holm", "n_a", "n_b"],
+            columns=[
+                "a",
+                "b",
+                "measure",
+                "role",
+                "diff",
+                "ci_low",
+                "ci_high",
+                "se",
+                "df",
+                "p",
+                "p_holm",
+                "ci_low_adj",
+                "ci_high_adj",
+                "n_a",
+                "n_b",
+            ],
+        ),
+        "items.csv": pd.DataFrame(
+            summary.get("items", []),
+            columns=[
+                "item_id",
+                "n",
+                "model_correct",
+                "difficulty",
+                "verify_agreement",
+                "mean_trust",
+                "cant_tell_rate",
+                "conditions",
+            ],
+        ),
+        "flow.csv": pd.DataFrame(
+            [
+                {
+                    "condition": c,
+                    **{k: v for k, v in e.items() if k != "excluded"},
+                    "excluded": e["excluded"]["n"],
+                }
+                for c, e in summary.get("flow", {}).items()
+            ]
         ),
         "excluded_raters.csv": pd.DataFrame(
             summary.get("excluded_raters", []), columns=["rater_id", "rater", "gold_seen", "gold_failures"]
@@ -204,9 +298,9 @@ def analyze_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_study_data(settings, study)
-    summary = summarize(data, replicates=replicates)
-    frame = summary.pop("_frame", None)
-    summary = _jsonable(summary)
+    result = summarize(data, replicates=replicates)
+    frame = result.frame
+    summary = _jsonable(result.summary)
     summary["files"] = _write_tables(summary, frame, out) + [SUMMARY_FILE, "report.html"]
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     (out / "report.html").write_text(render_report(summary, frame), encoding="utf-8")

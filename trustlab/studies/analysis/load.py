@@ -8,6 +8,7 @@ import pandas as pd
 
 from trustlab.config import Settings
 from trustlab.db.engine import session_for
+from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.explanations import explanation_scores
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import get_model_name
@@ -32,6 +33,9 @@ class StudyData:
     judgements: pd.DataFrame
     scores: pd.DataFrame  # one row per (item_id, method): faithfulness dict
     model_name: str
+    # One row per assignment (rater_id, condition, status assigned/done/released, is_gold), for the
+    # participant flow; None when not loaded.
+    assignments: pd.DataFrame | None = None
 
 
 def load_study_data(settings: Settings, study: str | Study) -> StudyData:
@@ -47,4 +51,12 @@ def load_study_data(settings: Settings, study: str | Study) -> StudyData:
         )
         classes = class_names(session, dataset_id=row.dataset_id)
         model = get_model_name(session, model_version_id=row.model_version_id)
-    return StudyData(row, config, classes, df, scores, model)
+        assignments = assignments_frame(study_progress_rows(session, study_id=row.id))
+    return StudyData(row, config, classes, df, scores, model, assignments)
+
+
+def assignments_frame(progress_rows: list[dict]) -> pd.DataFrame:
+    """One row per assignment (rater_id, condition, status, is_gold) from the progress counts."""
+    columns = ["rater_id", "condition", "status", "is_gold"]
+    counts = pd.DataFrame(progress_rows, columns=[*columns, "count"])
+    return counts.loc[counts.index.repeat(counts["count"]), columns].reset_index(drop=True)

@@ -1,4 +1,6 @@
-"""Per-judgement outcomes and the study's measures as weighted statistics.
+"""Per-judgement outcomes (``validate_judgements``, used by the whole analysis) and the legacy
+bootstrap's measures as weighted statistics (the analysis itself uses ``estimators.py``; d' here is
+pooled over raters, there per rater).
 
 Every measure is computed from a judgement table and a weight matrix ``W`` of shape (B, n_rows): one
 row of weights per bootstrap replicate (``W = ones((1, n))`` gives the plain estimate). That lets the

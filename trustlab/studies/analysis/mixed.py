@@ -1,5 +1,9 @@
-"""Mixed-effects logistic regression of verification correctness on condition, with rater and item
-random intercepts (statsmodels' BinomialBayesMixedGLM, variational Bayes)."""
+"""Exploratory: a Bayesian mixed-effects logistic regression of verification correctness on condition,
+with rater and item random intercepts (statsmodels' BinomialBayesMixedGLM, mean-field variational
+Bayes). It is not the primary inference (see inference.py): mean-field VB is known to understate
+posterior spread, no maximum-likelihood GLMM with crossed effects is installed, and the intervals are
+posterior mean +- 1.96 posterior SD under the priors named in the result. Convergence warnings are
+caught and reported, not hidden."""
 
 from __future__ import annotations
 
@@ -11,15 +15,18 @@ import pandas as pd
 
 from trustlab.studies.config import NO_EXPLANATION
 
-# Posterior mean +- this many SDs gives the reported 95% interval.
+# Posterior mean +- this many SDs gives the reported 95% credible interval.
 Z_95 = 1.959963984540054
+# statsmodels' defaults, passed explicitly so that the report can name them.
+FIXED_EFFECT_PRIOR_SD = 2.0  # Normal(0, 2^2) on each log-odds coefficient
+LOG_SD_PRIOR_SD = 1.0  # Normal(0, 1) on the log of each random-effect standard deviation
 
 
 def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any]:
     """Fit correct ~ condition + (1|rater) + (1|item); the reference level is ``none`` if present.
 
-    Returns {reference, coefficients: [{condition, log_odds, sd, ci_low, ci_high, odds_ratio}],
-    rater_sd, item_sd, n} or {error: reason}.
+    Returns {reference, coefficients: [{term, log_odds, sd, ci_low, ci_high, odds_ratio}], rater_sd,
+    item_sd, n, method, role: "exploratory", interval, priors, converged, warnings} or {error: reason}.
     """
     from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
 
@@ -40,13 +47,18 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
     formula = "verify_correct ~ C(cond)" if len(present) > 1 else "verify_correct ~ 1"
     try:
         model = BinomialBayesMixedGLM.from_formula(
-            formula, {"rater": "0 + C(rater)", "item": "0 + C(item)"}, data
+            formula,
+            {"rater": "0 + C(rater)", "item": "0 + C(item)"},
+            data,
+            vcp_p=LOG_SD_PRIOR_SD,
+            fe_p=FIXED_EFFECT_PRIOR_SD,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             result = model.fit_vb()
     except (ValueError, np.linalg.LinAlgError) as exc:
-        return {"error": f"the mixed model did not fit: {exc}"}
+        return {"error": f"the mixed model did not fit: {exc}", "role": "exploratory"}
+    problems = sorted({str(w.message).strip() for w in caught})
     names = list(model.exog_names)
     coefficients = []
     for name, mean, sd in zip(names, result.fe_mean, result.fe_sd, strict=True):
@@ -69,5 +81,13 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
         "rater_sd": float(vc_sd[0]),
         "item_sd": float(vc_sd[1]),
         "n": int(len(data)),
-        "method": "statsmodels BinomialBayesMixedGLM.fit_vb (variational Bayes)",
+        "method": "statsmodels BinomialBayesMixedGLM.fit_vb (mean-field variational Bayes)",
+        "role": "exploratory",
+        "interval": "95% credible interval: posterior mean +- 1.96 posterior SD (VB understates spread)",
+        "priors": {
+            "fixed_effects": f"Normal(0, {FIXED_EFFECT_PRIOR_SD:g}^2) on each log-odds coefficient",
+            "random_effect_sd": f"log SD ~ Normal(0, {LOG_SD_PRIOR_SD:g}^2) for raters and for items",
+        },
+        "converged": not problems,
+        "warnings": problems,
     }

@@ -14,15 +14,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from trustlab.studies.analysis.report_sections import (  # noqa: E402
+    agreement_by_condition_section,
+    flow_section,
+    items_section,
+    learning_section,
+    method_line,
+    mixed_section,
+    primary_section,
+)
+
 # The measures in the headline table and the forest plot, with the words a reader sees.
 HEADLINE = {
     "verification_accuracy": "Verification accuracy",
+    "ai_alone_accuracy": "AI alone (always accept)",
+    "balanced_accuracy": "Balanced accuracy",
     "accept_rate_model_right": "Accepts right predictions",
     "accept_rate_model_wrong": "Accepts wrong predictions (over-reliance)",
     "error_detection_dprime": "Error detection d′",
+    "criterion_c": "Criterion c (> 0: accepts)",
     "trust_auroc": "Trust AUROC",
+    "confidence_auroc": "Confidence AUROC (type 2)",
     "simulation_accuracy": "Simulation accuracy",
     "true_label_accuracy": "True-label accuracy",
+    "cant_tell_rate": "Can't tell",
 }
 # Higher is better for every headline measure except accepting wrong predictions.
 LOWER_IS_BETTER = {"accept_rate_model_wrong"}
@@ -34,7 +49,7 @@ FOREST_MEASURES = (
     "simulation_accuracy",
     "true_label_accuracy",
 )
-ALPHA = 0.05
+ALPHA = 0.05  # when the summary names no alpha (summary["primary"]["alpha"] wins)
 # Beyond this many condition pairs the forest plot shows only the contrasts against none.
 MAX_FOREST_PAIRS = 6
 
@@ -42,7 +57,8 @@ CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:24px auto;
 padding:0 16px;color:#1d2430;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:4px} h2{border-bottom:2px solid #e3e7ee;padding-bottom:4px;margin-top:32px}
-.meta{color:#5a6475} table{border-collapse:collapse;margin:8px 0 16px;font-size:0.92em}
+.meta{color:#5a6475}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:0.92em;display:block;overflow-x:auto}
 th,td{border:1px solid #d8dde6;padding:5px 9px;text-align:right} th{background:#f3f5f9}
 td.l,th.l{text-align:left} .find{background:#f6f9ff;border-left:4px solid #3b6fd8;padding:8px 14px}
 .good{color:#17803d;font-weight:600} .bad{color:#b42318;font-weight:600} .na{color:#8a93a3}
@@ -74,18 +90,26 @@ def _cell(estimate: dict[str, Any] | None) -> str:
     )
 
 
+def _alpha(summary: dict[str, Any]) -> float:
+    return float((summary.get("primary") or {}).get("alpha") or ALPHA)
+
+
 def _findings(summary: dict[str, Any]) -> list[str]:
-    """One sentence per credible contrast against none (Holm p < 0.05), in plain words."""
+    """One sentence per exploratory contrast with Holm p < alpha within its measure's family."""
     out = []
+    alpha = _alpha(summary)
     for row in summary.get("contrasts", []):
-        if row["measure"] not in HEADLINE or row.get("p_holm") is None or row["p_holm"] >= ALPHA:
+        if row["measure"] not in HEADLINE or row.get("role") == "confirmatory":
+            continue
+        if row.get("p_holm") is None or row["p_holm"] >= alpha:
             continue
         better = (row["diff"] < 0) if row["measure"] in LOWER_IS_BETTER else (row["diff"] > 0)
         word = '<span class="good">better</span>' if better else '<span class="bad">worse</span>'
         out.append(
             f"<b>{html.escape(row['a'])}</b> vs <b>{html.escape(row['b'])}</b>: "
             f"{HEADLINE[row['measure']].lower()} {row['diff']:+.2f} "
-            f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}], Holm p = {row['p_holm']:.3g} ({word})"
+            f"[{_fmt(row.get('ci_low_adj'))}, {_fmt(row.get('ci_high_adj'))}], "
+            f"Holm p = {row['p_holm']:.3g} ({word})"
         )
     return out
 
@@ -110,8 +134,11 @@ def _forest(summary: dict[str, Any]) -> str | None:
     """One panel per measure (two columns); with many conditions only the contrasts against none
     are drawn (all pairs are in contrasts.csv)."""
     rows = [
-        r for r in summary.get("contrasts", []) if r["measure"] in FOREST_MEASURES and r["ci_low"] is not None
+        r
+        for r in summary.get("contrasts", [])
+        if r["measure"] in FOREST_MEASURES and r.get("ci_low_adj", r["ci_low"]) is not None
     ]
+    alpha = _alpha(summary)
     against_none = [r for r in rows if r["b"] == "none"]
     if against_none and len({(r["a"], r["b"]) for r in rows}) > MAX_FOREST_PAIRS:
         rows = against_none
@@ -127,9 +154,11 @@ def _forest(summary: dict[str, Any]) -> str | None:
     for ax, measure in zip(axes.flat, measures, strict=False):
         for r in (r for r in rows if r["measure"] == measure):
             y = labels.index(f"{r['a']} − {r['b']}")
-            credible = r.get("p_holm") is not None and r["p_holm"] < ALPHA
+            # The interval drawn is the Holm-consistent one: it excludes 0 exactly when p_holm < alpha.
+            credible = r.get("p_holm") is not None and r["p_holm"] < alpha
             colour = "#1f5fbf" if credible else "#8a93a3"
-            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2.5)
+            low, high = r.get("ci_low_adj", r["ci_low"]), r.get("ci_high_adj", r["ci_high"])
+            ax.plot([low, high], [y, y], color=colour, lw=2.5 if r.get("role") == "confirmatory" else 1.8)
             ax.plot(r["diff"], y, "o", color=colour, ms=6)
         ax.axvline(0, color="#b42318", lw=1, ls="--")
         better = "lower is better" if measure in LOWER_IS_BETTER else "higher is better"
@@ -138,7 +167,9 @@ def _forest(summary: dict[str, Any]) -> str | None:
         ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(
-        "Difference a − b with 95% CI (blue: Holm p < 0.05; dashed line: no difference)", fontsize=11
+        f"Difference a − b with Holm-consistent CI (blue: Holm p < {alpha:g} within the family; "
+        "thick: confirmatory; dashed line: no difference)",
+        fontsize=11,
     )
     fig.tight_layout()
     return _png(fig)
@@ -197,6 +228,8 @@ def _agreement_rows(agreement: dict[str, Any]) -> str:
     }
     rows = []
     for answer, stats in agreement.items():
+        if answer == "by_condition":
+            continue
         for key, value in stats.items():
             shown = (
                 _fmt(value.get("value"), 3)
@@ -228,11 +261,14 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
     conditions = summary.get("conditions", {})
     if conditions:
         findings = _findings(summary)
-        parts.append("<h2>Key findings</h2><div class='find'>")
+        parts.append(primary_section(summary))
+        parts.append(method_line(summary))
+        parts.append("<h2>Other findings (exploratory)</h2><div class='find'>")
         parts.append(
             "<br>".join(findings)
             if findings
-            else "No condition differs credibly from another on the headline measures (all Holm p ≥ 0.05)."
+            else "No other contrast on the headline measures has Holm p < "
+            f"{_alpha(summary):g} within its measure's family."
         )
         largest = _largest_against_none(summary)
         if largest:
@@ -244,8 +280,10 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         parts.append("</div>")
         header = "".join(f"<th>{label}</th>" for label in HEADLINE.values())
         parts.append(
-            "<h2>Results per condition</h2><p class='small'>Mean [95% CI]; CIs from a bootstrap "
-            "that resamples raters and items. n = judgements. Hover “n/a” for the reason.</p>"
+            "<h2>Results per condition</h2><p class='small'>Mean [95% CI]; CIs from the two-way "
+            "(raters x items) cluster-robust method below. “AI alone” is the accuracy of always accepting "
+            "the prediction on the same judgements: verification accuracy below it means raters did worse "
+            "than the model. n = judgements. Hover “n/a” for the reason.</p>"
         )
         parts.append(
             f"<table><tr><th class='l'>Condition</th><th>n</th>{header}<th>Median time (s)</th></tr>"
@@ -264,28 +302,15 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         calibration = _calibration(frame, study["likert_points"], list(study["conditions"]))
         if calibration:
             parts.append(f"<h2>Trust and reliance</h2><img alt='calibration plot' src='{calibration}'>")
-        mixed = summary.get("mixed_model", {})
-        parts.append("<h2>Mixed-effects model (verification)</h2>")
-        if "coefficients" in mixed:
-            parts.append(
-                f"<p class='small'>{html.escape(mixed['formula'])}; log-odds relative to "
-                f"<b>{html.escape(mixed['reference'])}</b>; rater SD {_fmt(mixed['rater_sd'])}, "
-                f"item SD {_fmt(mixed['item_sd'])}.</p><table><tr><th class='l'>Term</th><th>log-odds</th>"
-                "<th>95% interval</th><th>odds ratio</th></tr>"
-            )
-            for c in mixed["coefficients"]:
-                parts.append(
-                    f"<tr><td class='l'>{html.escape(c['term'])}</td><td>{_fmt(c['log_odds'])}</td>"
-                    f"<td>[{_fmt(c['ci_low'])}, {_fmt(c['ci_high'])}]</td>"
-                    f"<td>{_fmt(c['odds_ratio'])}</td></tr>"
-                )
-            parts.append("</table>")
-        else:
-            parts.append(f"<p class='na'>{html.escape(mixed.get('error', 'not fitted'))}</p>")
+        parts.append(learning_section(summary))
+        parts.append(items_section(summary))
+        parts.append(mixed_section(summary.get("mixed_model", {})))
         parts.append(
             "<h2>Agreement between raters</h2><table><tr><th class='l'>Answer</th><th class='l'>Statistic"
             f"</th><th class='l'>Value</th></tr>{_agreement_rows(summary.get('agreement', {}))}</table>"
         )
+        parts.append(agreement_by_condition_section(summary.get("agreement", {})))
+    parts.append(flow_section(summary))
     parts.append("<h2>Excluded raters</h2>")
     parts.append(f"<p>{html.escape(summary.get('exclusion_rule', ''))}.</p>")
     excluded = summary.get("excluded_raters", [])
@@ -306,23 +331,21 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
 
 def _methods(summary: dict[str, Any]) -> str:
     study = summary["study"]
-    boot = summary.get("bootstrap", {})
+    inference = summary.get("inference", {})
     measures = "".join(
         f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in summary["measures"].items()
     )
     return (
         "<h2>Methods</h2><p>Raters saw items under the conditions "
-        f"{', '.join(html.escape(c) for c in study['conditions'])} ({study['design']}-subject, "
-        f"counterbalanced by a Latin square; {study['raters_per_item']} raters per item, "
-        f"{study['items_per_rater']} items per rater). "
+        f"{', '.join(html.escape(c) for c in study['conditions'])} ({study['design']}-subject; "
+        f"{study['raters_per_item']} raters per item, {study['items_per_rater']} items per rater). "
         "Each rater's latest answer per item is analysed; gold (attention) items are not. "
-        f"Confidence intervals: {boot.get('interval', '95% percentile')} intervals from "
-        f"{boot.get('replicates', 'n/a')} bootstrap replicates resampling "
-        f"{boot.get('clusters', 'raters and items')}; "
-        f"p-values: two-sided bootstrap, adjusted by {boot.get('p_adjust', 'Holm')}. "
-        "Error-detection d′ uses the log-linear correction. Per-rater means are tested against chance with a "
+        f"Intervals and p-values: {html.escape(inference.get('method', 'n/a'))}; "
+        f"{html.escape(inference.get('p_adjust', ''))}. {html.escape(inference.get('calibration', ''))}. "
+        "d′ and criterion c are computed per rater with the log-linear correction and averaged over raters; "
+        "trust and confidence AUROCs likewise. Per-rater means are tested against chance with a "
         "one-sample t-test (see summary.json). Agreement: Krippendorff's α (krippendorff package), Fleiss' κ "
-        "(statsmodels) when every item has the same number of ratings.</p>"
+        "(statsmodels) when every item has the same number of ratings. The mixed model is exploratory.</p>"
         f"<ul class='small'>{measures}</ul><p class='small'>Files: "
         f"{', '.join(html.escape(f) for f in summary.get('files', []))}.</p>"
     )

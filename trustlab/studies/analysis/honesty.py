@@ -1,0 +1,143 @@
+"""What a reviewer asks for besides the headline numbers: participant flow per condition, a per-item
+table, and a learning check (condition x half of the session)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trustlab.studies.analysis.inference import combination
+
+ASSIGNMENT_STATUSES = ("assigned", "done", "released")
+EXCLUSION_REASON = "failed more gold (attention) items than gold.max_failures"
+LEARNING_MEASURE = "verification_accuracy"
+
+
+def flow(
+    assignments: pd.DataFrame | None, judgements: pd.DataFrame, excluded: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Participant flow per condition (CONSORT-style), counted in raters unless named otherwise.
+
+    Parameters
+    ----------
+    assignments: one row per assignment with rater_id, condition, status (assigned, done or released:
+        released = timed out and handed to another rater) and is_gold; None when not loaded (then the
+        counts that need it are None).
+    judgements: the judgement table (rater_id, condition, is_gold, cant_tell), before exclusions.
+    excluded: excluded raters, each a dict with rater_id (``raters.excluded_raters``).
+
+    Returns {condition: {invited, started, completed, timed_out, excluded: {n, reasons}, analysed,
+    judgements, cant_tell, cant_tell_rate}}.
+    """
+    excluded_ids = {row["rater_id"] for row in excluded}
+    regular_j = judgements[~judgements["is_gold"].astype(bool)] if len(judgements) else judgements
+    if assignments is not None:
+        bad = set(assignments["status"]) - set(ASSIGNMENT_STATUSES)
+        if bad:
+            raise ValueError(f"assignment status {sorted(bad)} unknown: use {', '.join(ASSIGNMENT_STATUSES)}")
+        regular_a = assignments[~assignments["is_gold"].astype(bool)]
+        conditions = list(dict.fromkeys(regular_a["condition"]))
+    else:
+        regular_a = None
+        conditions = list(dict.fromkeys(regular_j["condition"])) if len(regular_j) else []
+    out: dict[str, Any] = {}
+    for condition in conditions:
+        rows = regular_j[regular_j["condition"] == condition] if len(regular_j) else regular_j
+        started = set(rows["rater_id"]) if len(rows) else set()
+        entry: dict[str, Any] = {
+            "invited": None,
+            "started": len(started),
+            "completed": None,
+            "timed_out": None,
+        }
+        invited = started
+        if regular_a is not None:
+            mine = regular_a[regular_a["condition"] == condition]
+            by_rater = mine.groupby("rater_id")["status"]
+            invited = set(mine["rater_id"])
+            entry["invited"] = len(invited)
+            entry["completed"] = int(by_rater.agg(lambda s: bool((s == "done").all())).sum())
+            entry["timed_out"] = int(by_rater.agg(lambda s: bool((s == "released").any())).sum())
+        n_excluded = len(invited & excluded_ids)
+        cant = int(rows["cant_tell"].fillna(False).astype(bool).sum()) if len(rows) else 0
+        entry.update(
+            excluded={"n": n_excluded, "reasons": {EXCLUSION_REASON: n_excluded} if n_excluded else {}},
+            analysed=len(started - excluded_ids),
+            judgements=int(len(rows)),
+            cant_tell=cant,
+            cant_tell_rate=cant / len(rows) if len(rows) else None,
+        )
+        out[condition] = entry
+    return out
+
+
+def item_table(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per item (validated judgements): n, model_correct, difficulty (share of wrong verdicts),
+    verify_agreement (share of verdicts agreeing with the item's majority verdict), mean trust,
+    can't-tell rate and the conditions it was seen in; hardest first."""
+    if df.empty:
+        return []
+    rows = []
+    for item_id, group in df.groupby("item_id"):
+        verdicts = group["accept"].dropna()
+        majority = float(verdicts.mean() >= 0.5) if len(verdicts) else np.nan
+        trust = pd.to_numeric(group["trust_value"], errors="coerce").dropna()
+        correct = group["verify_correct"].dropna()
+        rows.append(
+            {
+                "item_id": item_id,
+                "n": int(len(group)),
+                "model_correct": bool(group["model_correct"].iloc[0]),
+                "difficulty": float(1 - correct.mean()) if len(correct) else None,
+                "verify_agreement": float((verdicts == majority).mean()) if len(verdicts) else None,
+                "mean_trust": float(trust.mean()) if len(trust) else None,
+                "cant_tell_rate": float(group["cant_tell"].astype(bool).mean()),
+                "conditions": sorted(set(group["condition"])),
+            }
+        )
+    return sorted(rows, key=lambda r: -1 if r["difficulty"] is None else -r["difficulty"])
+
+
+def session_half(df: pd.DataFrame) -> np.ndarray:
+    """True for judgements in the second half of their rater's session (by position)."""
+    position = pd.to_numeric(df["position"], errors="coerce")
+    median = position.groupby(df["rater_id"]).transform("median")
+    return (position > median).to_numpy()
+
+
+def learning_check(df: pd.DataFrame, conditions: Sequence[str]) -> dict[str, Any]:
+    """Verification accuracy in the second minus the first half of each rater's session, per
+    condition, and the difference of that learning between each condition and the first one (the
+    condition x half interaction), all with the two-way inference. Exploratory."""
+    if "position" not in df or df["position"].isna().all():
+        return {"reason": "no positions recorded"}
+    late = session_half(df)
+    condition = df["condition"].to_numpy()
+    per_condition: dict[str, Any] = {}
+    for c in conditions:
+        result = combination(
+            df, [((condition == c) & late, 1.0), ((condition == c) & ~late, -1.0)], LEARNING_MEASURE
+        )
+        per_condition[c] = result or {"diff": None, "reason": "too few judgements in one half"}
+    interactions = []
+    reference = conditions[0] if conditions else None
+    for c in conditions[1:]:
+        parts = [
+            ((condition == c) & late, 1.0),
+            ((condition == c) & ~late, -1.0),
+            ((condition == reference) & late, -1.0),
+            ((condition == reference) & ~late, 1.0),
+        ]
+        result = combination(df, parts, LEARNING_MEASURE)
+        if result is not None:
+            interactions.append({"a": c, "b": reference, **result})
+    return {
+        "measure": LEARNING_MEASURE,
+        "definition": "second half minus first half of each rater's session (by position)",
+        "per_condition": per_condition,
+        "interaction": interactions,
+        "role": "exploratory",
+    }
