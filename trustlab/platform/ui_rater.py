@@ -18,16 +18,10 @@ from trustlab.platform import auth
 from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
 from trustlab.platform.services import Finished, Services
 from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
+from trustlab.studies.questions import ANSWER_KIND, CANT_TELL, TASK_ANSWER
 
-ANSWER_KEYS = (
-    "model_correct",
-    "true_label",
-    "simulated_label",
-    "trust",
-    "helpfulness",
-    "confidence",
-    "comment",
-)
+# The answer widgets, one per answer key the studies' tasks can ask (studies.questions).
+ANSWER_KEYS = tuple(TASK_ANSWER.values())
 YES, NO = "yes", "no"
 WELCOME = (
     "Welcome",
@@ -77,7 +71,7 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
             with gr.Column(scale=2, min_width=300, elem_id="tl-questions"):
                 questions: dict[str, gr.components.Component] = {}
                 for key in ANSWER_KEYS:
-                    if key == "comment":
+                    if ANSWER_KIND[key] == "text":
                         questions[key] = gr.Textbox(
                             label="Comment (optional)",
                             lines=1,
@@ -210,7 +204,7 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
         progress_html(done, total),
         stage_html(result, item_path=item_path, explanation_path=explanation_path),
         *updates,
-        gr.update(value=False, visible="cant_tell" in by_key),
+        gr.update(value=False, visible=CANT_TELL in by_key),
         gr.update(value=message),
     ]
 
@@ -253,16 +247,17 @@ def answers_from(state: dict, values: tuple) -> dict[str, Any]:
     for key, value in zip(ANSWER_KEYS, question_values, strict=True):
         if key not in asked or value in (None, ""):
             continue
-        if key == "model_correct":
+        kind = ANSWER_KIND[key]
+        if kind == "bool":
             answers[key] = value == YES
-        elif key in ("trust", "helpfulness", "confidence"):
+        elif kind == "likert":
             answers[key] = int(value)
-        elif key == "comment":
+        elif kind == "text":
             answers[key] = str(value).strip()
         else:
             answers[key] = value
-    if "cant_tell" in asked:
-        answers["cant_tell"] = bool(cant_tell)
+    if CANT_TELL in asked:
+        answers[CANT_TELL] = bool(cant_tell)
     return answers
 
 

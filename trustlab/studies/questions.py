@@ -12,13 +12,14 @@ from typing import Any
 
 from trustlab.studies.config import NO_EXPLANATION, StudyConfig
 
+# In the order the rater app lays the answers out (its keyboard shortcuts follow that order).
 TASK_ANSWER: dict[str, str] = {
     "verify": "model_correct",
     "true_label": "true_label",
+    "simulate": "simulated_label",
     "trust": "trust",
     "helpfulness": "helpfulness",
     "confidence": "confidence",
-    "simulate": "simulated_label",
     "comment": "comment",
 }
 CANT_TELL = "cant_tell"
@@ -52,6 +53,10 @@ _LIKERT_ANCHORS: dict[str, tuple[str, str]] = {
     "helpfulness": ("not helpful", "very helpful"),
     "confidence": ("guessing", "certain"),
 }
+
+
+# The kind of each answer key ("bool", "choice", "likert", "text"), for clients that build widgets.
+ANSWER_KIND: dict[str, str] = {TASK_ANSWER[task]: kind for task, kind in _KINDS.items()}
 
 
 class AnswerError(ValueError):

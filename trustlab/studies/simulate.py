@@ -30,7 +30,14 @@ from trustlab.db.queries.assignments import assignment_condition
 from trustlab.db.queries.items import item_labels
 from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.queries.studies import get_study, study_items
-from trustlab.studies.config import condition_methods
+from trustlab.studies.config import NO_EXPLANATION, condition_methods
+from trustlab.studies.questions import CANT_TELL, TASK_ANSWER
+
+# The answer keys the simulated rater fills in, by task (one home: studies.questions).
+VERIFY, TRUE_LABEL, SIMULATE, TRUST, HELPFULNESS, CONFIDENCE, COMMENT = (
+    TASK_ANSWER[task]
+    for task in ("verify", "true_label", "simulate", "trust", "helpfulness", "confidence", "comment")
+)
 
 P_MIN, P_MAX = 0.01, 0.99
 
@@ -160,16 +167,16 @@ class SimulatedRater:
         if self.careless:
             elapsed *= 0.3
         if not self.careless and not truth.is_gold and rng.random() < p.cant_tell_rate:
-            return {"cant_tell": True}, elapsed
+            return {CANT_TELL: True}, elapsed
         boost = p.boost(condition)
         # A careful rater gets a gold (attention) item fully right with probability gold_accuracy (no
         # rater or item offsets: gold items are chosen to be clear); otherwise they answer it as usual.
         sure = truth.is_gold and not self.careless and rng.random() < p.gold_accuracy
         model_correct = truth.true_label == truth.predicted_label
         answers: dict[str, Any] = {}
-        if "model_correct" in keys:
+        if VERIFY in keys:
             if self.careless:
-                answers["model_correct"] = bool(rng.random() < 0.5)
+                answers[VERIFY] = bool(rng.random() < 0.5)
             else:
                 base = (
                     (p.verify_model_right + boost.model_right)
@@ -177,36 +184,36 @@ class SimulatedRater:
                     else (p.verify_model_wrong + boost.model_wrong)
                 )
                 right = sure or rng.random() < self._p(base, item_id)
-                answers["model_correct"] = bool(model_correct if right else not model_correct)
+                answers[VERIFY] = bool(model_correct if right else not model_correct)
         others = [c for c in classes if c != truth.true_label] or list(classes)
-        if "true_label" in keys:
+        if TRUE_LABEL in keys:
             base = p.true_label_accuracy + boost.true_label
             good = sure or (not self.careless and rng.random() < self._p(base, item_id))
-            answers["true_label"] = (
+            answers[TRUE_LABEL] = (
                 truth.true_label if good else str(rng.choice(others if not self.careless else list(classes)))
             )
-        if "simulated_label" in keys:
+        if SIMULATE in keys:
             base = p.simulate_accuracy + boost.simulate
             good = sure or (not self.careless and rng.random() < self._p(base, item_id))
             wrong = [c for c in classes if c != truth.predicted_label] or list(classes)
-            answers["simulated_label"] = truth.predicted_label if good else str(rng.choice(wrong))
-        accepted = answers.get("model_correct", model_correct)
-        if "trust" in keys:
+            answers[SIMULATE] = truth.predicted_label if good else str(rng.choice(wrong))
+        accepted = answers.get(VERIFY, model_correct)
+        if TRUST in keys:
             mean = (p.trust_if_accept if accepted else p.trust_if_reject) + boost.trust_shift
-            answers["trust"] = (
+            answers[TRUST] = (
                 int(rng.integers(1, likert_max + 1))
                 if self.careless
                 else _likert(rng, mean, p.trust_sd, likert_max)
             )
-        if "helpfulness" in keys:
-            answers["helpfulness"] = _likert(
-                rng, p.helpfulness_mean if condition != "none" else 0.3, p.helpfulness_sd, likert_max
+        if HELPFULNESS in keys:
+            answers[HELPFULNESS] = _likert(
+                rng, p.helpfulness_mean if condition != NO_EXPLANATION else 0.3, p.helpfulness_sd, likert_max
             )
-        if "confidence" in keys:
-            answers["confidence"] = _likert(rng, 0.7, 0.15, likert_max)
-        if "comment" in keys and rng.random() < p.comment_rate:
-            answers["comment"] = "simulated comment"
-        answers["cant_tell"] = False
+        if CONFIDENCE in keys:
+            answers[CONFIDENCE] = _likert(rng, 0.7, 0.15, likert_max)
+        if COMMENT in keys and rng.random() < p.comment_rate:
+            answers[COMMENT] = "simulated comment"
+        answers[CANT_TELL] = False
         return answers, elapsed
 
 
@@ -220,9 +227,11 @@ def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], l
         predictions = predictions_for_items(
             session, model_version_id=row.model_version_id, item_ids=[si.item_id for si in items]
         )
-        labels = item_labels(session, item_ids=[si.item_id for si in items])
-        truth = {
-            si.item_id: ItemTruth(labels[si.item_id], predictions[si.item_id].predicted_label, si.is_gold)
+        labels = item_labels(session, item_ids=[si.item_id for si in items if si.label is None])
+        truth = {  # the study's frozen truth (studies created before labels froze: the label now)
+            si.item_id: ItemTruth(
+                si.label or labels[si.item_id], predictions[si.item_id].predicted_label, si.is_gold
+            )
             for si in items
             if si.item_id in predictions
         }
