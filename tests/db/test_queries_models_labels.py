@@ -57,3 +57,11 @@ def test_merge_writes_one_revision_per_changed_item_and_adds_the_class(settings)
     with read_session(settings) as s:
         assert class_names(s, dataset_id=world.dataset_id) == ["cat", "dog", "pet"]
         assert all(len(item_revisions(s, item_id=i)) == 1 for i in world.item_ids)
+
+
+def test_list_models_reads_every_model_with_its_dataset(settings):
+    from trustlab.models.catalog import list_models
+
+    make_query_world(settings)
+    [summary] = list_models(settings)
+    assert (summary.name, summary.dataset, summary.n_classes, summary.test_acc) == ("m1", "pets", 2, None)
