@@ -187,3 +187,27 @@ def test_export_reflects_revisions(settings, dataset, tmp_path):
     path = write_labels_csv(frame, tmp_path / "out" / "labels.csv")
     again = pd.read_csv(path)
     assert again.loc[again.item_id == ids[0], "current_label"].item() == "disc"
+
+
+def test_the_cli_verbs_library_calls_work_by_name_and_commit(settings, dataset):
+    from trustlab.studies.relabel.curation import (
+        dataset_review_queue,
+        decide_by_id,
+        export_dataset_labels,
+        merge_dataset_labels,
+        undo_item,
+    )
+
+    dataset_id, item_ids = dataset
+    queue = dataset_review_queue(settings, dataset="shapes", limit=5)
+    assert [q["score"] for q in queue] == [0.9, 0.8, 0.7]
+    revision = decide_by_id(settings, proposal_id=queue[0]["proposal_id"], action="accept", actor="cura")
+    assert (revision.old_label, revision.new_label) == ("square", "disc")
+    assert export_dataset_labels(settings, dataset="shapes").set_index("item_id").loc[
+        item_ids[0], "current_label"] == "disc"
+    assert undo_item(settings, item_id=item_ids[0], actor="cura").new_label == "square"
+    merged = merge_dataset_labels(settings, dataset="shapes", sources=["disc"], into="round", actor="cura")
+    assert len(merged) == 4  # every disc item: 3 train + 1 test
+    with session_for(settings) as s:
+        assert "round" in class_names(s, dataset_id=dataset_id)
+        assert get_item(s, item_id=item_ids[0]).current_label == "square"

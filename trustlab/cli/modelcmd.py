@@ -144,20 +144,12 @@ def predict(
 @app.command("models")
 def models_list() -> None:
     """List the trained model versions with their stored test accuracy."""
-    from trustlab.db.engine import session_for
-    from trustlab.db.queries.models import list_model_versions
-    from trustlab.db.schema import Dataset
+    from trustlab.models.catalog import list_models
 
     table = Table(title="model versions")
     for column in ("name", "arch", "dataset", "labels", "classes", "img", "best val acc", "test acc"):
         table.add_column(column)
-    with session_for(load_settings()) as session:
-        for v in list_model_versions(session):
-            h = v.history or {}
-            best = h.get("best_epoch")
-            val_acc = h["val_acc"][best - 1] if best and h.get("val_acc") else None
-            test_acc = (v.metrics or {}).get("test", {}).get("accuracy")
-            dataset = session.get(Dataset, v.dataset_id)
-            table.add_row(v.name, v.arch, dataset.name if dataset else "?", v.labels_source,
-                          str(len(v.class_names)), str(v.img_size), _fmt(val_acc), _fmt(test_acc))
+    for m in list_models(load_settings()):
+        table.add_row(m.name, m.arch, m.dataset, m.labels_source, str(m.n_classes), str(m.img_size),
+                      _fmt(m.best_val_acc), _fmt(m.test_acc))
     console.print(table)

@@ -10,16 +10,14 @@ from rich.table import Table
 
 from trustlab.cli.app import app, console, fail, labels_app
 from trustlab.config import load_settings
-from trustlab.db.engine import session_for
-from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.errors import NotFound
 from trustlab.studies.relabel.curation import (
     CurationError,
-    decide,
-    export_labels,
-    merge_labels,
-    review_queue,
-    undo,
+    dataset_review_queue,
+    decide_by_id,
+    export_dataset_labels,
+    merge_dataset_labels,
+    undo_item,
     write_labels_csv,
 )
 from trustlab.studies.relabel.pipeline import RelabelError, run_relabel
@@ -66,11 +64,6 @@ def relabel_cmd(
     console.print(f"wrote {', '.join(str(p) for p in result.paths.values())}")
 
 
-def _dataset_id(name: str) -> int:
-    with session_for(load_settings()) as session:
-        return get_dataset(session, name=name).id
-
-
 @labels_app.command("merge")
 def merge_cmd(
     sources: list[str] = typer.Argument(..., help="Classes to merge (two or more)."),
@@ -80,9 +73,8 @@ def merge_cmd(
 ) -> None:
     """Merge classes: every item labelled with a source class gets --into, one revision each."""
     try:
-        dataset_id = _dataset_id(dataset)
-        with session_for(load_settings()) as session:
-            revisions = merge_labels(session, dataset_id=dataset_id, sources=sources, into=into, actor=actor)
+        revisions = merge_dataset_labels(load_settings(), dataset=dataset, sources=sources, into=into,
+                                         actor=actor)
     except (CurationError, NotFound) as exc:
         raise fail(str(exc)) from exc
     console.print(f"merged {', '.join(sources)} into {into!r}: {len(revisions)} items relabelled")
@@ -95,9 +87,7 @@ def export_cmd(
 ) -> None:
     """Export current labels with their revision history summary."""
     try:
-        dataset_id = _dataset_id(dataset)
-        with session_for(load_settings()) as session:
-            frame = export_labels(session, dataset_id=dataset_id)
+        frame = export_dataset_labels(load_settings(), dataset=dataset)
     except NotFound as exc:
         raise fail(str(exc)) from exc
     write_labels_csv(frame, out)
@@ -112,9 +102,7 @@ def queue_cmd(
 ) -> None:
     """List open proposals, best first."""
     try:
-        dataset_id = _dataset_id(dataset)
-        with session_for(load_settings()) as session:
-            queue = review_queue(session, dataset_id=dataset_id, limit=limit)
+        queue = dataset_review_queue(load_settings(), dataset=dataset, limit=limit)
     except (CurationError, NotFound) as exc:
         raise fail(str(exc)) from exc
     table = Table(title=f"Open proposals ({len(queue)} shown)")
@@ -136,8 +124,8 @@ def decide_cmd(
     """Accept or reject a proposal, or give the item another class."""
     action, label = (decision, None) if decision in ("accept", "reject") else ("other", decision)
     try:
-        with session_for(load_settings()) as session:
-            revision = decide(session, proposal_id=proposal_id, action=action, label=label, actor=actor)
+        revision = decide_by_id(load_settings(), proposal_id=proposal_id, action=action, label=label,
+                                actor=actor)
     except (CurationError, NotFound) as exc:
         raise fail(str(exc)) from exc
     if revision is None:
@@ -154,8 +142,7 @@ def undo_cmd(
 ) -> None:
     """Revert an item's latest label change (a new revision; history is kept)."""
     try:
-        with session_for(load_settings()) as session:
-            revision = undo(session, item_id=item_id, actor=actor)
+        revision = undo_item(load_settings(), item_id=item_id, actor=actor)
     except (CurationError, NotFound) as exc:
         raise fail(str(exc)) from exc
     console.print(f"item {item_id}: {revision.old_label} -> {revision.new_label} (revision {revision.id})")

@@ -37,7 +37,7 @@ from trustlab.data.sources import IngestError, SourceEntry, discover
 from trustlab.data.splits import DEFAULT_SPLIT_TEXT, SplitSpecError, parse_split, stratified_splits
 from trustlab.db.engine import session_for
 from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
-from trustlab.db.queries.items import add_items_batched, items_by_sha
+from trustlab.db.queries.items import add_items, items_by_sha
 from trustlab.db.queries.labels import class_names, ensure_labels
 from trustlab.db.schema import Item
 
@@ -218,12 +218,12 @@ def ingest(
             need_split.setdefault(item.entry.label, []).append(item.sha256)
     assigned = stratified_splits(need_split, fractions, seed=seed)
 
+    rows = []
     with session_for(settings) as session:
         if pending_items:
             ds = get_or_create_dataset(session, name=dataset)
             report.classes = ensure_labels(
                 session, dataset_id=ds.id, names=sorted({p.entry.label for p in pending_items}))
-            rows = []
             for p in pending_items:
                 split_name = p.entry.split or assigned[p.sha256]
                 rows.append(Item(
@@ -232,9 +232,11 @@ def ingest(
                     original_label=p.entry.label, current_label=p.entry.label, mask_path=p.mask_path))
                 by_label = report.new_by_split.setdefault(split_name, {})
                 by_label[p.entry.label] = by_label.get(p.entry.label, 0) + 1
-            add_items_batched(session, items=rows, batch_size=INSERT_BATCH)
         elif existing is not None:
             report.classes = class_names(session, dataset_id=existing.id)
+    for start in range(0, len(rows), INSERT_BATCH):  # one unit per batch: durable progress
+        with session_for(settings) as session:
+            add_items(session, items=rows[start:start + INSERT_BATCH])
     report.ingested = len(pending_items)
     report.with_mask = sum(p.mask_path is not None for p in pending_items)
     report.seconds = time.perf_counter() - started

@@ -1,6 +1,9 @@
 """The one engine module: SQLite (WAL, foreign keys, busy timeout) or PostgreSQL via psycopg 3.
 
-Callers open one short session per unit of work: ``with session_for(settings) as s: ...``.
+Transactions begin and end here: callers open one short unit of work,
+``with unit_of_work(settings) as s: ...``, which commits when the block ends cleanly and rolls back
+when it raises; query functions only flush. ``read_session`` is the read-only variant and
+``savepoint`` lets an insert inside a unit lose a race without ending the unit.
 """
 
 from __future__ import annotations
@@ -10,9 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from trustlab.config import Settings
+
+# The session type callers outside db may name in hints, without importing sqlalchemy.
+DbSession = Session
+
+# What a write that lost a race raises (a unique constraint, or SQLite still busy after its
+# timeout): callers outside db that retry a whole unit catch these instead of sqlalchemy's names.
+WRITE_RACE_ERRORS: tuple[type[Exception], ...] = (IntegrityError, OperationalError)
+
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -63,13 +75,73 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+class ReadOnlyUnit(RuntimeError):
+    """Something tried to write inside ``read_session``; open ``unit_of_work`` instead."""
+
+
+def _engine_of(settings_or_engine: Settings | Engine) -> Engine:
+    if isinstance(settings_or_engine, Engine):
+        return settings_or_engine
+    return get_engine(settings_or_engine)
+
+
 @contextmanager
-def session_for(settings_or_engine: Settings | Engine) -> Iterator[Session]:
-    """One short session; commits happen explicitly in the CRUD functions."""
-    engine = (
-        settings_or_engine
-        if isinstance(settings_or_engine, Engine)
-        else get_engine(settings_or_engine)
-    )
-    with Session(engine, expire_on_commit=False) as session:
+def unit_of_work(settings_or_engine: Settings | Engine) -> Iterator[DbSession]:
+    """One transaction: a new session that commits when the block ends cleanly and rolls back when
+    it raises. The only place in trustlab where a transaction ends.
+
+    Query functions only flush, so everything written inside the block becomes durable together,
+    and a ``return`` inside the block commits before the function returns. A block that handled a
+    failed flush itself (the transaction can no longer commit) ends in a rollback.
+    """
+    with Session(_engine_of(settings_or_engine), expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        transaction = session.get_transaction()
+        if transaction is None or transaction.is_active:
+            session.commit()
+        # else: closing the session rolls the failed transaction back
+
+
+# Kept for the call sites written before unit_of_work had its name: the same helper.
+session_for = unit_of_work
+
+
+def _refuse_flush(session, _context, _instances) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlyUnit("this read-only session has changes to write; use unit_of_work instead")
+
+
+def _refuse_dml(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyUnit("this read-only session ran an INSERT/UPDATE/DELETE; use unit_of_work instead")
+
+
+@contextmanager
+def read_session(settings_or_engine: Settings | Engine) -> Iterator[DbSession]:
+    """A session for reads only: writes raise ReadOnlyUnit. Closing it ends its transaction (a
+    rollback that leaves the loaded objects readable, detached)."""
+    with Session(_engine_of(settings_or_engine), expire_on_commit=False) as session:
+        event.listen(session, "before_flush", _refuse_flush)
+        event.listen(session, "do_orm_execute", _refuse_dml)
         yield session
+
+
+@contextmanager
+def savepoint(session: DbSession) -> Iterator[None]:
+    """A SAVEPOINT inside the caller's unit: an IntegrityError raised in the block undoes only the
+    block (the unit goes on), so an insert that lost a race can read the winner's row instead.
+
+    SQLite's Python driver opens its transaction only before INSERT/UPDATE/DELETE; a SAVEPOINT issued
+    outside one would start (and on release commit) a transaction of its own, so begin one first.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            driver.execute("BEGIN")
+    with session.begin_nested():
+        yield

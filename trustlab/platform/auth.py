@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study, get_study_by_id
 from trustlab.db.queries.times import as_utc
@@ -22,7 +22,7 @@ from trustlab.db.queries.users import (
     add_auth_token,
     add_invites,
     add_rater,
-    claim_invite,
+    claim_invite_for_new_rater,
     invite_by_hash,
     rater_by_handle,
     rater_for_token,
@@ -132,7 +132,7 @@ def create_user(
     if not handle or len(handle) > 200:
         raise PlatformError("user name must be 1-200 characters")
     password = password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         if rater_by_handle(s, handle=handle) is not None:
             raise Conflict(f"user {handle!r} already exists; pick another name")
         rater = add_rater(s, handle=handle, role=role, secret_hash=hash_password(password))
@@ -141,7 +141,7 @@ def create_user(
 
 def login(settings: Settings, *, username: str, password: str) -> LoginResult:
     """Check a staff password and issue a bearer token. Raises NotAuthenticated."""
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rater = rater_by_handle(s, handle=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
         stored = rater.secret_hash if rater is not None else _DUMMY_HASH
@@ -157,7 +157,7 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
     """The Principal for a bearer token. Raises NotAuthenticated when missing, unknown or expired."""
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
-    with session_for(settings) as s:
+    with read_session(settings) as s:
         rater = rater_for_token(s, token_hash=hash_token(token), now=_now())
         if rater is None:
             raise NotAuthenticated(
@@ -185,7 +185,7 @@ def create_invites(
         raise PlatformError(f"--n must be at least 1 (got {n})")
     expires_at = _now() + timedelta(hours=expires_hours) if expires_hours else None
     tokens = [new_token() for _ in range(n)]
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         try:
             study_row = get_study(s, name=study)
         except NotFound as exc:
@@ -207,7 +207,7 @@ def accept_invite(
     stopped. Raises NotAuthenticated for an unknown token and Gone for an expired one.
     """
     now = _now()
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         row = invite_by_hash(s, token_hash=hash_token(invite or ""))
         if row is None:
             raise NotAuthenticated("this invite link is not valid; check that you copied the whole link")
@@ -215,26 +215,18 @@ def accept_invite(
             raise Gone("this invite link has expired; ask the study team for a new one")
         rater_id = row.rater_id
         if rater_id is None:
-            rater = add_rater(
+            rater_id = claim_invite_for_new_rater(
                 s,
+                invite_id=row.id,
                 handle=f"rater-{secrets.token_hex(6)}",
-                role="rater",
                 study_id=row.study_id,
+                now=now,
                 external_pid=(pid or None),
                 simulated=simulated,
-                commit=False,
             )
-            if claim_invite(s, invite_id=row.id, rater_id=rater.id, now=now):
-                rater_id = rater.id
-            else:  # another request claimed it a moment ago: use its rater
-                s.rollback()
-                rater_id = invite_by_hash(s, token_hash=row.token_hash).rater_id
         token = new_token()
-        add_auth_token(
-            s, rater_id=rater_id, token_hash=hash_token(token), expires_at=now + RATER_TOKEN_TTL, commit=False
-        )
+        add_auth_token(s, rater_id=rater_id, token_hash=hash_token(token), expires_at=now + RATER_TOKEN_TTL)
         study_name = get_study_by_id(s, study_id=row.study_id).name
-        s.commit()
         return AcceptedInvite(token=token, rater_id=rater_id, study=study_name)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import assignment_for_rater, get_assignment, mark_served, rater_has_item
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.explanations import explanation_by_id, get_explanation
@@ -94,7 +94,7 @@ class Services:
             hit = self._studies.get(key)
         if hit is not None and not fresh and time.monotonic() - hit[0] < STUDY_CACHE_TTL_S:
             return hit[1]
-        with session_for(self.settings) as s:
+        with read_session(self.settings) as s:
             try:
                 row = (
                     get_study_by_id(s, study_id=study_id)
@@ -127,7 +127,7 @@ class Services:
         )
 
     def list_studies(self) -> list[dict[str, Any]]:
-        with session_for(self.settings) as s:
+        with read_session(self.settings) as s:
             return [{"name": st.name, "status": st.status, "id": st.id} for st in list_studies(s)]
 
     # ---- the rater flow ------------------------------------------------------------------------
@@ -149,7 +149,9 @@ class Services:
         hides the prediction, nothing that states the predicted class (``disclosure``).
         """
         ctx = self._rater_study(principal, study)
-        with session_for(self.settings) as s:
+        # Two units: the first (assignment, progress, served time) commits, releasing the study's
+        # assignment lock, before the second may wait for an explanation to be computed.
+        with unit_of_work(self.settings) as s:
             try:
                 assignment = next_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
             except StudyNotOpen as exc:
@@ -166,6 +168,7 @@ class Services:
                 return Finished(completion_code=code, done=done, total=total)
             if assignment.served_at is None:
                 mark_served(s, assignment_id=assignment.id, now=_now())
+        with read_session(self.settings) as s:
             prediction = get_prediction(
                 s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
             )
@@ -259,7 +262,7 @@ class Services:
             client_elapsed_ms < 0 or client_elapsed_ms != client_elapsed_ms
         ):
             raise InvalidAnswer("client_elapsed_ms", "must be a non-negative number of milliseconds")
-        with session_for(self.settings) as s:
+        with read_session(self.settings) as s:
             existing = judgement_by_key(s, idempotency_key=idempotency_key)
             if existing is not None:
                 return self._replay(s, principal, existing, assignment_id), False
@@ -280,7 +283,9 @@ class Services:
             if shown_at.tzinfo is None:
                 shown_at = shown_at.replace(tzinfo=UTC)
             response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
-            s.rollback()  # end the read transaction before the write one
+        # The write in its own unit: returning from inside it commits first, so a judgement is on
+        # disk before the rater is told it was stored.
+        with unit_of_work(self.settings) as s:
             try:
                 judgement, created = record_judgement(
                     s,
@@ -309,7 +314,7 @@ class Services:
     # ---- files ---------------------------------------------------------------------------------
     def item_image(self, principal: Principal, *, item_id: int) -> Path:
         """The item's image file, if the caller may see it (staff, or a rater assigned the item)."""
-        with session_for(self.settings) as s:
+        with read_session(self.settings) as s:
             if not principal.is_staff and not rater_has_item(
                 s, rater_id=principal.rater_id, item_id=item_id
             ):
@@ -322,7 +327,7 @@ class Services:
 
     def assignment_explanation_image(self, principal: Principal, *, assignment_id: int, index: int) -> Path:
         """The overlay of the ``index``-th explanation of the caller's assignment."""
-        with session_for(self.settings) as s:
+        with read_session(self.settings) as s:
             if principal.is_staff:
                 assignment = get_assignment(s, assignment_id=assignment_id)
             else:
@@ -350,7 +355,7 @@ class Services:
     def explanation_image(self, principal: Principal, *, explanation_id: int) -> Path:
         """Any explanation's overlay, for staff (curators and researchers browse all of them)."""
         require_role(principal, "researcher", "curator")
-        with session_for(self.settings) as s:
+        with read_session(self.settings) as s:
             row = explanation_by_id(s, explanation_id=explanation_id)
             if row is None or not row.overlay_path:
                 raise NotFoundError(f"explanation {explanation_id} does not exist")

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import DbSession, session_for
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item, list_items
@@ -71,7 +70,7 @@ class _Candidate:
         return self.prediction.predicted_label == self.item.current_label
 
 
-def _candidates(session: Session, config: StudyConfig, dataset_id: int, model_id: int) -> list[_Candidate]:
+def _candidates(session: DbSession, config: StudyConfig, dataset_id: int, model_id: int) -> list[_Candidate]:
     if config.items.ids is not None:
         items = []
         for item_id in config.items.ids:

@@ -51,7 +51,7 @@ def arrived_raters(session: Session, *, study_id: int) -> int:
 
 def add_assignments(session: Session, *, assignments: Sequence[Assignment]) -> None:
     session.add_all(list(assignments))
-    session.commit()
+    session.flush()
 
 
 def reactivate_assignments(session: Session, *, assignment_ids: Sequence[int], now: datetime) -> int:
@@ -63,12 +63,14 @@ def reactivate_assignments(session: Session, *, assignment_ids: Sequence[int], n
         .where(Assignment.id.in_(list(assignment_ids)), Assignment.status == "released")
         .values(status="assigned", assigned_at=as_utc(now))
     )
-    session.commit()
     return int(result.rowcount or 0)
 
 
-def release_inactive(session: Session, *, study_id: int, cutoff: datetime, commit: bool = True) -> int:
+def release_inactive(session: Session, *, study_id: int, cutoff: datetime, commit: bool = False) -> int:
     """Release the unfinished assignments of raters whose last activity in the study is before cutoff.
+
+    ``commit`` is ignored (the caller's unit of work commits); it stays accepted until
+    studies/assign.py, which still passes it, is converted.
 
     A rater's last activity is their latest assignment or completion time, so a rater who is working
     steadily keeps their items however long the whole session takes.
@@ -90,8 +92,6 @@ def release_inactive(session: Session, *, study_id: int, cutoff: datetime, commi
         .values(status="released")
         .execution_options(synchronize_session=False)
     )
-    if commit:
-        session.commit()
     return int(result.rowcount or 0)
 
 
@@ -154,7 +154,6 @@ def mark_served(session: Session, *, assignment_id: int, now: datetime) -> None:
         .where(Assignment.id == assignment_id, Assignment.served_at.is_(None))
         .values(served_at=now)
     )
-    session.commit()
 
 
 def assigned_item_ids(session: Session, *, study_id: int) -> list[int]:

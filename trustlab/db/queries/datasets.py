@@ -25,7 +25,7 @@ def get_or_create_dataset(session: Session, *, name: str, description: str = "")
     if dataset is None:
         dataset = Dataset(name=name, description=description)
         session.add(dataset)
-        session.commit()
+        session.flush()
     return dataset
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from trustlab.db.engine import savepoint
 from trustlab.db.schema import (
     Explanation,
     Item,
@@ -103,13 +104,12 @@ def find_explanations(
 
 def add_explanation(session: Session, *, explanation: Explanation) -> Explanation:
     """Insert one explanation; if another worker stored the same (prediction, method, params)
-    first, roll back and return that row instead."""
-    session.add(explanation)
+    first, undo this insert (a savepoint, the unit goes on) and return that row instead."""
     try:
-        session.commit()
+        with savepoint(session):
+            session.add(explanation)
         return explanation
     except IntegrityError:
-        session.rollback()
         existing = get_explanation(
             session,
             prediction_id=explanation.prediction_id,

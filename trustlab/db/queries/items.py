@@ -19,7 +19,7 @@ def item_by_sha(session: Session, *, dataset_id: int, sha256: str) -> Item | Non
 
 def add_items(session: Session, *, items: Sequence[Item]) -> None:
     session.add_all(items)
-    session.commit()
+    session.flush()
 
 
 def list_items(
@@ -48,13 +48,6 @@ def items_by_sha(session: Session, *, dataset_id: int) -> dict[str, tuple[str, s
         select(Item.sha256, Item.source_path, Item.original_label).where(Item.dataset_id == dataset_id)
     )
     return {sha: (source, label) for sha, source, label in rows}
-
-
-def add_items_batched(session: Session, *, items: Sequence[Item], batch_size: int = 1000) -> None:
-    """Insert many items, committing once per ``batch_size`` rows (not once per item)."""
-    for start in range(0, len(items), batch_size):
-        session.add_all(items[start:start + batch_size])
-        session.commit()
 
 
 def item_labels(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:

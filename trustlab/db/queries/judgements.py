@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from trustlab.db.engine import savepoint
 from trustlab.db.queries.assignments import assignment_for_rater
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study_by_id
@@ -51,17 +52,18 @@ def record_judgement(
     response_ms: float | None = None,
     client_elapsed_ms: float | None = None,
 ) -> tuple[Judgement, bool]:
-    """Insert a judgement and mark the assignment done in one transaction; commit before returning.
+    """Insert a judgement and mark the assignment done, in the caller's unit of work.
 
-    A second answer to the same assignment supersedes the previous row (append-only). Returns
-    ``(judgement, created)``; ``created`` is False when ``idempotency_key`` was already stored (then the
-    stored row is returned and nothing is written). Raises NotFound if the assignment is not the rater's.
+    The caller acknowledges the judgement only after its unit has committed (return from inside the
+    ``with unit_of_work`` block). A second answer to the same assignment supersedes the previous row
+    (append-only). Returns ``(judgement, created)``; ``created`` is False when ``idempotency_key`` was
+    already stored (then the stored row is returned and nothing is written). Raises NotFound if the
+    assignment is not the rater's.
     """
     assignment = assignment_for_rater(
         session, assignment_id=assignment_id, rater_id=rater_id, for_update=True
     )
     if assignment is None:
-        session.rollback()
         raise NotFound(f"assignment {assignment_id} is not one of your assignments")
     previous = latest_judgement(session, assignment_id=assignment_id)
     judgement = Judgement(
@@ -73,19 +75,19 @@ def record_judgement(
         supersedes_id=previous.id if previous is not None else None,
         created_at=now,
     )
-    session.add(judgement)
-    assignment.status = "done"
-    if assignment.completed_at is None:
-        assignment.completed_at = now
     try:
-        session.commit()
+        with savepoint(session):
+            session.add(judgement)
     except IntegrityError:
         # Two requests with one idempotency key raced; the first one won and is the answer.
-        session.rollback()
         existing = judgement_by_key(session, idempotency_key=idempotency_key)
         if existing is None:
             raise
         return existing, False
+    assignment.status = "done"
+    if assignment.completed_at is None:
+        assignment.completed_at = now
+    session.flush()
     return judgement, True
 
 

@@ -35,7 +35,7 @@ def ensure_labels(session: Session, *, dataset_id: int, names: Sequence[str]) ->
             session.add(Label(dataset_id=dataset_id, name=name, index=next_index))
             existing.append(name)
             next_index += 1
-    session.commit()
+    session.flush()
     return existing
 
 
@@ -53,7 +53,9 @@ def change_label(
     session: Session, *, item: Item, new_label: str, source: str, actor: str,
     evidence: dict[str, Any] | None = None, proposal_id: int | None = None, when: datetime | None = None,
 ) -> LabelRevision:
-    """Add the revision and move ``current_label``; the caller commits both together."""
+    """Add the revision and move ``current_label`` together (in the caller's unit of work).
+
+    Every change writes a revision, even one back to the label the item already has."""
     revision = LabelRevision(
         item_id=item.id, old_label=item.current_label, new_label=new_label, source=source,
         evidence=evidence or {}, actor=actor, proposal_id=proposal_id, created_at=when or utcnow(),
@@ -72,7 +74,7 @@ def merge_item_labels(
     session: Session, *, dataset_id: int, sources: Sequence[str], into: str, actor: str
 ) -> list[LabelRevision]:
     """Relabel every item whose current label is in ``sources`` to ``into`` (added as a class when
-    new), one revision per changed item, all in one commit."""
+    new), one revision per changed item, all in the caller's unit of work."""
     ensure_labels(session, dataset_id=dataset_id, names=[into])
     query = (
         select(Item)
@@ -87,7 +89,7 @@ def merge_item_labels(
                       evidence=evidence, when=now)
         for item in session.scalars(query)
     ]
-    session.commit()
+    session.flush()
     return revisions
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.schema import (
+    Dataset,
     ModelVersion,
 )
 
@@ -32,7 +33,7 @@ def get_model_version(session: Session, *, name: str) -> ModelVersion:
 
 def add_model_version(session: Session, *, model: ModelVersion) -> ModelVersion:
     session.add(model)
-    session.commit()
+    session.flush()
     return model
 
 
@@ -43,7 +44,7 @@ def set_metrics(session: Session, *, model_version_id: int, split: str, metrics:
         raise NotFound(f"model version {model_version_id} does not exist")
     # A new dict, so the JSON column is seen as changed.
     model.metrics = {**(model.metrics or {}), split: metrics}
-    session.commit()
+    session.flush()
 
 
 def list_model_versions(session: Session) -> list[ModelVersion]:
@@ -53,3 +54,13 @@ def list_model_versions(session: Session) -> list[ModelVersion]:
 def get_model_name(session: Session, *, model_version_id: int) -> str:
     model = session.get(ModelVersion, model_version_id)
     return model.name if model is not None else f"model#{model_version_id}"
+
+
+def model_versions_with_dataset(session: Session) -> list[tuple[ModelVersion, str]]:
+    """Every model version with its dataset's name, oldest first, in one query."""
+    query = (
+        select(ModelVersion, Dataset.name)
+        .join(Dataset, Dataset.id == ModelVersion.dataset_id)
+        .order_by(ModelVersion.created_at, ModelVersion.id)
+    )
+    return [(version, name) for version, name in session.execute(query)]

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from trustlab.db.engine import savepoint
 from trustlab.db.schema import (
     Item,
     Prediction,
@@ -47,14 +48,13 @@ def predicted_item_ids(session: Session, *, model_version_id: int, kind: str = "
 
 def add_predictions(session: Session, *, predictions: Sequence[Prediction]) -> None:
     session.add_all(predictions)
-    session.commit()
+    session.flush()
 
 
 def delete_predictions(session: Session, *, model_version_id: int, kind: str) -> int:
     result = session.execute(
         delete(Prediction).where(Prediction.model_version_id == model_version_id, Prediction.kind == kind)
     )
-    session.commit()
     return result.rowcount or 0
 
 
@@ -100,10 +100,9 @@ def add_predictions_if_missing(session: Session, *, predictions: Sequence[Predic
     added = 0
     for prediction in predictions:
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 session.add(prediction)
             added += 1
         except IntegrityError:
             pass  # the unique (model, item, kind) row exists: someone else computed it
-    session.commit()
     return added

@@ -95,7 +95,6 @@ def upsert_proposals(session: Session, *, dataset_id: int, rows: Sequence[dict[s
     session.flush()
     for row, proposal in new:
         row["proposal_id"] = proposal.id
-    session.commit()
     return counts
 
 
@@ -126,7 +125,7 @@ def decide_proposal(
     session: Session, *, proposal: RelabelProposal, status: str, new_label: str | None, actor: str,
     evidence: dict[str, Any] | None = None,
 ) -> LabelRevision | None:
-    """Record a curator's decision; with ``new_label`` also change the item's label (one commit).
+    """Record a curator's decision; with ``new_label`` also change the item's label (one unit of work).
 
     Other open proposals of the same item are marked superseded when the label changes.
     """
@@ -148,7 +147,7 @@ def decide_proposal(
     proposal.status = status
     proposal.decided_by = actor
     proposal.decided_at = now
-    session.commit()
+    session.flush()
     return revision
 
 
@@ -162,7 +161,7 @@ def undo_revision(session: Session, *, item: Item, revision: LabelRevision, acto
             proposal.status = OPEN
             proposal.decided_by = None
             proposal.decided_at = None
-    session.commit()
+    session.flush()
     return new
 
 

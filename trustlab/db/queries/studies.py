@@ -42,19 +42,19 @@ def add_study(session: Session, *, study: Study, items: Sequence[StudyItem]) -> 
     for item in items:
         item.study_id = study.id
     session.add_all(list(items))
-    session.commit()
+    session.flush()
     return study
 
 
 def set_study_status(session: Session, *, study_id: int, status: str) -> Study:
     study = get_study_by_id(session, study_id=study_id)
     study.status = status
-    session.commit()
+    session.flush()
     return study
 
 
 def lock_study(session: Session, *, study_id: int) -> None:
-    """Serialise assignment-making for one study until the caller commits or rolls back.
+    """Serialise assignment-making for one study until the unit of work ends (commit or rollback).
 
     PostgreSQL: a row lock (SELECT ... FOR UPDATE). SQLite: a no-op UPDATE, which takes the database's
     write lock at the start of the transaction, so the reads that follow see every committed

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from trustlab.db.engine import savepoint
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import (
     AuthToken,
@@ -28,9 +29,8 @@ def add_rater(
     study_id: int | None = None,
     external_pid: str | None = None,
     simulated: bool = False,
-    commit: bool = True,
 ) -> Rater:
-    """Insert a rater/staff account; ``commit=False`` only flushes (for a larger transaction)."""
+    """Insert a rater/staff account (flushed, so it has its id)."""
     rater = Rater(
         handle=handle,
         role=role,
@@ -40,10 +40,7 @@ def add_rater(
         simulated=simulated,
     )
     session.add(rater)
-    if commit:
-        session.commit()
-    else:
-        session.flush()
+    session.flush()
     return rater
 
 
@@ -53,7 +50,6 @@ def rater_by_handle(session: Session, *, handle: str) -> Rater | None:
 
 def set_secret_hash(session: Session, *, rater_id: int, secret_hash: str) -> None:
     session.execute(update(Rater).where(Rater.id == rater_id).values(secret_hash=secret_hash))
-    session.commit()
 
 
 def set_completion_code(session: Session, *, rater_id: int, code: str) -> str:
@@ -63,19 +59,15 @@ def set_completion_code(session: Session, *, rater_id: int, code: str) -> str:
         .where(Rater.id == rater_id, Rater.completion_code.is_(None))
         .values(completion_code=code)
     )
-    session.commit()
     return session.scalars(select(Rater.completion_code).where(Rater.id == rater_id)).one()
 
 
 def add_auth_token(
-    session: Session, *, rater_id: int, token_hash: str, expires_at: datetime | None, commit: bool = True
+    session: Session, *, rater_id: int, token_hash: str, expires_at: datetime | None
 ) -> AuthToken:
     token = AuthToken(rater_id=rater_id, token_hash=token_hash, expires_at=expires_at)
     session.add(token)
-    if commit:
-        session.commit()
-    else:
-        session.flush()
+    session.flush()
     return token
 
 
@@ -97,7 +89,6 @@ def rater_for_token(session: Session, *, token_hash: str, now: datetime) -> Rate
 
 def revoke_token(session: Session, *, token_hash: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash))
-    session.commit()
 
 
 def add_invites(
@@ -105,7 +96,7 @@ def add_invites(
 ) -> list[Invite]:
     invites = [Invite(study_id=study_id, token_hash=h, expires_at=expires_at) for h in token_hashes]
     session.add_all(invites)
-    session.commit()
+    session.flush()
     return invites
 
 
@@ -114,9 +105,10 @@ def invite_by_hash(session: Session, *, token_hash: str) -> Invite | None:
 
 
 def claim_invite(session: Session, *, invite_id: int, rater_id: int, now: datetime) -> bool:
-    """Bind an unclaimed invite to ``rater_id`` inside the caller's transaction (no commit).
+    """Bind an unclaimed invite to ``rater_id`` inside the caller's unit of work.
 
-    Returns False when another request claimed it first, so one invite never makes two raters.
+    Returns False when another request claimed it first, so one invite never makes two raters
+    (the caller then undoes its savepoint and uses the winner's rater).
     """
     result = session.execute(
         update(Invite)
@@ -124,3 +116,33 @@ def claim_invite(session: Session, *, invite_id: int, rater_id: int, now: dateti
         .values(rater_id=rater_id, accepted_at=now)
     )
     return result.rowcount == 1
+
+
+class _InviteTaken(Exception):
+    """Another request bound the invite first (undoes this request's savepoint)."""
+
+
+def claim_invite_for_new_rater(
+    session: Session,
+    *,
+    invite_id: int,
+    handle: str,
+    study_id: int,
+    now: datetime,
+    external_pid: str | None = None,
+    simulated: bool = False,
+) -> int:
+    """The id of the invite's one rater: a new rater bound to the unclaimed invite, or, when a
+    concurrent request claimed it first, that request's rater (this one's insert is undone by a
+    savepoint, so the caller's unit of work goes on)."""
+    try:
+        with savepoint(session):
+            rater = add_rater(
+                session, handle=handle, role="rater", study_id=study_id, external_pid=external_pid,
+                simulated=simulated,
+            )
+            if not claim_invite(session, invite_id=invite_id, rater_id=rater.id, now=now):
+                raise _InviteTaken
+            return rater.id
+    except _InviteTaken:
+        return session.scalars(select(Invite.rater_id).where(Invite.id == invite_id)).one()

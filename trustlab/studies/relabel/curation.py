@@ -1,7 +1,7 @@
 """Curator review: decide on proposals, undo, merge classes, export labels, the review queue.
 
 Every label change is a ``LabelRevision`` written together with ``Item.current_label`` by
-trustlab/db/relabelq.py; ``Item.original_label`` never changes. The curator tab of the app and the
+trustlab/db/queries/labels.py; ``Item.original_label`` never changes. The curator tab of the app and the
 ``trustlab labels ...`` verbs call these functions.
 """
 
@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.orm import Session
 
+from trustlab.config import Settings
+from trustlab.db.engine import DbSession, read_session, unit_of_work
+from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.explanations import item_explanations
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.labels import (
@@ -54,7 +56,7 @@ class CurationError(ValueError):
 
 
 def decide(
-    session: Session, *, proposal_id: int, action: str, label: str | None = None, actor: str
+    session: DbSession, *, proposal_id: int, action: str, label: str | None = None, actor: str
 ) -> LabelRevision | None:
     """Accept, reject or override one open proposal.
 
@@ -130,7 +132,7 @@ def undoable_revision(revisions: Sequence[LabelRevision]) -> LabelRevision | Non
     return stack[-1] if stack else None
 
 
-def undo(session: Session, *, item_id: int, actor: str) -> LabelRevision:
+def undo(session: DbSession, *, item_id: int, actor: str) -> LabelRevision:
     """Revert the item's newest not-yet-undone change with a new revision back to its old label.
 
     A proposal whose acceptance is undone is reopened, so it shows in the queue again.
@@ -148,7 +150,7 @@ def undo(session: Session, *, item_id: int, actor: str) -> LabelRevision:
 
 
 def merge_labels(
-    session: Session, *, dataset_id: int, sources: Sequence[str], into: str, actor: str
+    session: DbSession, *, dataset_id: int, sources: Sequence[str], into: str, actor: str
 ) -> list[LabelRevision]:
     """Give every item labelled with one of ``sources`` the label ``into`` (a new class if needed).
 
@@ -171,7 +173,7 @@ def merge_labels(
     return merge_item_labels(session, dataset_id=dataset_id, sources=sources, into=into, actor=actor)
 
 
-def export_labels(session: Session, *, dataset_id: int) -> pd.DataFrame:
+def export_labels(session: DbSession, *, dataset_id: int) -> pd.DataFrame:
     """Current labels with their history, one row per item (columns ``EXPORT_COLUMNS``)."""
     rows = label_export_rows(session, dataset_id=dataset_id)
     return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
@@ -186,7 +188,7 @@ def write_labels_csv(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def review_queue(
-    session: Session, *, dataset_id: int, limit: int = DEFAULT_QUEUE_LIMIT
+    session: DbSession, *, dataset_id: int, limit: int = DEFAULT_QUEUE_LIMIT
 ) -> list[dict[str, Any]]:
     """Open proposals, best score first, with what a curator needs to decide.
 
@@ -222,3 +224,41 @@ def review_queue(
             }
         )
     return out
+
+
+# ---- the `trustlab labels ...` verbs: by name, each one unit of work --------------------------------
+def merge_dataset_labels(
+    settings: Settings, *, dataset: str, sources: Sequence[str], into: str, actor: str
+) -> list[LabelRevision]:
+    """``merge_labels`` for the dataset called ``dataset``, committed."""
+    with unit_of_work(settings) as session:
+        dataset_id = get_dataset(session, name=dataset).id
+        return merge_labels(session, dataset_id=dataset_id, sources=sources, into=into, actor=actor)
+
+
+def export_dataset_labels(settings: Settings, *, dataset: str) -> pd.DataFrame:
+    """``export_labels`` for the dataset called ``dataset``."""
+    with read_session(settings) as session:
+        return export_labels(session, dataset_id=get_dataset(session, name=dataset).id)
+
+
+def dataset_review_queue(
+    settings: Settings, *, dataset: str, limit: int = DEFAULT_QUEUE_LIMIT
+) -> list[dict[str, Any]]:
+    """``review_queue`` for the dataset called ``dataset``."""
+    with read_session(settings) as session:
+        return review_queue(session, dataset_id=get_dataset(session, name=dataset).id, limit=limit)
+
+
+def decide_by_id(
+    settings: Settings, *, proposal_id: int, action: str, label: str | None = None, actor: str
+) -> LabelRevision | None:
+    """``decide``, committed."""
+    with unit_of_work(settings) as session:
+        return decide(session, proposal_id=proposal_id, action=action, label=label, actor=actor)
+
+
+def undo_item(settings: Settings, *, item_id: int, actor: str) -> LabelRevision:
+    """``undo``, committed."""
+    with unit_of_work(settings) as session:
+        return undo(session, item_id=item_id, actor=actor)

@@ -1,0 +1,82 @@
+"""The unit of work on both backends: commit on a clean exit, rollback on an error, a return inside
+the block commits first, read sessions refuse writes, and a savepoint never ends the unit early."""
+
+from __future__ import annotations
+
+import pytest
+from query_world import make_query_world
+from sqlalchemy import func, select
+
+from trustlab.db.engine import ReadOnlyUnit, make_engine, read_session, unit_of_work
+from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
+from trustlab.db.queries.explanations import add_explanation, get_explanation
+from trustlab.db.schema import Explanation, Judgement
+
+
+def _count_on_fresh_connection(settings, model) -> int:
+    """Rows another process would see: a separate engine, not the pooled one."""
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_clean_exit_commits(settings):
+    with unit_of_work(settings) as s:
+        get_or_create_dataset(s, name="kept")
+    with read_session(settings) as s:
+        assert find_dataset(s, name="kept") is not None
+
+
+def test_an_error_rolls_everything_back(settings):
+    with pytest.raises(RuntimeError, match="boom"), unit_of_work(settings) as s:
+        get_or_create_dataset(s, name="lost")
+        raise RuntimeError("boom")
+    with read_session(settings) as s:
+        assert find_dataset(s, name="lost") is None
+
+
+def test_a_return_inside_the_block_commits_before_the_caller_sees_it(settings):
+    world = make_query_world(settings)
+
+    def acknowledge() -> int:
+        with unit_of_work(settings) as s:
+            row = add_explanation(s, explanation=Explanation(
+                prediction_id=world.prediction_ids[0], method="gradcam", params_key="k"))
+            return row.id
+
+    explanation_id = acknowledge()
+    assert explanation_id is not None
+    assert _count_on_fresh_connection(settings, Explanation) == 1
+
+
+def test_a_handled_failed_flush_ends_in_a_rollback_not_an_error(settings):
+    world = make_query_world(settings)
+    with unit_of_work(settings) as s:
+        s.add(Judgement(assignment_id=world.assignment_ids[0], answers={}, idempotency_key="a"))
+        s.add(Judgement(assignment_id=world.assignment_ids[0], answers={}, idempotency_key="a"))
+        with pytest.raises(Exception, match="(?i)unique"):
+            s.flush()
+    assert _count_on_fresh_connection(settings, Judgement) == 0
+
+
+def test_read_session_refuses_writes(settings):
+    with pytest.raises(ReadOnlyUnit), read_session(settings) as s:
+        get_or_create_dataset(s, name="nope")
+    with read_session(settings) as s:
+        assert find_dataset(s, name="nope") is None
+
+
+def test_a_savepoint_as_the_first_write_does_not_commit_on_its_own(settings):
+    """SQLite's driver starts no transaction before a SAVEPOINT; the savepoint helper does, so an
+    error later in the unit still undoes the savepoint's insert."""
+    world = make_query_world(settings)
+    with pytest.raises(RuntimeError, match="later"), unit_of_work(settings) as s:
+        add_explanation(s, explanation=Explanation(
+            prediction_id=world.prediction_ids[0], method="lime", params_key="k"))
+        raise RuntimeError("later")
+    with read_session(settings) as s:
+        assert get_explanation(s, prediction_id=world.prediction_ids[0], method="lime") is None
+    assert _count_on_fresh_connection(settings, Explanation) == 0
