@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's trustlab
 
 from trustlab.config import Settings, load_settings  # noqa: E402
-from trustlab.db.engine import dispose_engines, session_for  # noqa: E402
+from trustlab.db.engine import dispose_engines, unit_of_work  # noqa: E402
 from trustlab.db.queries.assignments import rater_assignments
 from trustlab.db.queries.datasets import get_or_create_dataset
 from trustlab.db.queries.items import add_items
@@ -56,7 +56,7 @@ def build_pool(settings: Settings, seed: int) -> None:
     """Dataset rows (no image files: assignment never reads them) and a model's held-out predictions."""
     rng = np.random.default_rng([seed, 99])
     settings.ensure_dirs()
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset = get_or_create_dataset(s, name="bench")
         ensure_labels(s, dataset_id=dataset.id, names=CLASSES)
         rows = [
@@ -111,7 +111,7 @@ def run_study(settings: Settings, config: dict) -> dict:
     conditions = config["conditions"]
     rows = []
     while True:
-        with session_for(settings) as s:
+        with unit_of_work(settings) as s:
             rater = Rater(handle=f"r{len(rows)}", role="rater", study_id=study.id)
             s.add(rater)
             s.commit()
@@ -119,7 +119,7 @@ def run_study(settings: Settings, config: dict) -> dict:
                 break
             mine = rater_assignments(s, study_id=study.id, rater_id=rater.id)
             rows.append([(a.item_id, a.condition) for a in mine if not a.is_gold])
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         correct = {
             si.item_id: si.model_correct for si in study_items(s, study_id=study.id) if not si.is_gold
         }

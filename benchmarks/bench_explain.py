@@ -237,7 +237,7 @@ def run_speed(args: argparse.Namespace) -> None:
 def run_demo(args: argparse.Namespace) -> None:
     from trustlab.data.demo import generate_demo
     from trustlab.data.ingest import ingest
-    from trustlab.db.engine import dispose_engines, session_for
+    from trustlab.db.engine import dispose_engines, unit_of_work
     from trustlab.db.queries.explanations import list_explanations
     from trustlab.explain.bias import bias_report, watermark_region
     from trustlab.explain.precompute import explain_split
@@ -274,7 +274,7 @@ def run_demo(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test", device="cpu")
         print(f"explained the test split in {time.perf_counter() - started:.0f} s", flush=True)
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             rows = list_explanations(session, model_version_id=version.id, method="gradcam", split="test")
         # Contact images: an evidence mask (the text) and a class other than "none", correctly classified.
         contact = [

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from serve_world import build_study  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
 
 from trustlab.config import Settings, load_settings  # noqa: E402
-from trustlab.db.engine import dispose_engines, session_for  # noqa: E402
+from trustlab.db.engine import dispose_engines, unit_of_work  # noqa: E402
 
 SERVER_START_TIMEOUT_S = 120
 RETRY_SLEEP_S = 0.2
@@ -208,7 +208,7 @@ def stored_judgements(settings: Settings) -> dict[str, int]:
     from trustlab.db.schema import Judgement
 
     dispose_engines()  # the server wrote them; read them fresh
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         return {key: jid for key, jid in s.execute(select(Judgement.idempotency_key, Judgement.id))}
 
 

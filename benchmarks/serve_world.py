@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_or_create_dataset
 from trustlab.db.queries.items import add_items
 from trustlab.db.queries.labels import ensure_labels
@@ -50,7 +50,7 @@ def build_study(settings: Settings, *, raters: int, items_per_rater: int) -> str
     n_items = math.ceil(raters * items_per_rater * ITEM_MARGIN / RATERS_PER_ITEM)
     rng = np.random.default_rng(0)
     settings.ensure_dirs()
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset = get_or_create_dataset(s, name="bench")
         ensure_labels(s, dataset_id=dataset.id, names=CLASSES)
         rows = []

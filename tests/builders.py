@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_or_create_dataset
 from trustlab.db.queries.items import add_items
 from trustlab.db.queries.labels import ensure_labels
@@ -55,7 +55,7 @@ def make_image_dataset(
     per_class = per_class or {"train": 12, "val": 4, "test": 4}
     rng = np.random.default_rng(seed)
     settings.ensure_dirs()
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset = get_or_create_dataset(s, name=name)
         ensure_labels(s, dataset_id=dataset.id, names=classes)
         items = []

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import (
     Explanation,
     Item,
@@ -28,7 +28,7 @@ def test_fast_demo_runs_every_stage_then_skips_them(sqlite_settings):
     first = run_demo(settings, plan=FAST, echo=lambda _: None, progress=False)
     assert [s.status for s in first.stages] == ["done"] * len(first.stages)
 
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         count = lambda model: s.scalar(select(func.count()).select_from(model))  # noqa: E731
         assert count(Item) == FAST.n_images
         assert s.scalar(select(ModelVersion).where(ModelVersion.name == "cnn-demo")).metrics["test"]
@@ -63,5 +63,5 @@ def test_fast_demo_runs_every_stage_then_skips_them(sqlite_settings):
     statuses = {s.name: s.status for s in second.stages}
     assert statuses.pop("invite link") == "done"  # a fresh link each run
     assert set(statuses.values()) == {"skipped"}
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert s.scalar(select(func.count()).select_from(Item)) == FAST.n_images

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import trustlab.cli.datacmd  # noqa: F401 - attaches the verbs to the app
 from trustlab.cli.app import app
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
 
@@ -42,7 +42,7 @@ def test_ingest_cli_table_report_and_rerun(cli_env, mixed_folder, tmp_path):
 
     again = runner.invoke(app, ["ingest", str(mixed_folder.root), "--dataset", "mixed"])
     assert again.exit_code == 0, again.output
-    with session_for(cli_env) as s:
+    with unit_of_work(cli_env) as s:
         assert len(list_items(s, dataset_id=get_dataset(s, name="mixed").id)) == 10
 
 
@@ -72,7 +72,7 @@ def test_demo_data_cli_then_ingest_manifest(cli_env, tmp_path):
     ingested = runner.invoke(app, ["ingest", str(out), "--manifest", str(out / "manifest.csv"),
                                    "--dataset", "demo"])
     assert ingested.exit_code == 0, ingested.output
-    with session_for(cli_env) as s:
+    with unit_of_work(cli_env) as s:
         items = list_items(s, dataset_id=get_dataset(s, name="demo").id)
     assert len(items) == 24 and all(item.mask_path for item in items)
 

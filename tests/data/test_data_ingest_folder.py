@@ -9,14 +9,14 @@ from PIL import Image
 
 from trustlab.data.images import MAX_PIXELS
 from trustlab.data.ingest import ingest
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.labels import class_names
 
 
 def _snapshot(settings, name):
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset = get_dataset(s, name=name)
         rows = [(i.id, i.sha256, i.path, i.split, i.original_label, i.current_label, i.width, i.height,
                  i.mask_path) for i in list_items(s, dataset_id=dataset.id)]
@@ -37,7 +37,7 @@ def test_mixed_folder_ingests_good_files_reports_bad_ones(settings, mixed_folder
     rows, classes = _snapshot(settings, "mixed")
     assert classes == ["alpha", "beta"]
     assert len(rows) == 10
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset_id = get_dataset(s, name="mixed").id
         root = str(mixed_folder.root.resolve()) + "/"
         items = {i.source_path.removeprefix(root): i for i in list_items(s, dataset_id=dataset_id)}

@@ -8,7 +8,7 @@ from PIL import Image
 
 from trustlab.data.ingest import IngestError, ingest
 from trustlab.data.splits import SplitSpecError, parse_split, split_counts, stratified_splits
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
 
@@ -42,7 +42,7 @@ def test_manifest_with_masks_and_splits(settings, tmp_path):
     assert {s.path: s.reason for s in report.skipped} == {
         "img/2.png": "bad mask", "img/3.png": "missing label", "img/missing.png": "file not found"}
     assert "5x5" in next(s.detail for s in report.skipped if s.path == "img/2.png")
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = {i.original_label: i for i in list_items(s, dataset_id=get_dataset(s, name="man").id)}
     assert items["phone"].split == "train" and items["url"].split == "val"
     assert items["url"].mask_path is None
@@ -85,11 +85,11 @@ def test_stratified_split_proportions_and_determinism(settings, tmp_path):
         assert abs(got["val"] - got["test"]) <= 1
     assert report.new_by_split["train"]["big"] == 42
 
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         first = {i.sha256: i.split for i in list_items(s, dataset_id=get_dataset(s, name="strat").id)}
     same = ingest(settings, root, dataset="strat-again", seed=5)
     ingest(settings, root, dataset="strat-other", seed=6)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         again = {i.sha256: i.split for i in list_items(s, dataset_id=get_dataset(s, name="strat-again").id)}
         changed = {i.sha256: i.split for i in list_items(s, dataset_id=get_dataset(s, name="strat-other").id)}
     assert same.new_by_split == report.new_by_split

@@ -80,3 +80,36 @@ def test_a_savepoint_as_the_first_write_does_not_commit_on_its_own(settings):
     with read_session(settings) as s:
         assert get_explanation(s, prediction_id=world.prediction_ids[0], method="lime") is None
     assert _count_on_fresh_connection(settings, Explanation) == 0
+
+
+def test_retry_on_race_runs_the_work_again_from_fresh_state(settings):
+    from sqlalchemy.exc import IntegrityError
+
+    from trustlab.db.engine import retry_on_race
+
+    tries: list[int] = []
+
+    def attempt() -> str:
+        get_or_create_dataset(s, name=f"try{len(tries)}")
+        tries.append(1)
+        if len(tries) < 3:
+            raise IntegrityError("INSERT", {}, Exception("lost the race"))
+        return "won"
+
+    with unit_of_work(settings) as s:
+        assert retry_on_race(s, attempt, attempts=5) == "won"
+    with read_session(settings) as s:
+        # The failed attempts' writes were rolled back; the last one's committed with the unit.
+        assert [find_dataset(s, name=f"try{n}") is not None for n in range(3)] == [False, False, True]
+
+    tries.clear()
+    with pytest.raises(IntegrityError), unit_of_work(settings) as s:
+        retry_on_race(s, lambda: _always_lose(tries), attempts=2)
+    assert len(tries) == 2
+
+
+def _always_lose(tries: list[int]) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    tries.append(1)
+    raise IntegrityError("INSERT", {}, Exception("lost again"))

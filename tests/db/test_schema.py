@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from trustlab.db.engine import get_engine, session_for
+from trustlab.db.engine import get_engine, unit_of_work
 from trustlab.db.migrate import current_revision, upgrade_to_head
 from trustlab.db.schema import (
     Assignment,
@@ -52,7 +52,7 @@ def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_settings):
 
 
 def test_item_sha256_unique_per_dataset(settings):
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         ds, item = _dataset_with_item(s)
         s.add(Item(dataset_id=ds.id, path="b.png", source_path="/x/b.png", sha256=item.sha256, width=4,
                    height=4, split="train", original_label="dog", current_label="dog"))
@@ -61,7 +61,7 @@ def test_item_sha256_unique_per_dataset(settings):
 
 
 def test_item_label_must_belong_to_dataset(settings):
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         ds, _ = _dataset_with_item(s)
         s.add(Item(dataset_id=ds.id, path="c.png", source_path="/x/c.png", sha256="c" * 64, width=4,
                    height=4, split="train", original_label="horse", current_label="horse"))
@@ -70,7 +70,7 @@ def test_item_label_must_belong_to_dataset(settings):
 
 
 def test_assignment_unique_and_judgement_idempotency_key_unique(settings):
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         ds, item = _dataset_with_item(s)
         mv = ModelVersion(name="m", dataset_id=ds.id, arch="simple_cnn", checkpoint_path="m.pt",
                           checkpoint_sha256="0" * 64, class_names=["cat", "dog"], img_size=32)

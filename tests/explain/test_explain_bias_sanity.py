@@ -9,7 +9,7 @@ import pytest
 import torch
 from builders import make_image_dataset
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.explanations import add_explanation
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.predictions import add_predictions_if_missing
@@ -72,7 +72,7 @@ def test_bias_report_flags_the_class_whose_evidence_sits_in_the_region(settings)
         std=IMAGENET_STD,
     )
     rng = np.random.default_rng(0)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")
         add_predictions_if_missing(
             s,

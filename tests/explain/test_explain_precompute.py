@@ -9,7 +9,7 @@ from builders import make_image_dataset
 from PIL import Image
 from sqlalchemy import func, select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.explanations import add_explanation, get_explanation
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.predictions import add_predictions_if_missing
@@ -47,7 +47,7 @@ def _setup(settings) -> list[Item]:
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     )
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")
         # Evidence mask for the first test item: the left half of the image.
         mask = np.zeros((SIZE, SIZE), np.uint8)
@@ -60,7 +60,7 @@ def _setup(settings) -> list[Item]:
 
 
 def _count(settings, table) -> int:
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         return s.scalar(select(func.count()).select_from(table))
 
 
@@ -100,7 +100,7 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
     # The stored segmentation and masks reproduce the stored surrogate exactly.
     loaded = load_model(settings, "m", device="cpu")
     with make_explainer("lime", loaded, lime_row.params) as lime:
-        with session_for(settings) as s:
+        with unit_of_work(settings) as s:
             x = loaded.load_items([s.get(Item, ids[0])])
         again = lime.explain_segments(
             x[0],
@@ -124,7 +124,7 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
         device="cpu",
     )
     assert other[0].id != lime_row.id and _count(settings, Explanation) == 3 * len(ids) + 1
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         latest = get_explanation(s, prediction_id=lime_row.prediction_id, method="lime")
         exact = get_explanation(
             s, prediction_id=lime_row.prediction_id, method="lime", params_key=lime_row.params_key
@@ -140,7 +140,7 @@ def test_a_lost_insert_race_returns_the_stored_row(settings):
     twin_row = Explanation(
         prediction_id=row.prediction_id, method="cam", params_key=row.params_key, params={}
     )
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert add_explanation(s, explanation=twin_row).id == row.id
 
 
@@ -165,7 +165,7 @@ def test_shards_partition_the_items(settings):
         )
         for i in range(2)
     ]
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         explained = [[s.get(Prediction, r.prediction_id).item_id for r in rows] for rows in done]
     assert sorted(explained[0] + explained[1]) == sorted(ids) and not set(explained[0]) & set(explained[1])
 
@@ -183,7 +183,7 @@ def test_errors_name_the_input(settings):
 def test_predictions_inserted_by_another_worker_are_skipped(settings):
     items = _setup(settings)
     explain_items(settings, model="m", item_ids=[items[0].id], methods=["cam"], faithfulness=False)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         existing = s.scalars(select(Prediction)).one()
         clash = Prediction(
             model_version_id=existing.model_version_id,

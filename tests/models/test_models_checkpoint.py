@@ -8,7 +8,7 @@ from builders import make_image_dataset
 from PIL import Image
 from torchvision.models import resnet18
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
@@ -70,7 +70,7 @@ def test_checkpoint_round_trip_gives_the_same_outputs(settings):
     loaded = load_model(settings, "m1", device="cpu")
     assert loaded.class_names == list(CLASSES) and loaded.model_version_id == version.id
     assert not loaded.module.training
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")
     x = loaded.load_items(items)
     assert x.shape == (len(items), 3, SIZE, SIZE)
@@ -88,7 +88,7 @@ def test_checkpoint_round_trip_gives_the_same_outputs(settings):
 
 def test_unknown_model_name_lists_known_models(settings):
     _register(settings)
-    with session_for(settings) as s, pytest.raises(NotFound, match=r"'nope'.*known: m1"):
+    with unit_of_work(settings) as s, pytest.raises(NotFound, match=r"'nope'.*known: m1"):
         get_model_version(s, name="nope")
 
 
@@ -102,7 +102,7 @@ def test_altered_checkpoint_is_refused_by_sha256(sqlite_settings):
 
 def _rewrite_version(settings, name, **changes):
     from trustlab.db.schema import ModelVersion
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         version = s.get(ModelVersion, get_model_version(s, name=name).id)
         for key, value in changes.items():
             setattr(version, key, value)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from builders import make_image_dataset
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.models.datasets import AugmentConfig, ItemImages, augment
 from trustlab.models.errors import DataError
@@ -36,7 +36,7 @@ def test_flip_only_mirrors_each_image_horizontally():
 
 def test_item_images_decodes_a_split_once_with_labels_in_class_order(sqlite_settings):
     make_image_dataset(sqlite_settings, size=32, per_class={"train": 3})
-    with session_for(sqlite_settings) as s:
+    with unit_of_work(sqlite_settings) as s:
         items = list_items(s, dataset_id=1, split="train")
     data = ItemImages(sqlite_settings, items, ["disc", "square"], img_size=24)
     assert data.images.shape == (6, 3, 24, 24) and data.images.dtype == torch.uint8

@@ -8,7 +8,7 @@ import torch
 from builders import make_image_dataset
 from sqlalchemy import delete, update
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.labels import ensure_labels
 from trustlab.db.queries.models import get_model_version
@@ -54,7 +54,7 @@ def test_evaluate_writes_files_and_stores_metrics(settings):
     wrong = pd.read_csv(result.out_dir / "misclassified.csv")
     assert len(wrong) == m["n_misclassified"]
     assert list(wrong.columns) == ["item_id", "path", "true_label", "predicted_label", "confidence"]
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         stored = get_model_version(s, name="m").metrics
     assert stored["test"]["accuracy"] == m["accuracy"]
 
@@ -63,7 +63,7 @@ def test_evaluate_lists_the_misclassified_items(sqlite_settings):
     s = sqlite_settings
     make_image_dataset(s, size=SIZE)
     _trained(s, epochs=3)
-    with session_for(s) as session:  # flip two test labels: the model now "misses" at least those
+    with unit_of_work(s) as session:  # flip two test labels: the model now "misses" at least those
         flipped = [i.id for i in list_items(session, dataset_id=1, split="test")[:2]]
         session.execute(update(Item).where(Item.id.in_(flipped)).values(current_label="disc"))
         session.commit()
@@ -82,7 +82,7 @@ def test_evaluate_refuses_an_empty_split_and_unknown_classes(sqlite_settings):
     _trained(s, epochs=1)
     with pytest.raises(DataError, match="no items in split 'test'"):
         evaluate_model(s, model="m", split="test", progress=False)
-    with session_for(s) as session:  # a curator introduced a class the model never saw
+    with unit_of_work(s) as session:  # a curator introduced a class the model never saw
         ensure_labels(session, dataset_id=1, names=["triangle"])
         first = list_items(session, dataset_id=1, split="val")[0].id
         session.execute(update(Item).where(Item.id == first).values(current_label="triangle"))
@@ -118,7 +118,7 @@ def test_predict_stores_rows_and_resumes(settings):
     version = _trained(settings, epochs=1)
     first = predict_model(settings, model="m", split="test", progress=False)
     assert (first.added, first.skipped) == (8, 0)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rows = list_predictions(s, model_version_id=version.id, split="test")
     assert len(rows) == 8 and all(r.kind == "holdout" for r in rows)
     for row in rows:
@@ -126,12 +126,12 @@ def test_predict_stores_rows_and_resumes(settings):
         assert row.confidence == pytest.approx(max(row.probabilities))
         assert row.predicted_label == version.class_names[row.probabilities.index(max(row.probabilities))]
     assert predict_model(settings, model="m", split="test", progress=False).added == 0  # no-op re-run
-    with session_for(settings) as s:  # as if a run had stopped after a few rows
+    with unit_of_work(settings) as s:  # as if a run had stopped after a few rows
         s.execute(delete(Prediction).where(Prediction.item_id.in_([rows[0].item_id, rows[1].item_id])))
         s.commit()
     again = predict_model(settings, model="m", split="all", progress=False)
     assert (again.added, again.skipped) == (2 + 24 + 8, 6)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert len(list_predictions(s, model_version_id=version.id)) == 40
         assert len(list_predictions(s, model_version_id=version.id, split="train")) == 24
 
@@ -141,7 +141,7 @@ def test_crossval_scores_every_train_and_val_item_out_of_sample(settings):
     version = _trained(settings, epochs=1)
     summary = crossval_predict(settings, model="m", k=2, epochs=1, progress=False)
     assert summary.added == 24 + 8
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rows = list_predictions(s, model_version_id=version.id, kind="crossval")
         expected = {i.id for i in list_items(s, dataset_id=version.dataset_id, split=["train", "val"])}
         assert list_predictions(s, model_version_id=version.id) == []  # holdout rows untouched

@@ -8,7 +8,7 @@ from builders import make_image_dataset
 from sqlalchemy import update
 from torchvision.models import resnet18
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.schema import Item
@@ -42,7 +42,7 @@ def test_simple_cnn_learns_shapes_and_saves_checkpoint_history_and_curves(sqlite
     assert version.training_config["augment"]["enabled"] and version.training_config["img_size"] == SIZE
     assert (s.models_dir / "cnn" / "model.pt").is_file()
     assert (s.models_dir / "cnn" / "curves.png").stat().st_size > 1000
-    with session_for(s) as session:
+    with unit_of_work(s) as session:
         assert get_model_version(session, name="cnn").checkpoint_sha256 == version.checkpoint_sha256
     # The saved weights are the best epoch's: their val accuracy matches the history.
     loaded = load_model(s, "cnn", device="cpu")
@@ -89,7 +89,7 @@ def test_weights_file_of_another_arch_is_a_clear_error(sqlite_settings, tmp_path
 def test_labels_current_trains_on_curated_labels(sqlite_settings):
     s = sqlite_settings
     make_image_dataset(s, size=SIZE)
-    with session_for(s) as session:  # a curator moved every train "disc" to "square"
+    with unit_of_work(s) as session:  # a curator moved every train "disc" to "square"
         session.execute(update(Item).where(Item.split == "train").values(current_label="square"))
         session.commit()
     with pytest.raises(DataError, match=r"only one class \(square\) under --labels current"):

@@ -12,7 +12,7 @@ from builders import make_image_dataset
 from PIL import Image
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Explanation, ModelVersion, Prediction, Study, StudyItem
 from trustlab.platform import auth
@@ -106,7 +106,7 @@ class World:
     studies: dict[str, int] = field(default_factory=dict)
 
     def add_study(self, config: dict, item_ids: list[int], status: str = "open") -> int:
-        with session_for(self.settings) as s:
+        with unit_of_work(self.settings) as s:
             study = Study(
                 name=config["name"],
                 dataset_id=self.dataset_id,
@@ -136,7 +136,7 @@ def build_world(settings: Settings, *, explanations: bool = True, realistic: boo
     """realistic: render overlays with explain's renderer (slower; for the browser test's screenshot)
     instead of random PNGs."""
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 2, "test": 6})
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         test_items = list_items(s, dataset_id=dataset_id, split="test")
         train_items = list_items(s, dataset_id=dataset_id, split="train")
         mv = ModelVersion(

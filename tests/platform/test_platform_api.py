@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from platform_world import study_config
 from sqlalchemy import func, select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Judgement, Rater
 from trustlab.platform import auth
 from trustlab.platform.app import create_app
@@ -114,7 +114,7 @@ def test_whole_rater_flow(world, client):
     code = done.headers["X-Completion-Code"]
     assert len(code) >= 8
     assert client.get("/api/v1/studies/alpha/next", headers=h).headers["X-Completion-Code"] == code
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         rater = s.get(Rater, joined["rater_id"])
         assert (rater.external_pid, rater.completion_code) == ("P-1", code)
         rows = list(s.scalars(select(Judgement).order_by(Judgement.id)))
@@ -144,7 +144,7 @@ def test_changed_answer_supersedes(world, client):
         json={"assignment_id": aid, "answers": answers_for(payload, trust=1), "idempotency_key": "a2"},
     )
     assert second.status_code == 201
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         new = s.get(Judgement, second.json()["judgement_id"])
         old = s.get(Judgement, first["judgement_id"])
         assert new.supersedes_id == old.id and old.answers["trust"] == 4 and new.answers["trust"] == 1
@@ -185,7 +185,7 @@ def test_invalid_answers_are_422_naming_the_field(world, client, answers, field)
     )
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field and field in r.json()["detail"]
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         assert s.scalar(select(func.count()).select_from(Judgement)) == 0
 
 
@@ -227,7 +227,7 @@ def test_missing_explanation_is_computed_on_demand(world):
         from trustlab.db.schema import Explanation, Prediction
 
         calls.append((model, tuple(item_ids), tuple(methods)))
-        with session_for(settings) as s:
+        with unit_of_work(settings) as s:
             for item_id in item_ids:
                 pred = s.scalars(select(Prediction).where(Prediction.item_id == item_id)).one()
                 s.add(
@@ -323,7 +323,7 @@ def test_response_time_starts_when_the_item_is_shown(world):
                     "idempotency_key": key}
             assert client.post("/api/v1/judgements", headers=headers, json=body).status_code == 201
             time.sleep(wait_s)  # the next item waits, already assigned, while nobody looks at it
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         times = dict(s.execute(select(Judgement.idempotency_key, Judgement.response_ms)).all())
     assert times["t2"] < 500, times
 
@@ -343,6 +343,6 @@ def test_a_full_study_gives_no_completion_code(world):
         late = client.get("/api/v1/studies/full/next", headers={"Authorization": f"Bearer {tokens[1]}"})
     assert late.status_code == 409 and "no items left" in late.json()["detail"]
     assert "X-Completion-Code" not in late.headers
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         coded = select(func.count()).select_from(Rater).where(Rater.completion_code.is_not(None))
         assert s.scalar(coded) == 0

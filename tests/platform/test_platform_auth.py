@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import AuthToken, Invite, ModelVersion, Rater, Study
 from trustlab.platform import auth
 from trustlab.platform.errors import Conflict, Gone, NotAuthenticated, NotFoundError
@@ -17,7 +17,7 @@ def _study(settings, name="s1") -> int:
     from builders import make_image_dataset
 
     dataset_id = make_image_dataset(settings, per_class={"test": 1})
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         mv = ModelVersion(
             name="m",
             dataset_id=dataset_id,
@@ -47,7 +47,7 @@ def test_password_hash_is_salted_slow_kdf_and_verifies():
 def test_create_user_login_and_authenticate(settings):
     rater_id, password = auth.create_user(settings, handle="alice", role="researcher")
     assert len(password) >= 12
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         stored = s.scalars(select(Rater.secret_hash).where(Rater.id == rater_id)).one()
     assert password not in stored
     with pytest.raises(Conflict):
@@ -58,7 +58,7 @@ def test_create_user_login_and_authenticate(settings):
         auth.login(settings, username="nobody", password=password)
     result = auth.login(settings, username="alice", password=password)
     assert result.role == "researcher"
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         hashes = list(s.scalars(select(AuthToken.token_hash)))
     assert hashes == [auth.hash_token(result.token)]  # stored hashed, never in clear
     principal = auth.authenticate(settings, result.token)
@@ -72,7 +72,7 @@ def test_create_user_login_and_authenticate(settings):
 def test_expired_token_is_refused(settings):
     auth.create_user(settings, handle="bob", role="curator", password="secret-pw")
     result = auth.login(settings, username="bob", password="secret-pw")
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         token = s.scalars(select(AuthToken)).one()
         token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
         s.commit()
@@ -85,7 +85,7 @@ def test_invites_are_hashed_single_rater_and_record_pid(settings):
     links = auth.create_invites(settings, study="s1", n=3, base_url="http://host:1/")
     assert len({link.token for link in links}) == 3
     assert links[0].url == f"http://host:1/?invite={links[0].token}"
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         stored = set(s.scalars(select(Invite.token_hash)))
     assert stored == {auth.hash_token(link.token) for link in links}
     first = auth.accept_invite(settings, invite=links[0].token, pid="PROLIFIC-42")
@@ -94,7 +94,7 @@ def test_invites_are_hashed_single_rater_and_record_pid(settings):
     assert again.rater_id == first.rater_id and again.token != first.token  # same rater, new device
     other = auth.accept_invite(settings, invite=links[1].token)
     assert other.rater_id != first.rater_id
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rater = s.get(Rater, first.rater_id)
         assert (rater.role, rater.study_id, rater.external_pid) == ("rater", study_id, "PROLIFIC-42")
         assert s.scalars(select(Invite).where(Invite.rater_id == first.rater_id)).one().accepted_at
@@ -109,7 +109,7 @@ def test_invites_are_hashed_single_rater_and_record_pid(settings):
 def test_expired_invite_is_gone(settings):
     _study(settings)
     link = auth.create_invites(settings, study="s1", n=1, expires_hours=1)[0]
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         s.scalars(select(Invite)).one().expires_at = datetime.now(UTC) - timedelta(minutes=1)
         s.commit()
     with pytest.raises(Gone):

@@ -14,7 +14,7 @@ import pytest
 from platform_world import build_world
 from sqlalchemy import select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Judgement, Rater
 
 CHROMIUM = "/usr/bin/chromium"
@@ -140,7 +140,7 @@ def test_rate_three_items_by_keyboard_with_reload_and_new_device(live_server):
             assert page.locator("#tl-tabs button[role=tab]:visible").count() == 0  # raters see no staff tabs
         finally:
             browser.close()
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         rater = s.scalars(select(Rater).where(Rater.external_pid == "PROLIFIC-7")).one()
         assert rater.completion_code == code
         rows = {

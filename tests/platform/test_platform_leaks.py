@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from platform_world import CLASSES, study_config
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import get_item
 from trustlab.platform.app import create_app
 from trustlab.platform.worker import ExplanationWorker
@@ -75,7 +75,7 @@ def twins_pictures(world, item_id: int) -> tuple[np.ndarray, np.ndarray]:
         with Image.open(world.settings.images_dir / path) as image:
             return np.asarray(image.convert("RGB"))
 
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         prediction = get_prediction(s, model_version_id=world.model_version_id, item_id=item_id)
         row = get_explanation(s, prediction_id=prediction.id, method="twin")
         query = read(get_item(s, item_id=item_id).path)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from platform_world import study_config
 from sqlalchemy import func, select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Explanation, Study, StudyItem
 from trustlab.models.arch import build_model
@@ -38,7 +38,7 @@ def test_missing_gradcam_is_computed_by_the_real_explainer(sqlite_settings):
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     )
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")[:2]
         study = Study(
             name="live",
@@ -64,5 +64,5 @@ def test_missing_gradcam_is_computed_by_the_real_explainer(sqlite_settings):
         assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
     worker.close()
     assert worker.calls == [("cnn", "gradcam", [payload["item_id"]])]
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert s.scalar(select(func.count()).select_from(Explanation)) == 1

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Explanation, Item
 from trustlab.platform import auth
 from trustlab.platform.app import create_app
@@ -74,7 +74,7 @@ def test_staff_endpoints_refuse_raters(world, client):
         assert client.get(path, headers=h).status_code == 403, path
     assert client.get("/api/v1/datasets/shapes/relabel-queue", headers=h).status_code == 403
     assert client.post("/api/v1/relabel/1/decision", headers=h, json={"action": "accept"}).status_code == 403
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         explanation_id = s.scalars(select(Explanation.id)).first()
     assert client.get(f"/api/v1/explanations/{explanation_id}/image", headers=h).status_code == 403
     # a curator is not a researcher, a researcher is not a curator; admin is both
@@ -117,7 +117,7 @@ def test_rater_cannot_touch_other_raters_or_studies(world, client):
         },
     )
     assert ok.status_code == 201
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         b_assignment = s.scalars(
             select(Assignment)
             .where(Assignment.id != pa["assignment_id"])
@@ -134,7 +134,7 @@ def test_rater_cannot_touch_other_raters_or_studies(world, client):
     assert client.get(f"/api/v1/items/{world.beta_items[0]}/image", headers=a).status_code == 404
     assert client.get("/api/v1/studies/nope/next", headers=a).status_code == 404
     # items of A's own study that A was not assigned are not visible either
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         mine = set(
             s.scalars(
                 select(Assignment.item_id).where(
@@ -154,7 +154,7 @@ def test_rater_never_sees_true_label_or_blinded_condition(world, client):
         payload = r.json()
         text = json.dumps(payload)
         assert "condition" not in payload
-        with session_for(world.settings) as s:
+        with unit_of_work(world.settings) as s:
             assignment = s.get(Assignment, payload["assignment_id"])
             condition, item = assignment.condition, s.get(Item, assignment.item_id)
         if condition != "none":
@@ -199,7 +199,7 @@ def test_traversal_in_request_paths_never_reaches_files(world, client, path):
 
 def test_stored_paths_that_escape_are_refused(world, client):
     (world.settings.home / "secret.png").write_bytes(b"\x89PNG secret")
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         item = s.get(Item, world.alpha_items[0])
         item.path = "../secret.png"
         expl = s.scalars(select(Explanation)).first()

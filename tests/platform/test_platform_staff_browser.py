@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server  # noqa: F401
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Item, LabelRevision, RelabelProposal
 from trustlab.platform import auth
 
@@ -26,7 +26,7 @@ pytestmark = [
 
 
 def add_proposals(world) -> list[int]:
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         rows = []
         for k, item_id in enumerate(world.alpha_items[:3]):
             current = world.item_labels[item_id]
@@ -95,7 +95,7 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
             page.wait_for_selector(":text('The queue is empty')", timeout=TIMEOUT_MS)
         finally:
             browser.close()
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         status = {p.id: p.status for p in s.scalars(select(RelabelProposal))}
         assert [status[i] for i in proposal_ids] == ["accepted", "rejected", "accepted"]
         revisions = list(s.scalars(select(LabelRevision).order_by(LabelRevision.id)))

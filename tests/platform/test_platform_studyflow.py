@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from platform_world import study_config
 from sqlalchemy import select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Judgement
 from trustlab.platform.app import create_app
 from trustlab.platform.worker import ExplanationWorker
@@ -54,7 +54,7 @@ def test_created_study_with_gold_items_through_the_api(world):
                 seen += 1
                 assert seen <= 10
             assert r.status_code == 204 and seen == 5  # 4 regular items + 1 gold item
-    with session_for(world.settings) as s:
+    with unit_of_work(world.settings) as s:
         rows = list(
             s.execute(
                 select(Assignment.is_gold, Judgement.id).join(

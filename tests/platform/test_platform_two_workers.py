@@ -16,7 +16,7 @@ import pytest
 from platform_world import build_world, study_config
 from sqlalchemy import func, select
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Judgement
 from trustlab.platform.simulated import run_simulated_raters
 
@@ -69,7 +69,7 @@ def test_two_serve_workers_share_one_postgres(settings):
             proc.wait()
 
     acknowledged = sum(r.judgements for r in results)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         stored = s.scalar(select(func.count(Judgement.id)))
         first_answers = select(Judgement.assignment_id).where(Judgement.supersedes_id.is_(None))
         per_assignment = Counter(s.scalars(first_answers))

@@ -15,7 +15,7 @@ from builders import make_image_dataset
 from sqlalchemy import select
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Item, Judgement, ModelVersion, Prediction, Rater, Study
 from trustlab.studies.design import create_study, open_study
 
@@ -25,7 +25,7 @@ def make_model(
 ) -> int:
     """A ModelVersion row with a holdout prediction for every item; ``error_rate`` of them wrong."""
     rng = np.random.default_rng(seed)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list(s.scalars(select(Item).where(Item.dataset_id == dataset_id).order_by(Item.id)))
         classes = sorted({i.current_label for i in items})
         model = ModelVersion(
@@ -102,7 +102,7 @@ def make_study(
 
 
 def make_raters(settings: Settings, *, study_id: int, n: int, prefix: str = "r") -> list[int]:
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         raters = [
             Rater(handle=f"{prefix}{j}-{uuid.uuid4().hex[:6]}", role="rater", study_id=study_id)
             for j in range(n)
@@ -126,7 +126,7 @@ def add_judgement(
 ) -> int:
     """An assignment marked done with one judgement (as the platform would store it)."""
     now = datetime.now(UTC)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assignment = Assignment(
             study_id=study_id,
             rater_id=rater_id,
@@ -160,7 +160,7 @@ def complete(
 ) -> int:
     """Answer an existing assignment: a judgement row and status done, in one transaction."""
     when = when or datetime.now(UTC)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assignment = s.get(Assignment, assignment_id)
         assignment.status = "done"
         assignment.completed_at = when
@@ -194,7 +194,7 @@ def simulate_in_db(
     count = 0
     for index, rater_id in enumerate(raters):
         rater = SimulatedRater.make(prof, seed=seed, index=index)
-        with session_for(settings) as s:
+        with unit_of_work(settings) as s:
             if next_assignment(s, study_id=study.id, rater_id=rater_id) is None:
                 continue
             mine = list(

@@ -8,7 +8,7 @@ import io
 import pandas as pd
 from study_builders import add_judgement, make_raters, make_study
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.labels import merge_item_labels
 from trustlab.db.queries.studies import study_items
@@ -42,7 +42,7 @@ def test_empty_frame_has_every_column():
 def _answer_then_change(settings, study, rater, item_id, first, second):
     """A judgement, then a changed answer that supersedes it (as the platform stores it)."""
     jid = add_judgement(settings, study_id=study.id, rater_id=rater, item_id=item_id, answers=first)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         old = s.get(Judgement, jid)
         s.add(Judgement(assignment_id=old.assignment_id, answers=second, idempotency_key=f"k{jid}",
                         supersedes_id=jid))
@@ -52,7 +52,7 @@ def _answer_then_change(settings, study, rater, item_id, first, second):
 
 def test_current_judgements_and_the_frozen_truth(settings):
     study = make_study(settings)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = [si for si in study_items(s, study_id=study.id) if not si.is_gold]
         frozen = {si.item_id: si.label for si in items}
     assert all(frozen.values())  # study create froze every label
@@ -64,12 +64,12 @@ def test_current_judgements_and_the_frozen_truth(settings):
                   answers={"true_label": frozen[second], "cant_tell": True})
 
     # A curator merges the first item's class into a new one after the study was created.
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset_id = get_item(s, item_id=first).dataset_id
         merge_item_labels(s, dataset_id=dataset_id, sources=[label], into="merged", actor="cur")
         s.commit()
 
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         current = read_judgements(s, study_id=study.id)
         every = read_judgements(s, study_id=study.id, include_superseded=True)
         answers = label_answers(s, study_id=study.id)
@@ -84,14 +84,14 @@ def test_current_judgements_and_the_frozen_truth(settings):
 
 def test_both_exports_write_the_same_columns(settings, tmp_path):
     study = make_study(settings)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         item = next(si.item_id for si in study_items(s, study_id=study.id) if not si.is_gold)
     rater = make_raters(settings, study_id=study.id, n=1)[0]
     add_judgement(settings, study_id=study.id, rater_id=rater, item_id=item,
                   answers={"model_correct": True, "trust": 5, "comment": "=1+1"})
     paths = export_study(settings, study.name, tmp_path)
     cli_rows = list(csv.DictReader(paths["csv"].open(encoding="utf-8")))
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         text = export_csv(export_table(read_judgements(s, study_id=study.id, include_superseded=True),
                                        model="cnn"))
     staff_rows = list(csv.DictReader(io.StringIO(text)))

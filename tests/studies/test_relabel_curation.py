@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from builders import make_image_dataset
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import get_item, list_items
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.proposals import open_proposals, upsert_proposals
@@ -28,7 +28,7 @@ CLASSES = ("square", "disc", "cross")
 @pytest.fixture
 def dataset(settings):
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 3, "test": 1})
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id)
         rows = [
             {
@@ -70,7 +70,7 @@ def i_ds(s, item_id):
 
 def test_queue_lists_open_proposals_by_score_with_evidence(settings, dataset):
     dataset_id, ids = dataset
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         queue = review_queue(s, dataset_id=dataset_id, limit=10)
     assert [q["item_id"] for q in queue] == [ids[0], ids[2], ids[1]]
     first = queue[0]
@@ -79,13 +79,13 @@ def test_queue_lists_open_proposals_by_score_with_evidence(settings, dataset):
     assert first["classes"] == list(CLASSES)
     assert first["path"].endswith(".png")
     assert queue[1]["twins"][0]["item_id"] == ids[5]
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert len(review_queue(s, dataset_id=dataset_id, limit=1)) == 1
 
 
 def test_accept_reject_other_write_revisions_and_keep_original(settings, dataset):
     dataset_id, ids = dataset
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         p0, p1, p2 = (_proposal_for(s, i) for i in ids[:3])
         rev = decide(s, proposal_id=p0.id, action="accept", actor="cura")
         assert rev is not None and (rev.old_label, rev.new_label) == ("square", "disc")
@@ -94,7 +94,7 @@ def test_accept_reject_other_write_revisions_and_keep_original(settings, dataset
         assert decide(s, proposal_id=p1.id, action="reject", actor="cura") is None
         rev2 = decide(s, proposal_id=p2.id, action="other", label="cross", actor="bob")
         assert (rev2.old_label, rev2.new_label) == ("square", "cross")
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = {i: get_item(s, item_id=i) for i in ids[:3]}
         assert [items[i].current_label for i in ids[:3]] == ["disc", "square", "cross"]
         assert all(items[i].original_label == "square" for i in ids[:3])
@@ -110,7 +110,7 @@ def test_accept_reject_other_write_revisions_and_keep_original(settings, dataset
 
 def test_decide_validates_its_inputs(settings, dataset):
     dataset_id, ids = dataset
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         p0 = _proposal_for(s, ids[0])
         with pytest.raises(CurationError, match="action 'maybe'"):
             decide(s, proposal_id=p0.id, action="maybe", actor="cura")
@@ -126,7 +126,7 @@ def test_decide_validates_its_inputs(settings, dataset):
 
 def test_undo_is_a_new_revision_and_reopens_the_proposal(settings, dataset):
     dataset_id, ids = dataset
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         p0 = _proposal_for(s, ids[0])
         decide(s, proposal_id=p0.id, action="accept", actor="cura")
         back = undo(s, item_id=ids[0], actor="cura")
@@ -149,7 +149,7 @@ def test_undo_is_a_new_revision_and_reopens_the_proposal(settings, dataset):
 
 def test_merge_adds_class_and_writes_one_revision_per_changed_item(settings, dataset):
     dataset_id, ids = dataset
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         before = {i.id: i.current_label for i in list_items(s, dataset_id=dataset_id)}
         revisions = merge_labels(
             s, dataset_id=dataset_id, sources=["disc", "cross"], into="round_or_cross", actor="cura"
@@ -168,7 +168,7 @@ def test_merge_adds_class_and_writes_one_revision_per_changed_item(settings, dat
 
 def test_export_reflects_revisions(settings, dataset, tmp_path):
     dataset_id, ids = dataset
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         decide(s, proposal_id=_proposal_for(s, ids[0]).id, action="accept", actor="cura")
         decide(s, proposal_id=_proposal_for(s, ids[1]).id, action="reject", actor="cura")
         frame = export_labels(s, dataset_id=dataset_id)
@@ -208,6 +208,6 @@ def test_the_cli_verbs_library_calls_work_by_name_and_commit(settings, dataset):
     assert undo_item(settings, item_id=item_ids[0], actor="cura").new_label == "square"
     merged = merge_dataset_labels(settings, dataset="shapes", sources=["disc"], into="round", actor="cura")
     assert len(merged) == 4  # every disc item: 3 train + 1 test
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert "round" in class_names(s, dataset_id=dataset_id)
         assert get_item(s, item_id=item_ids[0]).current_label == "square"

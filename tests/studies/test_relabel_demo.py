@@ -14,7 +14,7 @@ import pytest
 
 from trustlab.data.demo import generate_demo
 from trustlab.data.ingest import ingest
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.labels import class_names
@@ -37,7 +37,7 @@ def _world(settings, tmp_path: Path) -> dict:
     ingest(settings, out, dataset="demo", manifest=out / "manifest.csv")
     with open(out / "truth.csv", newline="") as handle:
         truth_rows = {str((out / row["path"]).resolve()): row for row in csv.DictReader(handle)}
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         dataset_id = get_dataset(s, name="demo").id
         classes = class_names(s, dataset_id=dataset_id)
         items = list_items(s, dataset_id=dataset_id)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.studies import get_study
 from trustlab.db.schema import (
@@ -45,7 +45,7 @@ SEED = 0
 
 def _build_world(settings) -> dict:
     dataset_id = make_image_dataset(settings, name="planted", classes=CLASSES, per_class=PER_CLASS, size=16)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id)
         truth = np.array([CLASSES.index(i.current_label) for i in items])
         noisy, flipped = plant_label_noise(truth, num_classes=len(CLASSES), rate=NOISE, seed=SEED)
@@ -123,7 +123,7 @@ def _precision_recall(frame: pd.DataFrame, world: dict) -> tuple[float, float]:
 
 
 def test_rater_answers_use_the_latest_judgement(settings, world):
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         study = get_study(s, name="s1")
         answers = rater_label_answers(s, study_id=study.id)
     assert len(answers) == int((~np.isnan(world["answers"])).sum())
@@ -155,7 +155,7 @@ def test_proposals_recover_flipped_labels_and_ambiguity(settings, world, tmp_pat
         ["phone", "url"], ["url", "phone"])
     quality = pd.read_csv(result.paths["rater_quality"])
     assert len(quality) == RATERS and quality["ds_accuracy"].between(0.5, 1).all()
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         queue = review_queue(s, dataset_id=world["dataset_id"], limit=1000)
     assert len(queue) == len(result.proposals)
     first = queue[0]
@@ -166,7 +166,7 @@ def test_proposals_recover_flipped_labels_and_ambiguity(settings, world, tmp_pat
 def test_rerun_does_not_repropose_decided_or_duplicate_open(settings, world, tmp_path):
     first = run_relabel(settings, model="m1", study="s1", out_dir=tmp_path / "a")
     assert first.counts["added"] == len(first.proposals) > 3
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         queue = review_queue(s, dataset_id=world["dataset_id"], limit=3)
         accepted, rejected, other = queue
         decide(s, proposal_id=accepted["proposal_id"], action="accept", actor="cura")
@@ -179,7 +179,7 @@ def test_rerun_does_not_repropose_decided_or_duplicate_open(settings, world, tmp
         assert (q["item_id"], q["proposed_label"]) not in again
     assert second.counts["added"] == 0 and second.counts["skipped_decided"] >= 2
     assert second.counts["refreshed"] == len(second.proposals)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rows = s.query(RelabelProposal).filter_by(dataset_id=world["dataset_id"]).all()
         keys = [(p.item_id, p.proposed_label) for p in rows]
         assert len(keys) == len(set(keys)) == len(first.proposals)

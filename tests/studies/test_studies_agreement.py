@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from study_builders import add_judgement, make_raters, make_study
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.studies import study_items
 from trustlab.studies.analysis import analyze_study
 
@@ -36,7 +36,7 @@ KRIPPENDORFF_DATA = [
 
 
 def regular_items(settings, study_id):
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         return [si.item_id for si in study_items(s, study_id=study_id) if not si.is_gold]
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from study_builders import complete, make_raters, make_study
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.studies import study_items
 from trustlab.db.schema import Assignment
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress, release_abandoned
@@ -22,9 +22,9 @@ from trustlab.studies.orders import williams_rows
 def arrive(settings, study_id, rater_ids):
     """Each rater arrives in turn; returns all assignments afterwards."""
     for rater_id in rater_ids:
-        with session_for(settings) as s:
+        with unit_of_work(settings) as s:
             assert next_assignment(s, study_id=study_id, rater_id=rater_id) is not None
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         return list(s.scalars(select(Assignment).where(Assignment.study_id == study_id)))
 
 
@@ -49,7 +49,7 @@ def test_within_design_is_a_balanced_latin_square(sqlite_settings, seed):
     assert len(rows) == 36
     assert_balanced(rows, conditions, per_rater=2, per_item=1)
     assert len({(a.rater_id, a.item_id) for a in rows}) == 36
-    with session_for(sqlite_settings) as s:  # the study is full: the 7th rater gets nothing
+    with unit_of_work(sqlite_settings) as s:  # the study is full: the 7th rater gets nothing
         assert next_assignment(s, study_id=study.id, rater_id=raters[6]) is None
 
 
@@ -86,7 +86,7 @@ def test_between_design_gives_each_rater_one_condition(sqlite_settings, seed):
 def test_order_is_seeded_and_served_by_position(sqlite_settings):
     study = make_study(sqlite_settings, gold={"n": 2, "max_failures": 1}, items_per_rater=6)
     [rater] = make_raters(sqlite_settings, study_id=study.id, n=1)
-    with session_for(sqlite_settings) as s:
+    with unit_of_work(sqlite_settings) as s:
         first = next_assignment(s, study_id=study.id, rater_id=rater)
         assert first.position == 0
         assert next_assignment(s, study_id=study.id, rater_id=rater).id == first.id  # same until answered
@@ -99,12 +99,12 @@ def test_order_is_seeded_and_served_by_position(sqlite_settings):
     assert len(gold_positions) == 2 and gold_positions[0] < 4 <= gold_positions[1]  # one per half
     served = []
     for _ in range(8):
-        with session_for(sqlite_settings) as s:
+        with unit_of_work(sqlite_settings) as s:
             assignment = next_assignment(s, study_id=study.id, rater_id=rater)
         served.append(assignment.position)
         complete(sqlite_settings, assignment.id, {"model_correct": True, "true_label": "disc", "trust": 4})
     assert served == list(range(8))
-    with session_for(sqlite_settings) as s:
+    with unit_of_work(sqlite_settings) as s:
         assert next_assignment(s, study_id=study.id, rater_id=rater) is None
         assert progress(s, study_id=study.id, rater_id=rater) == (8, 8)
 
@@ -128,10 +128,10 @@ def test_same_seed_same_plan(tmp_path):
 def test_closed_or_draft_study_assigns_nothing(sqlite_settings):
     study = make_study(sqlite_settings, open_it=False)
     [rater] = make_raters(sqlite_settings, study_id=study.id, n=1)
-    with session_for(sqlite_settings) as s, pytest.raises(StudyNotOpen, match="study open"):
+    with unit_of_work(sqlite_settings) as s, pytest.raises(StudyNotOpen, match="study open"):
         next_assignment(s, study_id=study.id, rater_id=rater)
     close_study(sqlite_settings, study.name)
-    with session_for(sqlite_settings) as s, pytest.raises(StudyNotOpen, match="closed"):
+    with unit_of_work(sqlite_settings) as s, pytest.raises(StudyNotOpen, match="closed"):
         next_assignment(s, study_id=study.id, rater_id=rater)
 
 
@@ -141,10 +141,10 @@ def test_abandoned_items_are_released_and_taken_by_others(settings):
     )
     a, b, c = make_raters(settings, study_id=study.id, n=3)
     long_ago = datetime.now(UTC) - timedelta(hours=3)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         first = next_assignment(s, study_id=study.id, rater_id=a, now=long_ago)
     complete(settings, first.id, {"model_correct": True, "true_label": "disc", "trust": 4}, when=long_ago)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         next_assignment(s, study_id=study.id, rater_id=b)  # takes the other 6 items
         assert release_abandoned(s, study_id=study.id, older_than=timedelta(hours=1)) == 5
         assert progress(s, study_id=study.id, rater_id=a) == (1, 1)
@@ -152,14 +152,14 @@ def test_abandoned_items_are_released_and_taken_by_others(settings):
         rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
     active = Counter(x.item_id for x in rows if x.status != "released")
     assert len(active) == 12 and set(active.values()) == {1}  # no item over raters_per_item
-    with session_for(settings) as s:  # a comes back: nothing left for them, so they are finished
+    with unit_of_work(settings) as s:  # a comes back: nothing left for them, so they are finished
         assert next_assignment(s, study_id=study.id, rater_id=a) is None
 
 
 def test_returning_rater_gets_released_items_back(settings):
     study = make_study(settings, timeout_minutes=30)
     [a] = make_raters(settings, study_id=study.id, n=1)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         next_assignment(s, study_id=study.id, rater_id=a)
         assert (
             release_abandoned(s, study_id=study.id, older_than=datetime.now(UTC) + timedelta(minutes=1)) == 6
@@ -180,7 +180,7 @@ def test_concurrent_arrivals_never_over_assign(settings):
     def arrive_one(rater_id):
         try:
             barrier.wait()
-            with session_for(settings) as s:
+            with unit_of_work(settings) as s:
                 results[rater_id] = next_assignment(s, study_id=study.id, rater_id=rater_id)
         except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
@@ -191,7 +191,7 @@ def test_concurrent_arrivals_never_over_assign(settings):
     for t in threads:
         t.join()
     assert not errors, errors
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
     per_item = Counter(a.item_id for a in rows)
     assert max(per_item.values()) == 2 and len(per_item) == 12
@@ -204,7 +204,7 @@ def test_timeout_releases_automatically_when_a_rater_arrives(settings):
         settings, raters_per_item=1, items_per_rater=12, conditions=["none"], timeout_minutes=30
     )
     a, b, c = make_raters(settings, study_id=study.id, n=3)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         next_assignment(s, study_id=study.id, rater_id=a, now=datetime.now(UTC) - timedelta(hours=1))
         next_assignment(s, study_id=study.id, rater_id=b)
         assert next_assignment(s, study_id=study.id, rater_id=c) is None  # a's items went to b
@@ -233,9 +233,9 @@ def test_every_condition_gets_the_same_share_of_model_errors(settings, items_per
     )
     raters = make_raters(settings, study_id=study.id, n=12)
     for rater_id in raters:
-        with session_for(settings) as s:
+        with unit_of_work(settings) as s:
             next_assignment(s, study_id=study.id, rater_id=rater_id)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
         correct = {si.item_id: si.model_correct for si in study_items(s, study_id=study.id)}
     regular = [a for a in rows if not a.is_gold]

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from study_builders import make_study
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Judgement, Rater
 from trustlab.platform.app import create_app
 from trustlab.platform.auth import create_invites
@@ -52,7 +52,7 @@ def test_simulated_raters_go_through_the_api(settings, tmp_path):
         )
     assert result.raters == 4 and len(result.completion_codes) == 4
     assert result.judgements == 4 * (6 + 2)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         assert s.scalar(select(func.count()).select_from(Judgement)) == 32
         assert s.scalar(select(func.count()).select_from(Rater).where(Rater.simulated.is_(True))) == 4
     status = study_status(settings, study.name)

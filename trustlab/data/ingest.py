@@ -35,7 +35,7 @@ from trustlab.data.images import (
 )
 from trustlab.data.sources import IngestError, SourceEntry, discover
 from trustlab.data.splits import DEFAULT_SPLIT_TEXT, SplitSpecError, parse_split, stratified_splits
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
 from trustlab.db.queries.items import add_items, items_by_sha
 from trustlab.db.queries.labels import class_names, ensure_labels
@@ -182,7 +182,7 @@ def ingest(
     report.skipped.extend(SkippedFile(*problem) for problem in source.problems)
 
     settings.ensure_dirs()
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         existing = find_dataset(session, name=dataset)
         known = items_by_sha(session, dataset_id=existing.id) if existing is not None else {}
 
@@ -219,7 +219,7 @@ def ingest(
     assigned = stratified_splits(need_split, fractions, seed=seed)
 
     rows = []
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         if pending_items:
             ds = get_or_create_dataset(session, name=dataset)
             report.classes = ensure_labels(
@@ -235,7 +235,7 @@ def ingest(
         elif existing is not None:
             report.classes = class_names(session, dataset_id=existing.id)
     for start in range(0, len(rows), INSERT_BATCH):  # one unit per batch: durable progress
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             add_items(session, items=rows[start:start + INSERT_BATCH])
     report.ingested = len(pending_items)
     report.with_mask = sum(p.mask_path is not None for p in pending_items)

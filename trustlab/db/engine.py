@@ -3,20 +3,24 @@
 Transactions begin and end here: callers open one short unit of work,
 ``with unit_of_work(settings) as s: ...``, which commits when the block ends cleanly and rolls back
 when it raises; query functions only flush. ``read_session`` is the read-only variant and
-``savepoint`` lets an insert inside a unit lose a race without ending the unit.
+``savepoint`` lets an insert inside a unit lose a race without ending the unit, and ``retry_on_race``
+runs a unit's work again when a concurrent writer won.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from trustlab.config import Settings
+
+T = TypeVar("T")
 
 # The session type callers outside db may name in hints, without importing sqlalchemy.
 DbSession = Session
@@ -106,10 +110,6 @@ def unit_of_work(settings_or_engine: Settings | Engine) -> Iterator[DbSession]:
         # else: closing the session rolls the failed transaction back
 
 
-# Kept for the call sites written before unit_of_work had its name: the same helper.
-session_for = unit_of_work
-
-
 def _refuse_flush(session, _context, _instances) -> None:
     if session.new or session.dirty or session.deleted:
         raise ReadOnlyUnit("this read-only session has changes to write; use unit_of_work instead")
@@ -145,3 +145,20 @@ def savepoint(session: DbSession) -> Iterator[None]:
             driver.execute("BEGIN")
     with session.begin_nested():
         yield
+
+
+def retry_on_race(session: DbSession, attempt: Callable[[], T], *, attempts: int) -> T:
+    """Run ``attempt()`` inside the caller's unit; when a concurrent writer wins a race
+    (``WRITE_RACE_ERRORS``), roll the unit back and run it again from fresh state, at most
+    ``attempts`` times (the last failure is raised).
+
+    The rollback discards everything the unit wrote before: call this before the unit's first write.
+    """
+    for number in range(attempts):
+        try:
+            return attempt()
+        except WRITE_RACE_ERRORS:
+            session.rollback()
+            if number == attempts - 1:
+                raise
+    raise ValueError("attempts must be at least 1")

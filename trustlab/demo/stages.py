@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.datasets import find_dataset, split_counts
 from trustlab.db.queries.explanations import count_explanations
@@ -36,7 +36,7 @@ from trustlab.demo.plan import (
 
 def _items_per_split(settings: Settings) -> dict[str, int]:
     """{split: number of items} of the demo dataset ({} before it is ingested)."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         dataset = find_dataset(session, name=DATASET)
         if dataset is None:
             return {}
@@ -49,7 +49,7 @@ def _dataset_items(settings: Settings) -> int:
 
 
 def _model_id(settings: Settings) -> int | None:
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = find_model_version(session, name=MODEL)
         return None if version is None else version.id
 
@@ -109,7 +109,7 @@ def train_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 
 
 def evaluate_done(settings: Settings, plan: DemoPlan) -> str | None:
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = find_model_version(session, name=MODEL)
         if version is not None and "test" in (version.metrics or {}):
             return f"test accuracy {version.metrics['test'].get('accuracy', float('nan')):.3f}"
@@ -128,7 +128,7 @@ def predict_done(settings: Settings, plan: DemoPlan) -> str | None:
     if model_id is None:
         return None
     # One prediction per (model, item, kind), so items predicted = predictions stored.
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         holdout = len(predicted_item_ids(session, model_version_id=model_id, kind="holdout"))
         crossval = len(predicted_item_ids(session, model_version_id=model_id, kind="crossval"))
     return f"{holdout} holdout and {crossval} cross-validated predictions" if holdout and crossval else None
@@ -151,7 +151,7 @@ def explain_done(settings: Settings, plan: DemoPlan) -> str | None:
     model_id = _model_id(settings)
     if model_id is None:
         return None
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         n = count_explanations(session, model_version_id=model_id)
     test_items = _items_per_split(settings).get("test", 0)
     wanted = test_items * len(plan.explain_methods)
@@ -178,7 +178,7 @@ def explain_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
 # -- study, raters, analysis ----------------------------------------------------------------------
 
 def _study_id(settings: Settings) -> int | None:
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         return get_study(session, name=STUDY).id if study_exists(session, name=STUDY) else None
 
 
@@ -209,7 +209,7 @@ def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 
 def users_done(settings: Settings, plan: DemoPlan) -> str | None:
     creds = load_credentials(settings)
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         n = sum(rater_by_handle(session, handle=handle) is not None for handle in (RESEARCHER, CURATOR))
     if n == 2 and RESEARCHER in creds and CURATOR in creds:
         return "researcher and curator accounts exist"
@@ -231,7 +231,7 @@ def simulate_done(settings: Settings, plan: DemoPlan) -> str | None:
     study_id = _study_id(settings)
     done = 0
     if study_id is not None:
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             rows = study_progress_rows(session, study_id=study_id)
         done = len({row["rater_id"] for row in rows if row["status"] == "done"})
     return f"{done} raters have rated" if done >= plan.simulated_raters else None
@@ -260,7 +260,7 @@ def analyze_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
 
 
 def relabel_done(settings: Settings, plan: DemoPlan) -> str | None:
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         dataset = find_dataset(session, name=DATASET)
         n = 0 if dataset is None else count_relabel_proposals(session, dataset_id=dataset.id)
     return f"{n} relabel proposals stored" if (settings.home / "relabel" / "proposals.csv").exists() else None

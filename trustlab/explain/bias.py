@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.explanations import list_explanations
 from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError
@@ -76,7 +76,7 @@ def class_mean_maps(maps: np.ndarray, labels: Sequence[str]) -> dict[str, np.nda
 
 def _stored_maps(settings: Settings, *, model: str, method: str, split: str | None):
     """Maps [N, H, W], predicted labels, item sizes of the newest explanation per prediction."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         rows = list_explanations(session, model_version_id=version.id, method=method, split=split)
     newest = {}

@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.explain.base import ExplainError
@@ -34,7 +34,7 @@ def train_gallery(
 ) -> tuple[Gallery, dict[int, Item]]:
     """The gallery of the model's training items (labels as the model was trained: original or
     current) and those items by id. Embeddings come from the cache when present."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         items = list_items(session, dataset_id=version.dataset_id, split=GALLERY_SPLIT)
     if not items:
         raise ExplainError(

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.explanations import add_explanation, find_explanations
 from trustlab.db.queries.items import items_by_ids, list_items
 from trustlab.db.queries.models import get_model_version
@@ -107,17 +107,17 @@ def make_explainer(
 
 def _ensure_predictions(settings: Settings, loaded: LoadedModel, items: list[Item]) -> dict[int, Prediction]:
     ids = [item.id for item in items]
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         found = predictions_for_items(session, model_version_id=loaded.model_version_id, item_ids=ids)
     missing = [item for item in items if item.id not in found]
     for chunk, probs in iter_probabilities(loaded, missing, progress=False):
         rows = prediction_rows(
             loaded.model_version_id, [i.id for i in chunk], probs, loaded.class_names, kind=HOLDOUT
         )
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             add_predictions_if_missing(session, predictions=rows)
     if missing:
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             found = predictions_for_items(session, model_version_id=loaded.model_version_id, item_ids=ids)
     return found
 
@@ -159,7 +159,7 @@ def explain_items(
     The Explanation rows, ordered by item then method (stored and newly computed alike).
     """
     resolved = {method: resolve_params(method, params) for method in methods}
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         items_map = items_by_ids(session, item_ids=item_ids)
     unknown = [i for i in item_ids if i not in items_map]
@@ -174,7 +174,7 @@ def explain_items(
         for method in methods:
             key = params_key(method, resolved[method])
             pred_ids = [predictions[item.id].id for item in items]
-            with session_for(settings) as session:
+            with unit_of_work(settings) as session:
                 stored = find_explanations(session, prediction_ids=pred_ids, method=method, params_key=key)
             todo = [item for item in items if predictions[item.id].id not in stored]
             for item in items:
@@ -248,7 +248,7 @@ def _explain_method(
                     faithfulness=scores[i],
                     gallery_items=gallery_items,
                 )
-                with session_for(settings) as session:
+                with unit_of_work(settings) as session:
                     out[(item.id, method)] = add_explanation(session, explanation=row)
             bar.update(len(chunk))
     return out
@@ -265,7 +265,7 @@ def explain_split(
 ) -> list[Explanation]:
     """``trustlab explain``: explain the items of one split (None: all) of the model's dataset,
     or this shard's part of them. Other keyword arguments go to :func:`explain_items`."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         ids = [item.id for item in list_items(session, dataset_id=version.dataset_id, split=split)]
     if not ids:

@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError, get_explainer
@@ -137,7 +137,7 @@ def sanity_check(
     """``trustlab sanity-check``: the randomisation test on the first ``n_items`` items of a split.
 
     Returns the rows of :func:`randomisation_test` for each method, with a ``method`` column."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         items = list_items(session, dataset_id=version.dataset_id, split=split)[:n_items]
     if not items:

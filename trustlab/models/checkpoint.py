@@ -18,7 +18,7 @@ from PIL import Image
 from torch import nn
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.models import add_model_version, find_model_version, get_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
@@ -119,7 +119,7 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
     Raises NotFound for an unknown name and CheckpointError for a missing or altered file or a
     checkpoint whose architecture or class count does not fit the model version.
     """
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=name)
     path = checkpoint_file(settings, version.checkpoint_path)
     if not path.is_file():
@@ -185,7 +185,7 @@ def register_model(
     history: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Save ``module`` under models_dir/<name>/model.pt and record its ModelVersion row."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         if find_model_version(session, name=name) is not None:
             raise DuplicateModelError(f"a model called {name!r} exists already: choose another --name")
     training_config = dict(training_config or {})
@@ -199,5 +199,5 @@ def register_model(
         class_names=list(class_names), img_size=int(img_size), labels_source=labels_source,
         training_config=training_config, history=dict(history or {}), metrics={},
     )
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         return add_model_version(session, model=version)

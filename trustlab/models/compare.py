@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.schema import Dataset, ModelVersion
 from trustlab.models.errors import DataError
@@ -36,7 +36,7 @@ def _versions(settings: Settings, names: Sequence[str]) -> list[ModelVersion]:
         raise DataError("name at least one model to compare")
     if len(set(names)) != len(names):
         raise DataError(f"a model is named twice in {', '.join(names)}: name each model once")
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         versions = [get_model_version(session, name=name) for name in names]
         datasets = {v.dataset_id: session.get(Dataset, v.dataset_id).name for v in versions}
     if len(datasets) > 1:

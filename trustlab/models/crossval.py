@@ -16,7 +16,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import add_predictions, predicted_item_ids
@@ -59,7 +59,7 @@ def crossval_predict(
     if k < MIN_FOLDS:
         raise DataError(f"--cross-val needs at least {MIN_FOLDS} folds, got {k}")
     loaded = load_model(settings, model, device="cpu")
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         items = list_items(session, dataset_id=version.dataset_id, split=list(CROSSVAL_SPLITS))
         done = predicted_item_ids(session, model_version_id=version.id, kind=CROSSVAL)
@@ -100,7 +100,7 @@ def crossval_predict(
                                     std=loaded.std, device=target, batch_size=fit_config.batch_size)
         rows = prediction_rows(version.id, [items[i].id for i in held], probs, loaded.class_names,
                                kind=CROSSVAL)
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             add_predictions(session, predictions=rows)
         added += len(rows)
     return PredictSummary(model=model, kind=CROSSVAL, added=added, skipped=len(items) - added)

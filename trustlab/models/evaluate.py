@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version, set_metrics
 from trustlab.db.schema import Dataset, Item
@@ -47,7 +47,7 @@ class EvalResult:
 
 def split_items(settings: Settings, *, dataset_id: int, split: str) -> tuple[str, list[Item]]:
     """(dataset name, items of ``split``); DataError when the split is empty."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         dataset = session.get(Dataset, dataset_id)
         items = list_items(session, dataset_id=dataset_id, split=split)
     name = dataset.name if dataset else str(dataset_id)
@@ -103,7 +103,7 @@ def evaluate_model(
     predictions.csv and misclassified.csv (item_id, path, true_label, predicted_label, confidence).
     """
     loaded = load_model(settings, model, device=device)
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         dataset_id = get_model_version(session, name=model).dataset_id
     _, items = split_items(settings, dataset_id=dataset_id, split=split)
     probs = predict_probabilities(loaded, items, batch_size=batch_size, progress=progress)
@@ -120,7 +120,7 @@ def evaluate_model(
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     predictions[~predictions["correct"]].drop(columns="correct").to_csv(
         out_dir / "misclassified.csv", index=False)
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         set_metrics(session, model_version_id=loaded.model_version_id, split=split, metrics=scored["metrics"])
     return EvalResult(model=model, split=split, metrics=scored["metrics"], per_class=scored["per_class"],
                       confusion=scored["confusion"], predictions=predictions, probabilities=probs,

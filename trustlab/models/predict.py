@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import add_predictions, predicted_item_ids
@@ -57,7 +57,7 @@ def predict_model(
     """
     if split not in PREDICT_SPLITS:
         raise DataError(f"--split must be one of {', '.join(PREDICT_SPLITS)}, got {split!r}")
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         items = list_items(session, dataset_id=version.dataset_id, split=None if split == "all" else split)
         done = predicted_item_ids(session, model_version_id=version.id, kind=HOLDOUT)
@@ -72,7 +72,7 @@ def predict_model(
                                            desc=f"predict {model}"):
         rows = prediction_rows(loaded.model_version_id, [i.id for i in chunk], probs,
                                loaded.class_names, kind=HOLDOUT)
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             add_predictions(session, predictions=rows)
         added += len(rows)
     return PredictSummary(model=model, kind=HOLDOUT, added=added, skipped=len(items) - len(todo))

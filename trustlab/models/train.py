@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.labels import class_names as dataset_class_names
@@ -110,7 +110,7 @@ def train_model(
     """
     check_arch(arch)
     item_label(Item(original_label="", current_label=""), labels)  # validates labels early
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         if find_model_version(session, name=name) is not None:
             raise DuplicateModelError(f"a model called {name!r} exists already: choose another --name")
         ds = get_dataset(session, name=dataset)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries import datasets as dataset_queries
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.errors import NotFound
@@ -24,7 +24,7 @@ from trustlab.studies.progress import live_outcomes, progress_counts
 
 def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple[Any, pd.DataFrame]:
     ctx = services.study(name=study, fresh=True)
-    with session_for(services.settings) as s:
+    with unit_of_work(services.settings) as s:
         try:
             get_study_by_id(s, study_id=ctx.id)
         except NotFound as exc:
@@ -43,7 +43,7 @@ def study_progress(services: Services, principal: Principal, *, study: str) -> d
     """
     require_role(principal, "researcher")
     ctx, current = _frame(services, study, include_superseded=False)
-    with session_for(services.settings) as s:
+    with unit_of_work(services.settings) as s:
         counts = progress_counts(study_progress_rows(s, study_id=ctx.id), ctx.config.conditions)
     raters = []
     meta = dict(zip(current["rater_id"], zip(current["external_pid"], current["simulated"], strict=True),
@@ -84,7 +84,7 @@ def curator_queue(services: Services, principal: Principal, *, dataset: str, lim
     from trustlab.db.queries.datasets import get_dataset
     from trustlab.studies.relabel.curation import review_queue
 
-    with session_for(services.settings) as s:
+    with unit_of_work(services.settings) as s:
         try:
             dataset_row = get_dataset(s, name=dataset)
         except NotFound as exc:
@@ -99,7 +99,7 @@ def curator_decide(
     require_role(principal, "curator")
     from trustlab.studies.relabel.curation import CurationError, decide
 
-    with session_for(services.settings) as s:
+    with unit_of_work(services.settings) as s:
         try:
             revision = decide(s, proposal_id=proposal_id, action=action, label=label, actor=principal.handle)
         except NotFound as exc:
@@ -121,7 +121,7 @@ def curator_undo(services: Services, principal: Principal, *, item_id: int) -> d
     require_role(principal, "curator")
     from trustlab.studies.relabel.curation import CurationError, undo
 
-    with session_for(services.settings) as s:
+    with unit_of_work(services.settings) as s:
         try:
             revision = undo(s, item_id=item_id, actor=principal.handle)
         except NotFound as exc:
@@ -137,5 +137,5 @@ def curator_undo(services: Services, principal: Principal, *, item_id: int) -> d
 
 
 def dataset_names(services: Services) -> list[str]:
-    with session_for(services.settings) as s:
+    with unit_of_work(services.settings) as s:
         return dataset_queries.dataset_names(s)

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
+from trustlab.db.engine import DbSession, retry_on_race
 from trustlab.db.queries.assignments import (
     active_counts,
     add_assignments,
@@ -196,7 +195,7 @@ def _first_open(assignments: Sequence[Assignment]) -> Assignment | None:
 
 
 def _reactivate(
-    session: Session, *, study_id: int, config: StudyConfig, mine: Sequence[Assignment], now: datetime
+    session: DbSession, *, study_id: int, config: StudyConfig, mine: Sequence[Assignment], now: datetime
 ) -> None:
     """Give a returning rater back the released items that still have room."""
     released = [a for a in mine if a.status == "released"]
@@ -213,7 +212,7 @@ def _reactivate(
 
 
 def next_assignment(
-    session: Session, *, study_id: int, rater_id: int, now: datetime | None = None
+    session: DbSession, *, study_id: int, rater_id: int, now: datetime | None = None
 ) -> Assignment | None:
     """The rater's open assignment with the lowest position, making their list on first arrival.
 
@@ -239,28 +238,24 @@ def next_assignment(
             _reactivate(session, study_id=study_id, config=config, mine=mine, now=now)
             found = _first_open(mine)
         return found
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return _allocate(session, study_id=study_id, rater_id=rater_id, config=config, now=now)
-        except (IntegrityError, OperationalError):
-            # A concurrent arrival won the race (or SQLite stayed busy): start again from fresh state.
-            session.rollback()
-            if attempt == MAX_ATTEMPTS - 1:
-                raise
-    return None  # pragma: no cover - the loop returns or raises
+    # A concurrent arrival may win the race (or SQLite stay busy): then start again from fresh state.
+    return retry_on_race(
+        session,
+        lambda: _allocate(session, study_id=study_id, rater_id=rater_id, config=config, now=now),
+        attempts=MAX_ATTEMPTS,
+    )
 
 
 def _allocate(
-    session: Session, *, study_id: int, rater_id: int, config: StudyConfig, now: datetime
+    session: DbSession, *, study_id: int, rater_id: int, config: StudyConfig, now: datetime
 ) -> Assignment | None:
     lock_study(session, study_id=study_id)
     mine = rater_assignments(session, study_id=study_id, rater_id=rater_id)
     if mine:  # the same rater arrived twice at once; the other request made the list
-        session.commit()
         return _first_open(mine)
     if config.timeout_minutes:
         release_inactive(
-            session, study_id=study_id, cutoff=now - timedelta(minutes=config.timeout_minutes), commit=False
+            session, study_id=study_id, cutoff=now - timedelta(minutes=config.timeout_minutes)
         )
     groups, gold = item_groups(config, study_items(session, study_id=study_id))
     plan = plan_rater(
@@ -272,7 +267,6 @@ def _allocate(
         rater_id=rater_id,
     )
     if not plan:
-        session.commit()
         return None
     rows = [
         Assignment(
@@ -291,7 +285,7 @@ def _allocate(
     return rows[0]
 
 
-def progress(session: Session, *, study_id: int, rater_id: int) -> tuple[int, int]:
+def progress(session: DbSession, *, study_id: int, rater_id: int) -> tuple[int, int]:
     """(done, total) for the rater; before their first arrival, total is the planned list length."""
     mine = [
         a
@@ -304,7 +298,7 @@ def progress(session: Session, *, study_id: int, rater_id: int) -> tuple[int, in
     return sum(a.status == "done" for a in mine), len(mine)
 
 
-def release_abandoned(session: Session, *, study_id: int, older_than: datetime | timedelta) -> int:
+def release_abandoned(session: DbSession, *, study_id: int, older_than: datetime | timedelta) -> int:
     """Release the unfinished assignments of raters inactive since ``older_than``.
 
     ``older_than`` is a cutoff time, or an age (timedelta) counted back from now. Returns how many

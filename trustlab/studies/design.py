@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from trustlab.config import Settings
-from trustlab.db.engine import DbSession, session_for
+from trustlab.db.engine import DbSession, unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item, list_items
@@ -175,7 +175,7 @@ def create_study(
         The study exists already, the dataset or model is unknown, or the split is too small.
     """
     config = load_study_config(config_or_path)
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         if study_exists(session, name=config.name):
             raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
         dataset = get_dataset(session, name=config.dataset)
@@ -216,7 +216,7 @@ def create_study(
 
 def study_balance(settings: Settings, name: str) -> dict[str, Any]:
     """The realised balance of a stored study's design (``balance.realised_balance``)."""
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         study = get_study(session, name=name)
         return realised_balance(
             load_study_config(study.config), study_items(session, study_id=study.id)
@@ -227,7 +227,7 @@ def set_status(settings: Settings, name: str, status: str) -> Study:
     """Open or close a study (a closed study gives out no assignments; it can be reopened)."""
     if status not in STATUSES:
         raise StudyError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         study = get_study(session, name=name)
         return set_study_status(session, study_id=study.id, status=status)
 

@@ -66,11 +66,8 @@ def reactivate_assignments(session: Session, *, assignment_ids: Sequence[int], n
     return int(result.rowcount or 0)
 
 
-def release_inactive(session: Session, *, study_id: int, cutoff: datetime, commit: bool = False) -> int:
+def release_inactive(session: Session, *, study_id: int, cutoff: datetime) -> int:
     """Release the unfinished assignments of raters whose last activity in the study is before cutoff.
-
-    ``commit`` is ignored (the caller's unit of work commits); it stays accepted until
-    studies/assign.py, which still passes it, is converted.
 
     A rater's last activity is their latest assignment or completion time, so a rater who is working
     steadily keeps their items however long the whole session takes.

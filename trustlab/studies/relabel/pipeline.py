@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import assigned_item_ids
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.explanations import twin_neighbours
@@ -182,7 +182,7 @@ def run_relabel(
         raise RelabelError(f"--method {method!r} is not one of auto, {', '.join(METHODS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with session_for(settings) as session:
+    with unit_of_work(settings) as session:
         inputs = _load(session, model=model, study=study, dataset=dataset)
         class_index = {name: k for k, name in enumerate(inputs.classes)}
         given = np.array([class_index[item.current_label] for item in inputs.items])
