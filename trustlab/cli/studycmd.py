@@ -169,12 +169,23 @@ def analyze(
     study: str = typer.Argument(..., help="Study name."),
     out: Path = typer.Option(..., "--out", help="Folder for report.html, summary.json and CSV tables."),
     replicates: int = typer.Option(1000, help="Item resamples for the agreement intervals."),
+    labels: str = typer.Option(
+        "frozen",
+        "--labels",
+        help="frozen: score against the labels frozen at `study create` (the primary analysis); current: "
+        "also re-score against the items' curated labels now, as a sensitivity analysis shown side by side.",
+    ),
 ) -> None:
     """Analyse a study: report.html, summary.json and CSV tables."""
     from trustlab.studies.analysis import analyze_study
+    from trustlab.studies.analysis.truth import check_labels
 
     try:
-        summary = analyze_study(load_settings(), study, out, replicates=replicates)
+        check_labels(labels)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        summary = analyze_study(load_settings(), study, out, replicates=replicates, labels=labels)
     except _errors() as exc:
         raise fail(str(exc)) from None
     for note in summary.get("notes", []):
@@ -183,6 +194,13 @@ def analyze(
         f"wrote {out / 'report.html'} ({summary['study']['n_judgements']} judgements, "
         f"{len(summary.get('excluded_raters', []))} raters excluded)"
     )
+    sensitivity = summary.get("sensitivity", {}).get("current_labels")
+    if sensitivity:
+        changed = sensitivity["labels_changed"]
+        console.print(
+            f"sensitivity (current labels): {changed['items_changed']} rated items relabelled since "
+            "study create; see the report's \"frozen vs current labels\" section"
+        )
 
 
 @study_app.command("power")
