@@ -199,7 +199,7 @@ def analyze(
         changed = sensitivity["labels_changed"]
         console.print(
             f"sensitivity (current labels): {changed['items_changed']} rated items relabelled since "
-            "study create; see the report's \"frozen vs current labels\" section"
+            'study create; see the report\'s "frozen vs current labels" section'
         )
 
 
@@ -212,26 +212,57 @@ def power(
     raters: str = typer.Option("10,20,40,80", "--raters", help="Numbers of raters, comma-separated."),
     sims: int = typer.Option(500, "--sims", help="Simulated studies per number of raters."),
     seed: int = typer.Option(0, "--seed"),
+    pilot: str | None = typer.Option(
+        None,
+        "--pilot",
+        help="A finished study whose judgements give the rater SD, item SD, base rate "
+        "and model error rate (default: stated defaults).",
+    ),
     out: Path = typer.Option(Path("power.png"), "--out", help="Where to write the power curve."),
 ) -> None:
-    """Simulation-based power of the study's confirmatory contrast, with the analysis's own estimator."""
+    """Simulation-based power of the study's confirmatory contrast: the study's own assignment and the
+    analysis's own estimator."""
     from trustlab.studies.config import load_study_config
-    from trustlab.studies.power import power_plot, power_target, study_power
+    from trustlab.studies.power import load_pilot, power_plot, power_target, study_power
 
     try:
         study = load_study_config(config)
         counts = [int(v) for v in raters.split(",") if v.strip()]
-        rows = study_power(study, effect=effect, raters=counts, sims=sims, seed=seed)
-    except (StudyConfigError, ValueError) as exc:
+        a, b = power_target(study)
+        inputs = load_pilot(load_settings(), pilot, reference=b) if pilot else None
+        rows = study_power(study, effect=effect, raters=counts, sims=sims, seed=seed, inputs=inputs)
+    except (*_errors(), ValueError) as exc:
         raise fail(str(exc)) from None
-    a, b = power_target(study)
-    table = Table(
-        title=f"power of {study.analysis.primary} {a} - {b} at +{effect:g} (alpha {study.analysis.alpha})"
-    )
-    for column in ("raters", "sims", "power", "mean estimate"):
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(str(row.raters), str(row.sims), f"{row.power:.2f}", f"{row.mean_diff:+.3f}")
-    console.print(table)
+    _print_power(study, rows, effect, inputs)
     power_plot(rows, out, title=f"{study.name}: {study.analysis.primary} {a} - {b}, effect {effect:+g}")
     console.print(f"wrote {out}")
+
+
+def _print_power(study, rows, effect: float, inputs) -> None:
+    from trustlab.studies.power import PILOT_METHOD, PowerInputs, power_target
+
+    a, b = power_target(study)
+    table = Table(
+        title=f"power of {study.analysis.primary} {a} - {b} at {effect:+g} "
+        f"(Holm, alpha {study.analysis.alpha})"
+    )
+    for column in ("raters", "ratings per item", "judgements", "sims", "power", "mean estimate"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            str(row.raters),
+            str(row.raters_per_item),
+            str(row.judgements),
+            str(row.sims),
+            f"{row.power:.2f}",
+            f"{row.mean_diff:+.3f}",
+        )
+    console.print(table)
+    console.print(f"inputs: {(inputs or PowerInputs()).describe()}", markup=False)
+    if inputs is not None:
+        console.print(f"method: {PILOT_METHOD}", markup=False)
+    console.print(
+        "design: the study's own assignment (stratified groups, Latin square, Williams orders) with "
+        "raters_per_item = what the raters fill; estimator: the analysis's two-way cluster-robust contrast",
+        markup=False,
+    )
