@@ -266,3 +266,30 @@ def _print_power(study, rows, effect: float, inputs) -> None:
         "raters_per_item = what the raters fill; estimator: the analysis's two-way cluster-robust contrast",
         markup=False,
     )
+
+
+@study_app.command("preregister")
+def preregister(
+    study: str = typer.Argument(..., help="Study name (created: its realised balance table) or study YAML."),
+    out: Path = typer.Option(Path("prereg.md"), "--out", help="Where to write the markdown."),
+    effect: float = typer.Option(0.10, "--effect", help="Effect whose power is stated with the sample size."),
+    sims: int = typer.Option(500, "--sims", help="Simulated studies for the power."),
+    raters: str = typer.Option(
+        "", "--raters", help="More numbers of raters for the power table, e.g. 10,20."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    pilot: str | None = typer.Option(None, "--pilot", help="A finished study giving the power's inputs."),
+) -> None:
+    """Write a pre-registration (OSF template order): hypotheses, primary outcome and contrasts, design
+    and balance table, sample size with its power, exclusion rules, analysis plan, seed."""
+    from trustlab.studies.prereg import preregister as make_prereg
+
+    try:
+        counts = [int(v) for v in raters.split(",") if v.strip()]
+        text = make_prereg(
+            load_settings(), study, effect=effect, sims=sims, seed=seed, raters=counts, pilot=pilot
+        )
+    except (*_errors(), ValueError) as exc:
+        raise fail(str(exc)) from None
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
