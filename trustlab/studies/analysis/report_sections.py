@@ -1,5 +1,6 @@
 """Report sections a methods reviewer looks for: the primary (confirmatory) result, participant flow,
-agreement per condition, the hardest items, the learning check and the exploratory mixed model."""
+agreement per condition, the hardest items, the learning check, the exploratory mixed model and the
+frozen vs current labels sensitivity analysis."""
 
 from __future__ import annotations
 
