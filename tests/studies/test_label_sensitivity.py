@@ -11,7 +11,7 @@ import pytest
 from study_builders import make_study, simulate_in_db
 from test_analysis_summary import study_data
 
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.labels import change_label
 from trustlab.db.queries.studies import study_items
@@ -122,7 +122,7 @@ def test_unchanged_labels_give_the_same_numbers():
 def test_analyze_labels_current_after_a_curator_relabels(settings, tmp_path):
     study = make_study(settings, items={"split": "test", "n": 12, "model_errors": 0.25})
     simulate_in_db(settings, study=study, n_raters=6, seed=1)
-    with session_for(settings) as s:
+    with unit_of_work(settings) as s:
         first = next(si for si in study_items(s, study_id=study.id) if not si.is_gold)
         item = get_item(s, item_id=first.item_id)
         frozen_label = item.current_label

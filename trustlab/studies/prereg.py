@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trustlab.config import Settings
-from trustlab.db.engine import session_for
+from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.studies import get_study
 from trustlab.db.schema import StudyItem
 from trustlab.studies.analysis.confirmatory import confirmatory_pairs
@@ -249,7 +249,7 @@ def preregister(
     if is_yaml:
         config = load_study_config(path)
     else:
-        with session_for(settings) as session:
+        with unit_of_work(settings) as session:
             config = load_study_config(get_study(session, name=str(study)).config)
     inputs = load_pilot(settings, pilot, reference=power_target(config)[1]) if pilot else PowerInputs()
     if is_yaml:
