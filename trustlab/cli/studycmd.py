@@ -169,12 +169,23 @@ def analyze(
     study: str = typer.Argument(..., help="Study name."),
     out: Path = typer.Option(..., "--out", help="Folder for report.html, summary.json and CSV tables."),
     replicates: int = typer.Option(1000, help="Item resamples for the agreement intervals."),
+    labels: str = typer.Option(
+        "frozen",
+        "--labels",
+        help="frozen: score against the labels frozen at `study create` (the primary analysis); current: "
+        "also re-score against the items' curated labels now, as a sensitivity analysis shown side by side.",
+    ),
 ) -> None:
     """Analyse a study: report.html, summary.json and CSV tables."""
     from trustlab.studies.analysis import analyze_study
+    from trustlab.studies.analysis.truth import check_labels
 
     try:
-        summary = analyze_study(load_settings(), study, out, replicates=replicates)
+        check_labels(labels)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        summary = analyze_study(load_settings(), study, out, replicates=replicates, labels=labels)
     except _errors() as exc:
         raise fail(str(exc)) from None
     for note in summary.get("notes", []):
@@ -183,6 +194,13 @@ def analyze(
         f"wrote {out / 'report.html'} ({summary['study']['n_judgements']} judgements, "
         f"{len(summary.get('excluded_raters', []))} raters excluded)"
     )
+    sensitivity = summary.get("sensitivity", {}).get("current_labels")
+    if sensitivity:
+        changed = sensitivity["labels_changed"]
+        console.print(
+            f"sensitivity (current labels): {changed['items_changed']} rated items relabelled since "
+            'study create; see the report\'s "frozen vs current labels" section'
+        )
 
 
 @study_app.command("power")
@@ -194,26 +212,84 @@ def power(
     raters: str = typer.Option("10,20,40,80", "--raters", help="Numbers of raters, comma-separated."),
     sims: int = typer.Option(500, "--sims", help="Simulated studies per number of raters."),
     seed: int = typer.Option(0, "--seed"),
+    pilot: str | None = typer.Option(
+        None,
+        "--pilot",
+        help="A finished study whose judgements give the rater SD, item SD, base rate "
+        "and model error rate (default: stated defaults).",
+    ),
     out: Path = typer.Option(Path("power.png"), "--out", help="Where to write the power curve."),
 ) -> None:
-    """Simulation-based power of the study's confirmatory contrast, with the analysis's own estimator."""
+    """Simulation-based power of the study's confirmatory contrast: the study's own assignment and the
+    analysis's own estimator."""
     from trustlab.studies.config import load_study_config
-    from trustlab.studies.power import power_plot, power_target, study_power
+    from trustlab.studies.power import load_pilot, power_plot, power_target, study_power
 
     try:
         study = load_study_config(config)
         counts = [int(v) for v in raters.split(",") if v.strip()]
-        rows = study_power(study, effect=effect, raters=counts, sims=sims, seed=seed)
-    except (StudyConfigError, ValueError) as exc:
+        a, b = power_target(study)
+        inputs = load_pilot(load_settings(), pilot, reference=b) if pilot else None
+        rows = study_power(study, effect=effect, raters=counts, sims=sims, seed=seed, inputs=inputs)
+    except (*_errors(), ValueError) as exc:
         raise fail(str(exc)) from None
+    _print_power(study, rows, effect, inputs)
+    power_plot(rows, out, title=f"{study.name}: {study.analysis.primary} {a} - {b}, effect {effect:+g}")
+    console.print(f"wrote {out}")
+
+
+def _print_power(study, rows, effect: float, inputs) -> None:
+    from trustlab.studies.power import PILOT_METHOD, PowerInputs, power_target
+
     a, b = power_target(study)
     table = Table(
-        title=f"power of {study.analysis.primary} {a} - {b} at +{effect:g} (alpha {study.analysis.alpha})"
+        title=f"power of {study.analysis.primary} {a} - {b} at {effect:+g} "
+        f"(Holm, alpha {study.analysis.alpha})"
     )
-    for column in ("raters", "sims", "power", "mean estimate"):
+    for column in ("raters", "ratings per item", "judgements", "sims", "power", "mean estimate"):
         table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(str(row.raters), str(row.sims), f"{row.power:.2f}", f"{row.mean_diff:+.3f}")
+        table.add_row(
+            str(row.raters),
+            str(row.raters_per_item),
+            str(row.judgements),
+            str(row.sims),
+            f"{row.power:.2f}",
+            f"{row.mean_diff:+.3f}",
+        )
     console.print(table)
-    power_plot(rows, out, title=f"{study.name}: {study.analysis.primary} {a} - {b}, effect {effect:+g}")
+    console.print(f"inputs: {(inputs or PowerInputs()).describe()}", markup=False)
+    if inputs is not None:
+        console.print(f"method: {PILOT_METHOD}", markup=False)
+    console.print(
+        "design: the study's own assignment (stratified groups, Latin square, Williams orders) with "
+        "raters_per_item = what the raters fill; estimator: the analysis's two-way cluster-robust contrast",
+        markup=False,
+    )
+
+
+@study_app.command("preregister")
+def preregister(
+    study: str = typer.Argument(..., help="Study name (created: its realised balance table) or study YAML."),
+    out: Path = typer.Option(Path("prereg.md"), "--out", help="Where to write the markdown."),
+    effect: float = typer.Option(0.10, "--effect", help="Effect whose power is stated with the sample size."),
+    sims: int = typer.Option(500, "--sims", help="Simulated studies for the power."),
+    raters: str = typer.Option(
+        "", "--raters", help="More numbers of raters for the power table, e.g. 10,20."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    pilot: str | None = typer.Option(None, "--pilot", help="A finished study giving the power's inputs."),
+) -> None:
+    """Write a pre-registration (OSF template order): hypotheses, primary outcome and contrasts, design
+    and balance table, sample size with its power, exclusion rules, analysis plan, seed."""
+    from trustlab.studies.prereg import preregister as make_prereg
+
+    try:
+        counts = [int(v) for v in raters.split(",") if v.strip()]
+        text = make_prereg(
+            load_settings(), study, effect=effect, sims=sims, seed=seed, raters=counts, pilot=pilot
+        )
+    except (*_errors(), ValueError) as exc:
+        raise fail(str(exc)) from None
+    out.write_text(text, encoding="utf-8")
     console.print(f"wrote {out}")

@@ -20,9 +20,15 @@ from trustlab.studies.analysis.faithfulness import faithfulness_vs_human
 from trustlab.studies.analysis.honesty import flow, item_table, learning_check
 from trustlab.studies.analysis.inference import CI_LEVEL, METHOD, contrast_pairs, contrasts, estimate
 from trustlab.studies.analysis.load import StudyData, load_study_data
-from trustlab.studies.analysis.measures import validate_judgements
 from trustlab.studies.analysis.mixed import verification_model
-from trustlab.studies.analysis.raters import EXCLUSION_RULE, excluded_raters, per_rater
+from trustlab.studies.analysis.raters import EXCLUSION_RULE, per_rater
+from trustlab.studies.analysis.truth import (
+    check_labels,
+    current_labels_sensitivity,
+    exclusions,
+    label_changes,
+    scoreable,
+)
 
 SUMMARY_FILE = "summary.json"
 # Item resamples for the agreement intervals.
@@ -90,31 +96,21 @@ def _condition_entry(sub: pd.DataFrame, n_classes: int) -> dict[str, Any]:
     return entry
 
 
-def _scoreable(regular: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    data_v = validate_judgements(regular.reset_index(drop=True))
-    if data_v["model_correct"].isna().any():
-        notes.append(
-            "some items have no held-out prediction of the model: their verify answers cannot be scored"
-        )
-        data_v = data_v[data_v["model_correct"].notna()].reset_index(drop=True)
-    data_v["model_correct"] = data_v["model_correct"].astype(bool)
-    if not (~data_v["model_correct"]).any():
-        notes.append("the model is right on every rated item: measures on model errors are undefined")
-    cant = int(data_v["cant_tell"].astype(bool).sum())
-    if cant:
-        notes.append(
-            f'{cant} "can\'t tell" answers are left out of the accuracy, trust and agreement measures; '
-            "their share per condition is cant_tell_rate"
-        )
-    return data_v
-
-
-def summarize(data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: int | None = None) -> Analysis:
+def summarize(
+    data: StudyData,
+    *,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int | None = None,
+    labels: str = "frozen",
+) -> Analysis:
     """Analyse a loaded study (pure apart from the input).
 
     ``replicates`` is the number of item resamples for the agreement intervals; the measures' and
-    contrasts' intervals are closed form (``inference.py``).
+    contrasts' intervals are closed form (``inference.py``). The analysis scores the labels frozen at
+    ``study create``; ``labels="current"`` adds ``sensitivity.current_labels``, the primary measures
+    and contrasts re-scored against the items' current labels (``truth.py``).
     """
+    check_labels(labels)
     config = data.config
     df = data.judgements
     summary: dict[str, Any] = {
@@ -129,12 +125,7 @@ def summarize(data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: in
             "calibration": CALIBRATION,
         },
     }
-    gold = df[df["is_gold"].astype(bool)] if len(df) else df
-    excluded = excluded_raters(
-        gold,
-        max_failures=config.gold.max_failures,
-        handles=dict(zip(df["rater_id"], df["rater"], strict=False)),
-    )
+    gold, excluded, regular = exclusions(df, config)
     summary["excluded_raters"] = excluded
     summary["exclusion_rule"] = (
         f"{EXCLUSION_RULE} (max_failures = {config.gold.max_failures})"
@@ -142,8 +133,6 @@ def summarize(data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: in
         else "no gold items in this study: nobody is excluded"
     )
     summary["flow"] = flow(data.assignments, df, excluded)
-    excluded_ids = {row["rater_id"] for row in excluded}
-    regular = df[~df["is_gold"].astype(bool) & ~df["rater_id"].isin(excluded_ids)] if len(df) else df
     summary["study"].update(
         n_judgements=int(len(regular)),
         n_raters=int(regular["rater_id"].nunique()),
@@ -166,7 +155,7 @@ def summarize(data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: in
             faithfulness_vs_human={},
         )
         return Analysis(summary, None)
-    data_v = _scoreable(regular, summary["notes"])
+    data_v = scoreable(regular, summary["notes"])
     conditions = list(config.conditions)
     summary["conditions"] = {
         c: _condition_entry(data_v[data_v["condition"] == c], len(data.class_names)) for c in conditions
@@ -191,7 +180,24 @@ def summarize(data: StudyData, *, replicates: int = DEFAULT_REPLICATES, seed: in
         ),
     }
     summary["faithfulness_vs_human"] = faithfulness_vs_human(data_v, data.scores)
+    _label_sensitivity(summary, df, config, labels)
     return Analysis(summary, data_v)
+
+
+def _label_sensitivity(summary: dict[str, Any], df: pd.DataFrame, config: Any, labels: str) -> None:
+    """Add sensitivity.current_labels (labels == "current"), else a note when labels changed."""
+    if "current_label" not in df:
+        return
+    if labels == "current":
+        summary["sensitivity"] = {"current_labels": current_labels_sensitivity(df, config, summary)}
+        return
+    changed = label_changes(df)["items_changed"]
+    if changed:
+        summary["notes"].append(
+            f"{changed} rated items' labels changed since study create; this analysis scores the labels "
+            f"frozen then; `trustlab analyze {summary['study']['name']} --labels current` adds the "
+            "sensitivity analysis against the current labels"
+        )
 
 
 def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path) -> list[str]:
@@ -286,19 +292,27 @@ def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path
 
 
 def analyze_study(
-    settings: Settings, study: str | Study, out_dir: str | Path, *, replicates: int = DEFAULT_REPLICATES
+    settings: Settings,
+    study: str | Study,
+    out_dir: str | Path,
+    *,
+    replicates: int = DEFAULT_REPLICATES,
+    labels: str = "frozen",
 ) -> dict[str, Any]:
     """Analyse a study: write DIR/summary.json, DIR/*.csv and DIR/report.html; return the summary.
+
+    ``labels="current"`` adds the sensitivity analysis against the items' current labels (``summarize``).
 
     Never fails on sparse data: undefined measures are null with a ``reason``, and ``notes`` says why
     whole sections are empty.
     """
     from trustlab.studies.analysis.report import render_report
 
+    check_labels(labels)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_study_data(settings, study)
-    result = summarize(data, replicates=replicates)
+    result = summarize(data, replicates=replicates, labels=labels)
     frame = result.frame
     summary = _jsonable(result.summary)
     summary["files"] = _write_tables(summary, frame, out) + [SUMMARY_FILE, "report.html"]

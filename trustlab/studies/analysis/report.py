@@ -22,6 +22,7 @@ from trustlab.studies.analysis.report_sections import (  # noqa: E402
     method_line,
     mixed_section,
     primary_section,
+    sensitivity_section,
 )
 
 # The measures in the headline table and the forest plot, with the words a reader sees.
@@ -263,6 +264,7 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         findings = _findings(summary)
         parts.append(primary_section(summary))
         parts.append(method_line(summary))
+        parts.append(sensitivity_section(summary))
         parts.append("<h2>Other findings (exploratory)</h2><div class='find'>")
         parts.append(
             "<br>".join(findings)

@@ -1,5 +1,6 @@
 """Report sections a methods reviewer looks for: the primary (confirmatory) result, participant flow,
-agreement per condition, the hardest items, the learning check and the exploratory mixed model."""
+agreement per condition, the hardest items, the learning check, the exploratory mixed model and the
+frozen vs current labels sensitivity analysis."""
 
 from __future__ import annotations
 
@@ -176,3 +177,56 @@ def mixed_section(mixed: dict[str, Any]) -> str:
         )
     parts.append("</table>")
     return "".join(parts)
+
+
+def _pair_cell(entry: dict[str, Any], digits: int = 3) -> str:
+    if entry.get("mean") is None:
+        return "<td class='na'>n/a</td>"
+    return (
+        f"<td>{fmt(entry['mean'], digits)} <span class='small'>[{fmt(entry['ci_low'], digits)}, "
+        f"{fmt(entry['ci_high'], digits)}]</span></td>"
+    )
+
+
+def _contrast_cell(entry: dict[str, Any]) -> str:
+    if entry.get("diff") is None:
+        return f"<td class='na'>{html.escape(entry.get('reason') or 'n/a')}</td>"
+    verdict = "<span class='good'>significant</span>" if entry.get("significant") else "not significant"
+    return (
+        f"<td>{entry['diff']:+.3f} <span class='small'>[{fmt(entry['ci_low_adj'], 3)}, "
+        f"{fmt(entry['ci_high_adj'], 3)}]</span>, Holm p = {fmt(entry['p_holm'], 3)} ({verdict})</td>"
+    )
+
+
+def sensitivity_section(summary: dict[str, Any]) -> str:
+    """Frozen vs current labels side by side (``analyze --labels current``): how many items' labels
+    changed, the primary contrasts and the label-dependent measures per condition under both."""
+    block = (summary.get("sensitivity") or {}).get("current_labels")
+    if not block:
+        return ""
+    changed = block["labels_changed"]
+    primary = block["primary"]
+    rows = "".join(
+        f"<tr><td class='l'><b>{html.escape(r['a'])}</b> − <b>{html.escape(r['b'])}</b></td>"
+        f"{_contrast_cell(r['frozen'])}{_contrast_cell(r['current'])}</tr>"
+        for r in primary["contrasts"]
+    )
+    measure_rows = []
+    for condition, measures in block["conditions"].items():
+        for measure, both in measures.items():
+            measure_rows.append(
+                f"<tr><td class='l'>{html.escape(condition)}</td><td class='l'>{html.escape(measure)}</td>"
+                f"{_pair_cell(both['frozen'])}{_pair_cell(both['current'])}</tr>"
+            )
+    excluded = block["excluded_raters"]
+    return (
+        "<h2>Sensitivity: frozen vs current labels</h2><p class='small'>"
+        f"{html.escape(block['note'])}. Labels changed since study create: {changed['items_changed']} "
+        f"rated items ({changed['model_correct_flipped']} of them change whether the model is right) and "
+        f"{changed['gold_items_changed']} gold items. Raters excluded: {excluded['frozen']} (frozen), "
+        f"{excluded['current']} (current).</p>"
+        f"<table><tr><th class='l'>Primary contrast ({html.escape(primary['measure'])})</th>"
+        f"<th>frozen labels (primary)</th><th>current labels</th></tr>{rows}</table>"
+        "<table><tr><th class='l'>Condition</th><th class='l'>Measure</th><th>frozen labels</th>"
+        f"<th>current labels</th></tr>{''.join(measure_rows)}</table>"
+    )

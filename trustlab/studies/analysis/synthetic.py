@@ -56,6 +56,27 @@ def simulate_judgements(spec: SyntheticStudy, rng: np.random.Generator) -> pd.Da
         cond_index = (rater + item) % k
     else:
         cond_index = rater % k
+    return answer_judgements(
+        spec, rng, rater=rater, item=item, cond_index=cond_index, position=position, model_right=model_right
+    )
+
+
+def answer_judgements(
+    spec: SyntheticStudy,
+    rng: np.random.Generator,
+    *,
+    rater: np.ndarray,
+    item: np.ndarray,
+    cond_index: np.ndarray,
+    position: np.ndarray,
+    model_right: np.ndarray,
+) -> pd.DataFrame:
+    """The answer model of ``simulate_judgements`` on a given design: one row per (rater, item) shown.
+
+    rater, item, cond_index, position: (n,) 0-based rater and item indices (below spec.n_raters and
+    spec.n_items), index into spec.conditions and position in the rater's list; model_right:
+    (spec.n_items,) bool. ``power.py`` passes the study's own assignment here."""
+    n_r, n_i = spec.n_raters, spec.n_items
     conditions = np.asarray(spec.conditions, dtype=object)
     effect = np.array([spec.effect.get(c, 0.0) for c in spec.conditions])
     u, v = rng.normal(0, spec.rater_sd, n_r), rng.normal(0, spec.item_sd, n_i)
