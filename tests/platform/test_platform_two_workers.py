@@ -20,6 +20,8 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Judgement
 from trustlab.platform.simulated import run_simulated_raters
 
+pytestmark = pytest.mark.slow  # two server processes and simulated raters
+
 RATERS_PER_WORKER = 4
 START_TIMEOUT_S = 60
 
