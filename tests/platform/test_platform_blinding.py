@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from platform_world import study_config
 from sqlalchemy import select
 
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import StudyUnblinding
 from trustlab.platform import auth
 from trustlab.platform.app import create_app
+from trustlab.platform.ui_researcher import blinding_line
 from trustlab.studies.blinding import StillBlinded, analysis_look, study_blinding, unblind_study
 from trustlab.studies.design import close_study, open_study
 
@@ -102,6 +104,7 @@ def test_close_unblinds_and_reopening_keeps_it_unblinded(world, client, research
     assert body["status"] == "closed" and body["blinded"] is False
     first = body["blinding"]["unblinded"]
     assert (first["source"], first["actor"]) == ("close", "carla")
+    assert "unblinded by carla (close" in blinding_line(body)  # the researcher tab's line
     assert any(v.get("verification_accuracy") == 1.0 for v in body["conditions"].values())
     open_study(world.settings, "alpha")  # numbers seen cannot be unseen
     assert get_progress(client, researcher)["blinded"] is False
@@ -121,3 +124,27 @@ def test_analysis_of_a_running_study_is_refused_unless_unblinded_and_recorded(wo
     close_study(world.settings, "alpha")
     assert analysis_look(world.settings, "alpha", unblind=False) is None  # closed: not a look
     assert len(study_blinding(world.settings, "alpha")["looks"]) == 2
+
+
+def test_between_subject_rater_times_are_withheld_while_blinded(world, client, researcher):
+    """One condition per rater: a rater's can't-tell rate and time would compare conditions."""
+    config = study_config("solo", conditions=["none", "gradcam"], n=4, per_rater=2, design="between")
+    world.add_study(config, world.beta_items[:4])
+    invite = world.invite("solo")[0]
+    token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    p = client.get("/api/v1/studies/solo/next", headers=h).json()
+    body = {"assignment_id": p["assignment_id"], "idempotency_key": "s0", "answers": {"cant_tell": True,
+                                                                                      "trust": 2}}
+    assert client.post("/api/v1/judgements", headers=h, json=body).status_code == 201
+
+    def solo() -> dict:
+        return client.get("/api/v1/studies/solo/progress", headers=researcher).json()
+
+    blinded = solo()
+    (rater,) = blinded["raters"]
+    assert blinded["blinding"]["withheld"] == ["cant_tell_rate", "median_time_s"]
+    assert rater["cant_tell_rate"] is None and rater["median_time_s"] is None and rater["done"] == 1
+    unblind_study(world.settings, "solo", actor="rita")
+    (rater,) = solo()["raters"]
+    assert rater["cant_tell_rate"] == 1.0 and rater["median_time_s"] is not None

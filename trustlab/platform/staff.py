@@ -25,6 +25,8 @@ from trustlab.studies.progress import live_outcomes, progress_counts, rater_qual
 
 # A rater with assignments but no judgement yet.
 NO_QUALITY = {"gold_seen": 0, "gold_failures": 0, "cant_tell_rate": None, "median_time_s": None}
+# Rater quality that is an outcome per condition in a between-subject design (withheld while blinded).
+BETWEEN_WITHHELD = ("cant_tell_rate", "median_time_s")
 
 
 def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple[Any, pd.DataFrame]:
@@ -49,7 +51,9 @@ def study_progress(services: Services, principal: Principal, *, study: str) -> d
     - ``conditions``: {condition: {assigned, done, released}}, plus, when not blinded,
       {verification_accuracy, true_label_accuracy, n_verify, n_true_label} (``live_outcomes``);
     - ``agreement``: {true_label_krippendorff_alpha} pooled over conditions (compares none).
-    ``assigned`` counts every assignment not released (done or open); ``released`` the ones taken
+    In a between-subject design, a blinded payload also withholds each rater's can't-tell rate and
+    median time (None; listed in ``blinding["withheld"]``): with one condition per rater they compare
+    conditions. ``assigned`` counts every assignment not released (done or open); ``released`` the ones taken
     back from raters who timed out; accuracies and rates are fractions in [0, 1] or None without data.
     """
     require_role(principal, "researcher")
@@ -58,6 +62,10 @@ def study_progress(services: Services, principal: Principal, *, study: str) -> d
         counts = progress_counts(study_progress_rows(s, study_id=ctx.id), ctx.config.conditions)
         blinding = session_blinding(s, study_id=ctx.id, name=ctx.name, status=ctx.status)
     quality = rater_quality(current)
+    if blinding["blinded"] and ctx.config.design == "between":
+        # Each rater sees one condition: a rater's can't-tell rate or time would be that condition's.
+        blinding["withheld"] = list(BETWEEN_WITHHELD)
+        quality = {r: {**q, **dict.fromkeys(BETWEEN_WITHHELD)} for r, q in quality.items()}
     raters = []
     meta = dict(zip(current["rater_id"], zip(current["external_pid"], current["simulated"], strict=True),
                     strict=True))
