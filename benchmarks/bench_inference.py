@@ -19,9 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's trustlab
 
-from trustlab.studies.analysis.bootstrap import cluster_weights  # noqa: E402
+from legacy_bootstrap import MEASURES, cluster_weights  # noqa: E402
+
 from trustlab.studies.analysis.inference import contrast  # noqa: E402
-from trustlab.studies.analysis.measures import MEASURES, validate_judgements  # noqa: E402
+from trustlab.studies.analysis.measures import validate_judgements  # noqa: E402
 from trustlab.studies.analysis.synthetic import SyntheticStudy, simulate_judgements  # noqa: E402
 
 # Measures both methods estimate (the bootstrap's d' is pooled over raters, the new one per rater).

@@ -131,3 +131,24 @@ def test_holm_matches_statsmodels():
     out = holm(p)
     assert np.isnan(out[3])
     np.testing.assert_allclose(out[[0, 1, 2, 4]], expected)
+
+
+def test_intervals_of_shares_stay_in_their_range():
+    """A tiny study (3 raters x 4 items) has few degrees of freedom: the t interval of a share near 1
+    would reach past 1; it is cut to [0, 1], and a difference of shares to [-1, 1]."""
+    from scipy.stats import t as student_t
+
+    rows = [  # every verdict right except rater 0 on item 0 under "none"
+        (r, i, cond, bool(i % 2), int(bool(i % 2)) ^ int(r == 0 and i == 0 and cond == "none"), 4, 4)
+        for r in range(3)
+        for i in range(4)
+        for cond in ("none", "gradcam")
+    ]
+    df = frame(rows)
+    est = estimate(df[df["condition"] == "none"], "verification_accuracy")
+    assert est["mean"] == pytest.approx(11 / 12)
+    assert est["mean"] + student_t.ppf(0.975, est["df"]) * est["se"] > 1  # the case the cut is for
+    assert 0.0 <= est["ci_low"] <= est["mean"] <= est["ci_high"] == 1.0
+    diff = contrast(df, "none", "gradcam", "verification_accuracy")
+    assert -1.0 <= diff["ci_low"] <= diff["diff"] <= diff["ci_high"] <= 1.0
+    assert ESTIMATORS["error_detection_dprime"].bounds is None

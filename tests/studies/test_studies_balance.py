@@ -154,3 +154,16 @@ def test_study_create_refuses_unbalanced_numbers_naming_the_nearest(sqlite_setti
     balanced = runner.invoke(app, ["study", "create", str(path)])
     assert balanced.exit_code == 0, balanced.output
     assert "60/60 items get every condition" in " ".join(balanced.output.split())
+
+
+def test_the_readme_example_study_validates_and_balances():
+    """The study YAML a researcher copies from the README must be accepted as it is."""
+    import re
+    from pathlib import Path
+
+    from trustlab.studies.balance import problems
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "name: demo-trust" in b)
+    config = load_study_config(yaml.safe_load(block))
+    assert problems(config) == []

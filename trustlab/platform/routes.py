@@ -21,3 +21,13 @@ def next_item_path(study: str) -> str:
 def docs_url(base_url: str) -> str:
     """The interactive API docs of the server at ``base_url`` (``http://host:port``)."""
     return base_url.rstrip("/") + DOCS_PATH
+
+
+def item_image_path(item_id: int) -> str:
+    """``GET`` here gives an item's image (staff, or a rater assigned the item)."""
+    return f"{API_PREFIX}/items/{item_id}/image"
+
+
+def explanation_image_path(assignment_id: int, index: int) -> str:
+    """``GET`` here gives the ``index``-th explanation picture of an assignment."""
+    return f"{API_PREFIX}/assignments/{assignment_id}/explanations/{index}/image"

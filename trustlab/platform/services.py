@@ -1,14 +1,14 @@
 """What the rater app does, as plain functions over Settings: the API routes and the Gradio UI
-both call these (neither talks SQL). Each call opens one short session.
+both call these (neither talks SQL). Each call opens one short unit of work.
 
-``Services`` holds only process-wide, rater-independent things: the settings, a short-lived cache
-of study configs, and the explanation worker. Per-rater state lives in the database.
+``Services`` holds only process-wide, rater-independent things: the settings, the study cache, the
+explanation worker and the unlabelled-twins cache. Per-rater state lives in the database. The pieces
+live apart: ``study_cache`` (what a study is), ``payloads`` (what a screen receives), ``on_demand``
+(explanations computed when missing), ``files`` (images behind their access rules).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,49 +16,23 @@ from typing import Any
 
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.queries.assignments import assignment_for_rater, get_assignment, mark_served, rater_has_item
+from trustlab.db.queries.assignments import assignment_for_rater, get_assignment, mark_served
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.explanations import explanation_by_id, get_explanation
-from trustlab.db.queries.items import get_item
 from trustlab.db.queries.judgements import judgement_by_key, judgement_owner, record_judgement
-from trustlab.db.queries.labels import class_names
-from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.predictions import get_prediction
-from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
 from trustlab.db.queries.users import set_completion_code
-from trustlab.db.schema import Assignment, Study
-from trustlab.explanation_methods import METHODS
-from trustlab.platform import disclosure
-from trustlab.platform.auth import Principal, new_completion_code, require_role
+from trustlab.platform import disclosure, files, payloads
+from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
+from trustlab.platform.on_demand import explanation_row
 from trustlab.platform.paths import existing_file
+from trustlab.platform.study_cache import StudyCache, StudyContext
 from trustlab.platform.worker import ExplanationWorker
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress
-from trustlab.studies.config import StudyConfig, condition_methods, load_study_config
-from trustlab.studies.questions import AnswerError, questions_for, validate_answers
+from trustlab.studies.config import condition_methods
+from trustlab.studies.questions import AnswerError, validate_answers
 
-# A study's config and classes change rarely (never while it is open); re-reading them at most
-# this often keeps `next` to a handful of queries under load.
-STUDY_CACHE_TTL_S = 5.0
 MAX_IDEMPOTENCY_KEY = 200
-# How to read an explanation picture, by method ("heatmap", "regions" or "examples"): tells the UI
-# what legend to draw, not which method it is (a blinded study still hides the name).
-def method_kind(method: str) -> str:
-    spec = METHODS.get(method)
-    return spec.display if spec is not None else "heatmap"
-
-
-@dataclass(frozen=True)
-class StudyContext:
-    id: int
-    name: str
-    status: str
-    dataset_id: int
-    model_version_id: int
-    model_name: str
-    config: StudyConfig
-    class_names: list[str]
-    questions: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -80,55 +54,17 @@ class Services:
     def __init__(self, settings: Settings, *, worker: ExplanationWorker | None = None) -> None:
         self.settings = settings
         self.worker = worker or ExplanationWorker(settings)
-        self._studies: dict[int | str, tuple[float, StudyContext]] = {}
-        self._lock = threading.Lock()
+        self.studies = StudyCache(settings)
         self._unlabelled = disclosure.UnlabelledTwins(settings)
 
-    # ---- studies -------------------------------------------------------------------------------
     def study(
         self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
     ) -> StudyContext:
-        """The study's context by name or id (cached for STUDY_CACHE_TTL_S unless ``fresh``)."""
-        key: int | str = study_id if study_id is not None else str(name)
-        with self._lock:
-            hit = self._studies.get(key)
-        if hit is not None and not fresh and time.monotonic() - hit[0] < STUDY_CACHE_TTL_S:
-            return hit[1]
-        with read_session(self.settings) as s:
-            try:
-                row = (
-                    get_study_by_id(s, study_id=study_id)
-                    if study_id is not None
-                    else get_study(s, name=str(name))
-                )
-            except NotFound as exc:
-                raise NotFoundError(str(exc)) from exc
-            ctx = self._context(s, row)
-        stamp = time.monotonic()
-        with self._lock:
-            self._studies[ctx.id] = (stamp, ctx)
-            self._studies[ctx.name] = (stamp, ctx)
-        return ctx
-
-    def _context(self, session, row: Study) -> StudyContext:
-        config = load_study_config(row.config)
-        classes = class_names(session, dataset_id=row.dataset_id)
-        model = find_model_version(session, name=config.model)
-        return StudyContext(
-            id=row.id,
-            name=row.name,
-            status=row.status,
-            dataset_id=row.dataset_id,
-            model_version_id=row.model_version_id,
-            model_name=model.name if model else config.model,
-            config=config,
-            class_names=classes,
-            questions=questions_for(config, classes),
-        )
+        """The study's context by name or id (``StudyCache.get``)."""
+        return self.studies.get(name=name, study_id=study_id, fresh=fresh)
 
     def list_studies(self) -> list[dict[str, Any]]:
-        with read_session(self.settings) as s:
-            return [{"name": st.name, "status": st.status, "id": st.id} for st in list_studies(s)]
+        return self.studies.names()
 
     # ---- the rater flow ------------------------------------------------------------------------
     def _rater_study(self, principal: Principal, study: str) -> StudyContext:
@@ -169,77 +105,32 @@ class Services:
             if assignment.served_at is None:
                 mark_served(s, assignment_id=assignment.id, now=_now())
         with read_session(self.settings) as s:
-            prediction = get_prediction(
-                s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
-            )
-            explanations = self._explanations(s, ctx, assignment, prediction)
+            prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=assignment.item_id)
+            methods = condition_methods(assignment.condition)
+            explanations = [
+                payloads.explanation_entry(
+                    ctx,
+                    assignment_id=assignment.id,
+                    index=index,
+                    methods=methods,
+                    row=explanation_row(
+                        s, self.worker, ctx, item_id=assignment.item_id, method=method, prediction=prediction
+                    ),
+                )
+                for index, method in enumerate(methods)
+            ]
             if prediction is None and explanations:  # computing an explanation also predicts
                 prediction = get_prediction(
                     s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
                 )
-        payload: dict[str, Any] = {
-            "assignment_id": assignment.id,
-            "item_id": assignment.item_id,
-            "image_url": f"/api/v1/items/{assignment.item_id}/image",
-            "explanations": explanations,
-            "questions": questions_for(ctx.config, ctx.class_names, condition=assignment.condition),
-            "progress": {"done": done, "total": total},
-        }
-        if not ctx.config.blind_condition:
-            payload["condition"] = assignment.condition
-        if ctx.config.show_prediction and prediction is not None:
-            payload["prediction"] = {
-                "label": prediction.predicted_label,
-                "confidence": round(float(prediction.confidence), 4),
-            }
-        return payload
-
-    def _explanations(
-        self, session, ctx: StudyContext, assignment: Assignment, prediction
-    ) -> list[dict[str, Any]]:
-        out = []
-        blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
-        methods = condition_methods(assignment.condition)
-        for index, method in enumerate(methods):
-            row = self._explanation_row(session, ctx, assignment.item_id, method, prediction)
-            entry: dict[str, Any] = {
-                "method": f"explanation-{index + 1}" if blind else method,
-                "title": disclosure.rater_title(
-                    METHODS[method].title if method in METHODS else method,
-                    examples=method_kind(method) == "examples",
-                    index=index,
-                    n_methods=len(methods),
-                    blind=blind,
-                    show_prediction=shown,
-                ),
-                # Opaque: the assignment and the position in its condition, never the method name.
-                "image_url": f"/api/v1/assignments/{assignment.id}/explanations/{index}/image",
-            }
-            if not blind:  # the family (heatmap, regions, examples) would hint at the method
-                entry["kind"] = method_kind(method)
-            if row is None or not row.overlay_path:
-                entry["image_url"] = None
-                entry["error"] = "this explanation could not be computed"
-            if row is not None and row.neighbours:
-                entry["neighbours"] = disclosure.rater_neighbours(row.neighbours, show_prediction=shown)
-            out.append(entry)
-        return out
-
-    def _explanation_row(self, session, ctx: StudyContext, item_id: int, method: str, prediction):
-        if prediction is not None:
-            row = get_explanation(session, prediction_id=prediction.id, method=method)
-            if row is not None:
-                return row
-        # Missing: compute it through the batched worker (other raters' requests join the batch).
-        try:
-            self.worker.request(ctx.model_name, item_id, method)
-        except Exception:  # noqa: BLE001 - a failed explanation must not block the rater
-            return None
-        session.expire_all()
-        prediction = get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
-        if prediction is None:
-            return None
-        return get_explanation(session, prediction_id=prediction.id, method=method)
+        return payloads.item_payload(
+            ctx,
+            assignment=assignment,
+            prediction=prediction,
+            explanations=explanations,
+            done=done,
+            total=total,
+        )
 
     def submit(
         self,
@@ -266,9 +157,7 @@ class Services:
             existing = judgement_by_key(s, idempotency_key=idempotency_key)
             if existing is not None:
                 return self._replay(s, principal, existing, assignment_id), False
-            assignment = assignment_for_rater(
-                s, assignment_id=assignment_id, rater_id=principal.rater_id
-            )
+            assignment = assignment_for_rater(s, assignment_id=assignment_id, rater_id=principal.rater_id)
             if assignment is None:
                 raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
             ctx = self.study(study_id=assignment.study_id)
@@ -313,37 +202,32 @@ class Services:
 
     # ---- files ---------------------------------------------------------------------------------
     def item_image(self, principal: Principal, *, item_id: int) -> Path:
-        """The item's image file, if the caller may see it (staff, or a rater assigned the item)."""
-        with read_session(self.settings) as s:
-            if not principal.is_staff and not rater_has_item(
-                s, rater_id=principal.rater_id, item_id=item_id
-            ):
-                raise NotFoundError(f"item {item_id} is not one of your items")
-            try:
-                item = get_item(s, item_id=item_id)
-            except NotFound as exc:
-                raise NotFoundError(f"item {item_id} does not exist") from exc
-            return existing_file(self.settings.images_dir, item.path)
+        return files.item_image(self.settings, principal, item_id=item_id)
+
+    def explanation_image(self, principal: Principal, *, explanation_id: int) -> Path:
+        return files.explanation_image(self.settings, principal, explanation_id=explanation_id)
+
+    def staff_artifact(self, principal: Principal, *, relative: str) -> Path:
+        return files.staff_artifact(self.settings, principal, relative=relative)
 
     def assignment_explanation_image(self, principal: Principal, *, assignment_id: int, index: int) -> Path:
-        """The overlay of the ``index``-th explanation of the caller's assignment."""
+        """The picture of the ``index``-th explanation of the caller's assignment (staff: any); twins
+        without their classes where the study hides the prediction."""
         with read_session(self.settings) as s:
             if principal.is_staff:
                 assignment = get_assignment(s, assignment_id=assignment_id)
             else:
-                assignment = assignment_for_rater(
-                    s, assignment_id=assignment_id, rater_id=principal.rater_id
-                )
+                assignment = assignment_for_rater(s, assignment_id=assignment_id, rater_id=principal.rater_id)
             if assignment is None:
                 raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
             methods = condition_methods(assignment.condition)
             if not 0 <= index < len(methods):
                 raise NotFoundError(f"assignment {assignment_id} has no explanation {index}")
             ctx = self.study(study_id=assignment.study_id)
-            prediction = get_prediction(
-                s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
+            prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=assignment.item_id)
+            row = explanation_row(
+                s, self.worker, ctx, item_id=assignment.item_id, method=methods[index], prediction=prediction
             )
-            row = self._explanation_row(s, ctx, assignment.item_id, methods[index], prediction)
             if row is None or not row.overlay_path:
                 raise NotFoundError("this explanation is not available")
             if row.neighbours and not ctx.config.show_prediction:
@@ -351,17 +235,3 @@ class Services:
                     self.settings.artifacts_dir, self._unlabelled.path(s, row, item_id=assignment.item_id)
                 )
             return existing_file(self.settings.artifacts_dir, row.overlay_path)
-
-    def explanation_image(self, principal: Principal, *, explanation_id: int) -> Path:
-        """Any explanation's overlay, for staff (curators and researchers browse all of them)."""
-        require_role(principal, "researcher", "curator")
-        with read_session(self.settings) as s:
-            row = explanation_by_id(s, explanation_id=explanation_id)
-            if row is None or not row.overlay_path:
-                raise NotFoundError(f"explanation {explanation_id} does not exist")
-            return existing_file(self.settings.artifacts_dir, row.overlay_path)
-
-    def staff_artifact(self, principal: Principal, *, relative: str) -> Path:
-        """A file under the artifact store by its stored relative path (staff only, checked)."""
-        require_role(principal, "researcher", "curator")
-        return existing_file(self.settings.artifacts_dir, relative)

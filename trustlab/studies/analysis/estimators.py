@@ -145,6 +145,12 @@ class Estimator:
     compute: Callable[[pd.DataFrame], Linearized | None]
     why_empty: str
 
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The range the measure can take (shares and AUROCs: [0, 1]); None when unbounded or set by
+        the study (d', c, Likert means). Intervals are clipped to it."""
+        return (0.0, 1.0) if self.name in UNIT_INTERVAL_MEASURES else None
+
 
 def _mean_of(column: str, subset: str | None = None) -> Callable[[pd.DataFrame], Linearized | None]:
     def compute(df: pd.DataFrame) -> Linearized | None:
@@ -254,7 +260,7 @@ _ESTIMATORS = (
     ),
     Estimator(
         "true_label_accuracy",
-        "share of answers naming the item's current label",
+        "share of answers naming the item's label (as frozen at `study create`)",
         _mean_of("label_correct"),
         "no true_label answers (is `true_label` among the tasks?)",
     ),
@@ -266,6 +272,14 @@ _ESTIMATORS = (
     ),
 )
 ESTIMATORS: dict[str, Estimator] = {e.name: e for e in _ESTIMATORS}
+# Shares, accuracies and AUROCs: their values, and so their intervals, lie in [0, 1].
+UNIT_INTERVAL_MEASURES = frozenset(
+    {
+        "verification_accuracy", "ai_alone_accuracy", "balanced_accuracy", "accept_rate_model_right",
+        "accept_rate_model_wrong", "trust_auroc", "confidence_auroc", "simulation_accuracy",
+        "true_label_accuracy", "cant_tell_rate",
+    }
+)
 # Measures compared between conditions. The AI-alone baseline differs between conditions only by which
 # items each condition happened to get, so it is reported per condition but not contrasted.
 CONTRAST_ESTIMATORS: tuple[str, ...] = tuple(n for n in ESTIMATORS if n != "ai_alone_accuracy")

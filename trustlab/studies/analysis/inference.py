@@ -134,14 +134,33 @@ def _none(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def t_interval(value: float, variance: Variance) -> dict[str, Any]:
-    """{ci_low, ci_high, se, df, p} of ``value`` (p: two-sided, against 0) from its variance."""
+def clip(low: float | None, high: float | None, bounds: tuple[float, float] | None):
+    """An interval cut to the range its quantity can take (a share's interval stays in [0, 1]; a
+    difference of shares in [-1, 1]). Cutting never loses coverage: the true value is in range."""
+    if bounds is None:
+        return low, high
+    lo, hi = bounds
+    return (None if low is None else max(low, lo)), (None if high is None else min(high, hi))
+
+
+def difference_bounds(measure: str) -> tuple[float, float] | None:
+    """The range of a difference of ``measure`` between two conditions."""
+    bounds = ESTIMATORS[measure].bounds
+    return None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
+
+
+def t_interval(
+    value: float, variance: Variance, bounds: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """{ci_low, ci_high, se, df, p} of ``value`` (p: two-sided, against 0) from its variance; the
+    interval is cut to ``bounds`` when given."""
     se = float(np.sqrt(variance.value)) if np.isfinite(variance.value) and variance.value > 0 else np.nan
     crit = float(student_t.ppf(0.5 + CI_LEVEL / 2, variance.df))
     p = float(2 * student_t.sf(abs(value) / se, variance.df)) if np.isfinite(se) else np.nan
+    low, high = clip(_none(value - crit * se), _none(value + crit * se), bounds)
     out = {
-        "ci_low": _none(value - crit * se),
-        "ci_high": _none(value + crit * se),
+        "ci_low": low,
+        "ci_high": high,
         "se": _none(se),
         "df": variance.df,
         "p": _none(p),
@@ -162,7 +181,7 @@ def estimate(df: pd.DataFrame, measure: str) -> dict[str, Any]:
     variance = two_way_variance(
         fit.psi, df["rater_id"].to_numpy(), df["item_id"].to_numpy(), weight=fit.weight
     )
-    interval = t_interval(fit.value, variance)
+    interval = t_interval(fit.value, variance, spec.bounds)
     interval.pop("p")
     return {"mean": fit.value, **interval}
 
@@ -190,7 +209,14 @@ def combination(
     variance = two_way_variance(
         psi, sub["rater_id"].to_numpy(), sub["item_id"].to_numpy(), weight=weight, part=part_of
     )
-    return {"diff": value, **t_interval(value, variance)}
+    bounds = None
+    if spec.bounds is not None:  # sum_k coef_k * m_k with every m_k in [lo, hi]
+        lo, hi = spec.bounds
+        bounds = (
+            sum(min(c * lo, c * hi) for _, c in parts),
+            sum(max(c * lo, c * hi) for _, c in parts),
+        )
+    return {"diff": value, **t_interval(value, variance, bounds)}
 
 
 def contrast(df: pd.DataFrame, a: str, b: str, measure: str) -> dict[str, Any] | None:
@@ -254,4 +280,5 @@ def adjusted_interval(row: dict[str, Any], level: float) -> tuple[float | None, 
     if row.get("se") is None:
         return None, None
     crit = float(student_t.ppf(0.5 + level / 2, row["df"]))
-    return _none(row["diff"] - crit * row["se"]), _none(row["diff"] + crit * row["se"])
+    low, high = _none(row["diff"] - crit * row["se"]), _none(row["diff"] + crit * row["se"])
+    return clip(low, high, difference_bounds(row["measure"]) if row.get("measure") in ESTIMATORS else None)

@@ -1,20 +1,13 @@
-"""Per-judgement outcomes (``validate_judgements``, used by the whole analysis) and the legacy
-bootstrap's measures as weighted statistics (the analysis itself uses ``estimators.py``; d' here is
-pooled over raters, there per rater).
-
-Every measure is computed from a judgement table and a weight matrix ``W`` of shape (B, n_rows): one
-row of weights per bootstrap replicate (``W = ones((1, n))`` gives the plain estimate). That lets the
-two-way cluster bootstrap (``bootstrap.py``) evaluate all replicates with a few matrix products.
-"""
+"""Per-judgement outcomes (``validate_judgements``, checked at the edge and used by the whole
+analysis) and the per-rater measures with their chance levels. The measures themselves, with their
+influence functions, are in ``estimators.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 # Columns a judgement table must have (``validate_judgements`` checks them at the edge).
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -31,11 +24,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "cant_tell",
     "response_ms",
 )
-# Log-linear correction (Hautus 1995): add 0.5 to hit/false-alarm counts and 1 to the totals, so d' is
-# finite when a rate is 0 or 1.
-DPRIME_CORRECTION = 0.5
-
-
 def validate_judgements(df: pd.DataFrame) -> pd.DataFrame:
     """Check the columns and return a copy with outcome columns added (never modifies ``df``).
 
@@ -66,138 +54,6 @@ def validate_judgements(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _weighted_mean(values: np.ndarray, mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    valid = mask & ~np.isnan(values)
-    if not valid.any():
-        return np.full(weights.shape[0], np.nan)
-    num = weights[:, valid] @ values[valid]
-    den = weights[:, valid].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def _weighted_auroc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC of ``scores`` for ``positive`` (Mann-Whitney, ties count half) under each weight row."""
-    valid = ~np.isnan(scores)
-    if valid.sum() == 0:
-        return np.full(weights.shape[0], np.nan)
-    levels, index = np.unique(scores[valid], return_inverse=True)
-    onehot = np.zeros((valid.sum(), len(levels)))
-    onehot[np.arange(valid.sum()), index] = 1.0
-    pos = positive[valid]
-    w = weights[:, valid]
-    w_pos = w[:, pos] @ onehot[pos]  # (B, L) weight of positives at each score level
-    w_neg = w[:, ~pos] @ onehot[~pos]
-    below = np.cumsum(w_neg, axis=1) - w_neg
-    num = (w_pos * (below + 0.5 * w_neg)).sum(axis=1)
-    den = w_pos.sum(axis=1) * w_neg.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-
-
-def _weighted_dprime(accept: np.ndarray, model_correct: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Error-detection sensitivity: signal = the model is wrong, "yes" = the rater rejects it."""
-    valid = ~np.isnan(accept)
-    reject = 1.0 - accept
-    wrong, right = valid & ~model_correct, valid & model_correct
-    if not wrong.any() or not right.any():
-        return np.full(weights.shape[0], np.nan)
-    hits = weights[:, wrong] @ reject[wrong]
-    n_wrong = weights[:, wrong].sum(axis=1)
-    false_alarms = weights[:, right] @ reject[right]
-    n_right = weights[:, right].sum(axis=1)
-    hit_rate = (hits + DPRIME_CORRECTION) / (n_wrong + 2 * DPRIME_CORRECTION)
-    fa_rate = (false_alarms + DPRIME_CORRECTION) / (n_right + 2 * DPRIME_CORRECTION)
-    return norm.ppf(hit_rate) - norm.ppf(fa_rate)
-
-
-@dataclass(frozen=True)
-class Measure:
-    """A named statistic of a judgement table: ``compute(df, W) -> (B,)``; ``why_empty`` explains NaN."""
-
-    name: str
-    description: str
-    compute: Callable[[pd.DataFrame, np.ndarray], np.ndarray]
-    why_empty: str
-
-
-def _mean(column: str, subset: Callable[[pd.DataFrame], np.ndarray] | None = None):
-    def compute(df: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
-        mask = np.ones(len(df), bool) if subset is None else subset(df)
-        return _weighted_mean(df[column].to_numpy(dtype=float), mask, weights)
-
-    return compute
-
-
-def _right(df: pd.DataFrame) -> np.ndarray:
-    return df["model_correct"].to_numpy(dtype=bool)
-
-
-def _wrong(df: pd.DataFrame) -> np.ndarray:
-    return ~df["model_correct"].to_numpy(dtype=bool)
-
-
-MEASURES: dict[str, Measure] = {
-    m.name: m
-    for m in (
-        Measure(
-            "verification_accuracy",
-            "share of verdicts (is the prediction correct?) that are right",
-            _mean("verify_correct"),
-            "no verify answers (is `verify` among the tasks?)",
-        ),
-        Measure(
-            "accept_rate_model_right",
-            "share of right predictions the raters accepted",
-            _mean("accept", _right),
-            "no verify answers on items the model gets right",
-        ),
-        Measure(
-            "accept_rate_model_wrong",
-            "share of wrong predictions the raters accepted (over-reliance)",
-            _mean("accept", _wrong),
-            "no verify answers on items the model gets wrong (no model errors?)",
-        ),
-        Measure(
-            "trust_model_right",
-            "mean trust rating when the model is right",
-            _mean("trust_value", _right),
-            "no trust ratings on items the model gets right",
-        ),
-        Measure(
-            "trust_model_wrong",
-            "mean trust rating when the model is wrong",
-            _mean("trust_value", _wrong),
-            "no trust ratings on items the model gets wrong (no model errors?)",
-        ),
-        Measure(
-            "trust_auroc",
-            "AUROC of trust as a predictor of the model being right (0.5 = uninformative)",
-            lambda df, w: _weighted_auroc(df["trust_value"].to_numpy(float), _right(df), w),
-            "trust ratings on both right and wrong predictions are needed",
-        ),
-        Measure(
-            "simulation_accuracy",
-            "share of answers naming the class the model predicted",
-            _mean("sim_correct"),
-            "no simulate answers (is `simulate` among the tasks?)",
-        ),
-        Measure(
-            "true_label_accuracy",
-            "share of answers naming the item's current label",
-            _mean("label_correct"),
-            "no true_label answers (is `true_label` among the tasks?)",
-        ),
-        Measure(
-            "error_detection_dprime",
-            "d' of detecting model errors (rejecting wrong vs right predictions)",
-            lambda df, w: _weighted_dprime(df["accept"].to_numpy(float), _right(df), w),
-            "verify answers on both right and wrong predictions are needed",
-        ),
-    )
-}
-# Measures compared between conditions (contrasts); all of MEASURES.
-CONTRAST_MEASURES: tuple[str, ...] = tuple(MEASURES)
 # Per-rater measures with their chance level: a function of the number of classes.
 PER_RATER_CHANCE: dict[str, Callable[[int], float]] = {
     "verification_accuracy": lambda n_classes: 0.5,

@@ -1,0 +1,83 @@
+"""What a rater's screen receives: the item payload and its explanation entries, as JSON-ready dicts.
+
+Pure functions of the study's context and the rows already read; ``disclosure`` decides what a blinded
+study or a hidden prediction must not reveal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trustlab.explanation_methods import METHODS
+from trustlab.platform import disclosure, routes
+from trustlab.platform.study_cache import StudyContext
+from trustlab.studies.questions import questions_for
+
+NOT_COMPUTED = "this explanation could not be computed"
+
+
+def method_kind(method: str) -> str:
+    """How to read an explanation picture ("heatmap", "regions" or "examples"): tells the UI what
+    legend to draw, not which method it is."""
+    spec = METHODS.get(method)
+    return spec.display if spec is not None else "heatmap"
+
+
+def explanation_entry(
+    ctx: StudyContext, *, assignment_id: int, index: int, methods: list[str], row: Any
+) -> dict[str, Any]:
+    """The ``index``-th explanation of an assignment: {method, title, image_url, kind?, neighbours?,
+    error?}. Blinded studies name no method and no family; ``row`` is the stored Explanation or None."""
+    method = methods[index]
+    blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
+    entry: dict[str, Any] = {
+        "method": f"explanation-{index + 1}" if blind else method,
+        "title": disclosure.rater_title(
+            METHODS[method].title if method in METHODS else method,
+            examples=method_kind(method) == "examples",
+            index=index,
+            n_methods=len(methods),
+            blind=blind,
+            show_prediction=shown,
+        ),
+        # Opaque: the assignment and the position in its condition, never the method name.
+        "image_url": routes.explanation_image_path(assignment_id, index),
+    }
+    if not blind:  # the family (heatmap, regions, examples) would hint at the method
+        entry["kind"] = method_kind(method)
+    if row is None or not row.overlay_path:
+        entry["image_url"] = None
+        entry["error"] = NOT_COMPUTED
+    if row is not None and row.neighbours:
+        entry["neighbours"] = disclosure.rater_neighbours(row.neighbours, show_prediction=shown)
+    return entry
+
+
+def item_payload(
+    ctx: StudyContext,
+    *,
+    assignment: Any,
+    prediction: Any,
+    explanations: list[dict[str, Any]],
+    done: int,
+    total: int,
+) -> dict[str, Any]:
+    """The rater's current item: assignment_id, item_id, image_url, explanations, questions, progress
+    {done, total}, condition (only when the study is not blinded), prediction {label, confidence}
+    (only when the study shows it). Never the true label."""
+    payload: dict[str, Any] = {
+        "assignment_id": assignment.id,
+        "item_id": assignment.item_id,
+        "image_url": routes.item_image_path(assignment.item_id),
+        "explanations": explanations,
+        "questions": questions_for(ctx.config, ctx.class_names, condition=assignment.condition),
+        "progress": {"done": done, "total": total},
+    }
+    if not ctx.config.blind_condition:
+        payload["condition"] = assignment.condition
+    if ctx.config.show_prediction and prediction is not None:
+        payload["prediction"] = {
+            "label": prediction.predicted_label,
+            "confidence": round(float(prediction.confidence), 4),
+        }
+    return payload
