@@ -42,9 +42,47 @@ def test_0002_freezes_the_labels_of_existing_studies(settings):
         for table, row in ROWS_AT_0001:
             _insert(connection, table, row)
         _insert(connection, "study_items", {"id": 1, "study_id": 1, "item_id": 1, "is_gold": False})
-    upgrade_to_head(engine)
+    _upgrade(engine, "0002")
     assert current_revision(engine) == "0002"
     with engine.connect() as connection:
         label, revision = connection.execute(text("SELECT label, label_revision_id FROM study_items")).one()
     assert (label, revision) == ("dog", None)
+    engine.dispose()
+
+
+def _upgrade(engine, revision: str) -> None:
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+def test_0003_records_studies_closed_before_it_as_unblinded(settings):
+    """A study closed before 0003 had its outcomes open: it gets a `close` record, so reopening it does
+    not blind it again; an open study stays blinded (no record); the new table takes appends."""
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    _upgrade(engine, "0002")
+    with engine.begin() as connection:
+        for table, row in ROWS_AT_0001:
+            _insert(connection, table, row)
+        _insert(connection, "studies", {"id": 2, "name": "done", "dataset_id": 1, "model_version_id": 1,
+                                        "config": "{}", "status": "closed"})
+    upgrade_to_head(engine)
+    assert current_revision(engine) == "0003"
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT study_id, source, actor, reason FROM study_unblindings")).all()
+        assert [tuple(r) for r in rows] == [
+            (2, "close", "migration 0003", "closed before unblinding was recorded")
+        ]
+        _insert(connection, "study_unblindings", {"study_id": 1, "source": "unblind", "actor": "rita",
+                                                  "reason": "DSMB"})
+        assert connection.execute(text("SELECT count(*) FROM study_unblindings")).scalar_one() == 2
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:  # and back down: the table goes, the studies stay
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0002")
+    assert current_revision(engine) == "0002"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM studies")).scalar_one() == 2
     engine.dispose()

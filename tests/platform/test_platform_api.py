@@ -15,6 +15,7 @@ from trustlab.db.schema import Assignment, Judgement, Rater
 from trustlab.platform import auth
 from trustlab.platform.app import create_app
 from trustlab.platform.worker import ExplanationWorker
+from trustlab.studies.blinding import unblind_study
 
 RATER_KEYS = {
     "assignment_id",
@@ -294,6 +295,9 @@ def test_researcher_progress_and_csv(world, client):
     assert body["judgements"] == 2 and len(body["raters"]) == 1
     assert body["raters"][0]["done"] == 2 and body["raters"][0]["assigned"] == 3
     assert body["raters"][0]["external_pid"] == "P-1"
+    assert body["blinded"]  # the open study's outcomes show once unblinded (test_platform_blinding.py)
+    unblind_study(world.settings, "alpha", actor="res", reason="test")
+    body = client.get("/api/v1/studies/alpha/progress", headers=bearer(token)).json()
     answered = {c: v for c, v in body["conditions"].items() if v["n_verify"]}
     assert answered and all(
         v["verification_accuracy"] == 1.0 and v["true_label_accuracy"] == 1.0 for v in answered.values()

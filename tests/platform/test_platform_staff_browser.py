@@ -74,6 +74,11 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
             sign_in(page, "tl-res", "rita", "rita-pw-1")
             page.wait_for_selector(":text('judgements from')", timeout=TIMEOUT_MS)
             assert page.locator(":text('alpha')").count() > 0
+            # alpha is open and nobody unblinded it: a clear line, no accuracy per condition.
+            page.wait_for_selector("#tl-res-summary :text('Outcomes per condition are blinded')",
+                                   timeout=TIMEOUT_MS)
+            assert "study unblind alpha" in page.inner_text("#tl-res-summary")
+            assert page.locator("td :text-is('blinded')").count() >= 2
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "researcher.png"), full_page=True)
 

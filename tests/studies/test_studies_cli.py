@@ -45,11 +45,57 @@ def test_study_verbs(sqlite_settings, tmp_path, monkeypatch):
     assert "6 simulated raters" in ok("simulate-raters", "s1", "--n", "6", "--seed", "2")
     status = json.loads(ok("study", "status", "s1", "--json"))
     assert sum(c["done"] for c in status["per_condition"].values()) == 36
-    assert "wrote" in ok("analyze", "s1", "--out", str(tmp_path / "report"), "--replicates", "100")
+    assert "blinded: " in ok("study", "status", "s1")
+    refused = runner.invoke(app, ["analyze", "s1", "--out", str(tmp_path / "report"), "--replicates", "100"])
+    assert refused.exit_code != 0 and "--unblind" in refused.output
+    assert not (tmp_path / "report").exists()
+    looked = ok("analyze", "s1", "--out", str(tmp_path / "report"), "--replicates", "100", "--unblind",
+                "--actor", "ana")
+    assert "wrote" in looked and "interim" in looked and "look 1" in looked
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert set(summary["conditions"]) == {"none", "gradcam", "twin"}
     ok("study", "export", "s1", "--out", str(tmp_path / "export"))
     assert (tmp_path / "export" / "s1-judgements.csv").read_text().count("\n") == 6 * 8 + 1
     ok("study", "close", "s1")
     missing = runner.invoke(app, ["study", "status", "nope"])
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+def test_study_unblind_verb_records_who_when_why(sqlite_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRUSTLAB_HOME", str(sqlite_settings.home))
+    monkeypatch.delenv("TRUSTLAB_DB_URL", raising=False)
+    dataset_id = make_image_dataset(
+        sqlite_settings, name="shapes", classes=("square", "disc", "cross"),
+        per_class={"train": 1, "test": 8}, size=16,
+    )
+    make_model(sqlite_settings, dataset_id=dataset_id)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study_config()))
+    _load_verbs()
+    runner = CliRunner()
+
+    def ok(*args):
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ok("study", "create", str(path))
+    ok("study", "open", "s1")
+    status = json.loads(ok("study", "status", "s1", "--json"))
+    assert status["blinding"]["blinded"] is True and "study unblind s1" in status["blinding"]["reason"]
+    assert "unblinded by rita" in ok("study", "unblind", "s1", "--reason", "DSMB [safety]", "--actor", "rita")
+    ok("study", "unblind", "s1")  # a second unblinding appends, by the OS user
+    status = json.loads(ok("study", "status", "s1", "--json"))
+    blinding = status["blinding"]
+    assert blinding["blinded"] is False
+    assert (blinding["unblinded"]["actor"], blinding["unblinded"]["reason"]) == ("rita", "DSMB [safety]")
+    assert [look["source"] for look in blinding["looks"]] == ["unblind", "unblind"]
+    assert blinding["looks"][1]["actor"] and blinding["looks"][1]["actor"] != "rita"
+    text = " ".join(ok("study", "status", "s1").split())  # the console wraps long lines
+    assert "unblinded by rita" in text and "DSMB [safety]" in text
+    # Unblinded already: analysing the running study needs no flag, but is recorded as a look.
+    assert "look 1" in ok("analyze", "s1", "--out", str(tmp_path / "r"), "--replicates", "20")
+    assert "is closed" in ok("study", "close", "s1")
+    assert len(json.loads(ok("study", "status", "s1", "--json"))["blinding"]["looks"]) == 3
+    missing = runner.invoke(app, ["study", "unblind", "nope"])
     assert missing.exit_code != 0 and "does not exist" in missing.output

@@ -78,15 +78,54 @@ def open_(name: str = typer.Argument(..., help="Study name.")) -> None:
 
 
 @study_app.command("close")
-def close(name: str = typer.Argument(..., help="Study name.")) -> None:
-    """Close a study: no more assignments are given out."""
+def close(
+    name: str = typer.Argument(..., help="Study name."),
+    actor: str | None = typer.Option(None, "--actor", help="Who closes it (default: the OS user)."),
+) -> None:
+    """Close a study: no more assignments are given out, and its outcome numbers per condition are
+    unblinded (recorded with who and when, unless unblinded before)."""
     from trustlab.studies.design import close_study
 
     try:
-        close_study(load_settings(), name)
+        close_study(load_settings(), name, actor=actor)
     except _errors() as exc:
         raise fail(str(exc)) from None
-    console.print(f"study [bold]{name}[/] is closed")
+    console.print(f"study [bold]{name}[/] is closed; its outcome numbers per condition are unblinded")
+
+
+@study_app.command("unblind")
+def unblind(
+    name: str = typer.Argument(..., help="Study name."),
+    reason: str = typer.Option("", "--reason", help="Why the outcomes are looked at before the end."),
+    actor: str | None = typer.Option(None, "--actor", help="Who unblinds (default: the OS user)."),
+) -> None:
+    """Show a running study's outcome numbers per condition (researcher tab, progress API): records
+    who, when and why. Unblinding again appends a record; the first one stays the unblinding."""
+    from trustlab.studies.blinding import unblind_study
+
+    try:
+        state = unblind_study(load_settings(), name, actor=actor, reason=reason)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    first = state["unblinded"]
+    console.print(
+        f"study {name} unblinded by {first['actor']} at {first['at']} ({first['source']})"
+        + (f"; {len(state['looks'])} records of looks at outcomes" if len(state["looks"]) > 1 else ""),
+        markup=False,
+    )
+
+
+def _blinding_line(blinding: dict) -> str:
+    if blinding["blinded"]:
+        return f"blinded: {blinding['reason']}"
+    first = blinding["unblinded"]
+    if first is None:
+        return "unblinded: the study is closed"
+    why = f" ({first['reason']})" if first["reason"] else ""
+    return (
+        f"unblinded by {first['actor']} at {first['at']} through `{first['source']}`{why}; "
+        f"{len(blinding['looks'])} record(s) of looks at outcomes"
+    )
 
 
 @study_app.command("status")
@@ -94,11 +133,14 @@ def status(
     name: str = typer.Argument(..., help="Study name."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Progress per rater and per condition."""
+    """Progress per rater and per condition, and whether outcomes are blinded (who unblinded, when)."""
+    from trustlab.studies.blinding import study_blinding
     from trustlab.studies.export import study_status
 
     try:
-        info = study_status(load_settings(), name)
+        settings = load_settings()
+        info = study_status(settings, name)
+        info["blinding"] = study_blinding(settings, name)
     except _errors() as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -110,6 +152,7 @@ def status(
         f"{info['gold_items']} gold, {info['raters']} raters, {done}/{info['target_judgements']} "
         "judgements"
     )
+    console.print(_blinding_line(info["blinding"]), markup=False)
     conditions = Table("condition", "done", "assigned", "released", title="per condition")
     for condition, counts in info["per_condition"].items():
         conditions.add_row(condition, str(counts["done"]), str(counts["assigned"]), str(counts["released"]))
@@ -175,15 +218,36 @@ def analyze(
         help="frozen: score against the labels frozen at `study create` (the primary analysis); current: "
         "also re-score against the items' curated labels now, as a sensitivity analysis shown side by side.",
     ),
+    unblind: bool = typer.Option(
+        False,
+        "--unblind",
+        help="Analyse a study that is not closed and still blinded: an interim look, recorded (who, when, "
+        "why). Without it such an analysis is refused.",
+    ),
+    reason: str = typer.Option("", "--reason", help="Why a running study is analysed (recorded)."),
+    actor: str | None = typer.Option(None, "--actor", help="Who looks (default: the OS user)."),
 ) -> None:
-    """Analyse a study: report.html, summary.json and CSV tables."""
+    """Analyse a study: report.html, summary.json and CSV tables. A study that is not closed is
+    blinded: analysing it needs --unblind (or `study unblind` first), and every analysis of it is
+    recorded as an interim look."""
     from trustlab.studies.analysis import analyze_study
     from trustlab.studies.analysis.truth import check_labels
+    from trustlab.studies.blinding import StillBlinded, analysis_look
 
     try:
         check_labels(labels)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    try:
+        look = analysis_look(load_settings(), study, unblind=unblind, actor=actor, reason=reason)
+    except (*_errors(), StillBlinded) as exc:
+        raise fail(str(exc)) from None
+    if look is not None:
+        console.print(
+            f"[bold yellow]warning:[/] study {study} is not closed: this analysis is an unblinded interim "
+            f"look at its outcomes (look {look['interim_look']} of this running study, recorded with "
+            "who and when). Do not stop or extend the study because of what it shows."
+        )
     try:
         summary = analyze_study(load_settings(), study, out, replicates=replicates, labels=labels)
     except _errors() as exc:

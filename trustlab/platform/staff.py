@@ -1,4 +1,5 @@
-"""Researcher and curator operations: progress, live accuracy and agreement, CSV export, curation.
+"""Researcher and curator operations: progress (outcomes per condition only once unblinded), CSV
+export, curation.
 
 Called by the API routes and the researcher/curator tabs; every function checks the caller's role.
 """
@@ -9,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from trustlab.db.engine import unit_of_work
+from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries import datasets as dataset_queries
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.errors import NotFound
@@ -18,8 +19,14 @@ from trustlab.platform.auth import Principal, require_role
 from trustlab.platform.errors import NotFoundError, PlatformError
 from trustlab.platform.services import Services
 from trustlab.studies.analysis.agreement import krippendorff_alpha
+from trustlab.studies.blinding import session_blinding
 from trustlab.studies.judgements import export_csv, export_table, read_judgements
-from trustlab.studies.progress import live_outcomes, progress_counts
+from trustlab.studies.progress import live_outcomes, progress_counts, rater_quality
+
+# A rater with assignments but no judgement yet.
+NO_QUALITY = {"gold_seen": 0, "gold_failures": 0, "cant_tell_rate": None, "median_time_s": None}
+# Rater quality that is an outcome per condition in a between-subject design (withheld while blinded).
+BETWEEN_WITHHELD = ("cant_tell_rate", "median_time_s")
 
 
 def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple[Any, pd.DataFrame]:
@@ -33,36 +40,54 @@ def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple
 
 
 def study_progress(services: Services, principal: Principal, *, study: str) -> dict[str, Any]:
-    """Progress per rater and condition, live accuracy per condition, and agreement.
+    """Progress, attrition and rater quality live; outcome numbers per condition once unblinded.
 
-    Returns {study, status, judgements, raters: [{rater, external_pid, simulated, done, assigned,
-    released, by_condition: {condition: done}}], conditions: {condition: {assigned, done,
-    verification_accuracy, true_label_accuracy, n_verify, n_true_label}}, agreement:
-    {true_label_krippendorff_alpha}}. ``assigned`` counts every assignment not released (done or
-    open); accuracies are fractions in [0, 1] or None without data.
+    Returns {study, status, judgements, blinded, blinding, raters, conditions, agreement}:
+    - ``blinding``: ``studies.blinding.blinding_state`` ({blinded, reason, unblinded, looks});
+      ``blinded`` repeats its flag. While blinded (the study is not closed and nobody ran
+      `study unblind`), ``reason`` names how to unblind and ``conditions`` carry counts only.
+    - ``raters``: [{rater, external_pid, simulated, done, assigned, released, by_condition:
+      {condition: done}, gold_seen, gold_failures, cant_tell_rate, median_time_s}];
+    - ``conditions``: {condition: {assigned, done, released}}, plus, when not blinded,
+      {verification_accuracy, true_label_accuracy, n_verify, n_true_label} (``live_outcomes``);
+    - ``agreement``: {true_label_krippendorff_alpha} pooled over conditions (compares none).
+    In a between-subject design, a blinded payload also withholds each rater's can't-tell rate and
+    median time (None; listed in ``blinding["withheld"]``): with one condition per rater they compare
+    conditions. ``assigned`` counts every assignment not released (done or open); ``released`` the ones taken
+    back from raters who timed out; accuracies and rates are fractions in [0, 1] or None without data.
     """
     require_role(principal, "researcher")
     ctx, current = _frame(services, study, include_superseded=False)
-    with unit_of_work(services.settings) as s:
+    with read_session(services.settings) as s:
         counts = progress_counts(study_progress_rows(s, study_id=ctx.id), ctx.config.conditions)
+        blinding = session_blinding(s, study_id=ctx.id, name=ctx.name, status=ctx.status)
+    quality = rater_quality(current)
+    if blinding["blinded"] and ctx.config.design == "between":
+        # Each rater sees one condition: a rater's can't-tell rate or time would be that condition's.
+        blinding["withheld"] = list(BETWEEN_WITHHELD)
+        quality = {r: {**q, **dict.fromkeys(BETWEEN_WITHHELD)} for r, q in quality.items()}
     raters = []
     meta = dict(zip(current["rater_id"], zip(current["external_pid"], current["simulated"], strict=True),
                     strict=True))
     for rater_id, entry in counts["per_rater"].items():
         pid, simulated = meta.get(rater_id, (None, False))
         raters.append({**entry, "assigned": entry["assigned"] + entry["done"], "external_pid": pid,
-                       "simulated": bool(simulated)})
-    outcomes = live_outcomes(current, counts["per_condition"])
+                       "simulated": bool(simulated), **quality.get(rater_id, NO_QUALITY)})
     conditions = {
-        condition: {"assigned": c["assigned"] + c["done"], "done": c["done"], **outcomes[condition]}
+        condition: {"assigned": c["assigned"] + c["done"], "done": c["done"], "released": c["released"]}
         for condition, c in counts["per_condition"].items()
     }
+    if not blinding["blinded"]:
+        for condition, outcome in live_outcomes(current, counts["per_condition"]).items():
+            conditions[condition].update(outcome)
     answered = current[~current["cant_tell"]]
     alpha = krippendorff_alpha(answered, "answer_true_label", "nominal")["value"]
     return {
         "study": ctx.name,
         "status": ctx.status,
         "judgements": len(current),
+        "blinded": blinding["blinded"],
+        "blinding": blinding,
         "raters": sorted(raters, key=lambda e: e["rater"]),
         "conditions": conditions,
         "agreement": {"true_label_krippendorff_alpha": None if alpha is None else round(alpha, 4)},

@@ -1,4 +1,5 @@
-"""The researcher tab: progress per rater and condition, live accuracy and agreement, CSV export."""
+"""The researcher tab: progress, attrition and rater quality live; accuracy per condition only once the
+study is unblinded (closed or `study unblind`); agreement pooled over conditions; CSV export."""
 
 from __future__ import annotations
 
@@ -13,12 +14,43 @@ from trustlab.platform.services import Services
 from trustlab.platform.ui_staff import build_login, do_login, principal_of
 
 REFRESH_S = 10.0
-RATER_COLUMNS = ["rater", "participant id", "done", "assigned", "released", "done per condition"]
-CONDITION_COLUMNS = ["condition", "assigned", "done", "verification accuracy", "true-label accuracy"]
+RATER_COLUMNS = [
+    "rater", "participant id", "done", "assigned", "timed out", "done per condition",
+    "gold failed", "can't tell", "median time",
+]
+CONDITION_COLUMNS = [
+    "condition", "assigned", "done", "timed out", "verification accuracy", "true-label accuracy",
+]
+BLINDED_CELL = "blinded"
 
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} s"
+
+
+def blinding_line(data: dict) -> str:
+    """The tab's line about the outcome numbers: blinded (and how to unblind), or who unblinded when."""
+    blinding = data["blinding"]
+    if blinding["blinded"]:
+        return (
+            f"🔒 **Outcomes per condition are blinded** while the study is {data['status']}: close it "
+            f"(`trustlab study close {data['study']}`) or unblind it (`trustlab study unblind "
+            f"{data['study']} --reason TEXT`, logged with who and when) to see them."
+        )
+    first = blinding["unblinded"]
+    if first is None:
+        return "Outcomes per condition: unblinded (the study is closed)."
+    why = f": {first['reason']}" if first["reason"] else ""
+    looks = len(blinding["looks"])
+    more = f"; {looks - 1} later look(s) recorded" if looks > 1 else ""
+    return (
+        f"Outcomes per condition unblinded by {first['actor']} ({first['source']}, {first['at']})"
+        f"{why}{more}."
+    )
 
 
 def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored: gr.BrowserState) -> dict:
@@ -27,7 +59,7 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
         study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
         refresh = gr.Button("Refresh", scale=1)
         download = gr.DownloadButton("Export judgements (CSV)", scale=1, elem_id="tl-res-export")
-    summary = gr.Markdown()
+    summary = gr.Markdown(elem_id="tl-res-summary")
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
     conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
     # Ticks only once a researcher is signed in (raters' pages never poll).
@@ -53,16 +85,21 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
                 r["assigned"],
                 r["released"],
                 ", ".join(f"{c}: {n}" for c, n in sorted(r["by_condition"].items())),
+                f"{r['gold_failures']}/{r['gold_seen']}",
+                _pct(r["cant_tell_rate"]),
+                _seconds(r["median_time_s"]),
             ]
             for r in data["raters"]
         ]
+        blinded = data["blinded"]
         cond_rows = [
             [
                 c,
                 v["assigned"],
                 v["done"],
-                _pct(v.get("verification_accuracy")),
-                _pct(v.get("true_label_accuracy")),
+                v["released"],
+                BLINDED_CELL if blinded else _pct(v.get("verification_accuracy")),
+                BLINDED_CELL if blinded else _pct(v.get("true_label_accuracy")),
             ]
             for c, v in data["conditions"].items()
         ]
@@ -70,7 +107,8 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
         text = (
             f"**{data['study']}** ({data['status']}): {data['judgements']} judgements from "
             f"{len(data['raters'])} raters. Agreement on the true label (Krippendorff's alpha): "
-            f"{'not enough data yet' if alpha is None else f'{alpha:.2f}'}."
+            f"{'not enough data yet' if alpha is None else f'{alpha:.2f}'} (all conditions pooled).\n\n"
+            + blinding_line(data)
         )
         return text, rater_rows, cond_rows
 

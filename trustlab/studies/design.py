@@ -26,9 +26,17 @@ from trustlab.db.queries.items import get_item, list_items
 from trustlab.db.queries.labels import latest_revision_ids
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import predictions_for_items
-from trustlab.db.queries.studies import add_study, get_study, set_study_status, study_exists, study_items
+from trustlab.db.queries.studies import (
+    add_study,
+    get_study,
+    set_study_status,
+    study_exists,
+    study_items,
+    study_unblindings,
+)
 from trustlab.db.schema import Item, Prediction, Study, StudyItem
 from trustlab.studies.balance import nearest_balanced, realised_balance
+from trustlab.studies.blinding import record_unblinding
 from trustlab.studies.config import StudyConfig, load_study_config
 
 STATUSES = ("draft", "open", "closed")
@@ -223,12 +231,19 @@ def study_balance(settings: Settings, name: str) -> dict[str, Any]:
         )
 
 
-def set_status(settings: Settings, name: str, status: str) -> Study:
-    """Open or close a study (a closed study gives out no assignments; it can be reopened)."""
+def set_status(settings: Settings, name: str, status: str, *, actor: str | None = None) -> Study:
+    """Open or close a study (a closed study gives out no assignments; it can be reopened).
+
+    Closing unblinds the study's outcome numbers: when it was still blinded, an unblinding record
+    (source ``close``, ``actor`` or the OS user) is appended in the same transaction, so a reopened
+    study stays unblinded (see ``blinding``).
+    """
     if status not in STATUSES:
         raise StudyError(f"status {status!r} is not one of {', '.join(STATUSES)}")
     with unit_of_work(settings) as session:
         study = get_study(session, name=name)
+        if status == "closed" and not study_unblindings(session, study_id=study.id):
+            record_unblinding(session, study_id=study.id, source="close", actor=actor)
         return set_study_status(session, study_id=study.id, status=status)
 
 
@@ -236,5 +251,6 @@ def open_study(settings: Settings, name: str) -> Study:
     return set_status(settings, name, "open")
 
 
-def close_study(settings: Settings, name: str) -> Study:
-    return set_status(settings, name, "closed")
+def close_study(settings: Settings, name: str, *, actor: str | None = None) -> Study:
+    """Close a study; this unblinds it (recorded with ``actor``, default the OS user)."""
+    return set_status(settings, name, "closed", actor=actor)

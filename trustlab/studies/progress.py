@@ -1,5 +1,7 @@
 """A study's progress: assignments per rater and condition, from one query, for `study status` and the
-researcher tab. Only counts: outcome numbers per condition come from the analysis."""
+researcher tab; rater quality that compares no conditions (``rater_quality``); and the live outcome
+numbers per condition (``live_outcomes``), which the researcher tab shows only once the study is
+unblinded (``studies.blinding``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+
+from trustlab.studies.questions import gold_failures
 
 STATUSES = ("done", "assigned", "released")
 
@@ -62,3 +66,26 @@ def live_outcomes(current: pd.DataFrame, conditions: Iterable[str]) -> dict[str,
 
 def _share(hits: pd.Series) -> float | None:
     return round(float(hits.mean()), 4) if len(hits) else None
+
+
+def rater_quality(current: pd.DataFrame) -> dict[Any, dict[str, Any]]:
+    """Per rater, quality that compares no conditions, from current judgements (a ``judgements_frame``).
+
+    Returns {rater_id: {gold_seen, gold_failures, cant_tell_rate, median_time_s}}: gold (attention)
+    items seen and failed (``questions.gold_failures``), the share of "can't tell" answers in [0, 1]
+    and the median time per item in seconds (None without times), 4 and 1 decimals.
+    """
+    out: dict[Any, dict[str, Any]] = {}
+    for rater_id, group in current.groupby("rater_id", sort=True):
+        gold = group[group["is_gold"].astype(bool)]
+        failed = sum(
+            bool(gold_failures(g, a)) for g, a in zip(gold["gold_answers"], gold["answers"], strict=True)
+        )
+        times = pd.to_numeric(group["time_ms"], errors="coerce").dropna()
+        out[rater_id] = {
+            "gold_seen": int(len(gold)),
+            "gold_failures": int(failed),
+            "cant_tell_rate": _share(group["cant_tell"].astype(bool)),
+            "median_time_s": round(float(times.median()) / 1000, 1) if len(times) else None,
+        }
+    return out

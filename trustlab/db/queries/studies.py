@@ -11,6 +11,7 @@ from trustlab.db.queries.errors import NotFound
 from trustlab.db.schema import (
     Study,
     StudyItem,
+    StudyUnblinding,
 )
 
 
@@ -78,3 +79,23 @@ def list_studies(session: Session) -> list[Study]:
 
 def study_item_ids(session: Session, *, study_id: int) -> set[int]:
     return set(session.scalars(select(StudyItem.item_id).where(StudyItem.study_id == study_id)))
+
+
+def add_unblinding(
+    session: Session, *, study_id: int, source: str, actor: str, reason: str = ""
+) -> StudyUnblinding:
+    """Append one record of a look at the study's outcome numbers (see ``StudyUnblinding``)."""
+    row = StudyUnblinding(study_id=study_id, source=source, actor=actor, reason=reason)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def study_unblindings(session: Session, *, study_id: int) -> list[StudyUnblinding]:
+    """The study's unblinding records, oldest first (the first is the unblinding)."""
+    query = (
+        select(StudyUnblinding)
+        .where(StudyUnblinding.study_id == study_id)
+        .order_by(StudyUnblinding.created_at, StudyUnblinding.id)
+    )
+    return list(session.scalars(query))
