@@ -75,6 +75,9 @@ def test_progress_is_blinded_until_unblind_and_unblinding_is_recorded(world, cli
     assert rater["gold_seen"] == 0 and rater["gold_failures"] == 0
     assert rater["median_time_s"] is not None and rater["median_time_s"] >= 0
     assert "true_label_krippendorff_alpha" in body["agreement"]  # pooled over conditions
+    # The raw judgements would give every outcome away: withheld too, saying how to unblind.
+    csv_r = client.get("/api/v1/studies/alpha/judgements.csv", headers=researcher)
+    assert csv_r.status_code == 409 and "study unblind alpha" in csv_r.json()["detail"]
 
     state = unblind_study(world.settings, "alpha", actor="rita", reason="safety review")
     assert state["blinded"] is False and state["unblinded"]["actor"] == "rita"
@@ -88,6 +91,7 @@ def test_progress_is_blinded_until_unblind_and_unblinding_is_recorded(world, cli
     # Two verify answers (one right, one wrong) and a can't-tell, left out.
     assert sum(v["n_verify"] for v in answered.values()) == 2
     assert sorted(v["verification_accuracy"] for v in answered.values()) == [0.0, 1.0]
+    assert client.get("/api/v1/studies/alpha/judgements.csv", headers=researcher).status_code == 200
 
     # Unblinding twice appends; the first record stays the unblinding.
     unblind_study(world.settings, "alpha", actor="sam", reason="again")

@@ -46,6 +46,9 @@ def test_study_verbs(sqlite_settings, tmp_path, monkeypatch):
     status = json.loads(ok("study", "status", "s1", "--json"))
     assert sum(c["done"] for c in status["per_condition"].values()) == 36
     assert "blinded: " in ok("study", "status", "s1")
+    export_refused = runner.invoke(app, ["study", "export", "s1", "--out", str(tmp_path / "early")])
+    assert export_refused.exit_code != 0 and "--unblind" in export_refused.output
+    assert not (tmp_path / "early").exists()
     refused = runner.invoke(app, ["analyze", "s1", "--out", str(tmp_path / "report"), "--replicates", "100"])
     assert refused.exit_code != 0 and "--unblind" in refused.output
     assert not (tmp_path / "report").exists()
@@ -54,7 +57,8 @@ def test_study_verbs(sqlite_settings, tmp_path, monkeypatch):
     assert "wrote" in looked and "interim" in looked and "look 1" in looked
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert set(summary["conditions"]) == {"none", "gradcam", "twin"}
-    ok("study", "export", "s1", "--out", str(tmp_path / "export"))
+    exported = " ".join(ok("study", "export", "s1", "--out", str(tmp_path / "export")).split())
+    assert "look 2 of this running study" in exported  # unblinded by the analysis: still a recorded look
     assert (tmp_path / "export" / "s1-judgements.csv").read_text().count("\n") == 6 * 8 + 1
     ok("study", "close", "s1")
     missing = runner.invoke(app, ["study", "status", "nope"])

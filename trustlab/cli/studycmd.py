@@ -173,14 +173,32 @@ def status(
 def export(
     name: str = typer.Argument(..., help="Study name."),
     out: Path = typer.Option(..., "--out", help="Folder for the CSV and JSONL files."),
+    unblind: bool = typer.Option(
+        False,
+        "--unblind",
+        help="Export a study that is not closed and still blinded: its judgements give every outcome "
+        "number away, so this is an interim look, recorded (who, when, why). Without it it is refused.",
+    ),
+    reason: str = typer.Option("", "--reason", help="Why a running study is exported (recorded)."),
+    actor: str | None = typer.Option(None, "--actor", help="Who looks (default: the OS user)."),
 ) -> None:
-    """Write the study's judgements (latest per assignment) as CSV and JSONL."""
+    """Write the study's judgements (latest per assignment) as CSV and JSONL. A running study is
+    blinded: exporting it needs --unblind (or `study unblind` first) and is recorded as a look."""
+    from trustlab.studies.blinding import StillBlinded, analysis_look
     from trustlab.studies.export import export_study
 
     try:
+        look = analysis_look(
+            load_settings(), name, unblind=unblind, actor=actor, reason=reason, source="export"
+        )
         paths = export_study(load_settings(), name, out)
-    except _errors() as exc:
+    except (*_errors(), StillBlinded) as exc:
         raise fail(str(exc)) from None
+    if look is not None:
+        console.print(
+            f"[bold yellow]warning:[/] study {name} is not closed: this export is an unblinded interim look "
+            f"(look {look['interim_look']} of this running study, recorded with who and when)."
+        )
     console.print(f"wrote {paths['csv']} and {paths['jsonl']}")
 
 

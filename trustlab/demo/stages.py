@@ -254,7 +254,11 @@ def analyze_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 def analyze_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
     from trustlab.studies.analysis import analyze_study
+    from trustlab.studies.blinding import analysis_look
 
+    # The demo's study stays open for human raters, so its report is an interim look: recorded.
+    reason = "the demo's report of its simulated raters"
+    analysis_look(settings, STUDY, unblind=True, actor="trustlab demo", reason=reason)
     summary = analyze_study(settings, STUDY, report_dir(settings))
     return f"{summary['study']['n_judgements']} judgements analysed -> {report_dir(settings)}/report.html"
 

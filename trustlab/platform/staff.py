@@ -16,7 +16,7 @@ from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study_by_id
 from trustlab.platform.auth import Principal, require_role
-from trustlab.platform.errors import NotFoundError, PlatformError
+from trustlab.platform.errors import Conflict, NotFoundError, PlatformError
 from trustlab.platform.services import Services
 from trustlab.studies.analysis.agreement import krippendorff_alpha
 from trustlab.studies.blinding import session_blinding
@@ -96,8 +96,13 @@ def study_progress(services: Services, principal: Principal, *, study: str) -> d
 
 def judgements_csv(services: Services, principal: Principal, *, study: str) -> str:
     """Every judgement of the study (superseded ones too, flagged) as CSV text, in the export's columns
-    (``studies.judgements.EXPORT_COLUMNS``)."""
+    (``studies.judgements.EXPORT_COLUMNS``). Conflict while the study is blinded (``studies.blinding``)."""
     require_role(principal, "researcher")
+    ctx = services.study(name=study, fresh=True)
+    with read_session(services.settings) as s:
+        blinding = session_blinding(s, study_id=ctx.id, name=ctx.name, status=ctx.status)
+    if blinding["blinded"]:  # raw judgements and their conditions give away every outcome number
+        raise Conflict(f"the judgements export is withheld: {blinding['reason']}")
     ctx, frame = _frame(services, study, include_superseded=True)
     return export_csv(export_table(frame, model=ctx.model_name))
 

@@ -116,7 +116,11 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
         principal = principal_of(services, st)
         if principal is None or not name:
             return None
-        text = staff.judgements_csv(services, principal, study=name)
+        try:
+            text = staff.judgements_csv(services, principal, study=name)
+        except PlatformError as exc:
+            gr.Warning(exc.message)
+            return None
         path = Path(tempfile.mkdtemp(prefix="trustlab-export-")) / f"{name}-judgements.csv"
         path.write_text(text, encoding="utf-8")
         return str(path)

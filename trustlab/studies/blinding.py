@@ -21,7 +21,9 @@ from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.studies import add_unblinding, get_study, study_unblindings
 from trustlab.db.schema import StudyUnblinding
 
-SOURCES = ("unblind", "close", "analyze")
+# How a look happened: `study unblind`, `study close`, `analyze` or `study export` of a running study.
+SOURCES = ("unblind", "close", "analyze", "export")
+LOOK_SOURCES = ("analyze", "export")
 
 
 class StillBlinded(ValueError):
@@ -105,14 +107,21 @@ def unblind_study(settings: Settings, name: str, *, actor: str | None = None, re
 
 
 def analysis_look(
-    settings: Settings, name: str, *, unblind: bool, actor: str | None = None, reason: str = ""
+    settings: Settings,
+    name: str,
+    *,
+    unblind: bool,
+    actor: str | None = None,
+    reason: str = "",
+    source: str = "analyze",
 ) -> dict[str, Any] | None:
     """Guard an analysis of study ``name``: None when the study is closed (no look to record).
 
-    Otherwise the analysis is an interim look at outcome numbers: refused (``StillBlinded``) while
-    the study is blinded unless ``unblind``; else recorded (source ``analyze``) and the
-    ``blinding_state`` afterwards returned, with ``interim_look`` = how many analyses of the running
-    study there have been, this one included.
+    Otherwise the analysis (or, with ``source="export"``, the export of the raw judgements) is an
+    interim look at outcome numbers: refused (``StillBlinded``) while the study is blinded unless
+    ``unblind``; else recorded (``source``) and the ``blinding_state`` afterwards returned, with
+    ``interim_look`` = how many analyses and exports of the running study there have been, this one
+    included.
     """
     with unit_of_work(settings) as session:
         study = get_study(session, name=name)
@@ -120,13 +129,14 @@ def analysis_look(
             return None
         before = session_blinding(session, study_id=study.id, name=study.name, status=study.status)
         if before["blinded"] and not unblind:
+            doing = "analysing" if source == "analyze" else "exporting its judgements"
             raise StillBlinded(
-                f"study {study.name!r} is {study.status} and blinded: analysing it now is an unblinded "
+                f"study {study.name!r} is {study.status} and blinded: {doing} now is an unblinded "
                 "look at its outcomes (optional stopping). Close it first (`trustlab study close "
                 f"{study.name}`), or pass --unblind [--reason TEXT] to look anyway; the look is recorded "
                 "with who and when"
             )
-        record_unblinding(session, study_id=study.id, source="analyze", actor=actor, reason=reason)
+        record_unblinding(session, study_id=study.id, source=source, actor=actor, reason=reason)
         after = session_blinding(session, study_id=study.id, name=study.name, status=study.status)
-        after["interim_look"] = sum(look["source"] == "analyze" for look in after["looks"])
+        after["interim_look"] = sum(look["source"] in LOOK_SOURCES for look in after["looks"])
         return after
