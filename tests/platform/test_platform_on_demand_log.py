@@ -15,7 +15,7 @@ class BrokenWorker:
         raise RuntimeError(f"CUDA out of memory while explaining {item_id}")
 
 
-def test_a_failed_explanation_is_logged_and_returns_none(caplog):
+def test_a_failed_explanation_is_logged_and_returns_none(sqlite_settings, caplog):
     config = load_study_config({
         "name": "s", "dataset": "d", "model": "m", "items": {"split": "test", "n": 4},
         "conditions": ["none", "gradcam"], "raters_per_item": 2, "items_per_rater": 4,
@@ -24,7 +24,7 @@ def test_a_failed_explanation_is_logged_and_returns_none(caplog):
     ctx = StudyContext(id=1, name="s", status="open", dataset_id=1, model_version_id=1, model_name="m",
                        config=config, class_names=["a", "b"], questions=[])
     with caplog.at_level(logging.ERROR, logger="trustlab.platform.on_demand"):
-        row = explanation_row(None, BrokenWorker(), ctx, item_id=7, method="gradcam", prediction=None)
+        row = explanation_row(sqlite_settings, BrokenWorker(), ctx, item_id=7, method="gradcam")
     assert row is None
     [record] = caplog.records
     message = record.getMessage()

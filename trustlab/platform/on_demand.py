@@ -1,11 +1,17 @@
 """An explanation for a rater's screen: the stored one, or one computed now through the batched
-explanation worker (other raters' requests join the batch)."""
+explanation worker (other raters' requests join the batch).
+
+No database session is held while the worker computes: a rater waiting for an explanation must not
+hold a pooled connection (on PostgreSQL, "idle in transaction") that other raters' answers need.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from trustlab.config import Settings
+from trustlab.db.engine import read_session
 from trustlab.db.queries.explanations import get_explanation
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.platform.study_cache import StudyContext
@@ -14,22 +20,27 @@ from trustlab.platform.worker import ExplanationWorker
 log = logging.getLogger(__name__)
 
 
+def stored_explanation(session: Any, ctx: StudyContext, *, item_id: int, method: str) -> tuple[Any, Any]:
+    """(prediction, explanation) of the study model for ``item_id`` by ``method``; either may be None."""
+    prediction = get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
+    if prediction is None:
+        return None, None
+    return prediction, get_explanation(session, prediction_id=prediction.id, method=method)
+
+
 def explanation_row(
-    session: Any, worker: ExplanationWorker, ctx: StudyContext, *, item_id: int, method: str, prediction: Any
+    settings: Settings, worker: ExplanationWorker, ctx: StudyContext, *, item_id: int, method: str
 ) -> Any:
     """The Explanation row of the study model's prediction of ``item_id`` by ``method``, computing
     it when missing; None when it cannot be had (the rater then sees "could not be computed")."""
-    if prediction is not None:
-        row = get_explanation(session, prediction_id=prediction.id, method=method)
-        if row is not None:
-            return row
+    with read_session(settings) as session:
+        _, row = stored_explanation(session, ctx, item_id=item_id, method=method)
+    if row is not None:
+        return row
     try:
         worker.request(ctx.model_name, item_id, method)
     except Exception:  # a failed explanation must not block the rater; the log says why
         log.exception("explaining item %s with %s for study %r failed", item_id, method, ctx.name)
         return None
-    session.expire_all()
-    prediction = get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
-    if prediction is None:
-        return None
-    return get_explanation(session, prediction_id=prediction.id, method=method)
+    with read_session(settings) as session:
+        return stored_explanation(session, ctx, item_id=item_id, method=method)[1]

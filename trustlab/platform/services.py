@@ -104,25 +104,21 @@ class Services:
                 return Finished(completion_code=code, done=done, total=total)
             if assignment.served_at is None:
                 mark_served(s, assignment_id=assignment.id, now=_now())
-        with read_session(self.settings) as s:
+        methods = condition_methods(assignment.condition)
+        explanations = [  # each may wait for the worker: no session is held meanwhile
+            payloads.explanation_entry(
+                ctx,
+                assignment_id=assignment.id,
+                index=index,
+                methods=methods,
+                row=explanation_row(
+                    self.settings, self.worker, ctx, item_id=assignment.item_id, method=method
+                ),
+            )
+            for index, method in enumerate(methods)
+        ]
+        with read_session(self.settings) as s:  # computing an explanation also predicts: read it after
             prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=assignment.item_id)
-            methods = condition_methods(assignment.condition)
-            explanations = [
-                payloads.explanation_entry(
-                    ctx,
-                    assignment_id=assignment.id,
-                    index=index,
-                    methods=methods,
-                    row=explanation_row(
-                        s, self.worker, ctx, item_id=assignment.item_id, method=method, prediction=prediction
-                    ),
-                )
-                for index, method in enumerate(methods)
-            ]
-            if prediction is None and explanations:  # computing an explanation also predicts
-                prediction = get_prediction(
-                    s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
-                )
         return payloads.item_payload(
             ctx,
             assignment=assignment,
@@ -220,18 +216,17 @@ class Services:
                 assignment = assignment_for_rater(s, assignment_id=assignment_id, rater_id=principal.rater_id)
             if assignment is None:
                 raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
-            methods = condition_methods(assignment.condition)
-            if not 0 <= index < len(methods):
-                raise NotFoundError(f"assignment {assignment_id} has no explanation {index}")
-            ctx = self.study(study_id=assignment.study_id)
-            prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=assignment.item_id)
-            row = explanation_row(
-                s, self.worker, ctx, item_id=assignment.item_id, method=methods[index], prediction=prediction
-            )
-            if row is None or not row.overlay_path:
-                raise NotFoundError("this explanation is not available")
-            if row.neighbours and not ctx.config.show_prediction:
-                return existing_file(
-                    self.settings.artifacts_dir, self._unlabelled.path(s, row, item_id=assignment.item_id)
-                )
-            return existing_file(self.settings.artifacts_dir, row.overlay_path)
+        methods = condition_methods(assignment.condition)
+        if not 0 <= index < len(methods):
+            raise NotFoundError(f"assignment {assignment_id} has no explanation {index}")
+        ctx = self.study(study_id=assignment.study_id)
+        row = explanation_row(
+            self.settings, self.worker, ctx, item_id=assignment.item_id, method=methods[index]
+        )
+        if row is None or not row.overlay_path:
+            raise NotFoundError("this explanation is not available")
+        if row.neighbours and not ctx.config.show_prediction:
+            with read_session(self.settings) as s:
+                relative = self._unlabelled.path(s, row, item_id=assignment.item_id)
+            return existing_file(self.settings.artifacts_dir, relative)
+        return existing_file(self.settings.artifacts_dir, row.overlay_path)

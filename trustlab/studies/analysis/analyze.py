@@ -181,6 +181,11 @@ def summarize(
     }
     summary["faithfulness_vs_human"] = faithfulness_vs_human(data_v, data.scores)
     _label_sensitivity(summary, df, config, labels)
+    if data.study.status != "closed":
+        summary["notes"].append(
+            f"the study is {data.study.status}: this is an interim analysis of a running study (an "
+            "unblinded look); the confirmatory result is the one after `trustlab study close`"
+        )
     return Analysis(summary, data_v)
 
 
