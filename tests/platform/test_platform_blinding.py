@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from platform_world import study_config
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import StudyUnblinding
+from trustlab.db.schema import Judgement, StudyUnblinding
 from trustlab.platform import auth
 from trustlab.platform.app import create_app
 from trustlab.platform.ui_researcher import blinding_line
@@ -152,3 +152,25 @@ def test_between_subject_rater_times_are_withheld_while_blinded(world, client, r
     unblind_study(world.settings, "solo", actor="rita")
     (rater,) = solo()["raters"]
     assert rater["cant_tell_rate"] == 1.0 and rater["median_time_s"] is not None
+
+
+def test_a_closed_study_takes_no_more_answers_but_replays_stay_acknowledged(world, client):
+    invite = world.invite("alpha")[0]
+    token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    first = client.get("/api/v1/studies/alpha/next", headers=h).json()
+    truth = world.item_labels[first["item_id"]]
+    body = {"assignment_id": first["assignment_id"], "idempotency_key": "c0",
+            "answers": {"model_correct": True, "true_label": truth, "trust": 3}}
+    stored = client.post("/api/v1/judgements", headers=h, json=body)
+    assert stored.status_code == 201
+    second = client.get("/api/v1/studies/alpha/next", headers=h).json()
+    close_study(world.settings, "alpha", actor="carla")
+    late = client.post("/api/v1/judgements", headers=h, json={
+        "assignment_id": second["assignment_id"], "idempotency_key": "c1",
+        "answers": {"model_correct": True, "true_label": truth, "trust": 3}})
+    assert late.status_code == 409 and "closed" in late.json()["detail"]
+    again = client.post("/api/v1/judgements", headers=h, json=body)  # the client retries an acknowledged one
+    assert again.status_code in (200, 201) and again.json()["judgement_id"] == stored.json()["judgement_id"]
+    with unit_of_work(world.settings) as s:
+        assert s.scalar(select(func.count()).select_from(Judgement)) == 1

@@ -20,6 +20,7 @@ from trustlab.db.queries.assignments import assignment_for_rater, get_assignment
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.judgements import judgement_by_key, judgement_owner, record_judgement
 from trustlab.db.queries.predictions import get_prediction
+from trustlab.db.queries.studies import get_study_by_id
 from trustlab.db.queries.users import set_completion_code
 from trustlab.platform import disclosure, files, payloads
 from trustlab.platform.auth import Principal, new_completion_code
@@ -171,6 +172,14 @@ class Services:
         # The write in its own unit: returning from inside it commits first, so a judgement is on
         # disk before the rater is told it was stored.
         with unit_of_work(self.settings) as s:
+            # Read fresh in the writing unit (the cache may be seconds old): a closed study has been
+            # unblinded and analysed, so its data must not change afterwards.
+            study = get_study_by_id(s, study_id=assignment.study_id)
+            if study.status != "open":
+                raise Conflict(
+                    f"study {study.name!r} is {study.status}: it takes no more answers (your earlier "
+                    "answers are stored)"
+                )
             try:
                 judgement, created = record_judgement(
                     s,
