@@ -32,6 +32,8 @@ def _insert(connection, table: str, row: dict) -> None:
 
 
 def test_0002_freezes_the_labels_of_existing_studies(settings):
+    """Each study item gets the label its item had when the study was created: the newest revision by
+    then (item 2: cat -> dog before the study, dog -> cow after it), else the original label (item 1)."""
     settings.ensure_dirs()
     engine = make_engine(settings.database_url)
     cfg = alembic_config(engine)
@@ -41,12 +43,23 @@ def test_0002_freezes_the_labels_of_existing_studies(settings):
     with engine.begin() as connection:
         for table, row in ROWS_AT_0001:
             _insert(connection, table, row)
-        _insert(connection, "study_items", {"id": 1, "study_id": 1, "item_id": 1, "is_gold": False})
+        _insert(connection, "labels", {"id": 3, "dataset_id": 1, "name": "cow", "index": 2})
+        _insert(connection, "items", {**dict(ROWS_AT_0001)["items"], "id": 2, "path": "b.png",
+                                      "source_path": "/b.png", "sha256": "b" * 64, "current_label": "cow"})
+        for rid, old, new, when in ((1, "cat", "dog", "2000-01-01 00:00:00+00:00"),
+                                    (2, "dog", "cow", "2999-01-01 00:00:00+00:00")):
+            connection.execute(text(
+                "INSERT INTO label_revisions (id, item_id, old_label, new_label, source, evidence, actor,"
+                " created_at) VALUES (:id, 2, :old, :new, 'curator', '{}', 'cur', :when)"
+            ), {"id": rid, "old": old, "new": new, "when": when})
+        for n in (1, 2):
+            _insert(connection, "study_items", {"id": n, "study_id": 1, "item_id": n, "is_gold": False})
     _upgrade(engine, "0002")
     assert current_revision(engine) == "0002"
     with engine.connect() as connection:
-        label, revision = connection.execute(text("SELECT label, label_revision_id FROM study_items")).one()
-    assert (label, revision) == ("dog", None)
+        query = "SELECT item_id, label, label_revision_id FROM study_items ORDER BY item_id"
+        rows = connection.execute(text(query))
+        assert [tuple(r) for r in rows] == [(1, "cat", None), (2, "dog", 1)]
     engine.dispose()
 
 

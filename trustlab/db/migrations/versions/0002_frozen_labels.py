@@ -22,9 +22,19 @@ def upgrade() -> None:
             batch_op.f('fk_study_items_label_revision_id_label_revisions'), 'label_revisions',
             ['label_revision_id'], ['id'],
         )
-    # Studies created before this revision froze no label: the item's label now is the best record left.
+    # Studies created before this revision froze no label: recover the label each item had when its
+    # study was created (its newest revision by then, else its original label), the label the study's
+    # frozen model correctness and gold answers were computed against.
+    revision_then = (
+        "SELECT lr.{column} FROM label_revisions lr JOIN studies st ON st.id = study_items.study_id "
+        "WHERE lr.item_id = study_items.item_id AND lr.created_at <= st.created_at "
+        "ORDER BY lr.id DESC LIMIT 1"
+    )
     op.execute(
-        "UPDATE study_items SET label = (SELECT items.current_label FROM items WHERE items.id = study_items.item_id)"
+        "UPDATE study_items SET "
+        f"label_revision_id = ({revision_then.format(column='id')}), "
+        f"label = COALESCE(({revision_then.format(column='new_label')}), "
+        "(SELECT items.original_label FROM items WHERE items.id = study_items.item_id))"
     )
 
 
