@@ -92,12 +92,13 @@ def test_progress_is_blinded_until_unblind_and_unblinding_is_recorded(world, cli
     assert sum(v["n_verify"] for v in answered.values()) == 2
     assert sorted(v["verification_accuracy"] for v in answered.values()) == [0.0, 1.0]
     assert client.get("/api/v1/studies/alpha/judgements.csv", headers=researcher).status_code == 200
+    assert study_blinding(world.settings, "alpha")["looks"][-1]["source"] == "export"  # a recorded look
 
     # Unblinding twice appends; the first record stays the unblinding.
     unblind_study(world.settings, "alpha", actor="sam", reason="again")
     blinding = get_progress(client, researcher)["blinding"]
     assert blinding["unblinded"]["actor"] == "rita"
-    assert [r["actor"] for r in blinding["looks"]] == ["rita", "sam"]
+    assert [r["actor"] for r in blinding["looks"]] == ["rita", "res", "sam"]  # the CSV export was a look
 
 
 def test_close_unblinds_and_reopening_keeps_it_unblinded(world, client, researcher):
@@ -147,8 +148,9 @@ def test_between_subject_rater_times_are_withheld_while_blinded(world, client, r
 
     blinded = solo()
     (rater,) = blinded["raters"]
-    assert blinded["blinding"]["withheld"] == ["cant_tell_rate", "median_time_s"]
+    assert blinded["blinding"]["withheld"] == ["gold_failures", "cant_tell_rate", "median_time_s"]
     assert rater["cant_tell_rate"] is None and rater["median_time_s"] is None and rater["done"] == 1
+    assert rater["gold_failures"] is None  # gold accuracy per rater is gold accuracy per condition here
     unblind_study(world.settings, "solo", actor="rita")
     (rater,) = solo()["raters"]
     assert rater["cant_tell_rate"] == 1.0 and rater["median_time_s"] is not None

@@ -16,6 +16,7 @@ from trustlab.studies.analysis.measures import validate_judgements
 from trustlab.studies.analysis.synthetic import SyntheticStudy, simulate_judgements
 from trustlab.studies.balance import realised_balance
 from trustlab.studies.config import load_study_config
+from trustlab.studies.design import close_study
 from trustlab.studies.power import PowerInputs, load_pilot, pilot_inputs, planned_design, study_power
 
 
@@ -110,6 +111,9 @@ def test_power_verb_with_a_pilot_study(sqlite_settings, tmp_path, monkeypatch):
     monkeypatch.delenv("TRUSTLAB_DB_URL", raising=False)
     pilot = make_study(sqlite_settings, name="pilot", tasks=["verify", "trust"])
     simulate_in_db(sqlite_settings, study=pilot, n_raters=6, seed=1)
+    with pytest.raises(ValueError, match="blinded"):  # a pilot still running is not looked at
+        load_pilot(sqlite_settings, "pilot", reference="none")
+    close_study(sqlite_settings, "pilot")
     inputs = load_pilot(sqlite_settings, "pilot", reference="none")
     assert "pilot study 'pilot'" in inputs.source and 0 < inputs.verify_accuracy < 1
     path = tmp_path / "study.yaml"

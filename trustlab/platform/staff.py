@@ -19,14 +19,14 @@ from trustlab.platform.auth import Principal, require_role
 from trustlab.platform.errors import Conflict, NotFoundError, PlatformError
 from trustlab.platform.services import Services
 from trustlab.studies.analysis.agreement import krippendorff_alpha
-from trustlab.studies.blinding import session_blinding
+from trustlab.studies.blinding import record_unblinding, session_blinding
 from trustlab.studies.judgements import export_csv, export_table, read_judgements
 from trustlab.studies.progress import live_outcomes, progress_counts, rater_quality
 
 # A rater with assignments but no judgement yet.
 NO_QUALITY = {"gold_seen": 0, "gold_failures": 0, "cant_tell_rate": None, "median_time_s": None}
 # Rater quality that is an outcome per condition in a between-subject design (withheld while blinded).
-BETWEEN_WITHHELD = ("cant_tell_rate", "median_time_s")
+BETWEEN_WITHHELD = ("gold_failures", "cant_tell_rate", "median_time_s")
 
 
 def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple[Any, pd.DataFrame]:
@@ -103,6 +103,10 @@ def judgements_csv(services: Services, principal: Principal, *, study: str) -> s
         blinding = session_blinding(s, study_id=ctx.id, name=ctx.name, status=ctx.status)
     if blinding["blinded"]:  # raw judgements and their conditions give away every outcome number
         raise Conflict(f"the judgements export is withheld: {blinding['reason']}")
+    if ctx.status != "closed":  # an unblinded study that still runs: this export is a recorded look
+        with unit_of_work(services.settings) as s:
+            record_unblinding(s, study_id=ctx.id, source="export", actor=principal.handle,
+                              reason="judgements CSV from the researcher tab or API")
     ctx, frame = _frame(services, study, include_superseded=True)
     return export_csv(export_table(frame, model=ctx.model_name))
 

@@ -38,6 +38,7 @@ from trustlab.studies.analysis.measures import validate_judgements
 from trustlab.studies.analysis.synthetic import SyntheticStudy, answer_judgements
 from trustlab.studies.analysis.truth import exclusions, scoreable
 from trustlab.studies.assign import item_groups, plan_rater
+from trustlab.studies.blinding import study_blinding
 from trustlab.studies.config import StudyConfig
 
 # Stated defaults (issue 12's simulation): P(verdict right) = 0.7 + N(0, 0.05) rater + N(0, 0.15) item.
@@ -249,7 +250,11 @@ def pilot_inputs(frame: pd.DataFrame, *, reference: str | None = None, source: s
 
 
 def load_pilot(settings: Settings, name: str, *, reference: str | None = None) -> PowerInputs:
-    """``pilot_inputs`` of a study in the database (its analysed judgements, frozen labels)."""
+    """``pilot_inputs`` of a study in the database (its analysed judgements, frozen labels). A pilot
+    that still runs blinded is refused: its numbers per condition are not to be looked at yet."""
+    blinding = study_blinding(settings, name)
+    if blinding["blinded"]:
+        raise ValueError(f"pilot study {name!r} cannot be used yet: {blinding['reason']}")
     data = load_study_data(settings, name)
     _, _, regular = exclusions(data.judgements, data.config)
     if regular.empty:
