@@ -7,7 +7,7 @@ import pytest
 from query_world import make_query_world
 from sqlalchemy import func, select
 
-from trustlab.db.engine import ReadOnlyUnit, make_engine, read_session, unit_of_work
+from trustlab.db.engine import ReadOnlyUnit, UnitRolledBack, make_engine, read_session, unit_of_work
 from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
 from trustlab.db.queries.explanations import add_explanation, get_explanation
 from trustlab.db.schema import Explanation, Judgement
@@ -52,14 +52,18 @@ def test_a_return_inside_the_block_commits_before_the_caller_sees_it(settings):
     assert _count_on_fresh_connection(settings, Explanation) == 1
 
 
-def test_a_handled_failed_flush_ends_in_a_rollback_not_an_error(settings):
+def test_a_caught_failed_flush_is_an_error_not_a_silent_rollback(settings):
     world = make_query_world(settings)
-    with unit_of_work(settings) as s:
+    get_or_create_dataset_then_fail = pytest.raises(UnitRolledBack, match="nothing was stored")
+    with get_or_create_dataset_then_fail, unit_of_work(settings) as s:
+        get_or_create_dataset(s, name="written before the failure")
         s.add(Judgement(assignment_id=world.assignment_ids[0], answers={}, idempotency_key="a"))
         s.add(Judgement(assignment_id=world.assignment_ids[0], answers={}, idempotency_key="a"))
         with pytest.raises(Exception, match="(?i)unique"):
             s.flush()
     assert _count_on_fresh_connection(settings, Judgement) == 0
+    with read_session(settings) as s:
+        assert find_dataset(s, name="written before the failure") is None
 
 
 def test_read_session_refuses_writes(settings):

@@ -58,6 +58,7 @@ def test_item_sha256_unique_per_dataset(settings):
                    height=4, split="train", original_label="dog", current_label="dog"))
         with pytest.raises(IntegrityError):
             s.commit()
+        s.rollback()  # the unit must not end on the failed transaction
 
 
 def test_item_label_must_belong_to_dataset(settings):
@@ -67,6 +68,7 @@ def test_item_label_must_belong_to_dataset(settings):
                    height=4, split="train", original_label="horse", current_label="horse"))
         with pytest.raises(IntegrityError):
             s.commit()
+        s.rollback()  # the unit must not end on the failed transaction
 
 
 def test_assignment_unique_and_judgement_idempotency_key_unique(settings):

@@ -79,6 +79,10 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+class UnitRolledBack(RuntimeError):
+    """A unit of work ended cleanly after one of its writes failed: it was rolled back, not committed."""
+
+
 class ReadOnlyUnit(RuntimeError):
     """Something tried to write inside ``read_session``; open ``unit_of_work`` instead."""
 
@@ -95,8 +99,9 @@ def unit_of_work(settings_or_engine: Settings | Engine) -> Iterator[DbSession]:
     it raises. The only place in trustlab where a transaction ends.
 
     Query functions only flush, so everything written inside the block becomes durable together,
-    and a ``return`` inside the block commits before the function returns. A block that handled a
-    failed flush itself (the transaction can no longer commit) ends in a rollback.
+    and a ``return`` inside the block commits before the function returns. A block that caught a
+    failed flush itself (outside a ``savepoint``) cannot commit: it raises ``UnitRolledBack`` instead of
+    losing what it wrote silently.
     """
     with Session(_engine_of(settings_or_engine), expire_on_commit=False) as session:
         try:
@@ -105,9 +110,13 @@ def unit_of_work(settings_or_engine: Settings | Engine) -> Iterator[DbSession]:
             session.rollback()
             raise
         transaction = session.get_transaction()
-        if transaction is None or transaction.is_active:
-            session.commit()
-        # else: closing the session rolls the failed transaction back
+        if transaction is not None and not transaction.is_active:
+            session.rollback()
+            raise UnitRolledBack(
+                "a write in this unit of work failed and the error was caught inside it: nothing was "
+                "stored; wrap a write that may fail in db.engine.savepoint"
+            )
+        session.commit()
 
 
 def _refuse_flush(session, _context, _instances) -> None:
