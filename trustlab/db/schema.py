@@ -161,14 +161,14 @@ class StudyUnblinding(Base):
     """A look at a study's outcome numbers per condition before or at its end (append-only).
 
     A study is blinded while it is not closed and has no row here. ``source``: unblind (`study
-    unblind`), close (`study close`), analyze (`analyze` of a study that is not closed). The first row
-    is the unblinding; later rows record later looks.
+    unblind`), close (`study close`), analyze / export (`analyze`, `study export` or the judgements CSV
+    of a study that is not closed). The first row is the unblinding; later rows record later looks.
     """
 
     __tablename__ = "study_unblindings"
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
-    source: Mapped[str] = mapped_column(String(20))  # unblind | close | analyze
+    source: Mapped[str] = mapped_column(String(20))  # unblind | close | analyze | export
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,7 +27,8 @@ def explanation_entry(
     ctx: StudyContext, *, assignment_id: int, index: int, methods: list[str], row: Any
 ) -> dict[str, Any]:
     """The ``index``-th explanation of an assignment: {method, title, image_url, kind?, neighbours?,
-    error?}. Blinded studies name no method and no family; ``row`` is the stored Explanation or None."""
+    error?}. Blinded studies name no method and no family (no kind, no neighbour list: the picture
+    alone); ``row`` is the stored Explanation or None."""
     method = methods[index]
     blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
     entry: dict[str, Any] = {
@@ -48,7 +49,7 @@ def explanation_entry(
     if row is None or not row.overlay_path:
         entry["image_url"] = None
         entry["error"] = NOT_COMPUTED
-    if row is not None and row.neighbours:
+    if row is not None and row.neighbours and not blind:  # a neighbour list would name the family too
         entry["neighbours"] = disclosure.rater_neighbours(row.neighbours, show_prediction=shown)
     return entry
 

@@ -31,7 +31,7 @@ BETWEEN_WITHHELD = ("gold_failures", "cant_tell_rate", "median_time_s")
 
 def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple[Any, pd.DataFrame]:
     ctx = services.study(name=study, fresh=True)
-    with unit_of_work(services.settings) as s:
+    with read_session(services.settings) as s:
         try:
             get_study_by_id(s, study_id=ctx.id)
         except NotFound as exc:

@@ -38,6 +38,8 @@ from trustlab.db.schema import Item, Prediction, Study, StudyItem
 from trustlab.studies.balance import nearest_balanced, realised_balance
 from trustlab.studies.blinding import record_unblinding
 from trustlab.studies.config import StudyConfig, load_study_config
+from trustlab.studies.judgements import model_correct
+from trustlab.studies.questions import TASK_ANSWER
 
 STATUSES = ("draft", "open", "closed")
 
@@ -75,7 +77,8 @@ class _Candidate:
 
     @property
     def correct(self) -> bool:
-        return self.prediction.predicted_label == self.item.current_label
+        """Is the model right about the item's label now (the label the study freezes)."""
+        return bool(model_correct(None, self.prediction.predicted_label, self.item.current_label))
 
 
 def _candidates(session: DbSession, config: StudyConfig, dataset_id: int, model_id: int) -> list[_Candidate]:
@@ -140,11 +143,11 @@ def gold_answers_for(config: StudyConfig, candidate: _Candidate) -> dict[str, An
     """The answers a careful rater gives on a gold item, for the tasks that have a known answer."""
     answers: dict[str, Any] = {}
     if "verify" in config.tasks:
-        answers["model_correct"] = candidate.correct
+        answers[TASK_ANSWER["verify"]] = candidate.correct
     if "true_label" in config.tasks:
-        answers["true_label"] = candidate.item.current_label
+        answers[TASK_ANSWER["true_label"]] = candidate.item.current_label
     if "simulate" in config.tasks:
-        answers["simulated_label"] = candidate.prediction.predicted_label
+        answers[TASK_ANSWER["simulate"]] = candidate.prediction.predicted_label
     return answers
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from trustlab.config import Settings
-from trustlab.db.engine import unit_of_work
+from trustlab.db.engine import read_session
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.models import get_model_name
 from trustlab.db.queries.studies import get_study, study_items
@@ -21,7 +21,7 @@ from trustlab.studies.progress import progress_counts
 def study_status(settings: Settings, name: str) -> dict[str, Any]:
     """{study, status, items, gold_items, raters, per_rater: [{rater, done, assigned, released, by
     condition}], per_condition: {condition: {done, assigned, released}}}."""
-    with unit_of_work(settings) as session:
+    with read_session(settings) as session:
         study = get_study(session, name=name)
         config = load_study_config(study.config)
         items = study_items(session, study_id=study.id)
@@ -49,7 +49,7 @@ def export_study(settings: Settings, name: str, out_dir: str | Path) -> dict[str
     condition, answers and timing, in ``studies.judgements.EXPORT_COLUMNS``. Returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with unit_of_work(settings) as session:
+    with read_session(settings) as session:
         study = get_study(session, name=name)
         df = read_judgements(session, study_id=study.id)
         model = get_model_name(session, model_version_id=study.model_version_id)

@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from trustlab.config import Settings
-from trustlab.db.engine import unit_of_work
+from trustlab.db.engine import read_session
 from trustlab.db.queries.assignments import assignment_condition
 from trustlab.db.queries.items import item_labels
 from trustlab.db.queries.predictions import predictions_for_items
@@ -221,7 +221,7 @@ def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], l
     """({item_id: ItemTruth}, class names) of a study's items, for the simulator's answer model."""
     from trustlab.db.queries.labels import class_names
 
-    with unit_of_work(settings) as session:
+    with read_session(settings) as session:
         row = get_study(session, name=study)
         items = study_items(session, study_id=row.id)
         predictions = predictions_for_items(
@@ -242,7 +242,7 @@ def assignment_conditions(settings: Settings) -> Callable[[int], str]:
     """assignment id -> condition, read from the database (the simulator's view behind the blind)."""
 
     def lookup(assignment_id: int) -> str:
-        with unit_of_work(settings) as session:
+        with read_session(settings) as session:
             return assignment_condition(session, assignment_id=assignment_id)
 
     return lookup

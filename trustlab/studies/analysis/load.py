@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from trustlab.config import Settings
-from trustlab.db.engine import unit_of_work
+from trustlab.db.engine import read_session
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.explanations import explanation_scores
 from trustlab.db.queries.labels import class_names
@@ -40,7 +40,7 @@ class StudyData:
 
 def load_study_data(settings: Settings, study: str | Study) -> StudyData:
     """Load a study (by name or row) with its latest judgements and its explanations' faithfulness."""
-    with unit_of_work(settings) as session:
+    with read_session(settings) as session:
         row = get_study(session, name=study) if isinstance(study, str) else study
         config = load_study_config(row.config)
         df = read_judgements(session, study_id=row.id)

@@ -30,11 +30,13 @@ def validate_judgements(df: pd.DataFrame) -> pd.DataFrame:
     Added columns (float, NaN where not answered or "can't tell"): ``verify_correct`` (1 when the
     rater's verdict on the prediction matches the truth), ``accept`` (1 when the rater said the
     prediction is correct), ``sim_correct`` (the rater named the model's predicted class),
-    ``label_correct`` (the rater named the item's current label), ``trust_value``.
+    ``label_correct`` (the rater named the item's label as the study froze it), ``trust_value``.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"judgement table lacks columns {missing}: build it with load_judgements()")
+        raise ValueError(
+            f"judgement table lacks columns {missing}: build it with studies.judgements.read_judgements()"
+        )
     out = df.copy()
     cant = out["cant_tell"].fillna(False).astype(bool).to_numpy()
     answer = out["answer_model_correct"]

@@ -29,6 +29,7 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
     item_sd, n, method, role: "exploratory", interval, priors, converged, warnings} or {error: reason}.
     """
     from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     data = df.dropna(subset=["verify_correct"])
     present = [c for c in conditions if c in set(data["condition"])]
@@ -58,7 +59,8 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
             result = model.fit_vb()
     except (ValueError, np.linalg.LinAlgError) as exc:
         return {"error": f"the mixed model did not fit: {exc}", "role": "exploratory"}
-    problems = sorted({str(w.message).strip() for w in caught})
+    # Only the optimiser's own warnings say it did not converge (other libraries' deprecation notes don't).
+    problems = sorted({str(w.message).strip() for w in caught if issubclass(w.category, ConvergenceWarning)})
     names = list(model.exog_names)
     coefficients = []
     for name, mean, sd in zip(names, result.fe_mean, result.fe_sd, strict=True):
