@@ -169,36 +169,53 @@ def status(
     console.print(raters)
 
 
+# The options and the guard of a verb that looks at a running study's outcomes (analyze, export).
+UNBLIND_OPTION = typer.Option(
+    False,
+    "--unblind",
+    help="Look at a study that is not closed and still blinded: an interim look, recorded (who, when, "
+    "why). Without it the verb is refused.",
+)
+REASON_OPTION = typer.Option("", "--reason", help="Why a running study is looked at (recorded).")
+ACTOR_OPTION = typer.Option(None, "--actor", help="Who looks (default: the OS user).")
+
+
+def _look(name: str, *, unblind: bool, actor: str | None, reason: str, source: str) -> None:
+    """Refuse a blinded running study without --unblind; record the look and warn when it runs."""
+    from trustlab.studies.blinding import StillBlinded, analysis_look
+
+    try:
+        look = analysis_look(
+            load_settings(), name, unblind=unblind, actor=actor, reason=reason, source=source
+        )
+    except (*_errors(), StillBlinded) as exc:
+        raise fail(str(exc)) from None
+    if look is not None:
+        doing = "analysis" if source == "analyze" else "export"
+        console.print(
+            f"[bold yellow]warning:[/] study {name} is not closed: this {doing} is an unblinded interim "
+            f"look at its outcomes (look {look['interim_look']} of this running study, recorded with who "
+            "and when). Do not stop or extend the study because of what it shows."
+        )
+
+
 @study_app.command("export")
 def export(
     name: str = typer.Argument(..., help="Study name."),
     out: Path = typer.Option(..., "--out", help="Folder for the CSV and JSONL files."),
-    unblind: bool = typer.Option(
-        False,
-        "--unblind",
-        help="Export a study that is not closed and still blinded: its judgements give every outcome "
-        "number away, so this is an interim look, recorded (who, when, why). Without it it is refused.",
-    ),
-    reason: str = typer.Option("", "--reason", help="Why a running study is exported (recorded)."),
-    actor: str | None = typer.Option(None, "--actor", help="Who looks (default: the OS user)."),
+    unblind: bool = UNBLIND_OPTION,
+    reason: str = REASON_OPTION,
+    actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Write the study's judgements (latest per assignment) as CSV and JSONL. A running study is
     blinded: exporting it needs --unblind (or `study unblind` first) and is recorded as a look."""
-    from trustlab.studies.blinding import StillBlinded, analysis_look
     from trustlab.studies.export import export_study
 
+    _look(name, unblind=unblind, actor=actor, reason=reason, source="export")
     try:
-        look = analysis_look(
-            load_settings(), name, unblind=unblind, actor=actor, reason=reason, source="export"
-        )
         paths = export_study(load_settings(), name, out)
-    except (*_errors(), StillBlinded) as exc:
+    except _errors() as exc:
         raise fail(str(exc)) from None
-    if look is not None:
-        console.print(
-            f"[bold yellow]warning:[/] study {name} is not closed: this export is an unblinded interim look "
-            f"(look {look['interim_look']} of this running study, recorded with who and when)."
-        )
     console.print(f"wrote {paths['csv']} and {paths['jsonl']}")
 
 
@@ -236,36 +253,21 @@ def analyze(
         help="frozen: score against the labels frozen at `study create` (the primary analysis); current: "
         "also re-score against the items' curated labels now, as a sensitivity analysis shown side by side.",
     ),
-    unblind: bool = typer.Option(
-        False,
-        "--unblind",
-        help="Analyse a study that is not closed and still blinded: an interim look, recorded (who, when, "
-        "why). Without it such an analysis is refused.",
-    ),
-    reason: str = typer.Option("", "--reason", help="Why a running study is analysed (recorded)."),
-    actor: str | None = typer.Option(None, "--actor", help="Who looks (default: the OS user)."),
+    unblind: bool = UNBLIND_OPTION,
+    reason: str = REASON_OPTION,
+    actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Analyse a study: report.html, summary.json and CSV tables. A study that is not closed is
     blinded: analysing it needs --unblind (or `study unblind` first), and every analysis of it is
     recorded as an interim look."""
     from trustlab.studies.analysis import analyze_study
     from trustlab.studies.analysis.truth import check_labels
-    from trustlab.studies.blinding import StillBlinded, analysis_look
 
     try:
         check_labels(labels)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    try:
-        look = analysis_look(load_settings(), study, unblind=unblind, actor=actor, reason=reason)
-    except (*_errors(), StillBlinded) as exc:
-        raise fail(str(exc)) from None
-    if look is not None:
-        console.print(
-            f"[bold yellow]warning:[/] study {study} is not closed: this analysis is an unblinded interim "
-            f"look at its outcomes (look {look['interim_look']} of this running study, recorded with "
-            "who and when). Do not stop or extend the study because of what it shows."
-        )
+    _look(study, unblind=unblind, actor=actor, reason=reason, source="analyze")
     try:
         summary = analyze_study(load_settings(), study, out, replicates=replicates, labels=labels)
     except _errors() as exc:

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries import datasets as dataset_queries
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.studies import get_study_by_id
 from trustlab.platform.auth import Principal, require_role
 from trustlab.platform.errors import Conflict, NotFoundError, PlatformError
 from trustlab.platform.services import Services
 from trustlab.studies.analysis.agreement import krippendorff_alpha
-from trustlab.studies.blinding import record_unblinding, session_blinding
+from trustlab.studies.blinding import StillBlinded, analysis_look, session_blinding
 from trustlab.studies.judgements import export_csv, export_table, read_judgements
 from trustlab.studies.progress import live_outcomes, progress_counts, rater_quality
 
@@ -27,16 +24,6 @@ from trustlab.studies.progress import live_outcomes, progress_counts, rater_qual
 NO_QUALITY = {"gold_seen": 0, "gold_failures": 0, "cant_tell_rate": None, "median_time_s": None}
 # Rater quality that is an outcome per condition in a between-subject design (withheld while blinded).
 BETWEEN_WITHHELD = ("gold_failures", "cant_tell_rate", "median_time_s")
-
-
-def _frame(services: Services, study: str, *, include_superseded: bool) -> tuple[Any, pd.DataFrame]:
-    ctx = services.study(name=study, fresh=True)
-    with read_session(services.settings) as s:
-        try:
-            get_study_by_id(s, study_id=ctx.id)
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
-        return ctx, read_judgements(s, study_id=ctx.id, include_superseded=include_superseded)
 
 
 def study_progress(services: Services, principal: Principal, *, study: str) -> dict[str, Any]:
@@ -51,14 +38,16 @@ def study_progress(services: Services, principal: Principal, *, study: str) -> d
     - ``conditions``: {condition: {assigned, done, released}}, plus, when not blinded,
       {verification_accuracy, true_label_accuracy, n_verify, n_true_label} (``live_outcomes``);
     - ``agreement``: {true_label_krippendorff_alpha} pooled over conditions (compares none).
-    In a between-subject design, a blinded payload also withholds each rater's can't-tell rate and
-    median time (None; listed in ``blinding["withheld"]``): with one condition per rater they compare
-    conditions. ``assigned`` counts every assignment not released (done or open); ``released`` the ones taken
-    back from raters who timed out; accuracies and rates are fractions in [0, 1] or None without data.
+    In a between-subject design, a blinded payload also withholds each rater's gold failures, can't-tell
+    rate and median time (None; listed in ``blinding["withheld"]``): with one condition per rater they
+    compare conditions. ``assigned`` counts every assignment not released (done or open); ``released``
+    the ones taken back from raters who timed out; accuracies and rates are fractions in [0, 1] or None
+    without data.
     """
     require_role(principal, "researcher")
-    ctx, current = _frame(services, study, include_superseded=False)
+    ctx = services.study(name=study, fresh=True)
     with read_session(services.settings) as s:
+        current = read_judgements(s, study_id=ctx.id)
         counts = progress_counts(study_progress_rows(s, study_id=ctx.id), ctx.config.conditions)
         blinding = session_blinding(s, study_id=ctx.id, name=ctx.name, status=ctx.status)
     quality = rater_quality(current)
@@ -99,15 +88,13 @@ def judgements_csv(services: Services, principal: Principal, *, study: str) -> s
     (``studies.judgements.EXPORT_COLUMNS``). Conflict while the study is blinded (``studies.blinding``)."""
     require_role(principal, "researcher")
     ctx = services.study(name=study, fresh=True)
+    try:  # raw judgements give every outcome away: refused while blinded, a recorded look while running
+        analysis_look(services.settings, ctx.name, unblind=False, actor=principal.handle,
+                      reason="judgements CSV from the researcher tab or API", source="export")
+    except StillBlinded as exc:
+        raise Conflict(f"the judgements export is withheld: {exc}") from exc
     with read_session(services.settings) as s:
-        blinding = session_blinding(s, study_id=ctx.id, name=ctx.name, status=ctx.status)
-    if blinding["blinded"]:  # raw judgements and their conditions give away every outcome number
-        raise Conflict(f"the judgements export is withheld: {blinding['reason']}")
-    if ctx.status != "closed":  # an unblinded study that still runs: this export is a recorded look
-        with unit_of_work(services.settings) as s:
-            record_unblinding(s, study_id=ctx.id, source="export", actor=principal.handle,
-                              reason="judgements CSV from the researcher tab or API")
-    ctx, frame = _frame(services, study, include_superseded=True)
+        frame = read_judgements(s, study_id=ctx.id, include_superseded=True)
     return export_csv(export_table(frame, model=ctx.model_name))
 
 

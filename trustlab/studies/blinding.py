@@ -133,8 +133,8 @@ def analysis_look(
             raise StillBlinded(
                 f"study {study.name!r} is {study.status} and blinded: {doing} now is an unblinded "
                 "look at its outcomes (optional stopping). Close it first (`trustlab study close "
-                f"{study.name}`), or pass --unblind [--reason TEXT] to look anyway; the look is recorded "
-                "with who and when"
+                f"{study.name}`), unblind it (`trustlab study unblind {study.name} --reason TEXT`), or "
+                "pass --unblind [--reason TEXT] to look anyway; every look is recorded with who and when"
             )
         record_unblinding(session, study_id=study.id, source=source, actor=actor, reason=reason)
         after = session_blinding(session, study_id=study.id, name=study.name, status=study.status)
