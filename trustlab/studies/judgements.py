@@ -9,6 +9,7 @@ which rater answers name a class (``label_answers``).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -99,8 +100,6 @@ def read_judgements(session: Any, *, study_id: int, include_superseded: bool = F
 
 def export_table(df: pd.DataFrame, *, model: str) -> pd.DataFrame:
     """``df`` (a ``judgements_frame``) as the export table, columns ``EXPORT_COLUMNS``."""
-    import json
-
     out = df.copy()
     out["model"] = model
     for key in ANSWER_KEYS:

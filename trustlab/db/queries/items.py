@@ -13,10 +13,6 @@ from trustlab.db.schema import (
 )
 
 
-def item_by_sha(session: Session, *, dataset_id: int, sha256: str) -> Item | None:
-    return session.scalars(select(Item).where(Item.dataset_id == dataset_id, Item.sha256 == sha256)).first()
-
-
 def add_items(session: Session, *, items: Sequence[Item]) -> None:
     session.add_all(items)
     session.flush()

@@ -47,10 +47,6 @@ def set_metrics(session: Session, *, model_version_id: int, split: str, metrics:
     session.flush()
 
 
-def list_model_versions(session: Session) -> list[ModelVersion]:
-    return list(session.scalars(select(ModelVersion).order_by(ModelVersion.created_at, ModelVersion.id)))
-
-
 def get_model_name(session: Session, *, model_version_id: int) -> str:
     model = session.get(ModelVersion, model_version_id)
     return model.name if model is not None else f"model#{model_version_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,13 +49,6 @@ def predicted_item_ids(session: Session, *, model_version_id: int, kind: str = "
 def add_predictions(session: Session, *, predictions: Sequence[Prediction]) -> None:
     session.add_all(predictions)
     session.flush()
-
-
-def delete_predictions(session: Session, *, model_version_id: int, kind: str) -> int:
-    result = session.execute(
-        delete(Prediction).where(Prediction.model_version_id == model_version_id, Prediction.kind == kind)
-    )
-    return result.rowcount or 0
 
 
 def predictions_for_items(

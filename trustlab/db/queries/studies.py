@@ -77,10 +77,6 @@ def list_studies(session: Session) -> list[Study]:
     return list(session.scalars(select(Study).order_by(Study.name)))
 
 
-def study_item_ids(session: Session, *, study_id: int) -> set[int]:
-    return set(session.scalars(select(StudyItem.item_id).where(StudyItem.study_id == study_id)))
-
-
 def add_unblinding(
     session: Session, *, study_id: int, source: str, actor: str, reason: str = ""
 ) -> StudyUnblinding:

@@ -15,12 +15,7 @@ from trustlab.db.queries.models import get_model_name
 from trustlab.db.queries.studies import get_study, study_items
 from trustlab.db.schema import Study
 from trustlab.studies.config import StudyConfig, load_study_config
-from trustlab.studies.judgements import (  # noqa: F401 - the pipeline's names, re-exported for analysis
-    ANSWER_COLUMNS,
-    item_time_ms,
-    judgements_frame,
-    read_judgements,
-)
+from trustlab.studies.judgements import read_judgements
 
 
 @dataclass(frozen=True)
