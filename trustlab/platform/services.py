@@ -28,6 +28,7 @@ from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoun
 from trustlab.platform.on_demand import explanation_row
 from trustlab.platform.paths import existing_file
 from trustlab.platform.study_cache import StudyCache, StudyContext
+from trustlab.platform.throttle import LoginThrottle
 from trustlab.platform.worker import ExplanationWorker
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress
 from trustlab.studies.config import condition_methods
@@ -57,6 +58,7 @@ class Services:
         self.worker = worker or ExplanationWorker(settings)
         self.studies = StudyCache(settings)
         self._unlabelled = disclosure.UnlabelledTwins(settings)
+        self.login_throttle = LoginThrottle()  # failed sign-ins, counted in this process
 
     def study(
         self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
