@@ -50,7 +50,8 @@ def test_login_is_refused_after_ten_failures_per_name_or_address(sqlite_settings
     throttle = LoginThrottle()
 
     def login(name, password, address):
-        return auth.login(sqlite_settings, username=name, password=password, address=address, throttle=throttle)
+        return auth.login(sqlite_settings, username=name, password=password, address=address,
+                          throttle=throttle)
 
     for k in range(MAX_FAILURES):
         with pytest.raises(NotAuthenticated):
