@@ -21,8 +21,7 @@ LEGACY_TOKEN_TTL = timedelta(hours=12)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('raters', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('raters', sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('invites', schema=None) as batch_op:
         batch_op.add_column(sa.Column('simulated', sa.Boolean(), server_default=sa.false(), nullable=False))
     # Raters who arrived through the rater simulator's invites were marked by the client; keep
@@ -48,5 +47,6 @@ def downgrade() -> None:
         batch_op.alter_column('expires_at', existing_type=sa.DateTime(timezone=True), nullable=True)
     with op.batch_alter_table('invites', schema=None) as batch_op:
         batch_op.drop_column('simulated')
-    with op.batch_alter_table('raters', schema=None) as batch_op:
-        batch_op.drop_column('disabled_at')
+    # Not in batch mode: on SQLite that copies `raters`, which other tables' foreign keys forbid
+    # (ALTER TABLE ... DROP COLUMN needs SQLite 3.35, 2021).
+    op.drop_column('raters', 'disabled_at')
