@@ -6,7 +6,7 @@ from alembic import command
 from sqlalchemy import text
 
 from trustlab.db.engine import make_engine
-from trustlab.db.migrate import alembic_config, current_revision, upgrade_to_head
+from trustlab.db.migrate import alembic_config, current_revision
 
 # One row per table, enough for a study item (revision 0001's NOT NULL columns).
 ROWS_AT_0001 = [
@@ -81,7 +81,7 @@ def test_0003_records_studies_closed_before_it_as_unblinded(settings):
             _insert(connection, table, row)
         _insert(connection, "studies", {"id": 2, "name": "done", "dataset_id": 1, "model_version_id": 1,
                                         "config": "{}", "status": "closed"})
-    upgrade_to_head(engine)
+    _upgrade(engine, "0003")
     assert current_revision(engine) == "0003"
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT study_id, source, actor, reason FROM study_unblindings")).all()

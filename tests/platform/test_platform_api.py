@@ -287,8 +287,8 @@ def test_researcher_progress_and_csv(world, client):
                 "answers": {"model_correct": correct, "true_label": truth, "trust": 5, "comment": 'a, "b"'},
             },
         )
-    auth.create_user(world.settings, handle="res", role="researcher", password="pw-123456")
-    token = client.post("/api/v1/login", json={"username": "res", "password": "pw-123456"}).json()["token"]
+    auth.create_user(world.settings, handle="res", role="researcher", password="pw-1234567")
+    token = client.post("/api/v1/login", json={"username": "res", "password": "pw-1234567"}).json()["token"]
     progress = client.get("/api/v1/studies/alpha/progress", headers=bearer(token))
     assert progress.status_code == 200
     body = progress.json()

@@ -70,8 +70,8 @@ def test_create_user_login_and_authenticate(settings):
 
 
 def test_expired_token_is_refused(settings):
-    auth.create_user(settings, handle="bob", role="curator", password="secret-pw")
-    result = auth.login(settings, username="bob", password="secret-pw")
+    auth.create_user(settings, handle="bob", role="curator", password="secret-pw-10")
+    result = auth.login(settings, username="bob", password="secret-pw-10")
     with unit_of_work(settings) as s:
         token = s.scalars(select(AuthToken)).one()
         token.expires_at = datetime.now(UTC) - timedelta(seconds=1)

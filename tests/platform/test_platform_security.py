@@ -34,8 +34,9 @@ def rater(client, world, study="alpha") -> dict:
 
 
 def staff(client, world, role: str) -> dict:
-    auth.create_user(world.settings, handle=role, role=role, password="pw-" + role)
-    token = client.post("/api/v1/login", json={"username": role, "password": "pw-" + role}).json()["token"]
+    password = "password-" + role
+    auth.create_user(world.settings, handle=role, role=role, password=password)
+    token = client.post("/api/v1/login", json={"username": role, "password": password}).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -61,8 +61,8 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
-    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-1")
-    auth.create_user(world.settings, handle="carl", role="curator", password="carl-pw-1")
+    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-123")
+    auth.create_user(world.settings, handle="carl", role="curator", password="carl-pw-123")
     proposal_ids = add_proposals(world)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
@@ -71,7 +71,7 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
             page.goto(base)
             page.wait_for_selector("#tl-notice :text('invite link')", timeout=TIMEOUT_MS)
             page.click("#tl-tab-research-button")
-            sign_in(page, "tl-res", "rita", "rita-pw-1")
+            sign_in(page, "tl-res", "rita", "rita-pw-123")
             page.wait_for_selector(":text('judgements from')", timeout=TIMEOUT_MS)
             assert page.locator(":text('alpha')").count() > 0
             # alpha is open and nobody unblinded it: a clear line, no accuracy per condition.
@@ -83,7 +83,7 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
             page.screenshot(path=str(SCREENSHOTS / "researcher.png"), full_page=True)
 
             page.click("#tl-tab-curate-button")
-            sign_in(page, "tl-cur", "carl", "carl-pw-1")
+            sign_in(page, "tl-cur", "carl", "carl-pw-123")
             page.wait_for_selector(f".tl-cur-card[data-proposal='{proposal_ids[0]}']", timeout=TIMEOUT_MS)
             page.screenshot(path=str(SCREENSHOTS / "curator.png"), full_page=True)
             page.keyboard.press("a")

@@ -35,7 +35,7 @@ def test_simulated_raters_go_through_the_api(settings, tmp_path):
         tasks=["verify", "true_label", "trust", "comment"],
     )
     truth, classes = study_truth(settings, study.name)
-    invites = [link.token for link in create_invites(settings, study=study.name, n=4)]
+    invites = [link.token for link in create_invites(settings, study=study.name, n=4, simulated=True)]
     profile = {"careless_share": 0.5, "cant_tell_rate": 0.0}
     with TestClient(create_app(settings, ui=False)) as client:
         result = simulate_raters(

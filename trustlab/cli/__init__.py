@@ -7,7 +7,9 @@ import importlib
 from trustlab.cli.app import app
 
 # Each module attaches its verbs to `app`; one owner per module.
-VERB_MODULES = ("dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "relabelcmd", "democmd")
+VERB_MODULES = (
+    "dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "accesscmd", "relabelcmd", "democmd"
+)
 
 
 def _load_verbs() -> None:

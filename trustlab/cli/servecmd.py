@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import typer
 
-from trustlab.cli.app import app, console, fail, study_app, user_app
+from trustlab.cli.app import app, console, err_console, fail, study_app, user_app
 from trustlab.config import load_settings
 from trustlab.platform.errors import PlatformError
 
@@ -33,21 +34,53 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
+def _read_password(password: str | None, password_file: Path | None, prompt: bool) -> str | None:
+    """The password from exactly one source, or None (generate one)."""
+    if (password is not None) + (password_file is not None) + prompt > 1:
+        raise fail("give the password one way: --password-prompt, --password-file or --password")
+    if password_file is not None:
+        try:
+            lines = password_file.read_text().splitlines()
+        except OSError as exc:
+            raise fail(f"cannot read --password-file {password_file}: {exc.strerror}") from None
+        if not lines or not lines[0]:
+            raise fail(f"--password-file {password_file} is empty: put the password on its first line")
+        return lines[0]
+    if prompt:
+        return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if password is not None:
+        err_console.print(
+            "[yellow]warning:[/] --password lands in your shell history and the process list; "
+            "prefer --password-prompt or --password-file"
+        )
+    return password
+
+
 @user_app.command("add")
 def user_add(
     name: str = typer.Argument(..., help="User name to sign in with."),
     role: str = typer.Option("researcher", help="researcher | curator | admin | rater"),
-    password: str | None = typer.Option(None, help="Password to set (default: generate and print one)."),
+    password_prompt: bool = typer.Option(
+        False, "--password-prompt", help="Type the password at a hidden prompt (asked twice)."
+    ),
+    password_file: Path | None = typer.Option(
+        None, "--password-file", help="Read the password from the first line of this file."
+    ),
+    password: str | None = typer.Option(
+        None, help="The password itself (lands in shell history: prefer the two options above)."
+    ),
 ) -> None:
-    """Create a staff account and print its password (generated unless --password is given)."""
+    """Create an account. Without a password option one is generated and printed once; a chosen
+    password needs at least 10 characters."""
     from trustlab.platform.auth import create_user
 
+    chosen = _read_password(password, password_file, password_prompt)
     try:
-        _, secret = create_user(load_settings(), handle=name, role=role, password=password)
+        _, secret = create_user(load_settings(), handle=name, role=role, password=chosen)
     except PlatformError as exc:
         raise fail(exc.message) from None
     console.print(f"user [bold]{name}[/] ({role}) created")
-    if password is None:
+    if chosen is None:
         console.print(f"password: [bold]{secret}[/]  (shown once; it is stored hashed)")
 
 
@@ -56,7 +89,13 @@ def study_invite(
     study: str = typer.Argument(..., help="Study name."),
     n: int = typer.Option(1, "--n", help="How many single-rater invite links."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON [{url, token}] instead of links."),
+    expires_days: float | None = typer.Option(
+        None, help="Links stop working after this many days (default: TRUSTLAB_INVITE_DAYS, else 14)."
+    ),
     expires_hours: float | None = typer.Option(None, help="Links stop working after this many hours."),
+    simulated: bool = typer.Option(
+        False, "--simulated", help="Mark the raters these links make as simulated (load tests)."
+    ),
     base_url: str = typer.Option(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="Where raters reach the app."),
 ) -> None:
     """Print invite links http://HOST/?invite=TOKEN (append &pid=ID to record a participant id)."""
@@ -64,7 +103,13 @@ def study_invite(
 
     try:
         links = create_invites(
-            load_settings(), study=study, n=n, expires_hours=expires_hours, base_url=base_url
+            load_settings(),
+            study=study,
+            n=n,
+            expires_hours=expires_hours,
+            expires_days=expires_days,
+            simulated=simulated,
+            base_url=base_url,
         )
     except PlatformError as exc:
         raise fail(exc.message) from None

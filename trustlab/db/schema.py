@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -205,6 +206,8 @@ class Rater(Base):
     external_pid: Mapped[str | None] = mapped_column(String(200), default=None)
     completion_code: Mapped[str | None] = mapped_column(String(64), default=None)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by `trustlab user disable`: the account cannot sign in and its tokens stop working.
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -216,6 +219,8 @@ class Invite(Base):
     rater_id: Mapped[int | None] = mapped_column(ForeignKey("raters.id"), default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Decided when the invite is made (the rater simulator's invites), never by the client.
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -225,8 +230,9 @@ class AuthToken(Base):
     __tablename__ = "auth_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
-    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), index=True)
+    # Every token expires (indexed: expired tokens are purged whenever a token is issued).
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

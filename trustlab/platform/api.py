@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from trustlab.platform import auth, staff
 from trustlab.platform.auth import Principal
-from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
+from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError, TooManyRequests
 from trustlab.platform.on_demand import RETRY_AFTER_S
 from trustlab.platform.routes import API_PREFIX
 from trustlab.platform.services import Finished, Services
@@ -47,9 +47,12 @@ class LoginOut(BaseModel):
 
 
 class InviteIn(BaseModel):
+    # No `simulated` field any more: whether a rater is simulated is stored on the invite when it is
+    # made (`trustlab study invite --simulated`); a client that still sends it is ignored.
     invite: str
-    pid: str | None = Field(default=None, max_length=200, description="external participant id")
-    simulated: bool = Field(default=False, description="set by the rater simulator only")
+    pid: str | None = Field(
+        default=None, max_length=auth.MAX_PID_LENGTH, description="external participant id (printable)"
+    )
 
 
 class InviteOut(BaseModel):
@@ -94,24 +97,71 @@ def platform_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, Any] = {"detail": exc.message}
     if isinstance(exc, InvalidAnswer):
         body["field"] = exc.field
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    headers: dict[str, str] = {}
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status_code=exc.status, headers=headers or None)
 
 
 router = APIRouter(prefix=API_PREFIX)
 
 
-@router.post("/login", response_model=LoginOut, tags=["auth"])
-def login(body: LoginIn, services: ServicesDep) -> LoginOut:
-    """Staff sign-in with user name and password."""
-    result = auth.login(services.settings, username=body.username, password=body.password)
+@router.post(
+    "/login",
+    response_model=LoginOut,
+    tags=["auth"],
+    responses={
+        401: {"description": "wrong user name or password"},
+        403: {"description": "the account is disabled"},
+        429: {"description": "too many failed sign-ins for this name or address; see Retry-After"},
+        503: {"description": "every password-hashing slot is busy; see Retry-After"},
+    },
+)
+def login(body: LoginIn, request: Request, services: ServicesDep) -> LoginOut:
+    """Staff sign-in with user name and password (10 failures a minute per name or address: 429)."""
+    result = auth.login(
+        services.settings,
+        username=body.username,
+        password=body.password,
+        address=request.client.host if request.client else None,
+        throttle=services.login_throttle,
+    )
     return LoginOut(token=result.token, role=result.role)
 
 
-@router.post("/invites/accept", response_model=InviteOut, tags=["auth"])
+@router.post(
+    "/logout",
+    status_code=204,
+    tags=["auth"],
+    responses={401: {"description": "no valid token was sent"}},
+)
+def logout(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Response:
+    """Revoke the token this request was sent with (the account's other tokens stay valid)."""
+    # PrincipalDep has already answered 401 unless the token was valid.
+    auth.logout(services.settings, credentials.credentials if credentials is not None else None)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/invites/accept",
+    response_model=InviteOut,
+    tags=["auth"],
+    responses={
+        401: {"description": "unknown invite"},
+        403: {"description": "the invite's rater was disabled"},
+        409: {"description": "the study is not open"},
+        410: {"description": "the invite expired"},
+    },
+)
 def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
     """Exchange an invite token for a bearer token (again later: the same rater, a new token)."""
-    result = auth.accept_invite(services.settings, invite=body.invite, pid=body.pid, simulated=body.simulated)
+    result = auth.accept_invite(services.settings, invite=body.invite, pid=body.pid)
     return InviteOut(token=result.token, rater_id=result.rater_id, study=result.study)
 
 

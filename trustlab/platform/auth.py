@@ -3,13 +3,22 @@
 Passwords are hashed with scrypt (a memory-hard, slow KDF) and compared in constant time. Invite
 tokens and bearer tokens are 256-bit random strings; only their sha256 is stored, which is enough
 for secrets with that much entropy (a slow KDF protects guessable passwords, not random tokens).
+
+Every token expires; invites expire after ``TRUSTLAB_INVITE_DAYS`` (14) days unless told otherwise.
+Sign-ins are throttled per user name and per client address (``throttle.LoginThrottle``), and at
+most ``TRUSTLAB_SCRYPT_SLOTS`` (2) scrypt computations run at once per process, so a flood of
+sign-ins cannot take every core from raters (whose tokens are checked with one sha256).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,11 +32,24 @@ from trustlab.db.queries.users import (
     add_invites,
     add_rater,
     claim_invite_for_new_rater,
+    get_rater,
     invite_by_hash,
+    purge_expired_tokens,
     rater_by_handle,
     rater_for_token,
+    revoke_token,
 )
-from trustlab.platform.errors import Conflict, Forbidden, Gone, NotAuthenticated, NotFoundError, PlatformError
+from trustlab.platform.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidAnswer,
+    NotAuthenticated,
+    NotFoundError,
+    PlatformError,
+    ServerBusy,
+)
+from trustlab.platform.throttle import LoginThrottle
 
 ROLES = ("rater", "researcher", "curator", "admin")
 STAFF_ROLES = frozenset({"researcher", "curator", "admin"})
@@ -44,14 +66,57 @@ GENERATED_PASSWORD_BYTES = 12
 RATER_TOKEN_TTL = timedelta(days=30)
 STAFF_TOKEN_TTL = timedelta(hours=12)
 COMPLETION_CODE_BYTES = 5
+PASSWORD_MIN_LENGTH = 10
+MAX_PID_LENGTH = 200
+DEFAULT_INVITE_DAYS = 14.0
+INVITE_DAYS_ENV = "TRUSTLAB_INVITE_DAYS"
+DEFAULT_SCRYPT_SLOTS = 2
+SCRYPT_SLOTS_ENV = "TRUSTLAB_SCRYPT_SLOTS"
+# A sign-in waits this long for a free scrypt slot before it is told to come back (503).
+SCRYPT_WAIT_S = 5.0
+SCRYPT_BUSY_RETRY_S = 2
+
+
+def _positive_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise PlatformError(f"{name}={raw!r} must be a positive number (default {default:g})")
+    return value
+
+
+SCRYPT_SLOTS = int(_positive_env(SCRYPT_SLOTS_ENV, DEFAULT_SCRYPT_SLOTS))
+SCRYPT_GATE = threading.BoundedSemaphore(SCRYPT_SLOTS)
+"""Held around every scrypt computation (hash and verify) in this process."""
+
+
+@contextmanager
+def _scrypt_slot() -> Iterator[None]:
+    if not SCRYPT_GATE.acquire(timeout=SCRYPT_WAIT_S):
+        raise ServerBusy(
+            "the server is busy checking other sign-ins; try again in a few seconds",
+            retry_after=SCRYPT_BUSY_RETRY_S,
+        )
+    try:
+        yield
+    finally:
+        SCRYPT_GATE.release()
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    with _scrypt_slot():
+        return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen)
 
 
 def hash_password(password: str) -> str:
     """``scrypt$N$r$p$salt_hex$hash_hex`` for ``password``."""
     salt = secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=SCRYPT_DKLEN
-    )
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_DKLEN)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
@@ -64,9 +129,7 @@ def verify_password(password: str, stored: str | None) -> bool:
         if scheme != "scrypt":
             return False
         expected = bytes.fromhex(digest_hex)
-        digest = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
+        digest = _scrypt(password, bytes.fromhex(salt_hex), int(n), int(r), int(p), len(expected))
     except ValueError:
         return False
     return hmac.compare_digest(digest, expected)
@@ -125,12 +188,17 @@ def create_user(
     """Create a staff (or rater) account; returns ``(rater_id, password)``.
 
     A password is generated when none is given. Raises Conflict if the handle is taken and
-    PlatformError for an unknown role.
+    PlatformError for an unknown role or a password shorter than ``PASSWORD_MIN_LENGTH``.
     """
     if role not in ROLES:
         raise PlatformError(f"role {role!r} is unknown; use one of {', '.join(ROLES)}")
     if not handle or len(handle) > 200:
         raise PlatformError("user name must be 1-200 characters")
+    if password is not None and len(password) < PASSWORD_MIN_LENGTH:
+        raise PlatformError(
+            f"the password must be at least {PASSWORD_MIN_LENGTH} characters "
+            f"(got {len(password)}); leave it out to have one generated"
+        )
     password = password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     with unit_of_work(settings) as s:
         if rater_by_handle(s, handle=handle) is not None:
@@ -139,29 +207,62 @@ def create_user(
         return rater.id, password
 
 
-def login(settings: Settings, *, username: str, password: str) -> LoginResult:
-    """Check a staff password and issue a bearer token. Raises NotAuthenticated."""
+def login(
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    address: str | None = None,
+    throttle: LoginThrottle | None = None,
+) -> LoginResult:
+    """Check a password and issue a bearer token (expired tokens are purged on the way).
+
+    address: the client's address, counted by ``throttle`` next to the user name. The API and the
+    staff sign-in pass the app's throttle; trusted callers (the CLI, tests) may pass none.
+    Raises TooManyRequests (429) when the name or address is locked out, ServerBusy (503) when
+    every scrypt slot stays busy, NotAuthenticated for a wrong name or password and Forbidden for
+    a disabled account.
+    """
+    if throttle is not None:
+        throttle.check(username, address)
+    now = _now()
     with unit_of_work(settings) as s:
         rater = rater_by_handle(s, handle=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
         stored = rater.secret_hash if rater is not None else _DUMMY_HASH
         if not verify_password(password, stored) or rater is None:
+            if throttle is not None:
+                throttle.failure(username, address)
             raise NotAuthenticated("wrong user name or password")
+        if throttle is not None:
+            throttle.success(username, address)
+        if rater.disabled_at is not None:
+            raise Forbidden(f"the account {username!r} is disabled; an admin can run `trustlab user enable`")
+        purge_expired_tokens(s, now=now)
         token = new_token()
         ttl = STAFF_TOKEN_TTL if rater.role in STAFF_ROLES else RATER_TOKEN_TTL
-        add_auth_token(s, rater_id=rater.id, token_hash=hash_token(token), expires_at=_now() + ttl)
+        add_auth_token(s, rater_id=rater.id, token_hash=hash_token(token), expires_at=now + ttl)
         return LoginResult(token=token, role=rater.role, rater_id=rater.id)
 
 
+def logout(settings: Settings, token: str | None) -> bool:
+    """Revoke one bearer token (sign-out); True when it existed. The UI's sign-out button calls this."""
+    if not token:
+        return False
+    with unit_of_work(settings) as s:
+        return revoke_token(s, token_hash=hash_token(token)) > 0
+
+
 def authenticate(settings: Settings, token: str | None) -> Principal:
-    """The Principal for a bearer token. Raises NotAuthenticated when missing, unknown or expired."""
+    """The Principal for a bearer token. Raises NotAuthenticated when missing, unknown, expired,
+    revoked (sign-out, `trustlab token revoke`) or its account is disabled."""
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
     with read_session(settings) as s:
         rater = rater_for_token(s, token_hash=hash_token(token), now=_now())
         if rater is None:
             raise NotAuthenticated(
-                "your session token is unknown or expired; sign in or open your invite link again"
+                "your session token is unknown, expired or revoked; sign in or open your invite link again"
             )
         return Principal(rater_id=rater.id, handle=rater.handle, role=rater.role, study_id=rater.study_id)
 
@@ -172,18 +273,36 @@ def require_role(principal: Principal, *roles: str) -> None:
         raise Forbidden(f"this needs the {' or '.join(roles)} role; you are signed in as {principal.role}")
 
 
+def default_invite_days() -> float:
+    """Days an invite stays valid unless told otherwise: ``TRUSTLAB_INVITE_DAYS``, else 14."""
+    return _positive_env(INVITE_DAYS_ENV, DEFAULT_INVITE_DAYS)
+
+
 def create_invites(
     settings: Settings,
     *,
     study: str,
     n: int,
     expires_hours: float | None = None,
+    expires_days: float | None = None,
+    simulated: bool = False,
     base_url: str = "http://127.0.0.1:7860",
 ) -> list[InviteLink]:
-    """Make ``n`` single-rater invite links for a study; only the tokens' hashes are stored."""
+    """Make ``n`` single-rater invite links for a study; only the tokens' hashes are stored.
+
+    The links expire after ``expires_hours``, else ``expires_days``, else ``default_invite_days()``.
+    simulated: the raters these links make are marked simulated (the rater simulator's invites);
+    the flag is stored here, never taken from the client that accepts the invite.
+    """
     if n < 1:
         raise PlatformError(f"--n must be at least 1 (got {n})")
-    expires_at = _now() + timedelta(hours=expires_hours) if expires_hours else None
+    if expires_hours is not None:
+        lifetime = timedelta(hours=expires_hours)
+    else:
+        lifetime = timedelta(days=expires_days if expires_days is not None else default_invite_days())
+    if lifetime <= timedelta(0):
+        raise PlatformError("an invite's lifetime must be positive (--expires-days / --expires-hours)")
+    expires_at = _now() + lifetime
     tokens = [new_token() for _ in range(n)]
     with unit_of_work(settings) as s:
         try:
@@ -191,21 +310,40 @@ def create_invites(
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
         add_invites(
-            s, study_id=study_row.id, token_hashes=[hash_token(t) for t in tokens], expires_at=expires_at
+            s,
+            study_id=study_row.id,
+            token_hashes=[hash_token(t) for t in tokens],
+            expires_at=expires_at,
+            simulated=simulated,
         )
     base = base_url.rstrip("/")
     return [InviteLink(token=t, url=f"{base}/?invite={t}") for t in tokens]
 
 
-def accept_invite(
-    settings: Settings, *, invite: str, pid: str | None = None, simulated: bool = False
-) -> AcceptedInvite:
+def validate_pid(pid: str | None) -> str | None:
+    """The participant id from ``?pid=`` / the API, checked: at most 200 printable characters.
+
+    Returns None for a missing or empty pid; raises InvalidAnswer (field ``pid``, 422) otherwise.
+    """
+    if pid is None or pid == "":
+        return None
+    if not isinstance(pid, str) or len(pid) > MAX_PID_LENGTH:
+        raise InvalidAnswer("pid", f"the participant id must be at most {MAX_PID_LENGTH} characters")
+    if not pid.isprintable():
+        raise InvalidAnswer("pid", "the participant id may only hold printable characters")
+    return pid
+
+
+def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) -> AcceptedInvite:
     """Exchange an invite token for a bearer token.
 
-    The first acceptance creates the invite's one rater (recording ``pid``); opening the same link
-    again (a reload, another device) signs that same rater in again, so raters resume where they
-    stopped. Raises NotAuthenticated for an unknown token and Gone for an expired one.
+    The first acceptance creates the invite's one rater (recording ``pid``, and ``simulated`` as
+    the invite says); opening the same link again (a reload, another device) signs that same rater
+    in again, so raters resume where they stopped. Raises InvalidAnswer for a bad pid,
+    NotAuthenticated for an unknown token, Gone for an expired one, Conflict (409) when the study
+    has closed and Forbidden when the rater was disabled.
     """
+    pid = validate_pid(pid)
     now = _now()
     with unit_of_work(settings) as s:
         row = invite_by_hash(s, token_hash=hash_token(invite or ""))
@@ -213,6 +351,11 @@ def accept_invite(
             raise NotAuthenticated("this invite link is not valid; check that you copied the whole link")
         if row.expires_at is not None and as_utc(row.expires_at) <= now:
             raise Gone("this invite link has expired; ask the study team for a new one")
+        study = get_study_by_id(s, study_id=row.study_id)
+        # A draft study's link works (the rater is told to come back once it opens); a closed
+        # study's link issues no more tokens.
+        if study.status == "closed":
+            raise Conflict(f"the study {study.name!r} has closed and takes no more answers; thank you")
         rater_id = row.rater_id
         if rater_id is None:
             rater_id = claim_invite_for_new_rater(
@@ -221,13 +364,15 @@ def accept_invite(
                 handle=f"rater-{secrets.token_hex(6)}",
                 study_id=row.study_id,
                 now=now,
-                external_pid=(pid or None),
-                simulated=simulated,
+                external_pid=pid,
+                simulated=row.simulated,
             )
+        elif get_rater(s, rater_id=rater_id).disabled_at is not None:
+            raise Forbidden("your participation in this study was ended by the study team")
+        purge_expired_tokens(s, now=now)
         token = new_token()
         add_auth_token(s, rater_id=rater_id, token_hash=hash_token(token), expires_at=now + RATER_TOKEN_TTL)
-        study_name = get_study_by_id(s, study_id=row.study_id).name
-        return AcceptedInvite(token=token, rater_id=rater_id, study=study_name)
+        return AcceptedInvite(token=token, rater_id=rater_id, study=study.name)
 
 
 def new_completion_code() -> str:

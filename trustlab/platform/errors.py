@@ -43,3 +43,19 @@ class InvalidAnswer(PlatformError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class TooManyRequests(PlatformError):
+    """Too many attempts: the API answers 429 with ``Retry-After: retry_after`` (whole seconds)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class ServerBusy(TooManyRequests):
+    """Every password-hashing slot stayed busy: 503 with ``Retry-After``."""
+
+    status = 503

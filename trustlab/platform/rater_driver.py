@@ -89,7 +89,7 @@ def simulate_raters(
     try:
         active: dict[int, tuple[SimulatedRater, dict[str, str]]] = {}
         for index, invite in enumerate(invites[:n]):
-            response = client.post(ACCEPT_INVITE_PATH, json={"invite": invite, "simulated": True})
+            response = client.post(ACCEPT_INVITE_PATH, json={"invite": invite})
             _check(response, "accepting an invite")
             rater = SimulatedRater.make(prof, seed=seed, index=index)
             result.careless += rater.careless

@@ -34,6 +34,7 @@ from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoun
 from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row
 from trustlab.platform.paths import existing_file
 from trustlab.platform.study_cache import StudyCache, StudyContext
+from trustlab.platform.throttle import LoginThrottle
 from trustlab.platform.worker import ExplanationPending, ExplanationWorker
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress
 from trustlab.studies.config import condition_methods
@@ -68,6 +69,7 @@ class Services:
         self.worker = worker or ExplanationWorker(settings)
         self.studies = StudyCache(settings)
         self._unlabelled = disclosure.UnlabelledTwins(settings)
+        self.login_throttle = LoginThrottle()  # failed sign-ins, counted in this process
 
     def study(
         self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False

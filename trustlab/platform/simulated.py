@@ -28,7 +28,7 @@ def run_simulated_raters(
     from trustlab.platform.auth import create_invites
 
     truth, classes = study_truth(settings, study)
-    invites = [link.token for link in create_invites(settings, study=study, n=n)]
+    invites = [link.token for link in create_invites(settings, study=study, n=n, simulated=True)]
     options = dict(
         study=study,
         n=n,

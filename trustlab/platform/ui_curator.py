@@ -38,8 +38,8 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
         result = gr.Markdown(elem_id="tl-cur-result")
     outputs = [current, card, other, result]
 
-    def sign_in(username, password):
-        st, text = do_login(services, username, password)
+    def sign_in(username, password, request: gr.Request):
+        st, text = do_login(services, username, password, request)
         return st, st, text, gr.update(value=""), dataset_choices(services, st)
 
     def show(st, name, note="", last_item_id=None):

@@ -65,8 +65,8 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
     # Ticks only once a researcher is signed in (raters' pages never poll).
     timer = gr.Timer(REFRESH_S, active=False)
 
-    def sign_in(username, password):
-        st, text = do_login(services, username, password)
+    def sign_in(username, password, request: gr.Request):
+        st, text = do_login(services, username, password, request)
         return st, st, text, gr.update(value=""), _study_choices(services, st), gr.Timer(active=bool(st))
 
     def report(st, name):

@@ -8,7 +8,7 @@ import gradio as gr
 
 from trustlab.platform import auth
 from trustlab.platform.auth import Principal
-from trustlab.platform.errors import NotAuthenticated, PlatformError
+from trustlab.platform.errors import NotAuthenticated, PlatformError, TooManyRequests
 from trustlab.platform.services import Services
 
 
@@ -29,10 +29,27 @@ def build_login(prefix: str) -> StaffLogin:
     return StaffLogin(username, password, button, status)
 
 
-def do_login(services: Services, username: str, password: str) -> tuple[dict, str]:
-    """(staff state, status text) after a sign-in attempt."""
+def client_address(request: gr.Request | None) -> str | None:
+    """The visitor's address (the real one behind a proxy that sends X-Forwarded-For to uvicorn)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return getattr(client, "host", None)
+
+
+def do_login(
+    services: Services, username: str, password: str, request: gr.Request | None = None
+) -> tuple[dict, str]:
+    """(staff state, status text) after a sign-in attempt, throttled per name and per address
+    like the API's /login (the status says how long to wait when locked out)."""
     try:
-        result = auth.login(services.settings, username=username or "", password=password or "")
+        result = auth.login(
+            services.settings,
+            username=username or "",
+            password=password or "",
+            address=client_address(request),
+            throttle=services.login_throttle,
+        )
+    except TooManyRequests as exc:
+        return {}, f"**Sign-in refused:** {exc.message}."
     except PlatformError as exc:
         return {}, f"**Sign-in failed:** {exc.message}"
     if result.role == "rater":

@@ -44,6 +44,11 @@ def add_rater(
     return rater
 
 
+def get_rater(session: Session, *, rater_id: int) -> Rater:
+    """The account with this id (it must exist)."""
+    return session.get_one(Rater, rater_id)
+
+
 def rater_by_handle(session: Session, *, handle: str) -> Rater | None:
     return session.scalars(select(Rater).where(Rater.handle == handle)).first()
 
@@ -62,9 +67,12 @@ def set_completion_code(session: Session, *, rater_id: int, code: str) -> str:
     return session.scalars(select(Rater.completion_code).where(Rater.id == rater_id)).one()
 
 
-def add_auth_token(
-    session: Session, *, rater_id: int, token_hash: str, expires_at: datetime | None
-) -> AuthToken:
+def set_disabled(session: Session, *, rater_id: int, disabled_at: datetime | None) -> None:
+    """Disable an account (``disabled_at`` a time) or enable it again (None)."""
+    session.execute(update(Rater).where(Rater.id == rater_id).values(disabled_at=disabled_at))
+
+
+def add_auth_token(session: Session, *, rater_id: int, token_hash: str, expires_at: datetime) -> AuthToken:
     token = AuthToken(rater_id=rater_id, token_hash=token_hash, expires_at=expires_at)
     session.add(token)
     session.flush()
@@ -72,29 +80,59 @@ def add_auth_token(
 
 
 def rater_for_token(session: Session, *, token_hash: str, now: datetime) -> Rater | None:
-    """The account holding this (unexpired) token, in one query."""
+    """The enabled account holding this unexpired token, in one query."""
     query = (
         select(Rater, AuthToken.expires_at)
         .join(AuthToken, AuthToken.rater_id == Rater.id)
-        .where(AuthToken.token_hash == token_hash)
+        .where(AuthToken.token_hash == token_hash, Rater.disabled_at.is_(None))
     )
     row = session.execute(query).first()
     if row is None:
         return None
     rater, expires_at = row
-    if expires_at is not None and as_utc(expires_at) <= now:
+    if as_utc(expires_at) <= now:
         return None
     return rater
 
 
-def revoke_token(session: Session, *, token_hash: str) -> None:
-    session.execute(delete(AuthToken).where(AuthToken.token_hash == token_hash))
+def _delete_tokens(session: Session, *where) -> int:
+    # Bulk delete without syncing the session: tokens are never held as objects across a unit of work.
+    statement = delete(AuthToken).where(*where).execution_options(synchronize_session=False)
+    return session.execute(statement).rowcount
+
+
+def revoke_token(session: Session, *, token_hash: str) -> int:
+    """Delete one token; returns how many rows went (0 or 1)."""
+    return _delete_tokens(session, AuthToken.token_hash == token_hash)
+
+
+def revoke_rater_tokens(session: Session, *, rater_id: int) -> int:
+    """Delete every token of one account; returns how many."""
+    return _delete_tokens(session, AuthToken.rater_id == rater_id)
+
+
+def revoke_study_rater_tokens(session: Session, *, study_id: int) -> int:
+    """Delete the tokens of every rater invited to ``study_id``; returns how many."""
+    return _delete_tokens(session, AuthToken.rater_id.in_(select(Rater.id).where(Rater.study_id == study_id)))
+
+
+def purge_expired_tokens(session: Session, *, now: datetime) -> int:
+    """Delete tokens whose expiry has passed; returns how many."""
+    return _delete_tokens(session, AuthToken.expires_at <= now)
 
 
 def add_invites(
-    session: Session, *, study_id: int, token_hashes: Sequence[str], expires_at: datetime | None
+    session: Session,
+    *,
+    study_id: int,
+    token_hashes: Sequence[str],
+    expires_at: datetime | None,
+    simulated: bool = False,
 ) -> list[Invite]:
-    invites = [Invite(study_id=study_id, token_hash=h, expires_at=expires_at) for h in token_hashes]
+    invites = [
+        Invite(study_id=study_id, token_hash=h, expires_at=expires_at, simulated=simulated)
+        for h in token_hashes
+    ]
     session.add_all(invites)
     session.flush()
     return invites
