@@ -3,8 +3,9 @@
 An export holds personal data (participant ids, comments), so exports never pile up in temp
 folders: each is written into its own directory (a random 128-bit name, mode 0700) under one root in
 TRUSTLAB_HOME, served from there directly (the root is a Gradio static path, so Gradio keeps no copy
-in its own cache), and deleted when the same page exports again, or by any later export once older
-than ``EXPORT_MAX_AGE_S``. File names are reduced to letters, digits, ``-``, ``_`` and ``.``.
+in its own cache), and deleted when the same page exports again, or once older than
+``EXPORT_MAX_AGE_S`` by any later export or a server start. File names are reduced to letters,
+digits, ``-``, ``_`` and ``.``.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ def export_root(home: Path) -> Path:
 
 
 def serve_exports_from(home: Path) -> Path:
-    """Make the export root a static path (served without a copy in Gradio's cache); returns it."""
+    """Make the export root a static path (served without a copy in Gradio's cache) and delete the
+    expired exports a previous run left; returns the root."""
     root = export_root(home).resolve()
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o700)
+    sweep_exports(root, now=time.time())
     gr.set_static_paths([root])
     return root
 
