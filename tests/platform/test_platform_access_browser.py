@@ -51,12 +51,27 @@ def no_invite_in_url(page) -> None:
     page.wait_for_function("() => !location.search.includes('invite=')", timeout=TIMEOUT_MS)
 
 
-def body_of(request) -> str:
-    """A finished response's text ("" when Chromium no longer has it)."""
-    try:
-        return request.response().text()
-    except Exception:  # noqa: BLE001 - an evicted body is simply not inspected
-        return ""
+# Records, in the page, every chunk of Gradio's event streams as the client reads them.
+RECORD_STREAMS_JS = """
+window.__tlSeen = [];
+const tlFetch = window.fetch;
+window.fetch = async function (...args) {
+  const response = await tlFetch.apply(this, args);
+  const url = String((args[0] && args[0].url) || args[0]);
+  if (url.includes('/queue/') && response.body) {
+    const reader = response.clone().body.getReader();
+    const decoder = new TextDecoder();
+    (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        window.__tlSeen.push(decoder.decode(value, { stream: true }));
+      }
+    })();
+  }
+  return response;
+};
+"""
 
 
 def browser_of(p):
@@ -134,21 +149,19 @@ def test_staff_tokens_stay_on_the_server(live_server):  # noqa: F811
         browser = browser_of(p)
         try:
             page = browser.new_page()
-            seen: list[str] = []
-            page.on("requestfinished", lambda r: seen.append(body_of(r)) if "/queue/" in r.url else None)
+            page.add_init_script(RECORD_STREAMS_JS)
             page.goto(base)
             page.click("#tl-tab-curate-button")
             staff_sign_in(page, "tl-cur", "carl", "carl-pw-1234")
             assert tokens_of(world.settings, handle="carl") == 1
             storage = page.evaluate("() => Object.fromEntries(Object.entries(localStorage))")
             assert "trustlab-staff" not in storage
-            for _ in range(100):  # the event stream ends a moment after its last message
-                if "Signed in as" in "".join(seen):
-                    break
-                page.wait_for_timeout(100)
-            # Nothing the browser received (event stream, page, storage) holds the staff token.
-            received = "".join(seen)
-            assert "Signed in as" in received  # the sign-in's own output was inspected
+            # Nothing the browser received (event stream, page, storage) holds the staff token; the
+            # sign-in's own output is among what was inspected.
+            page.wait_for_function(
+                "() => window.__tlSeen.join('').includes('Signed in as')", timeout=TIMEOUT_MS
+            )
+            received = page.evaluate("() => window.__tlSeen.join('')")
             assert not holds_token_of(received + page.content() + str(storage), world.settings, "carl")
             # Another visitor's page and config: no staff storage, no staff token.
             config = httpx.get(f"{base}/config", timeout=30).text
