@@ -6,7 +6,6 @@ document-level script passed through ``head`` (Gradio has no hotkey API).
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import gradio as gr
@@ -14,32 +13,24 @@ from fastapi import FastAPI
 
 from trustlab.platform.limits import UPLOAD_LIMIT_BYTES
 from trustlab.platform.services import Services
-from trustlab.platform.ui_curator import build_curator_tab, dataset_choices
-from trustlab.platform.ui_rater import build_rater_tab, sign_in
-from trustlab.platform.ui_researcher import build_researcher_tab, restore
-from trustlab.platform.ui_staff import principal_of
+from trustlab.platform.ui_curator import build_curator_tab
+from trustlab.platform.ui_exports import serve_exports_from
+from trustlab.platform.ui_rater import build_rater_tab
+from trustlab.platform.ui_rater_access import CLEAN_URL_JS, build_rater_access, rater_storage, sign_in
+from trustlab.platform.ui_researcher import build_researcher_tab
+from trustlab.platform.ui_staff import do_logout
 
 STATIC = Path(__file__).parent / "static"
-SECRET_FILE = "ui_secret"
 # Many raters at once: handlers are short (one session each), so let them run side by side.
 UI_CONCURRENCY = 32
 
 
-def browser_secret(home: Path) -> str:
-    """The key that encrypts localStorage values; kept under TRUSTLAB_HOME so a restart keeps
-    raters signed in."""
-    path = home / SECRET_FILE
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def build_ui(services: Services) -> gr.Blocks:
-    secret = browser_secret(services.settings.home)
+    """The three tabs. Raters keep their token in localStorage (a reload resumes); staff tokens live
+    only in this page's server-side state (a reload signs staff out)."""
+    serve_exports_from(services.settings.home)
     with gr.Blocks(title="trustlab: rate explanations") as demo:
-        rater_stored = gr.BrowserState({}, storage_key="trustlab-rater", secret=secret)
-        staff_stored = gr.BrowserState({}, storage_key="trustlab-staff", secret=secret)
+        rater_stored = rater_storage()
         staff_state = gr.State({})
         gr.HTML(
             '<div class="tl-header"><span class="tl-logo">trustlab</span>'
@@ -48,40 +39,31 @@ def build_ui(services: Services) -> gr.Blocks:
         with gr.Tabs(elem_id="tl-tabs"):
             with gr.Tab("Rate", id="rate", elem_id="tl-tab-rate"):
                 view = build_rater_tab(services, rater_stored)
+                access = build_rater_access(services, view)
             with gr.Tab("Researcher", id="research", elem_id="tl-tab-research"):
-                researcher = build_researcher_tab(services, staff_state, staff_stored)
+                researcher = build_researcher_tab(services, staff_state)
             with gr.Tab("Curator", id="curate", elem_id="tl-tab-curate"):
-                curator = build_curator_tab(services, staff_state, staff_stored)
+                curator = build_curator_tab(services, staff_state)
 
-        def on_load(stored, staff_saved, request: gr.Request):
-            stored_out, rater_updates = sign_in(services, view, stored, request)
-            staff_st = staff_saved if principal_of(services, staff_saved) is not None else {}
-            _, status, studies, timer = restore(services, staff_st)
-            return [
-                stored_out,
-                *rater_updates,
-                staff_st,
-                status,
-                studies,
-                timer,
-                status,
-                dataset_choices(services, staff_st),
-            ]
+        def on_load(stored: dict, request: gr.Request) -> list:
+            return sign_in(services, view, stored, request)
 
         demo.load(
             on_load,
-            inputs=[rater_stored, staff_stored],
-            outputs=[
-                rater_stored,
-                *view.outputs,
-                staff_state,
-                researcher["status"],
-                researcher["study"],
-                researcher["timer"],
-                curator["status"],
-                curator["dataset"],
-            ],
-        )
+            inputs=[rater_stored],
+            outputs=[rater_stored, *view.outputs, *access.outputs],
+        ).then(None, js=CLEAN_URL_JS)
+
+        # One sign-out for both staff tabs (they share the token): revoke it, empty both tabs.
+        clear_researcher, researcher_outputs = researcher["signed_out"]
+        clear_curator, curator_outputs = curator["signed_out"]
+
+        def staff_sign_out(st):
+            do_logout(services, st)
+            return [{}, *clear_researcher(), *clear_curator()]
+
+        for button in (researcher["signout"], curator["signout"]):
+            button.click(staff_sign_out, [staff_state], [staff_state, *researcher_outputs, *curator_outputs])
     demo.queue(default_concurrency_limit=UI_CONCURRENCY)
     return demo
 

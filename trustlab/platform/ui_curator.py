@@ -12,21 +12,22 @@ from trustlab.platform import staff
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_render import data_uri
-from trustlab.platform.ui_staff import build_login, do_login, principal_of
+from trustlab.platform.ui_staff import SIGNED_OUT, build_login, do_login, principal_of
 
 QUEUE_LIMIT = 50
 OVERLAY = "tl-cur-overlay"
 EMPTY_QUEUE = "<b>The queue is empty.</b> Nothing to review."
+SIGNED_OUT_CARD = "Sign in as a curator and choose a dataset."
 
 
-def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: gr.BrowserState) -> dict:
+def build_curator_tab(services: Services, staff_state: gr.State) -> dict:
     login = build_login("tl-cur")
     with gr.Row():
         dataset = gr.Dropdown(choices=[], label="Dataset", elem_id="tl-cur-dataset", scale=3)
         reload_btn = gr.Button("Reload queue", scale=1)
     current = gr.State({})
     with gr.Column(elem_id="tl-cur-panel"):
-        card = gr.HTML("Sign in as a curator and choose a dataset.", elem_id="tl-cur-card")
+        card = gr.HTML(SIGNED_OUT_CARD, elem_id="tl-cur-card")
         with gr.Row():
             accept = gr.Button("Accept proposed label (a)", variant="primary", elem_id="tl-cur-accept")
             reject = gr.Button("Reject: keep current label (r)", elem_id="tl-cur-reject")
@@ -40,7 +41,7 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
 
     def sign_in(username, password, request: gr.Request):
         st, text = do_login(services, username, password, request)
-        return st, st, text, gr.update(value=""), dataset_choices(services, st)
+        return st, text, gr.update(value=""), dataset_choices(services, st)
 
     def show(st, name, note="", last_item_id=None):
         # The item decided last is remembered so that `u` undoes it after the card has moved on.
@@ -92,7 +93,7 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
     login.button.click(
         sign_in,
         [login.username, login.password],
-        [staff_state, staff_stored, login.status, login.password, dataset],
+        [staff_state, login.status, login.password, dataset],
     )
     for event in (dataset.change, reload_btn.click):
         event(show, [staff_state, dataset], outputs)
@@ -102,7 +103,17 @@ def build_curator_tab(services: Services, staff_state: gr.State, staff_stored: g
     apply_other.click(
         lambda st, n, c, lab: decide(st, n, c, "other", lab), [staff_state, dataset, current, other], outputs
     )
-    return {"status": login.status, "dataset": dataset}
+
+    def signed_out() -> list:
+        no_choices = gr.update(choices=[], value=None)
+        return [SIGNED_OUT, no_choices, {}, SIGNED_OUT_CARD, gr.update(choices=[], value=None), ""]
+
+    return {
+        "status": login.status,
+        "dataset": dataset,
+        "signout": login.signout,
+        "signed_out": (signed_out, [login.status, dataset, *outputs]),
+    }
 
 
 def dataset_choices(services: Services, st: dict | None) -> Any:

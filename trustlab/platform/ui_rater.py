@@ -1,8 +1,9 @@
-"""The rating screen (Gradio): invite sign-in, one item at a time, keyboard answers, completion code.
+"""The rating screen (Gradio): one item at a time, keyboard answers, completion code.
 
 Per-rater state lives in the database; the page holds only the bearer token (per-tab gr.State, and
-the browser's localStorage through gr.BrowserState so a reload resumes), and handlers open one
-short session per call through Services.
+the browser's localStorage through gr.BrowserState so a reload resumes: see ui_rater_access, which
+also signs raters in from their invite and out again), and handlers open one short session per call
+through Services.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from trustlab.platform import auth
-from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
+from trustlab.platform.errors import InvalidAnswer, PlatformError
 from trustlab.platform.on_demand import RETRY_AFTER_S
 from trustlab.platform.services import Finished, NotAnswerable, Services
 from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
@@ -124,44 +125,6 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
         show_progress="hidden",
     )
     return view
-
-
-def sign_in(
-    services: Services, view: RaterView, stored: dict | None, request: gr.Request
-) -> tuple[dict, list]:
-    """The load step for raters: accept ``?invite=`` (recording ``&pid=``) or reuse the stored token.
-
-    Returns (browser-stored value, rater outputs); a visitor without either sees the welcome notice.
-    """
-    params = dict(request.query_params) if request is not None else {}
-    invite, pid = params.get("invite"), params.get("pid")
-    stored = dict(stored or {})
-    token = None
-    if invite:
-        marker = auth.hash_token(invite)[:16]
-        if stored.get("invite") == marker and _valid(services, stored.get("token")):
-            token = stored["token"]  # a reload: keep the token this browser already holds
-        else:
-            try:
-                accepted = auth.accept_invite(services.settings, invite=invite, pid=pid)
-            except PlatformError as exc:
-                return stored, _notice_only(view, "This link does not work", exc.message)
-            token = accepted.token
-            stored = {"token": token, "study": accepted.study, "invite": marker}
-    elif _valid(services, stored.get("token")):
-        token = stored["token"]
-    if token is None:
-        return stored, _notice_only(view, *WELCOME)
-    return stored, show_next(services, view, {"token": token, "study": stored.get("study")})
-
-
-def _valid(services: Services, token: str | None) -> bool:
-    if not token:
-        return False
-    try:
-        return not auth.authenticate(services.settings, token).is_staff
-    except NotAuthenticated:
-        return False
 
 
 def _notice_only(view: RaterView, title: str, text: str) -> list:

@@ -3,15 +3,13 @@ study is unblinded (closed or `study unblind`); agreement pooled over conditions
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 
 from trustlab.platform import staff
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
-from trustlab.platform.ui_staff import build_login, do_login, principal_of
+from trustlab.platform.ui_exports import export_root, write_export
+from trustlab.platform.ui_staff import SIGNED_OUT, build_login, do_login, principal_of
 
 REFRESH_S = 10.0
 RATER_COLUMNS = [
@@ -53,12 +51,13 @@ def blinding_line(data: dict) -> str:
     )
 
 
-def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored: gr.BrowserState) -> dict:
+def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
     login = build_login("tl-res")
     with gr.Row():
         study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
         refresh = gr.Button("Refresh", scale=1)
         download = gr.DownloadButton("Export judgements (CSV)", scale=1, elem_id="tl-res-export")
+    exported = gr.State(None)  # this page's last export file (deleted by its next export)
     summary = gr.Markdown(elem_id="tl-res-summary")
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
     conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
@@ -67,7 +66,7 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
 
     def sign_in(username, password, request: gr.Request):
         st, text = do_login(services, username, password, request)
-        return st, st, text, gr.update(value=""), _study_choices(services, st), gr.Timer(active=bool(st))
+        return st, text, gr.update(value=""), _study_choices(services, st), gr.Timer(active=bool(st))
 
     def report(st, name):
         principal = principal_of(services, st)
@@ -112,33 +111,56 @@ def build_researcher_tab(services: Services, staff_state: gr.State, staff_stored
         )
         return text, rater_rows, cond_rows
 
-    def export(st, name):
-        principal = principal_of(services, st)
-        if principal is None or not name:
-            return None
-        try:
-            text = staff.judgements_csv(services, principal, study=name)
-        except PlatformError as exc:
-            gr.Warning(exc.message)
-            return None
-        path = Path(tempfile.mkdtemp(prefix="trustlab-export-")) / f"{name}-judgements.csv"
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
     login.button.click(
         sign_in,
         [login.username, login.password],
-        [staff_state, staff_stored, login.status, login.password, study, timer],
+        [staff_state, login.status, login.password, study, timer],
     )
     login.password.submit(
         sign_in,
         [login.username, login.password],
-        [staff_state, staff_stored, login.status, login.password, study, timer],
+        [staff_state, login.status, login.password, study, timer],
     )
     for event in (refresh.click, study.change, timer.tick):
         event(report, [staff_state, study], [summary, raters, conditions], show_progress="hidden")
-    download.click(export, [staff_state, study], download)
-    return {"status": login.status, "study": study, "timer": timer}
+    download.click(
+        lambda st, name, previous: export_judgements(services, st, name, previous),
+        [staff_state, study, exported],
+        [download, exported],
+    )
+
+    def signed_out() -> list:
+        return [SIGNED_OUT, gr.update(choices=[], value=None), gr.Timer(active=False), "", None, None]
+
+    return {
+        "status": login.status,
+        "study": study,
+        "timer": timer,
+        "signout": login.signout,
+        "signed_out": (signed_out, [login.status, study, timer, summary, raters, conditions]),
+    }
+
+
+def export_judgements(
+    services: Services, st: dict | None, name: str | None, previous: str | None
+) -> tuple[str | None, str | None]:
+    """The judgements CSV of study ``name`` as a fresh file for the download button.
+
+    Returns (file path or None, the path to remember as this page's last export). The page's previous
+    export is deleted first, so one page holds at most one export file at a time.
+    """
+    principal = principal_of(services, st)
+    if principal is None or not name:
+        return None, previous
+    try:
+        text = staff.judgements_csv(services, principal, study=name)
+    except PlatformError as exc:
+        gr.Warning(exc.message)
+        return None, previous
+    path = write_export(
+        export_root(services.settings.home), name=name, suffix="-judgements.csv", text=text, previous=previous
+    )
+    return str(path), str(path)
 
 
 def _study_choices(services: Services, st: dict) -> dict:
@@ -147,11 +169,3 @@ def _study_choices(services: Services, st: dict) -> dict:
     names = [s["name"] for s in services.list_studies()]
     return gr.update(choices=names, value=names[0] if names else None)
 
-
-def restore(services: Services, st: dict | None) -> tuple[dict, str, dict, gr.Timer]:
-    """On page load: reuse a stored staff token (state, status text, study choices, timer)."""
-    principal = principal_of(services, st)
-    if principal is None:
-        return {}, "Not signed in.", gr.update(choices=[]), gr.Timer(active=False)
-    text = f"Signed in as **{principal.handle}** ({principal.role})."
-    return st, text, _study_choices(services, st), gr.Timer(active=principal.role in ("researcher", "admin"))

@@ -1,4 +1,9 @@
-"""Staff sign-in shared by the Researcher and Curator tabs (token per tab session + localStorage)."""
+"""Staff sign-in and sign-out shared by the Researcher and Curator tabs.
+
+A staff token lives only in the server-side ``gr.State`` of one page: it never reaches the browser
+(Gradio's BrowserState "encryption" key is sent to every visitor, so localStorage would protect
+nothing). Reloading the page therefore signs staff out, and the tabs say so under the sign-in row.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,10 @@ from trustlab.platform.auth import Principal
 from trustlab.platform.errors import NotAuthenticated, PlatformError, TooManyRequests
 from trustlab.platform.services import Services
 
+RELOAD_NOTE = "Staff sign-ins last for this page only: reloading the page signs you out."
+NOT_SIGNED_IN = "Not signed in."
+SIGNED_OUT = "Signed out: your session token was revoked on the server."
+
 
 @dataclass
 class StaffLogin:
@@ -18,6 +27,7 @@ class StaffLogin:
     password: gr.Textbox
     button: gr.Button
     status: gr.Markdown
+    signout: gr.Button
 
 
 def build_login(prefix: str) -> StaffLogin:
@@ -25,8 +35,11 @@ def build_login(prefix: str) -> StaffLogin:
         username = gr.Textbox(label="User name", elem_id=f"{prefix}-user", scale=2)
         password = gr.Textbox(label="Password", type="password", elem_id=f"{prefix}-password", scale=2)
         button = gr.Button("Sign in", elem_id=f"{prefix}-signin", scale=1)
-    status = gr.Markdown("Not signed in.", elem_id=f"{prefix}-status")
-    return StaffLogin(username, password, button, status)
+    with gr.Row(equal_height=True):
+        status = gr.Markdown(NOT_SIGNED_IN, elem_id=f"{prefix}-status")
+        signout = gr.Button("Sign out", elem_id=f"{prefix}-signout", size="sm", scale=0, min_width=100)
+    gr.Markdown(RELOAD_NOTE, elem_classes=["tl-hint"])
+    return StaffLogin(username, password, button, status, signout)
 
 
 def client_address(request: gr.Request | None) -> str | None:
@@ -70,3 +83,8 @@ def principal_of(services: Services, staff_state: dict | None) -> Principal | No
     except NotAuthenticated:
         return None
     return principal if principal.is_staff else None
+
+
+def do_logout(services: Services, staff_state: dict | None) -> None:
+    """Revoke the page's staff token on the server (the caller then empties the state)."""
+    auth.logout(services.settings, (staff_state or {}).get("token"))
