@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,8 @@ from trustlab.db.queries.users import (
     rater_for_token,
 )
 from trustlab.platform.errors import Conflict, Forbidden, Gone, NotAuthenticated, NotFoundError, PlatformError
+
+log = logging.getLogger(__name__)
 
 ROLES = ("rater", "researcher", "curator", "admin")
 STAFF_ROLES = frozenset({"researcher", "curator", "admin"})
@@ -68,6 +71,7 @@ def verify_password(password: str, stored: str | None) -> bool:
             password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=len(expected)
         )
     except ValueError:
+        log.warning("a stored password hash is malformed; the sign-in is refused", exc_info=True)
         return False
     return hmac.compare_digest(digest, expected)
 

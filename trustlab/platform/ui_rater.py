@@ -7,6 +7,7 @@ short session per call through Services.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformEr
 from trustlab.platform.services import Finished, Services
 from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.studies.questions import ANSWER_KIND, CANT_TELL, TASK_ANSWER
+
+log = logging.getLogger(__name__)
 
 # The answer widgets, one per answer key the studies' tasks can ask (studies.questions).
 ANSWER_KEYS = tuple(TASK_ANSWER.values())
@@ -147,6 +150,7 @@ def _valid(services: Services, token: str | None) -> bool:
     try:
         return not auth.authenticate(services.settings, token).is_staff
     except NotAuthenticated:
+        log.debug("a rater token in the browser is no longer valid", exc_info=True)
         return False
 
 
@@ -182,6 +186,8 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
                 principal, assignment_id=result["assignment_id"], index=index
             )
         except PlatformError:
+            log.debug("explanation %s of assignment %s not shown", index, result["assignment_id"],
+                      exc_info=True)
             return None
 
     new_state = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import gradio as gr
@@ -10,6 +11,8 @@ from trustlab.platform import auth
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import NotAuthenticated, PlatformError
 from trustlab.platform.services import Services
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,5 +54,6 @@ def principal_of(services: Services, staff_state: dict | None) -> Principal | No
     try:
         principal = auth.authenticate(services.settings, token)
     except NotAuthenticated:
+        log.debug("a staff token in the page is no longer valid", exc_info=True)
         return None
     return principal if principal.is_staff else None

@@ -9,6 +9,7 @@ one batch for one another, and a GPU gets whole batches.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trustlab.config import Settings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_S = 0.005
 DEFAULT_MAX_BATCH = 16
@@ -147,6 +150,8 @@ class ExplanationWorker:
                 for req in reqs:
                     req.future.set_result(True)
             except Exception as exc:  # noqa: BLE001 - every waiting rater must hear about the failure
+                log.warning("explaining %d items of %s with %s failed", len(item_ids), model, method,
+                            exc_info=True)
                 for req in reqs:
                     if not req.future.done():
                         req.future.set_exception(exc)
