@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 DEFAULT_HOME = "./.trustlab"
 SQLITE_FILENAME = "trustlab.db"
+# Database connections per process: every request holds one only for a short unit of work (nothing
+# waits on an explanation with one open), so a few serve many raters. On PostgreSQL, workers x
+# (pool size + overflow) must stay below the server's max_connections (100 by default).
+DEFAULT_DB_POOL_SIZE = 10
+DEFAULT_DB_MAX_OVERFLOW = 10
 
 
 class Settings(BaseModel):
@@ -16,10 +21,14 @@ class Settings(BaseModel):
 
     home: folder holding the SQLite database, normalised images and explanation artifacts.
     db_url: SQLAlchemy URL; None means the embedded SQLite file under ``home``.
+    db_pool_size, db_max_overflow: the connection pool of each process (``TRUSTLAB_DB_POOL_SIZE``,
+        ``TRUSTLAB_DB_MAX_OVERFLOW``): connections kept open, and extra ones opened under load.
     """
 
     home: Path
     db_url: str | None = None
+    db_pool_size: int = Field(default=DEFAULT_DB_POOL_SIZE, ge=1)
+    db_max_overflow: int = Field(default=DEFAULT_DB_MAX_OVERFLOW, ge=0)
 
     @field_validator("home")
     @classmethod
@@ -66,4 +75,6 @@ def load_settings(home: str | os.PathLike | None = None, db_url: str | None = No
     return Settings(
         home=Path(home or os.environ.get("TRUSTLAB_HOME") or DEFAULT_HOME),
         db_url=db_url if db_url is not None else os.environ.get("TRUSTLAB_DB_URL"),
+        db_pool_size=os.environ.get("TRUSTLAB_DB_POOL_SIZE") or DEFAULT_DB_POOL_SIZE,
+        db_max_overflow=os.environ.get("TRUSTLAB_DB_MAX_OVERFLOW") or DEFAULT_DB_MAX_OVERFLOW,
     )

@@ -11,7 +11,7 @@ from trustlab.studies.config import load_study_config
 
 
 class BrokenWorker:
-    def request(self, model: str, item_id: int, method: str) -> None:
+    def request(self, model: str, item_id: int, method: str, timeout: float | None = None) -> None:
         raise RuntimeError(f"CUDA out of memory while explaining {item_id}")
 
 

@@ -3,6 +3,8 @@ prediction or explanation gets both through the worker when a rater asks for it.
 
 from __future__ import annotations
 
+import time
+
 import torch
 from builders import make_image_dataset
 from fastapi.testclient import TestClient
@@ -56,7 +58,13 @@ def test_missing_gradcam_is_computed_by_the_real_explainer(sqlite_settings):
         invite = auth.create_invites(settings, study="live", n=1)[0].token
         token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
         h = {"Authorization": f"Bearer {token}"}
-        payload = client.get("/api/v1/studies/live/next", headers=h).json()
+        response = client.get("/api/v1/studies/live/next", headers=h)
+        for _ in range(600):  # the first explanation loads torch and the model: poll while pending (202)
+            if response.status_code != 202:
+                break
+            time.sleep(0.2)
+            response = client.get("/api/v1/studies/live/next", headers=h)
+        payload = response.json()
         explanation = payload["explanations"][0]
         assert explanation["method"] == "gradcam" and explanation["image_url"]
         assert payload["prediction"]["label"] in CLASSES  # predicted on the way

@@ -129,8 +129,9 @@ def test_rater_cannot_touch_other_raters_or_studies(world, client):
         json={"assignment_id": b_assignment.id, "answers": {"cant_tell": True}, "idempotency_key": "a-key"},
     )
     assert r.status_code == 409 and "judgement_id" not in r.text
-    # another study: not invited (403), and its items are not visible (404)
-    assert client.get("/api/v1/studies/beta/next", headers=a).status_code == 403
+    # another study: a plain 404 like an unknown name (issue 13: no study's existence or name is told
+    # to a rater; it was 403 before), and its items are not visible (404)
+    assert client.get("/api/v1/studies/beta/next", headers=a).status_code == 404
     assert client.get(f"/api/v1/items/{world.beta_items[0]}/image", headers=a).status_code == 404
     assert client.get("/api/v1/studies/nope/next", headers=a).status_code == 404
     # items of A's own study that A was not assigned are not visible either

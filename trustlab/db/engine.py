@@ -45,8 +45,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def pool_options(settings: Settings) -> dict[str, int]:
+    """create_engine's pool size and overflow from the settings (``TRUSTLAB_DB_POOL_SIZE``,
+    ``TRUSTLAB_DB_MAX_OVERFLOW``); none for an in-memory SQLite database (one connection per thread)."""
+    url = settings.database_url
+    if url.startswith("sqlite") and (url in ("sqlite://", "sqlite:///") or ":memory:" in url):
+        return {}
+    return {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
+
+
 def make_engine(url: str, **kwargs) -> Engine:
-    """A new engine for ``url`` with trustlab's connection settings."""
+    """A new engine for ``url`` with trustlab's connection settings (``kwargs``: create_engine's,
+    e.g. ``pool_options(settings)``)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -63,7 +73,7 @@ def get_engine(settings: Settings, *, upgrade: bool = True) -> Engine:
         if engine is None:
             if url.startswith("sqlite"):
                 settings.ensure_dirs()
-            engine = make_engine(url)
+            engine = make_engine(url, **pool_options(settings))
             if upgrade:
                 from trustlab.db.migrate import upgrade_to_head
 

@@ -5,6 +5,7 @@ what a run reports back (``DemoResult``). Plain data: no stage and no database a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +90,13 @@ def save_credentials(settings: Settings, data: dict[str, str]) -> None:
     path = credentials_file(settings)
     existing = json.loads(path.read_text()) if path.exists() else {}
     existing.update(data)
-    path.write_text(json.dumps(existing, indent=2))
-    path.chmod(0o600)
+    # Created with mode 0600 (never world-readable, not even for a moment), then moved into place.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(existing, indent=2))
+    os.replace(tmp, path)
 
 
 def load_credentials(settings: Settings) -> dict[str, str]:

@@ -3,13 +3,18 @@ map PlatformError to its HTTP status.
 
 Finished raters: ``GET /studies/{study}/next`` answers **204 No Content** with the completion code
 in the ``X-Completion-Code`` header (and progress in ``X-Progress-Done`` / ``X-Progress-Total``).
+
+Explanations still being computed: ``GET /studies/{study}/next`` answers **202 Accepted** with the
+item's payload, ``pending: true``, ``retry_after_s`` and a ``Retry-After`` header, each unfinished
+explanation with ``status: "pending"`` and no image; ask again after that many seconds (the server
+goes on computing meanwhile) and answer only once the reply is 200 (every explanation shown).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -17,10 +22,16 @@ from pydantic import BaseModel, Field
 from trustlab.platform import auth, staff
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
+from trustlab.platform.on_demand import RETRY_AFTER_S
 from trustlab.platform.routes import API_PREFIX
 from trustlab.platform.services import Finished, Services
+from trustlab.platform.staff import MAX_QUEUE_LIMIT
+from trustlab.platform.worker import ExplanationPending
 
 IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
+}
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "PNG"}}
 # Row ids are positive 32-bit integers in the database (PostgreSQL's integer): a number outside them
 # names no row, and the driver would raise on it (a 500) instead of finding nothing.
@@ -145,11 +156,26 @@ def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
 @router.get(
     "/studies/{study}/next",
     tags=["rating"],
-    responses={204: {"description": "finished; completion code in the X-Completion-Code header"}},
+    responses={
+        202: {
+            "description": "an explanation is still being computed: the item with `pending: true`, "
+            "`retry_after_s` and each unfinished explanation's `status: \"pending\"`; ask again after "
+            "Retry-After seconds and answer only after a 200",
+            "headers": RETRY_AFTER_HEADER,
+        },
+        204: {"description": "finished; completion code in the X-Completion-Code header"},
+        404: {"description": "not the caller's study (no other study is named)"},
+    },
 )
 def next_item(study: str, principal: PrincipalDep, services: ServicesDep) -> Any:
-    """The rater's current item: image, prediction (if shown), explanations, questions, progress."""
+    """The rater's current item: image, prediction (if shown), explanations (each with `status`
+    ready | pending | failed), questions, progress. 200 when every explanation is ready or failed;
+    202 while one is still being computed (poll)."""
     result = services.next_item(principal, study=study)
+    if isinstance(result, dict) and result.get("pending"):
+        return JSONResponse(
+            result, status_code=202, headers={"Retry-After": str(result["retry_after_s"])}
+        )
     if isinstance(result, Finished):
         return Response(
             status_code=204,
@@ -195,13 +221,29 @@ def item_image(item_id: IdPath, principal: PrincipalDep, services: ServicesDep) 
 
 
 @router.get(
-    "/assignments/{assignment_id}/explanations/{index}/image", tags=["files"], response_class=FileResponse,
-    responses=IMAGE_RESPONSES,
+    "/assignments/{assignment_id}/explanations/{index}/image",
+    tags=["files"],
+    response_class=FileResponse,
+    responses={
+        **IMAGE_RESPONSES,
+        202: {
+            "description": "still being computed: {pending: true, retry_after_s}; ask again later",
+            "headers": RETRY_AFTER_HEADER,
+        },
+    },
 )
 def assignment_explanation_image(
     assignment_id: IdPath, index: int, principal: PrincipalDep, services: ServicesDep
-) -> FileResponse:
-    path = services.assignment_explanation_image(principal, assignment_id=assignment_id, index=index)
+) -> Response:
+    """The picture of the ``index``-th explanation of an assignment (202 while it is computed)."""
+    try:
+        path = services.assignment_explanation_image(principal, assignment_id=assignment_id, index=index)
+    except ExplanationPending:
+        return JSONResponse(
+            {"pending": True, "retry_after_s": RETRY_AFTER_S},
+            status_code=202,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
 
 
@@ -247,8 +289,12 @@ def judgements_csv(study: str, principal: PrincipalDep, services: ServicesDep) -
 
 @router.get("/datasets/{dataset}/relabel-queue", tags=["curation"])
 def relabel_queue(
-    dataset: str, principal: PrincipalDep, services: ServicesDep, limit: int = 50
+    dataset: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_QUEUE_LIMIT, description="most proposals to return")] = 50,
 ) -> list[dict[str, Any]]:
+    """Open relabel proposals of a dataset, best first (curators)."""
     return staff.curator_queue(services, principal, dataset=dataset, limit=limit)
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from trustlab.config import Settings
 from trustlab.platform.api import platform_error_handler, router
 from trustlab.platform.errors import PlatformError
+from trustlab.platform.limits import API_BODY_LIMIT_BYTES, REQUEST_BODY_LIMIT_BYTES
 from trustlab.platform.routes import API_PREFIX
 from trustlab.platform.services import Services
 from trustlab.platform.worker import ExplanationWorker
@@ -35,10 +36,12 @@ def create_app(settings: Settings, *, ui: bool = True, worker: ExplanationWorker
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
+        # Bodies over the limit get 413 (Starlette counts streamed bytes too, not only Content-Length).
+        max_body_size=REQUEST_BODY_LIMIT_BYTES,
     )
     app.state.services = services
     app.add_exception_handler(PlatformError, platform_error_handler)
-    app.include_router(router)
+    app.include_router(router, max_body_size=API_BODY_LIMIT_BYTES)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -2,7 +2,10 @@
 explanation worker (other raters' requests join the batch).
 
 No database session is held while the worker computes: a rater waiting for an explanation must not
-hold a pooled connection (on PostgreSQL, "idle in transaction") that other raters' answers need.
+hold a pooled connection (on PostgreSQL, "idle in transaction") that other raters' answers need. And
+nobody waits long: after ``timeout`` seconds (the worker's ``wait_s``, a second or two) the caller gets
+``ExplanationPending`` while the worker goes on computing, and the rater's page asks again
+(``RETRY_AFTER_S`` later).
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ from trustlab.db.engine import read_session
 from trustlab.db.queries.explanations import get_explanation
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.platform.study_cache import StudyContext
-from trustlab.platform.worker import ExplanationWorker
+from trustlab.platform.worker import DEFAULT_WAIT_S, ExplanationPending, ExplanationWorker
 
 log = logging.getLogger(__name__)
+
+# What a client told "pending" should wait before asking again (whole seconds: the Retry-After header).
+RETRY_AFTER_S = 2
+# Stands for an explanation still being computed where a caller lists rows (row, None or PENDING).
+PENDING = object()
 
 
 def stored_explanation(session: Any, ctx: StudyContext, *, item_id: int, method: str) -> tuple[Any, Any]:
@@ -29,16 +37,27 @@ def stored_explanation(session: Any, ctx: StudyContext, *, item_id: int, method:
 
 
 def explanation_row(
-    settings: Settings, worker: ExplanationWorker, ctx: StudyContext, *, item_id: int, method: str
+    settings: Settings,
+    worker: ExplanationWorker,
+    ctx: StudyContext,
+    *,
+    item_id: int,
+    method: str,
+    timeout: float = DEFAULT_WAIT_S,
 ) -> Any:
     """The Explanation row of the study model's prediction of ``item_id`` by ``method``, computing
-    it when missing; None when it cannot be had (the rater then sees "could not be computed")."""
+    it when missing; None when it cannot be had (the rater then sees "could not be computed").
+
+    Waits at most ``timeout`` seconds for the worker (no session is open meanwhile); raises
+    ExplanationPending when the explanation is still being computed after that (it goes on)."""
     with read_session(settings) as session:
         _, row = stored_explanation(session, ctx, item_id=item_id, method=method)
     if row is not None:
         return row
     try:
-        worker.request(ctx.model_name, item_id, method)
+        worker.request(ctx.model_name, item_id, method, timeout=timeout)
+    except ExplanationPending:
+        raise
     except Exception:  # a failed explanation must not block the rater; the log says why
         log.exception("explaining item %s with %s for study %r failed", item_id, method, ctx.name)
         return None

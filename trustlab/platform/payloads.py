@@ -14,6 +14,8 @@ from trustlab.platform.study_cache import StudyContext
 from trustlab.studies.questions import questions_for
 
 NOT_COMPUTED = "this explanation could not be computed"
+# An explanation entry's ``status``: shown, still being computed (ask again), or not to be had.
+READY, PENDING, FAILED = "ready", "pending", "failed"
 
 
 def method_kind(method: str) -> str:
@@ -24,11 +26,20 @@ def method_kind(method: str) -> str:
 
 
 def explanation_entry(
-    ctx: StudyContext, *, assignment_id: int, index: int, methods: list[str], row: Any
+    ctx: StudyContext,
+    *,
+    assignment_id: int,
+    index: int,
+    methods: list[str],
+    row: Any,
+    pending: bool = False,
 ) -> dict[str, Any]:
-    """The ``index``-th explanation of an assignment: {method, title, image_url, kind?, neighbours?,
-    error?}. Blinded studies name no method and no family (no kind, no neighbour list: the picture
-    alone); ``row`` is the stored Explanation or None."""
+    """The ``index``-th explanation of an assignment: {method, title, status, image_url, kind?,
+    neighbours?, error?}. Blinded studies name no method and no family (no kind, no neighbour list:
+    the picture alone); ``row`` is the stored Explanation or None.
+
+    ``status`` is "ready" (``image_url`` shows it), "pending" (still being computed: no image yet, ask
+    for the item again) or "failed" (no image; ``error`` says so)."""
     method = methods[index]
     blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
     entry: dict[str, Any] = {
@@ -46,8 +57,11 @@ def explanation_entry(
     }
     if not blind:  # the family (heatmap, regions, examples) would hint at the method
         entry["kind"] = method_kind(method)
-    if row is None or not row.overlay_path:
-        entry["image_url"] = None
+    entry["status"] = READY
+    if pending:
+        entry["status"], entry["image_url"] = PENDING, None
+    elif row is None or not row.overlay_path:
+        entry["status"], entry["image_url"] = FAILED, None
         entry["error"] = NOT_COMPUTED
     if row is not None and row.neighbours and not blind:  # a neighbour list would name the family too
         entry["neighbours"] = disclosure.rater_neighbours(row.neighbours, show_prediction=shown)
@@ -62,10 +76,15 @@ def item_payload(
     explanations: list[dict[str, Any]],
     done: int,
     total: int,
+    retry_after_s: int,
 ) -> dict[str, Any]:
     """The rater's current item: assignment_id, item_id, image_url, explanations, questions, progress
     {done, total}, condition (only when the study is not blinded), prediction {label, confidence}
-    (only when the study shows it). Never the true label."""
+    (only when the study shows it). Never the true label.
+
+    While an explanation is still being computed the payload also has ``pending: true`` and
+    ``retry_after_s`` (ask for the item again after that many seconds); the rater must not answer
+    before every explanation is shown (the judgement is about them)."""
     payload: dict[str, Any] = {
         "assignment_id": assignment.id,
         "item_id": assignment.item_id,
@@ -76,6 +95,9 @@ def item_payload(
     }
     if not ctx.config.blind_condition:
         payload["condition"] = assignment.condition
+    if any(entry["status"] == PENDING for entry in explanations):
+        payload["pending"] = True
+        payload["retry_after_s"] = retry_after_s
     if ctx.config.show_prediction and prediction is not None:
         payload["prediction"] = {
             "label": prediction.predicted_label,

@@ -7,6 +7,7 @@ items' ground truth (``study_truth``) because the API never sends a rater the tr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from trustlab.studies.simulate import (
 
 # Stop a rater who is served more items than this (a loop guard against a misbehaving server).
 MAX_STEPS_PER_RATER = 10_000
+# How long a simulated rater waits, in all, for an item's explanations to be computed (202 replies).
+MAX_PENDING_WAIT_S = 600.0
 
 
 @dataclass
@@ -97,7 +100,7 @@ def simulate_raters(
         while active:
             for index in order_rng.permutation(sorted(active)):
                 rater, headers = active[int(index)]
-                response = client.get(next_item_path(study), headers=headers)
+                response = _next_ready(client, next_item_path(study), headers)
                 if response.status_code == 204:
                     result.completion_codes.append(response.headers.get("X-Completion-Code", ""))
                     del active[int(index)]
@@ -144,6 +147,21 @@ def simulate_raters(
         if owned:
             client.close()
     return result
+
+
+def _next_ready(client: httpx.Client, path: str, headers: dict[str, str]) -> httpx.Response:
+    """GET the next item, asking again while the server answers 202 (an explanation is still being
+    computed; a rater answers only once every explanation is shown)."""
+    waited = 0.0
+    response = client.get(path, headers=headers)
+    while response.status_code == 202:
+        pause = float(response.headers.get("Retry-After") or 1)
+        waited += pause
+        if waited > MAX_PENDING_WAIT_S:
+            raise SimulationError(f"explanations still pending after {MAX_PENDING_WAIT_S:.0f} s: {path}")
+        time.sleep(pause)
+        response = client.get(path, headers=headers)
+    return response
 
 
 def _condition_from(payload: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ live apart: ``study_cache`` (what a study is), ``payloads`` (what a screen recei
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,12 @@ from typing import Any
 
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.queries.assignments import assignment_for_rater, get_assignment, mark_served
+from trustlab.db.queries.assignments import (
+    assignment_for_answer,
+    assignment_for_rater,
+    get_assignment,
+    mark_served,
+)
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.judgements import judgement_by_key, judgement_owner, record_judgement
 from trustlab.db.queries.predictions import get_prediction
@@ -25,15 +31,20 @@ from trustlab.db.queries.users import set_completion_code
 from trustlab.platform import disclosure, files, payloads
 from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
-from trustlab.platform.on_demand import explanation_row
+from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row
 from trustlab.platform.paths import existing_file
 from trustlab.platform.study_cache import StudyCache, StudyContext
-from trustlab.platform.worker import ExplanationWorker
+from trustlab.platform.worker import ExplanationPending, ExplanationWorker
 from trustlab.studies.assign import StudyNotOpen, next_assignment, progress
 from trustlab.studies.config import condition_methods
 from trustlab.studies.questions import AnswerError, validate_answers
 
 MAX_IDEMPOTENCY_KEY = 200
+
+
+class NotAnswerable(Conflict):
+    """The assignment takes no answer now: its study is not open, it was released (given back after a
+    timeout), or its rater has finished. Loading the next item shows where the rater stands."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,16 @@ class Services:
 
     # ---- the rater flow ------------------------------------------------------------------------
     def _rater_study(self, principal: Principal, study: str) -> StudyContext:
-        ctx = self.study(name=study)
+        """The rater's own study when ``study`` names it; else a plain 404 that names no other study
+        (a rater must not learn which studies exist)."""
         if principal.is_staff:
             raise Forbidden("staff accounts do not rate; open an invite link to rate")
-        if principal.study_id != ctx.id:
-            raise Forbidden(f"you were not invited to study {study!r}")
+        ctx = self.study(study_id=principal.study_id) if principal.study_id is not None else None
+        if ctx is None or ctx.name != study:
+            raise NotFoundError(
+                f"you have no study called {study!r}"
+                + (f"; your invite is for study {ctx.name!r}" if ctx is not None else "")
+            )
         return ctx
 
     def next_item(self, principal: Principal, *, study: str) -> dict[str, Any] | Finished:
@@ -81,13 +97,18 @@ class Services:
 
         The dict: assignment_id, item_id, image_url, condition (only when the study is not
         blinded), prediction {label, confidence} (only when the study shows it), explanations
-        [{method, kind, title, image_url, neighbours?}] (blinded: method is "explanation-N", no kind,
-        a neutral title), questions, progress {done, total}. Never the true label; when the study
-        hides the prediction, nothing that states the predicted class (``disclosure``).
+        [{method, kind, title, status, image_url, neighbours?, error?}] (blinded: method is
+        "explanation-N", no kind, a neutral title), questions, progress {done, total}. Never the true
+        label; when the study hides the prediction, nothing that states the predicted class
+        (``disclosure``).
+
+        An explanation still being computed after the worker's ``wait_s`` has status "pending" and
+        the dict ``pending: true`` and ``retry_after_s``: ask again (the worker goes on meanwhile).
+        The item counts as shown (its response time starts) only once every explanation is ready.
         """
         ctx = self._rater_study(principal, study)
-        # Two units: the first (assignment, progress, served time) commits, releasing the study's
-        # assignment lock, before the second may wait for an explanation to be computed.
+        # The first unit (assignment, progress) commits, releasing the study's assignment lock, before
+        # the explanations may wait for the worker with no session open.
         with unit_of_work(self.settings) as s:
             try:
                 assignment = next_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
@@ -103,23 +124,26 @@ class Services:
             if assignment is None:
                 code = set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
-            if assignment.served_at is None:
-                mark_served(s, assignment_id=assignment.id, now=_now())
         methods = condition_methods(assignment.condition)
-        explanations = [  # each may wait for the worker: no session is held meanwhile
+        rows = self._explanation_rows(ctx, item_id=assignment.item_id, methods=methods)
+        explanations = [
             payloads.explanation_entry(
                 ctx,
                 assignment_id=assignment.id,
                 index=index,
                 methods=methods,
-                row=explanation_row(
-                    self.settings, self.worker, ctx, item_id=assignment.item_id, method=method
-                ),
+                row=None if row is PENDING else row,
+                pending=row is PENDING,
             )
-            for index, method in enumerate(methods)
+            for index, row in enumerate(rows)
         ]
-        with read_session(self.settings) as s:  # computing an explanation also predicts: read it after
+        ready = all(row is not PENDING for row in rows)
+        # Computing an explanation also predicts: read the prediction after. The item is shown (its
+        # response time starts) when the rater sees every explanation, not while one is pending.
+        with unit_of_work(self.settings) as s:
             prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=assignment.item_id)
+            if ready and assignment.served_at is None:
+                mark_served(s, assignment_id=assignment.id, now=_now())
         return payloads.item_payload(
             ctx,
             assignment=assignment,
@@ -127,7 +151,30 @@ class Services:
             explanations=explanations,
             done=done,
             total=total,
+            retry_after_s=RETRY_AFTER_S,
         )
+
+    def _explanation_rows(self, ctx: StudyContext, *, item_id: int, methods: list[str]) -> list[Any]:
+        """Each method's Explanation row, None (could not be computed) or ``PENDING`` (still
+        being computed), waiting at most the worker's ``wait_s`` for all of them together. No database
+        session is open while waiting."""
+        deadline = time.monotonic() + self.worker.wait_s
+        rows: list[Any] = []
+        for method in methods:
+            try:
+                rows.append(
+                    explanation_row(
+                        self.settings,
+                        self.worker,
+                        ctx,
+                        item_id=item_id,
+                        method=method,
+                        timeout=deadline - time.monotonic(),
+                    )
+                )
+            except ExplanationPending:
+                rows.append(PENDING)
+        return rows
 
     def submit(
         self,
@@ -142,7 +189,8 @@ class Services:
 
         The same ``idempotency_key`` again returns the stored id with ``created=False``. Raises
         NotFoundError (not the caller's assignment), InvalidAnswer (names the field), Conflict (key
-        reused for another assignment).
+        reused for another assignment), NotAnswerable (a Conflict: the study is not open, the
+        assignment was released after a timeout, or the rater has finished).
         """
         if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidAnswer("idempotency_key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
@@ -155,20 +203,19 @@ class Services:
             if existing is not None:
                 return self._replay(s, principal, existing, assignment_id), False
             assignment = assignment_for_rater(s, assignment_id=assignment_id, rater_id=principal.rater_id)
-            if assignment is None:
-                raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
-            ctx = self.study(study_id=assignment.study_id)
-            try:
-                cleaned = validate_answers(
-                    ctx.config, answers, ctx.class_names, condition=assignment.condition
-                )
-            except AnswerError as exc:
-                raise InvalidAnswer(exc.field, exc.message) from exc
-            now = _now()
-            shown_at = assignment.served_at or assignment.assigned_at
-            if shown_at.tzinfo is None:
-                shown_at = shown_at.replace(tzinfo=UTC)
-            response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
+        if assignment is None:
+            raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
+        # After the read session: the study cache may open a session of its own (one at a time each).
+        ctx = self.study(study_id=assignment.study_id)
+        try:
+            cleaned = validate_answers(ctx.config, answers, ctx.class_names, condition=assignment.condition)
+        except AnswerError as exc:
+            raise InvalidAnswer(exc.field, exc.message) from exc
+        now = _now()
+        shown_at = assignment.served_at or assignment.assigned_at
+        if shown_at.tzinfo is None:
+            shown_at = shown_at.replace(tzinfo=UTC)
+        response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
         # The write in its own unit: returning from inside it commits first, so a judgement is on
         # disk before the rater is told it was stored.
         with unit_of_work(self.settings) as s:
@@ -176,10 +223,11 @@ class Services:
             # unblinded and analysed, so its data must not change afterwards.
             study = get_study_by_id(s, study_id=assignment.study_id)
             if study.status != "open":
-                raise Conflict(
+                raise NotAnswerable(
                     f"study {study.name!r} is {study.status}: it takes no more answers (your earlier "
                     "answers are stored)"
                 )
+            self._check_answerable(s, principal, assignment_id=assignment_id)
             try:
                 judgement, created = record_judgement(
                     s,
@@ -196,6 +244,24 @@ class Services:
             if not created:
                 return self._replay(s, principal, judgement, assignment_id), False
             return judgement.id, True
+
+    def _check_answerable(self, session, principal: Principal, *, assignment_id: int) -> None:
+        """Raise NotAnswerable when the assignment was released or its rater has finished (read and
+        locked in the writing unit: a release committed meanwhile is seen)."""
+        found = assignment_for_answer(session, assignment_id=assignment_id, rater_id=principal.rater_id)
+        if found is None:
+            raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
+        assignment, completion_code = found
+        if assignment.status == "released":
+            raise NotAnswerable(
+                "this item was released after a time without activity and may now be with another "
+                "rater, so this answer was not stored; load your next item to continue"
+            )
+        if completion_code is not None:
+            raise NotAnswerable(
+                "you have finished this study and received your completion code; answers can no "
+                "longer be added or changed"
+            )
 
     def _replay(self, session, principal: Principal, judgement, assignment_id: int) -> int:
         if (
@@ -229,8 +295,13 @@ class Services:
         if not 0 <= index < len(methods):
             raise NotFoundError(f"assignment {assignment_id} has no explanation {index}")
         ctx = self.study(study_id=assignment.study_id)
-        row = explanation_row(
-            self.settings, self.worker, ctx, item_id=assignment.item_id, method=methods[index]
+        row = explanation_row(  # raises ExplanationPending after the worker's wait_s (no session open)
+            self.settings,
+            self.worker,
+            ctx,
+            item_id=assignment.item_id,
+            method=methods[index],
+            timeout=self.worker.wait_s,
         )
         if row is None or not row.overlay_path:
             raise NotFoundError("this explanation is not available")

@@ -24,6 +24,8 @@ from trustlab.studies.progress import live_outcomes, progress_counts, rater_qual
 NO_QUALITY = {"gold_seen": 0, "gold_failures": 0, "cant_tell_rate": None, "median_time_s": None}
 # Rater quality that is an outcome per condition in a between-subject design (withheld while blinded).
 BETWEEN_WITHHELD = ("gold_failures", "cant_tell_rate", "median_time_s")
+# The most relabel proposals one queue request returns (a bigger ``limit`` is clamped to it).
+MAX_QUEUE_LIMIT = 500
 
 
 def study_progress(services: Services, principal: Principal, *, study: str) -> dict[str, Any]:
@@ -100,8 +102,10 @@ def judgements_csv(services: Services, principal: Principal, *, study: str) -> s
 
 # ---- curation (the relabel engine's functions, behind the curator role) ---------------------------
 def curator_queue(services: Services, principal: Principal, *, dataset: str, limit: int = 50) -> list[dict]:
-    """Open relabel proposals of a dataset, best first (see relabel.curation.review_queue)."""
+    """Open relabel proposals of a dataset, best first (see relabel.curation.review_queue); ``limit``
+    is clamped to 1..MAX_QUEUE_LIMIT."""
     require_role(principal, "curator")
+    limit = min(max(int(limit), 1), MAX_QUEUE_LIMIT)
     from trustlab.db.queries.datasets import get_dataset
     from trustlab.studies.relabel.curation import review_queue
 

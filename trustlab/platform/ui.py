@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 from fastapi import FastAPI
 
+from trustlab.platform.limits import UPLOAD_LIMIT_BYTES
 from trustlab.platform.services import Services
 from trustlab.platform.ui_curator import build_curator_tab, dataset_choices
 from trustlab.platform.ui_rater import build_rater_tab, sign_in
@@ -89,6 +90,17 @@ def mount_ui(app: FastAPI, services: Services) -> FastAPI:
     demo = build_ui(services)
     css = (STATIC / "style.css").read_text(encoding="utf-8")
     head = f"<script>{(STATIC / 'keyboard.js').read_text(encoding='utf-8')}</script>"
+    # show_error=False: an unexpected exception's text (SQL, paths) stays in the server log; the
+    # handlers show their own messages for what a user can fix. max_file_size: /gradio_api/upload
+    # needs no sign-in, so without a limit a loop of large POSTs fills the disk.
     return gr.mount_gradio_app(
-        app, demo, path="/", css=css, head=head, footer_links=[], show_error=True, run_history=False
+        app,
+        demo,
+        path="/",
+        css=css,
+        head=head,
+        footer_links=[],
+        show_error=False,
+        max_file_size=UPLOAD_LIMIT_BYTES,
+        run_history=False,
     )

@@ -17,7 +17,8 @@ import gradio as gr
 
 from trustlab.platform import auth
 from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError
-from trustlab.platform.services import Finished, Services
+from trustlab.platform.on_demand import RETRY_AFTER_S
+from trustlab.platform.services import Finished, NotAnswerable, Services
 from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.studies.questions import ANSWER_KIND, CANT_TELL, TASK_ANSWER
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # The answer widgets, one per answer key the studies' tasks can ask (studies.questions).
 ANSWER_KEYS = tuple(TASK_ANSWER.values())
 YES, NO = "yes", "no"
+PREPARING = "The explanation is being prepared… this page updates by itself in a moment."
 WELCOME = (
     "Welcome",
     "To rate images, open the invite link you were given (it looks like http://.../?invite=...). "
@@ -47,6 +49,8 @@ class RaterView:
     cant_tell: gr.Checkbox
     message: gr.Markdown
     submit: gr.Button
+    # Ticks while an explanation is being computed: the item is fetched again until every one is shown.
+    poll: gr.Timer
 
     @property
     def outputs(self) -> list[Any]:
@@ -59,6 +63,7 @@ class RaterView:
             *self.questions.values(),
             self.cant_tell,
             self.message,
+            self.poll,
         ]
 
 
@@ -93,6 +98,7 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
                 message = gr.Markdown(elem_id="tl-message")
                 submit = gr.Button("Submit and next  (Enter)", variant="primary", elem_id="tl-submit")
                 gr.HTML(HELP_HTML, elem_id="tl-help", visible=True, elem_classes=["tl-help-box"])
+    poll = gr.Timer(RETRY_AFTER_S, active=False)
     view = RaterView(
         state=state,
         stored=stored,
@@ -104,6 +110,14 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
         cant_tell=cant_tell,
         message=message,
         submit=submit,
+        poll=poll,
+    )
+    poll.tick(
+        lambda st: show_next(services, view, st) if st.get("pending") else _unchanged(view),
+        inputs=[state],
+        outputs=view.outputs,
+        concurrency_limit=None,
+        show_progress="hidden",
     )
     submit.click(
         lambda st, *values: on_submit(services, view, st, values),
@@ -165,11 +179,21 @@ def _notice_only(view: RaterView, title: str, text: str) -> list:
         *hidden,
         gr.update(value=False),
         gr.update(value=""),
+        gr.Timer(active=False),
     ]
 
 
+def _unchanged(view: RaterView) -> list:
+    """No change, and the poll timer stopped (nothing is pending)."""
+    return [*(gr.update() for _ in view.outputs[:-1]), gr.Timer(active=False)]
+
+
 def show_next(services: Services, view: RaterView, state: dict, message: str = "") -> list:
-    """Fetch the rater's current item and return every output's update."""
+    """Fetch the rater's current item and return every output's update.
+
+    While an explanation is still being computed the questions stay hidden and the state holds no
+    assignment (nothing can be answered: the judgement is about the explanation); the poll timer
+    fetches the item again every RETRY_AFTER_S seconds until every explanation is shown."""
     try:
         principal = auth.authenticate(services.settings, state.get("token"))
         study = state.get("study") or services.study(study_id=principal.study_id).name
@@ -190,6 +214,21 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
                       exc_info=True)
             return None
 
+    if result.get("pending"):
+        pending_state = {"token": state["token"], "study": study, "pending": True}
+        hidden = [gr.update(visible=False) for _ in view.questions]
+        done, total = result["progress"]["done"], result["progress"]["total"]
+        return [
+            pending_state,
+            gr.update(visible=False),
+            gr.update(visible=True),
+            progress_html(done, total),
+            stage_html(result, item_path=item_path, explanation_path=explanation_path),
+            *hidden,
+            gr.update(value=False, visible=False),
+            gr.update(value=PREPARING),
+            gr.Timer(active=True),
+        ]
     new_state = {
         "token": state["token"],
         "study": study,
@@ -212,6 +251,7 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
         *updates,
         gr.update(value=False, visible=CANT_TELL in by_key),
         gr.update(value=message),
+        gr.Timer(active=False),
     ]
 
 
@@ -284,9 +324,11 @@ def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -
     except InvalidAnswer as exc:
         label = (state.get("labels") or {}).get(exc.field, exc.field)
         text = f"**Please answer:** {label}" if "required" in exc.message else f"**{label}:** {exc.message}"
-        no_change[-1] = gr.update(value=text)
+        no_change[-2] = gr.update(value=text)
         return no_change
+    except NotAnswerable as exc:  # closed study, released item, finished rater: show where they stand
+        return show_next(services, view, state, message=f"**Not saved:** {exc.message}")
     except PlatformError as exc:
-        no_change[-1] = gr.update(value=f"**Not saved:** {exc.message}")
+        no_change[-2] = gr.update(value=f"**Not saved:** {exc.message}")
         return no_change
     return show_next(services, view, state)

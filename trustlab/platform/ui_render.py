@@ -107,7 +107,10 @@ def stage_html(
         parts.append(f"<h3>{html.escape(expl.get('title') or 'Explanation')}</h3>")
         neighbours = expl.get("neighbours") or []
         parts.append(f'<p class="tl-hint">{html.escape(_hint(expl.get("kind"), neighbours))}</p>')
-        parts.append(_img(path, "This explanation", css_class="tl-expl-img"))
+        if expl.get("status") == "pending":
+            parts.append('<div class="tl-missing tl-pending">This explanation is being prepared…</div>')
+        else:
+            parts.append(_img(path, "This explanation", css_class="tl-expl-img"))
         if neighbours:
             cells = "".join(
                 "<li>"

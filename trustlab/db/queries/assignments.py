@@ -157,3 +157,19 @@ def assigned_item_ids(session: Session, *, study_id: int) -> list[int]:
     """Items that have an assignment in the study (rated or not), in id order."""
     query = select(Assignment.item_id).where(Assignment.study_id == study_id).distinct()
     return sorted(session.scalars(query))
+
+
+def assignment_for_answer(
+    session: Session, *, assignment_id: int, rater_id: int
+) -> tuple[Assignment, str | None] | None:
+    """(the rater's assignment, the rater's completion code or None), the assignment locked
+    (PostgreSQL) until the unit ends so that a release cannot slip in before the answer is stored;
+    None when the assignment is not the rater's."""
+    query = (
+        select(Assignment, Rater.completion_code)
+        .join(Rater, Rater.id == Assignment.rater_id)
+        .where(Assignment.id == assignment_id, Assignment.rater_id == rater_id)
+        .with_for_update(of=Assignment)
+    )
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
