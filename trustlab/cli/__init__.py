@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import logging
 
 from trustlab.cli.app import app
+
+log = logging.getLogger(__name__)
 
 # Each module attaches its verbs to `app`; one owner per module.
 VERB_MODULES = (
@@ -19,6 +22,7 @@ def _load_verbs() -> None:
         except ModuleNotFoundError as exc:
             if exc.name != f"trustlab.cli.{name}":
                 raise
+            log.debug("CLI verbs of trustlab.cli.%s are not available", name, exc_info=True)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from trustlab.cli.app import app, console, fail
 from trustlab.config import load_settings
+from trustlab.csv_safety import write_csv
 from trustlab.db.queries.errors import NotFound
 from trustlab.explain.base import ExplainError
 from trustlab.explanation_methods import METHOD_NAMES
@@ -160,7 +161,7 @@ def explain_bias(
         )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        report.to_csv(out / "bias.csv", index=False)
+        write_csv(report, out / "bias.csv", index=False)
         for method in names:
             for label, mean in _run(mean_maps, model=model, method=method, split=chosen_split).items():
                 grey = np.full((*mean.shape, 3), 128, dtype=np.uint8)

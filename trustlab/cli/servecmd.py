@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -14,12 +16,37 @@ from trustlab.platform.errors import PlatformError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class LogLevel(StrEnum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
+def configure_logging(level: str) -> None:
+    """Send trustlab's log records at ``level`` and above to stderr (one handler, however often this
+    runs); uvicorn's own loggers get the same level through ``uvicorn.run(log_level=...)``."""
+    logger = logging.getLogger("trustlab")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "trustlab_serve", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.trustlab_serve = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
 
 
 @app.command("serve")
 def serve(
     host: str = typer.Option(DEFAULT_HOST, help="Interface to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(DEFAULT_PORT, help="TCP port."),
+    log_level: LogLevel = typer.Option(
+        LogLevel.warning, "--log-level", case_sensitive=False,
+        help="Log trustlab's and uvicorn's messages at this level and above (debug shows every request).",
+    ),
 ) -> None:
     """Serve the rater app (Gradio UI at /) and the JSON API (its docs' address is printed at start)."""
     import uvicorn
@@ -28,10 +55,11 @@ def serve(
     from trustlab.platform.routes import docs_url
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    configure_logging(log_level.value)
     settings = load_settings()
     base = f"http://{host}:{port}"
     console.print(f"trustlab on [bold]{base}/[/]  (API docs: {docs_url(base)})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level.value)
 
 
 def _read_password(password: str | None, password_file: Path | None, prompt: bool) -> str | None:

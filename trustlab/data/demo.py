@@ -28,6 +28,7 @@ import numpy as np
 import PIL
 from tqdm import tqdm
 
+from trustlab.csv_safety import escape_row
 from trustlab.data.demo_draw import (
     IMAGE_SIZE,
     MASK_PAD,
@@ -231,7 +232,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows(escape_row(row) for row in rows)
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 

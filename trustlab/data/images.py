@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
 
 # Decompression-bomb limit: images above this many pixels are rejected before decoding. 40 MP is
 # larger than any phone camera photo we expect and far above what the classifiers (64-224 px) need;
@@ -119,6 +122,7 @@ def decode(data: bytes) -> Image.Image:
     try:
         oriented = ImageOps.exif_transpose(image)
     except Exception:  # noqa: BLE001 - malformed EXIF must not lose a good image
+        log.debug("malformed EXIF orientation ignored", exc_info=True)
         oriented = None
     return oriented if oriented is not None else image
 

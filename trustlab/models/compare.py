@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from trustlab.config import Settings
+from trustlab.csv_safety import write_csv
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.schema import Dataset, ModelVersion
@@ -103,11 +104,11 @@ def compare_models(
     csv_path = Path(out) if out else (settings.models_dir / COMPARISONS_DIR
                                       / f"{'_vs_'.join(models)}_{split}.csv")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv_path, index=False)
+    write_csv(table, csv_path, index=False)
     changed, changed_path = None, None
     if len(results) == 2:
         changed = changed_predictions(*results)
         changed_path = csv_path.with_name(f"{csv_path.stem}_changed.csv")
-        changed.to_csv(changed_path, index=False)
+        write_csv(changed, changed_path, index=False)
     return Comparison(table=table, changed=changed, results=results, csv_path=csv_path,
                       changed_path=changed_path)

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from trustlab.config import Settings
+from trustlab.csv_safety import write_csv
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version, set_metrics
@@ -111,15 +112,15 @@ def evaluate_model(
     out_dir = settings.models_dir / model / f"eval_{split}"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(scored["metrics"], indent=2))
-    scored["per_class"].to_csv(out_dir / "per_class.csv", index=False)
-    pd.DataFrame(scored["confusion"], index=pd.Index(loaded.class_names, name="true"),
-                 columns=loaded.class_names).to_csv(out_dir / "confusion_matrix.csv")
+    write_csv(scored["per_class"], out_dir / "per_class.csv", index=False)
+    write_csv(pd.DataFrame(scored["confusion"], index=pd.Index(loaded.class_names, name="true"),
+                           columns=loaded.class_names), out_dir / "confusion_matrix.csv")
     plot_confusion(scored["confusion"], loaded.class_names, out_dir / "confusion_matrix.png",
                    title=f"{model} on {split}")
     predictions = scored["predictions"]
-    predictions.to_csv(out_dir / "predictions.csv", index=False)
-    predictions[~predictions["correct"]].drop(columns="correct").to_csv(
-        out_dir / "misclassified.csv", index=False)
+    write_csv(predictions, out_dir / "predictions.csv", index=False)
+    write_csv(predictions[~predictions["correct"]].drop(columns="correct"),
+              out_dir / "misclassified.csv", index=False)
     with unit_of_work(settings) as session:
         set_metrics(session, model_version_id=loaded.model_version_id, split=split, metrics=scored["metrics"])
     return EvalResult(model=model, split=split, metrics=scored["metrics"], per_class=scored["per_class"],

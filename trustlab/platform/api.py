@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,11 @@ IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
 RETRY_AFTER_HEADER = {
     "Retry-After": {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
 }
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "PNG"}}
+# Row ids are positive 32-bit integers in the database (PostgreSQL's integer): a number outside them
+# names no row, and the driver would raise on it (a 500) instead of finding nothing.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 bearer = HTTPBearer(auto_error=False, description="The token from /login or /invites/accept")
 
@@ -62,7 +67,7 @@ class InviteOut(BaseModel):
 
 
 class JudgementIn(BaseModel):
-    assignment_id: int
+    assignment_id: int = Field(ge=1, le=MAX_ID)
     answers: dict[str, Any]
     idempotency_key: str
     client_elapsed_ms: float | None = None
@@ -105,7 +110,29 @@ def platform_error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers=headers or None)
 
 
-router = APIRouter(prefix=API_PREFIX)
+class ErrorOut(BaseModel):
+    detail: str
+    field: str | None = Field(default=None, description="the answer key at fault (422 from /judgements)")
+
+
+# The error answers any route may give (PlatformError's statuses, a body that is not JSON, the limits
+# on sign-in attempts and body size), documented once so the OpenAPI spec lists them; the
+# schemathesis test (tests/platform/test_api_fuzz.py) holds every answer to the spec.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (400, "a body that is not JSON, or a request the service refuses"),
+        (401, "no valid token (or wrong user name or password, or a bad invite)"),
+        (403, "signed in, but this role may not do this"),
+        (404, "no such study, item, assignment, explanation, dataset or proposal for this user"),
+        (409, "the study, assignment or proposal is not in a state that allows this"),
+        (410, "an expired invite"),
+        (413, "a request body over the limit"),
+        (429, "too many failed sign-ins; retry after the Retry-After header's seconds"),
+    )
+}
+
+router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
 
 @router.post(
@@ -237,8 +264,8 @@ def post_judgement(
     return JudgementOut(judgement_id=judgement_id)
 
 
-@router.get("/items/{item_id}/image", tags=["files"], response_class=FileResponse)
-def item_image(item_id: int, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+@router.get("/items/{item_id}/image", tags=["files"], response_class=FileResponse, responses=IMAGE_RESPONSES)
+def item_image(item_id: IdPath, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
     path = services.item_image(principal, item_id=item_id)
     return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
 
@@ -248,14 +275,15 @@ def item_image(item_id: int, principal: PrincipalDep, services: ServicesDep) -> 
     tags=["files"],
     response_class=FileResponse,
     responses={
+        **IMAGE_RESPONSES,
         202: {
             "description": "still being computed: {pending: true, retry_after_s}; ask again later",
             "headers": RETRY_AFTER_HEADER,
-        }
+        },
     },
 )
 def assignment_explanation_image(
-    assignment_id: int, index: int, principal: PrincipalDep, services: ServicesDep
+    assignment_id: IdPath, index: int, principal: PrincipalDep, services: ServicesDep
 ) -> Response:
     """The picture of the ``index``-th explanation of an assignment (202 while it is computed)."""
     try:
@@ -269,8 +297,13 @@ def assignment_explanation_image(
     return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
 
 
-@router.get("/explanations/{explanation_id}/image", tags=["files"], response_class=FileResponse)
-def explanation_image(explanation_id: int, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+@router.get(
+    "/explanations/{explanation_id}/image",
+    tags=["files"],
+    response_class=FileResponse,
+    responses=IMAGE_RESPONSES,
+)
+def explanation_image(explanation_id: IdPath, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
     """Any explanation overlay (researchers and curators)."""
     path = services.explanation_image(principal, explanation_id=explanation_id)
     return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
@@ -288,7 +321,12 @@ def study_progress(study: str, principal: PrincipalDep, services: ServicesDep) -
     return staff.study_progress(services, principal, study=study)
 
 
-@router.get("/studies/{study}/judgements.csv", tags=["research"], response_class=PlainTextResponse)
+@router.get(
+    "/studies/{study}/judgements.csv",
+    tags=["research"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the CSV"}},
+)
 def judgements_csv(study: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     """Every judgement as CSV (superseded answers flagged) (researchers)."""
     text = staff.judgements_csv(services, principal, study=study)
@@ -312,7 +350,7 @@ def relabel_queue(
 
 @router.post("/relabel/{proposal_id}/decision", tags=["curation"])
 def relabel_decision(
-    proposal_id: int, body: DecisionIn, principal: PrincipalDep, services: ServicesDep
+    proposal_id: IdPath, body: DecisionIn, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     return staff.curator_decide(
         services, principal, proposal_id=proposal_id, action=body.action, label=body.label

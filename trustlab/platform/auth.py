@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -50,6 +51,8 @@ from trustlab.platform.errors import (
     ServerBusy,
 )
 from trustlab.platform.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
 
 ROLES = ("rater", "researcher", "curator", "admin")
 STAFF_ROLES = frozenset({"researcher", "curator", "admin"})
@@ -131,6 +134,7 @@ def verify_password(password: str, stored: str | None) -> bool:
         expected = bytes.fromhex(digest_hex)
         digest = _scrypt(password, bytes.fromhex(salt_hex), int(n), int(r), int(p), len(expected))
     except ValueError:
+        log.warning("a stored password hash is malformed; the sign-in is refused", exc_info=True)
         return False
     return hmac.compare_digest(digest, expected)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 
 import gradio as gr
@@ -13,6 +14,8 @@ from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_render import data_uri
 from trustlab.platform.ui_staff import SIGNED_OUT, build_login, do_login, principal_of
+
+log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 50
 OVERLAY = "tl-cur-overlay"
@@ -130,6 +133,8 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
         try:
             uri, _ = data_uri(path_fn())
         except (PlatformError, OSError):
+            log.warning("an image of proposal %s is not available", proposal.get("proposal_id"),
+                        exc_info=True)
             return "<em>(image not available)</em>"
         return f'<img class="{css_class} tl-pixelated" src="{uri}">'
 

@@ -8,6 +8,7 @@ through Services.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from trustlab.platform.on_demand import RETRY_AFTER_S
 from trustlab.platform.services import Finished, NotAnswerable, Services
 from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.studies.questions import ANSWER_KIND, CANT_TELL, TASK_ANSWER
+
+log = logging.getLogger(__name__)
 
 # The answer widgets, one per answer key the studies' tasks can ask (studies.questions).
 ANSWER_KEYS = tuple(TASK_ANSWER.values())
@@ -169,6 +172,8 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
                 principal, assignment_id=result["assignment_id"], index=index
             )
         except PlatformError:
+            log.debug("explanation %s of assignment %s not shown", index, result["assignment_id"],
+                      exc_info=True)
             return None
 
     if result.get("pending"):

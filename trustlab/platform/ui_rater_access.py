@@ -10,6 +10,7 @@ alone, like a session cookie, and sign-out revokes it on the server.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import gradio as gr
@@ -46,6 +47,8 @@ SIGNED_OUT = (
     "You have signed out and this browser forgot your session. To continue later, open your invite "
     "link again.",
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,4 +161,5 @@ def _valid(services: Services, token: str | None) -> bool:
     try:
         return not auth.authenticate(services.settings, token).is_staff
     except NotAuthenticated:
+        log.debug("a rater token in the browser is no longer valid", exc_info=True)
         return False

@@ -7,6 +7,7 @@ nothing). Reloading the page therefore signs staff out, and the tabs say so unde
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import gradio as gr
@@ -19,6 +20,7 @@ from trustlab.platform.services import Services
 RELOAD_NOTE = "Staff sign-ins last for this page only: reloading the page signs you out."
 NOT_SIGNED_IN = "Not signed in."
 SIGNED_OUT = "Signed out: your session token was revoked on the server."
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -81,6 +83,7 @@ def principal_of(services: Services, staff_state: dict | None) -> Principal | No
     try:
         principal = auth.authenticate(services.settings, token)
     except NotAuthenticated:
+        log.debug("a staff token in the page is no longer valid", exc_info=True)
         return None
     return principal if principal.is_staff else None
 

@@ -15,6 +15,7 @@ that failed after its wait hears "failed" instead of starting the computation ag
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trustlab.config import Settings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_S = 0.005
 DEFAULT_MAX_BATCH = 16
@@ -205,6 +208,8 @@ class ExplanationWorker:
                 for req in reqs:
                     req.future.set_result(True)
             except Exception as exc:  # noqa: BLE001 - every waiting rater must hear about the failure
+                log.warning("explaining %d items of %s with %s failed", len(item_ids), model, method,
+                            exc_info=True)
                 for req in reqs:
                     self._remember_failure((req.model, req.item_id, req.method), exc)
                     if not req.future.done():

@@ -12,6 +12,7 @@ so a reviewer can count the interim looks.
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
@@ -20,6 +21,8 @@ from trustlab.config import Settings
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.studies import add_unblinding, get_study, study_unblindings
 from trustlab.db.schema import StudyUnblinding
+
+log = logging.getLogger(__name__)
 
 # How a look happened: `study unblind`, `study close`, `analyze` or `study export` of a running study.
 SOURCES = ("unblind", "close", "analyze", "export")
@@ -35,6 +38,7 @@ def default_actor() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no user name in the environment or the password database
+        log.debug("no OS user name; the look is recorded as 'unknown'", exc_info=True)
         return "unknown"
 
 

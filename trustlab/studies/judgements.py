@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from trustlab.csv_safety import write_csv
 from trustlab.db.queries.judgements import current_answers, judgement_records
 from trustlab.studies.questions import CANT_TELL, TASK_ANSWER
 
@@ -110,14 +111,15 @@ def export_table(df: pd.DataFrame, *, model: str) -> pd.DataFrame:
 
 
 def export_csv(table: pd.DataFrame) -> str:
-    """An ``export_table`` as CSV text: booleans as 1/0, missing values empty."""
+    """An ``export_table`` as CSV text: booleans as 1/0, missing values empty, text cells escaped
+    against formula injection (``trustlab.csv_safety``)."""
     out = table.copy()
     for column in out.columns:
         if column == "answers_json":
             continue
         out[column] = [_cell(v) for v in out[column]]
     buffer = io.StringIO()
-    out.to_csv(buffer, index=False)
+    write_csv(out, buffer, index=False)
     return buffer.getvalue()
 
 

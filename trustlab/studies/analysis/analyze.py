@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from trustlab.config import Settings
+from trustlab.csv_safety import write_csv
 from trustlab.db.schema import Study
 from trustlab.studies.analysis.agreement import agreement, agreement_by_condition
 from trustlab.studies.analysis.confirmatory import confirmatory_pairs, label_and_correct, primary_result
@@ -291,7 +292,7 @@ def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path
         keep = [c for c in frame.columns if c not in ("answers", "gold_answers")]
         tables["judgements.csv"] = frame[keep]
     for name, table in tables.items():
-        table.to_csv(out / name, index=False)
+        write_csv(table, out / name, index=False)
         written.append(name)
     return written
 

@@ -7,6 +7,7 @@ caught and reported, not hidden."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from trustlab.studies.config import NO_EXPLANATION
+
+log = logging.getLogger(__name__)
 
 # Posterior mean +- this many SDs gives the reported 95% credible interval.
 Z_95 = 1.959963984540054
@@ -58,6 +61,7 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
             warnings.simplefilter("always")
             result = model.fit_vb()
     except (ValueError, np.linalg.LinAlgError) as exc:
+        log.debug("the mixed model did not fit", exc_info=True)
         return {"error": f"the mixed model did not fit: {exc}", "role": "exploratory"}
     # Only the optimiser's own warnings say it did not converge (other libraries' deprecation notes don't).
     problems = sorted({str(w.message).strip() for w in caught if issubclass(w.category, ConvergenceWarning)})

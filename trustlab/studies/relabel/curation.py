@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from trustlab.config import Settings
+from trustlab.csv_safety import write_csv
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.explanations import item_explanations
@@ -183,7 +184,7 @@ def write_labels_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write an ``export_labels`` frame as CSV (parent folders created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    write_csv(frame, path, index=False)
     return path
 
 

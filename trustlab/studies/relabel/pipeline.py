@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from trustlab.config import Settings
+from trustlab.csv_safety import write_csv
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import assigned_item_ids
 from trustlab.db.queries.datasets import get_dataset
@@ -225,10 +226,10 @@ def run_relabel(
     quality = _rater_quality(inputs)
     paths = {"proposals": out / "proposals.csv", "ambiguity": out / "ambiguity.csv",
              "rater_quality": out / "rater_quality.csv"}
-    proposals.to_csv(paths["proposals"], index=False)
-    ambiguity.assign(examples=ambiguity["examples"].map(lambda ids: ";".join(map(str, ids)))).to_csv(
-        paths["ambiguity"], index=False)
-    quality.to_csv(paths["rater_quality"], index=False)
+    write_csv(proposals, paths["proposals"], index=False)
+    write_csv(ambiguity.assign(examples=ambiguity["examples"].map(lambda ids: ";".join(map(str, ids)))),
+              paths["ambiguity"], index=False)
+    write_csv(quality, paths["rater_quality"], index=False)
     counts.update({
         "items": len(inputs.items), "rated_items": int((~np.isnan(inputs.labels)).any(axis=1).sum()),
         "answers": int((~np.isnan(inputs.labels)).sum()), "raters": len(inputs.rater_ids),
