@@ -54,12 +54,6 @@ def rater_key_elsewhere(
     return session.scalars(query.limit(1)).first()
 
 
-def judgement_owner(session: Session, *, judgement_id: int) -> int:
-    """The rater id of the assignment a judgement answers."""
-    query = select(Assignment.rater_id).join(Judgement, Judgement.assignment_id == Assignment.id)
-    return session.scalars(query.where(Judgement.id == judgement_id)).one()
-
-
 def latest_judgement(session: Session, *, assignment_id: int) -> Judgement | None:
     query = select(Judgement).where(Judgement.assignment_id == assignment_id).order_by(Judgement.id.desc())
     return session.scalars(query.limit(1)).first()
