@@ -2,6 +2,7 @@
 
     python benchmarks/bench_serve.py --raters 50 --items 20 [--db-url postgresql+psycopg://...]
     python benchmarks/bench_serve.py --raters 50 --items 20 --crash
+    python benchmarks/bench_serve.py --raters 10 --items 10 --think-ms 0 --compare-synchronous 5
 
 Builds a throw-away TRUSTLAB_HOME (a dataset of small PNGs, a model's predictions, precomputed
 Grad-CAM and twin explanations, an open study with conditions none/gradcam/twin, one invite per
@@ -15,6 +16,11 @@ database are exactly the acknowledged ones.
 ``--crash``: SIGKILLs the server when about half the judgements are acknowledged, restarts it, lets
 the raters carry on (they retry unacknowledged submissions with the same idempotency key), and
 shows that every acknowledged judgement is in the database (and none is stored twice).
+
+``--compare-synchronous N``: the cost of SQLite's synchronous=FULL (the default: every commit is
+synced to disk, so an acknowledged answer survives a power cut) against NORMAL. N rounds, each a
+fresh home and server per mode, the modes' order alternating between rounds; prints the median
+[min-max] over rounds of p50/p95 of next+submit and of judgements/s.
 """
 
 from __future__ import annotations
@@ -236,7 +242,11 @@ def main() -> int:
         default=DEFAULT_RAMP_S,
         help="raters arrive evenly over this many seconds (0: all at once)",
     )
+    parser.add_argument("--compare-synchronous", type=int, default=0, metavar="N",
+                        help="SQLite only: N interleaved rounds of synchronous=NORMAL vs FULL")
     args = parser.parse_args()
+    if args.compare_synchronous:
+        return compare_synchronous(args)
 
     from trustlab.platform.auth import create_invites
 
@@ -271,6 +281,50 @@ def main() -> int:
         if drop_schema is not None:
             dispose_engines()
             drop_schema()
+
+
+SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+
+
+def compare_synchronous(args) -> int:
+    """``--compare-synchronous``: interleaved runs per SQLite synchronous mode; 0 if nothing was lost."""
+    from trustlab.platform.auth import create_invites
+
+    if args.db_url or args.crash:
+        raise SystemExit("--compare-synchronous measures SQLite: drop --db-url and --crash")
+    results: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in SYNCHRONOUS_MODES}
+    failures = 0  # rounds that lost an acknowledged answer or had a refused one
+    for round_no in range(args.compare_synchronous):
+        order = SYNCHRONOUS_MODES if round_no % 2 == 0 else SYNCHRONOUS_MODES[::-1]
+        for mode in order:
+            home = Path(tempfile.mkdtemp(prefix=f"trustlab-bench-sync-{mode.lower()}-"))
+            url = load_settings(home=home, db_url="").database_url + f"?synchronous={mode}"
+            settings = load_settings(home=home, db_url=url)
+            study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
+            invites = [link.token for link in create_invites(settings, study=study, n=args.raters)]
+            server = Server(settings)
+            server.start()
+            try:
+                tally = Tally()
+                wall = run_raters(server.url, invites, study, tally, args.think_ms, args.ramp_s)
+            finally:
+                server.stop()
+            stored = stored_judgements(settings)
+            lost = {k for k, jid in tally.acknowledged.items() if stored.get(k) != jid}
+            failures += bool(lost) or tally.errors > 0
+            row = (pct(tally.pair_ms, 50), pct(tally.pair_ms, 95), len(tally.pair_ms) / wall)
+            results[mode].append(row)
+            print(f"round {round_no + 1} {mode}: p50 {row[0]:.1f}, p95 {row[1]:.1f} ms, {row[2]:.1f} judg/s")
+    print(f"\n{args.raters} raters x {args.items} items, think {args.think_ms:.0f} ms, "
+          f"{args.compare_synchronous} interleaved rounds: median [min-max]")
+    print(f"{'synchronous':<13}{'p50 ms':>24}{'p95 ms':>24}{'judg/s':>24}")
+    for mode, rows in results.items():
+        cells = [f"{np.median(c):.1f} [{min(c):.1f}-{max(c):.1f}]" for c in zip(*rows, strict=True)]
+        print(f"{mode:<13}" + "".join(f"{c:>24}" for c in cells))
+    full, normal = (np.median([r[2] for r in results[m]]) for m in ("FULL", "NORMAL"))
+    print(f"FULL / NORMAL throughput (medians): {full / normal:.2f}")
+    print("RESULT:", "OK, nothing lost" if not failures else "FAILED")
+    return 0 if not failures else 1
 
 
 def _throwaway_schema(base_url: str):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
 from trustlab.db.engine import make_engine
-from trustlab.db.migrate import alembic_config, current_revision
+from trustlab.db.migrate import alembic_config, current_revision, upgrade_to_head
 
 # One row per table, enough for a study item (revision 0001's NOT NULL columns).
 ROWS_AT_0001 = [
@@ -98,4 +99,41 @@ def test_0003_records_studies_closed_before_it_as_unblinded(settings):
     assert current_revision(engine) == "0002"
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM studies")).scalar_one() == 2
+    engine.dispose()
+
+
+def test_0005_relinks_forked_chains_and_scopes_keys_per_assignment(settings):
+    """Judgements that raced before 0005 (assignment 1: two first answers, then two answers
+    superseding one) are relinked in id order, the newest staying current; assignment 2's clean
+    chain is untouched. Afterwards a judgement has one successor and keys repeat across assignments."""
+    from sqlalchemy.exc import IntegrityError
+
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    _upgrade(engine, "0003")
+    with engine.begin() as connection:
+        for table, row in ROWS_AT_0001:
+            _insert(connection, table, row)
+        for rid in (1, 2):  # one assignment each (of the one item)
+            _insert(connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater",
+                                           "simulated": False})
+            connection.execute(text(
+                "INSERT INTO assignments (id, study_id, rater_id, item_id, condition, position, is_gold,"
+                " status, assigned_at) VALUES (:id, 1, :id, 1, 'none', 0, false, 'done', CURRENT_TIMESTAMP)"
+            ), {"id": rid})
+        chains = [(1, 1, None), (2, 1, None), (3, 1, 2), (4, 1, 2), (5, 2, None), (6, 2, 5)]
+        for jid, aid, supersedes in chains:
+            _insert(connection, "judgements", {"id": jid, "assignment_id": aid, "answers": "{}",
+                                               "idempotency_key": f"k{jid}", "supersedes_id": supersedes})
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, supersedes_id FROM judgements ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, None), (2, 1), (3, 2), (4, 3), (5, None), (6, 5)]
+    with engine.begin() as connection:  # the same key on another assignment is a different request
+        _insert(connection, "judgements", {"id": 7, "assignment_id": 2, "answers": "{}",
+                                           "idempotency_key": "k1", "supersedes_id": 6})
+    for duplicate in ({"idempotency_key": "k7", "supersedes_id": 1},  # a second successor of 1
+                      {"idempotency_key": "k5", "supersedes_id": None}):  # a key again on assignment 2
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            _insert(connection, "judgements", {"id": 8, "assignment_id": 2, "answers": "{}", **duplicate})
     engine.dispose()

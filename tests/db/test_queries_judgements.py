@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from query_world import make_query_world
+from sqlalchemy import select
 
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import get_assignment
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.judgements import count_judgements, judgement_by_key, record_judgement
+from trustlab.db.schema import Judgement
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -46,7 +48,8 @@ def test_the_same_key_again_returns_the_stored_row_and_writes_nothing(settings):
     assert again == (stored[0], None, False)
     with read_session(settings) as s:
         assert count_judgements(s) == 1
-        assert judgement_by_key(s, idempotency_key="same").answers == {"trust": 4}
+        stored = judgement_by_key(s, assignment_id=world.assignment_ids[0], idempotency_key="same")
+        assert stored.answers == {"trust": 4}
 
 
 def test_racing_requests_with_one_key_store_one_row_and_both_get_it(settings):
@@ -80,3 +83,33 @@ def test_another_raters_assignment_is_not_found_and_nothing_is_written(settings)
                          answers={}, idempotency_key="x", now=T0)
     with read_session(settings) as s:
         assert count_judgements(s) == 0
+
+
+def test_concurrent_changed_answers_keep_one_linear_chain(settings):
+    """Four raters' worth of racing answer changes (different keys) to one assignment, several rounds:
+    every answer is stored, none fails, and the chain never forks (each judgement has at most one
+    successor and exactly one has none)."""
+    world = make_query_world(settings)
+    rounds, writers = 5, 4
+    errors = []
+
+    def change(round_no: int, n: int, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait()
+            _record(settings, world, f"r{round_no}-{n}", {"trust": n + 1})
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    for round_no in range(rounds):
+        barrier = threading.Barrier(writers)
+        threads = [threading.Thread(target=change, args=(round_no, n, barrier)) for n in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    with read_session(settings) as s:
+        chain = s.execute(select(Judgement.id, Judgement.supersedes_id).order_by(Judgement.id)).all()
+    assert len(chain) == rounds * writers
+    successors = [supersedes for _, supersedes in chain]
+    assert successors == [None] + [jid for jid, _ in chain[:-1]]  # each one supersedes the one before

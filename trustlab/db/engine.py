@@ -1,10 +1,14 @@
-"""The one engine module: SQLite (WAL, foreign keys, busy timeout) or PostgreSQL via psycopg 3.
+"""The one engine module: SQLite (WAL, foreign keys, busy timeout, synchronous=FULL, real
+transactions) or PostgreSQL via psycopg 3.
 
 Transactions begin and end here: callers open one short unit of work,
 ``with unit_of_work(settings) as s: ...``, which commits when the block ends cleanly and rolls back
 when it raises; query functions only flush. ``read_session`` is the read-only variant and
 ``savepoint`` lets an insert inside a unit lose a race without ending the unit, and ``retry_on_race``
 runs a unit's work again when a concurrent writer won.
+
+SQLite transactions are real ones (``trustlab.db.sqlite``): a ``unit_of_work`` begins with
+``BEGIN IMMEDIATE`` (units that write are serialised whole), ``read_session`` with ``BEGIN``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from trustlab.config import Settings
+from trustlab.db.sqlite import sqlite_begin, sqlite_connect, sqlite_synchronous, writer
 
 T = TypeVar("T")
 
@@ -30,19 +35,8 @@ DbSession = Session
 WRITE_RACE_ERRORS: tuple[type[Exception], ...] = (IntegrityError, OperationalError)
 
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
-
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def pool_options(settings: Settings) -> dict[str, int]:
@@ -58,8 +52,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     """A new engine for ``url`` with trustlab's connection settings (``kwargs``: create_engine's,
     e.g. ``pool_options(settings)``)."""
     if url.startswith("sqlite"):
+        url, synchronous = sqlite_synchronous(url)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_connect(synchronous))
+        event.listen(engine, "begin", sqlite_begin)
     else:
         engine = create_engine(url, pool_pre_ping=True, **kwargs)
     return engine
@@ -113,7 +109,7 @@ def unit_of_work(settings_or_engine: Settings | Engine) -> Iterator[DbSession]:
     failed flush itself (outside a ``savepoint``) cannot commit: it raises ``UnitRolledBack`` instead of
     losing what it wrote silently.
     """
-    with Session(_engine_of(settings_or_engine), expire_on_commit=False) as session:
+    with Session(writer(_engine_of(settings_or_engine)), expire_on_commit=False) as session:
         try:
             yield session
         except BaseException:
@@ -154,14 +150,8 @@ def savepoint(session: DbSession) -> Iterator[None]:
     """A SAVEPOINT inside the caller's unit: an IntegrityError raised in the block undoes only the
     block (the unit goes on), so an insert that lost a race can read the winner's row instead.
 
-    SQLite's Python driver opens its transaction only before INSERT/UPDATE/DELETE; a SAVEPOINT issued
-    outside one would start (and on release commit) a transaction of its own, so begin one first.
+    (On SQLite the unit's BEGIN comes from the begin event, so the SAVEPOINT is inside it.)
     """
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        driver = connection.connection.driver_connection
-        if driver is not None and not driver.in_transaction:
-            driver.execute("BEGIN")
     with session.begin_nested():
         yield
 

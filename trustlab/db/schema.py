@@ -258,13 +258,21 @@ class Assignment(Base):
 
 
 class Judgement(Base):
-    """Append-only: a changed answer is a new row whose ``supersedes_id`` points at the old one."""
+    """Append-only: a changed answer is a new row whose ``supersedes_id`` points at the old one.
+
+    A judgement has at most one successor (the chain never forks), and a client's idempotency key
+    is unique within its assignment (keys of different assignments never collide).
+    """
 
     __tablename__ = "judgements"
+    __table_args__ = (
+        Index("ux_judgements_assignment_key", "assignment_id", "idempotency_key", unique=True),
+        Index("ux_judgements_supersedes_id", "supersedes_id", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
     response_ms: Mapped[float | None] = mapped_column(Float, default=None)
     client_elapsed_ms: Mapped[float | None] = mapped_column(Float, default=None)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("judgements.id"), default=None)

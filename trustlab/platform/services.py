@@ -9,6 +9,7 @@ live apart: ``study_cache`` (what a study is), ``payloads`` (what a screen recei
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from trustlab.db.queries.assignments import (
     mark_served,
 )
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.judgements import judgement_by_key, judgement_owner, record_judgement
+from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import get_study_by_id
 from trustlab.db.queries.users import set_completion_code
@@ -191,8 +192,9 @@ class Services:
 
         The same ``idempotency_key`` again returns the stored id with ``created=False``. Raises
         NotFoundError (not the caller's assignment), InvalidAnswer (names the field), Conflict (key
-        reused for another assignment), NotAnswerable (a Conflict: the study is not open, the
-        assignment was released after a timeout, or the rater has finished).
+        reused for another of the rater's assignments, or sent again with different answers),
+        NotAnswerable (a Conflict: the study is not open, the assignment was released after a
+        timeout, or the rater has finished).
         """
         if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidAnswer("idempotency_key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
@@ -201,10 +203,15 @@ class Services:
         ):
             raise InvalidAnswer("client_elapsed_ms", "must be a non-negative number of milliseconds")
         with read_session(self.settings) as s:
-            existing = judgement_by_key(s, idempotency_key=idempotency_key)
-            if existing is not None:
-                return self._replay(s, principal, existing, assignment_id), False
             assignment = assignment_for_rater(s, assignment_id=assignment_id, rater_id=principal.rater_id)
+            existing, key_elsewhere = None, False
+            if assignment is not None:
+                # Keys are unique per assignment: another rater's keys are never seen here.
+                existing = judgement_by_key(s, assignment_id=assignment_id, idempotency_key=idempotency_key)
+                key_elsewhere = existing is None and rater_key_elsewhere(
+                    s, rater_id=principal.rater_id, idempotency_key=idempotency_key,
+                    assignment_id=assignment_id,
+                )
         if assignment is None:
             raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
         # After the read session: the study cache may open a session of its own (one at a time each).
@@ -213,6 +220,10 @@ class Services:
             cleaned = validate_answers(ctx.config, answers, ctx.class_names, condition=assignment.condition)
         except AnswerError as exc:
             raise InvalidAnswer(exc.field, exc.message) from exc
+        if existing is not None:  # sent again (even after the study closed): acknowledged again
+            return self._replay(existing, cleaned), False
+        if key_elsewhere:
+            raise Conflict("this idempotency_key was already used for another answer; send a new key")
         now = _now()
         shown_at = assignment.served_at or assignment.assigned_at
         if shown_at.tzinfo is None:
@@ -244,7 +255,7 @@ class Services:
             except NotFound as exc:
                 raise NotFoundError(str(exc)) from exc
             if not created:
-                return self._replay(s, principal, judgement, assignment_id), False
+                return self._replay(judgement, cleaned), False
             return judgement.id, True
 
     def _check_answerable(self, session, principal: Principal, *, assignment_id: int) -> None:
@@ -265,12 +276,15 @@ class Services:
                 "longer be added or changed"
             )
 
-    def _replay(self, session, principal: Principal, judgement, assignment_id: int) -> int:
-        if (
-            judgement.assignment_id != assignment_id
-            or judgement_owner(session, judgement_id=judgement.id) != principal.rater_id
-        ):
-            raise Conflict("this idempotency_key was already used for another answer; send a new key")
+    @staticmethod
+    def _replay(judgement, cleaned: dict[str, Any]) -> int:
+        """The stored judgement's id for a request sent again; a different answer under the same key
+        is a client error (a changed answer needs a new key), not something to drop silently."""
+        if json.loads(json.dumps(cleaned)) != judgement.answers:
+            raise Conflict(
+                "this idempotency_key was already used for a different answer to this assignment; "
+                "send a changed answer with a new key"
+            )
         return judgement.id
 
     # ---- files ---------------------------------------------------------------------------------

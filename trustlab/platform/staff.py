@@ -122,13 +122,15 @@ def curator_decide(
 ) -> dict[str, Any]:
     """Accept / reject / relabel one proposal as the signed-in curator; returns the revision summary."""
     require_role(principal, "curator")
-    from trustlab.studies.relabel.curation import CurationError, decide
+    from trustlab.studies.relabel.curation import CurationConflict, CurationError, decide
 
     with unit_of_work(services.settings) as s:
         try:
             revision = decide(s, proposal_id=proposal_id, action=action, label=label, actor=principal.handle)
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
+        except CurationConflict as exc:  # decided by someone else first: 409 naming them
+            raise Conflict(str(exc)) from exc
         except CurationError as exc:
             raise PlatformError(str(exc)) from exc
         if revision is None:
@@ -144,13 +146,15 @@ def curator_decide(
 
 def curator_undo(services: Services, principal: Principal, *, item_id: int) -> dict[str, Any]:
     require_role(principal, "curator")
-    from trustlab.studies.relabel.curation import CurationError, undo
+    from trustlab.studies.relabel.curation import CurationConflict, CurationError, undo
 
     with unit_of_work(services.settings) as s:
         try:
             revision = undo(s, item_id=item_id, actor=principal.handle)
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
+        except CurationConflict as exc:  # the newest change is someone else's: 409 naming them
+            raise Conflict(str(exc)) from exc
         except CurationError as exc:
             raise PlatformError(str(exc)) from exc
         return {

@@ -25,15 +25,33 @@ from trustlab.db.schema import (
     StudyItem,
 )
 
+# How often an answer that lost the race for its assignment's chain is re-linked to the winner.
+CHAIN_ATTEMPTS = 3
 
-def judgement_by_key(session: Session, *, idempotency_key: str) -> Judgement | None:
-    return session.scalars(select(Judgement).where(Judgement.idempotency_key == idempotency_key)).first()
+
+def judgement_by_key(session: Session, *, assignment_id: int, idempotency_key: str) -> Judgement | None:
+    """The judgement stored under ``idempotency_key`` for this assignment (keys are unique per
+    assignment, not globally)."""
+    query = select(Judgement).where(
+        Judgement.assignment_id == assignment_id, Judgement.idempotency_key == idempotency_key
+    )
+    return session.scalars(query).first()
 
 
-def judgement_owner(session: Session, *, judgement_id: int) -> int:
-    """The rater id of the assignment a judgement answers."""
-    query = select(Assignment.rater_id).join(Judgement, Judgement.assignment_id == Assignment.id)
-    return session.scalars(query.where(Judgement.id == judgement_id)).one()
+def rater_key_elsewhere(
+    session: Session, *, rater_id: int, idempotency_key: str, assignment_id: int
+) -> Judgement | None:
+    """A judgement of this rater's under ``idempotency_key`` for another of their assignments."""
+    query = (
+        select(Judgement)
+        .join(Assignment, Judgement.assignment_id == Assignment.id)
+        .where(
+            Assignment.rater_id == rater_id,
+            Judgement.idempotency_key == idempotency_key,
+            Judgement.assignment_id != assignment_id,
+        )
+    )
+    return session.scalars(query.limit(1)).first()
 
 
 def latest_judgement(session: Session, *, assignment_id: int) -> Judgement | None:
@@ -57,33 +75,42 @@ def record_judgement(
     The caller acknowledges the judgement only after its unit has committed (return from inside the
     ``with unit_of_work`` block). A second answer to the same assignment supersedes the previous row
     (append-only). Returns ``(judgement, created)``; ``created`` is False when ``idempotency_key`` was
-    already stored (then the stored row is returned and nothing is written). Raises NotFound if the
-    assignment is not the rater's.
+    already stored for this assignment (then the stored row is returned and nothing is written).
+    Raises NotFound if the assignment is not the rater's.
+
+    Concurrent answers to one assignment are serialised (the assignment row is locked on
+    PostgreSQL; a SQLite unit of work holds the write lock from its start), and the unique index on
+    ``supersedes_id`` keeps the chain from forking if they were not: the loser is re-linked to the
+    winner, at most ``CHAIN_ATTEMPTS`` times.
     """
     assignment = assignment_for_rater(
         session, assignment_id=assignment_id, rater_id=rater_id, for_update=True
     )
     if assignment is None:
         raise NotFound(f"assignment {assignment_id} is not one of your assignments")
-    previous = latest_judgement(session, assignment_id=assignment_id)
-    judgement = Judgement(
-        assignment_id=assignment_id,
-        answers=answers,
-        idempotency_key=idempotency_key,
-        response_ms=response_ms,
-        client_elapsed_ms=client_elapsed_ms,
-        supersedes_id=previous.id if previous is not None else None,
-        created_at=now,
-    )
-    try:
-        with savepoint(session):
-            session.add(judgement)
-    except IntegrityError:
-        # Two requests with one idempotency key raced; the first one won and is the answer.
-        existing = judgement_by_key(session, idempotency_key=idempotency_key)
-        if existing is None:
-            raise
-        return existing, False
+    for attempt in range(CHAIN_ATTEMPTS):
+        previous = latest_judgement(session, assignment_id=assignment_id)
+        judgement = Judgement(
+            assignment_id=assignment_id,
+            answers=answers,
+            idempotency_key=idempotency_key,
+            response_ms=response_ms,
+            client_elapsed_ms=client_elapsed_ms,
+            supersedes_id=previous.id if previous is not None else None,
+            created_at=now,
+        )
+        try:
+            with savepoint(session):
+                session.add(judgement)
+            break
+        except IntegrityError:
+            # Two requests with one idempotency key raced: the first one won and is the answer.
+            existing = judgement_by_key(session, assignment_id=assignment_id, idempotency_key=idempotency_key)
+            if existing is not None:
+                return existing, False
+            # Otherwise another answer took the chain's next link first: supersede it instead.
+            if attempt == CHAIN_ATTEMPTS - 1:
+                raise
     assignment.status = "done"
     if assignment.completed_at is None:
         assignment.completed_at = now

@@ -44,6 +44,29 @@ def get_proposal(session: Session, *, proposal_id: int) -> RelabelProposal:
     return proposal
 
 
+def lock_item_labels(session: Session, *, item_id: int) -> None:
+    """Lock an item's row until the unit ends, so that decisions and undos of one item's label run one
+    after another (PostgreSQL: SELECT ... FOR UPDATE; a SQLite unit of work holds the database's
+    write lock from its start, which serialises them already)."""
+    session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
+
+
+def lock_proposal(session: Session, *, proposal_id: int) -> RelabelProposal:
+    """The proposal, read after locking its item (``lock_item_labels``) and itself: a decision that
+    waited for a concurrent one sees that one's outcome, not the state before it."""
+    item_id = session.scalar(select(RelabelProposal.item_id).where(RelabelProposal.id == proposal_id))
+    if item_id is None:
+        get_proposal(session, proposal_id=proposal_id)  # raises NotFound with the usual hint
+    lock_item_labels(session, item_id=item_id)
+    query = (
+        select(RelabelProposal)
+        .where(RelabelProposal.id == proposal_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).one()
+
+
 def proposals_by_key(session: Session, *, dataset_id: int) -> dict[tuple[int, str], RelabelProposal]:
     """{(item_id, proposed_label): proposal} for open and decided proposals (newest wins)."""
     query = (

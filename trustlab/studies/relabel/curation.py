@@ -32,7 +32,8 @@ from trustlab.db.queries.proposals import (
     OTHER,
     REJECTED,
     decide_proposal,
-    get_proposal,
+    lock_item_labels,
+    lock_proposal,
     open_proposals,
     undo_revision,
 )
@@ -54,6 +55,11 @@ DEFAULT_QUEUE_LIMIT = 50
 
 class CurationError(ValueError):
     """A curation request that cannot be carried out; the message names the input and the fix."""
+
+
+class CurationConflict(CurationError):
+    """Someone else's decision is in the way: the proposal was decided already, or the change to undo
+    is not the caller's. The message names who made it."""
 
 
 def decide(
@@ -78,12 +84,13 @@ def decide(
         raise CurationError(f"action {action!r} is not one of {', '.join(ACTIONS)}")
     if not actor:
         raise CurationError("actor is empty: pass the curator's handle")
-    proposal = get_proposal(session, proposal_id=proposal_id)
+    # Locked: of two curators deciding at once, the second waits and then finds it decided.
+    proposal = lock_proposal(session, proposal_id=proposal_id)
     if proposal.status != OPEN:
-        raise CurationError(
+        raise CurationConflict(
             f"proposal {proposal_id} is already {proposal.status}"
             + (f" by {proposal.decided_by}" if proposal.decided_by else "")
-            + "; use `trustlab labels undo ITEM` to revert a decision"
+            + "; its decider can revert it with `trustlab labels undo ITEM`"
         )
     evidence = {"proposal": _proposal_summary(proposal)}
     if action == "reject":
@@ -136,16 +143,24 @@ def undoable_revision(revisions: Sequence[LabelRevision]) -> LabelRevision | Non
 def undo(session: DbSession, *, item_id: int, actor: str) -> LabelRevision:
     """Revert the item's newest not-yet-undone change with a new revision back to its old label.
 
-    A proposal whose acceptance is undone is reopened, so it shows in the queue again.
+    Only ``actor``'s own change is undone: when the newest change is someone else's (a colleague
+    decided after you), CurationConflict names them and nothing changes. A proposal whose
+    acceptance is undone is reopened, so it shows in the queue again.
     """
     if not actor:
         raise CurationError("actor is empty: pass the curator's handle")
+    lock_item_labels(session, item_id=item_id)
     item = get_item(session, item_id=item_id)
     target = undoable_revision(item_revisions(session, item_id=item_id))
     if target is None:
         raise CurationError(
             f"item {item_id} has no label change to undo "
             f"(its label is still the original {item.original_label!r})"
+        )
+    if target.actor != actor:
+        raise CurationConflict(
+            f"the newest change to item {item_id} ({target.old_label!r} -> {target.new_label!r}) was made "
+            f"by {target.actor}, not by {actor}: only {target.actor} can undo it"
         )
     return undo_revision(session, item=item, revision=target, actor=actor)
 
