@@ -20,12 +20,17 @@ def demo(
     from trustlab.demo.report import print_summary
 
     settings = load_settings()
+    plan = FAST if fast else FULL
     try:
-        result = run_demo(settings, plan=FAST if fast else FULL, echo=console.print)
+        # markup=False: the "[demo]" prefix is text, not a rich style tag.
+        result = run_demo(settings, plan=plan, echo=lambda line: console.print(line, markup=False))
     except DemoStageError as exc:
         raise fail(str(exc)) from exc
     print_summary(settings, result, host=host, port=port)  # its own console: no wrapping of links
     if serve:
         from trustlab.demo.report import serve_forever
 
-        serve_forever(settings, host=host, port=port)
+        serve_forever(settings, host=host, port=port, plan=plan, remaining=result.remaining_explanations)
+    elif result.remaining_explanations:
+        left = f"{result.remaining_explanations} explanations of the test split are left for the server's"
+        console.print(f"{left} background job (`trustlab demo` without --no-serve)", markup=False)

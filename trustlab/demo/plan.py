@@ -53,6 +53,19 @@ CONDITIONS = ("none", "gradcam", "lime", "twin")
 # items to rate: capacity = study_items * raters_per_item > simulated_raters * items_per_rater.
 
 
+def study_config(plan: DemoPlan) -> dict:
+    """The demo study's config (``trustlab study create``'s YAML as a dict)."""
+    return {
+        "name": STUDY, "dataset": DATASET, "model": MODEL,
+        "items": {"split": "test", "n": plan.study_items, "model_errors": 0.3, "ids": None},
+        "conditions": list(CONDITIONS), "design": "within",
+        "raters_per_item": plan.raters_per_item, "items_per_rater": plan.items_per_rater,
+        "tasks": ["verify", "true_label", "trust", "helpfulness", "confidence"],
+        "likert_points": 7, "show_prediction": True, "blind_condition": True,
+        "gold": {"n": 2, "max_failures": 1}, "seed": plan.seed,
+    }
+
+
 @dataclass
 class StageResult:
     name: str
@@ -68,6 +81,9 @@ class DemoResult:
     researcher: tuple[str, str] | None = None
     curator: tuple[str, str] | None = None
     report: Path | None = None
+    seconds: float = 0.0  # the whole run, skipped stages' checks included
+    # (test item, method) pairs left to the background job that starts with the server
+    remaining_explanations: int = 0
 
 
 class DemoStageError(RuntimeError):

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from trustlab.config import Settings
+from trustlab.demo.explaining import missing_explanations
 from trustlab.demo.plan import FULL, DemoPlan, DemoResult, DemoStageError, StageResult
 from trustlab.demo.stages import STAGES
 
@@ -36,9 +37,13 @@ def _stage(result: DemoResult, name: str, is_done: Callable[[], str | None], run
 def run_demo(settings: Settings, *, plan: DemoPlan = FULL, echo: Callable[[str], None] = print,
              progress: bool = True) -> DemoResult:
     """Run every stage of the loop that is not done yet; returns what happened and where to look."""
+    started = time.perf_counter()
     settings.ensure_dirs()
     result = DemoResult()
     for name, is_done, run in STAGES:
         _stage(result, name, lambda f=is_done: f(settings, plan),
                lambda f=run: f(settings, plan, result, progress), echo)
+    # The rest of the test split is explained after the server starts (``background``).
+    result.remaining_explanations = missing_explanations(settings, plan)
+    result.seconds = time.perf_counter() - started
     return result

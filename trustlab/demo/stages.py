@@ -12,12 +12,12 @@ from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.datasets import find_dataset, split_counts
-from trustlab.db.queries.explanations import count_explanations
 from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.predictions import predicted_item_ids
 from trustlab.db.queries.proposals import count_relabel_proposals
 from trustlab.db.queries.studies import get_study, study_exists
 from trustlab.db.queries.users import rater_by_handle
+from trustlab.demo.explaining import explain_study_done, explain_study_run
 from trustlab.demo.plan import (
     CONDITIONS,
     CURATOR,
@@ -31,6 +31,7 @@ from trustlab.demo.plan import (
     load_credentials,
     report_dir,
     save_credentials,
+    study_config,
 )
 
 
@@ -145,36 +146,6 @@ def predict_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress
             f"{crossval.added} cross-validated")
 
 
-# -- explanations --------------------------------------------------------------------------------
-
-def explain_done(settings: Settings, plan: DemoPlan) -> str | None:
-    model_id = _model_id(settings)
-    if model_id is None:
-        return None
-    with unit_of_work(settings) as session:
-        n = count_explanations(session, model_version_id=model_id)
-    test_items = _items_per_split(settings).get("test", 0)
-    wanted = test_items * len(plan.explain_methods)
-    return f"{n} explanations stored" if n >= wanted > 0 else None
-
-
-def explain_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.explain.precompute import explain_split
-
-    params = {"lime": {"num_samples": plan.lime_samples}}
-    shown = [m for m in plan.explain_methods if m in CONDITIONS]
-    others = [m for m in plan.explain_methods if m not in CONDITIONS]
-    # Faithfulness scores (deletion/insertion/ROAD: dozens of forward passes each) are what the
-    # report sets against the raters' answers, so only the methods raters see need them.
-    rows = explain_split(settings, model=MODEL, methods=shown, split="test", params=params,
-                         progress=progress)
-    if others:
-        rows += explain_split(settings, model=MODEL, methods=others, split="test", params=params,
-                              faithfulness=False, progress=progress)
-    scored = ", ".join(shown)
-    return f"{len(rows)} explanations ({', '.join(plan.explain_methods)}; faithfulness for {scored})"
-
-
 # -- study, raters, analysis ----------------------------------------------------------------------
 
 def _study_id(settings: Settings) -> int | None:
@@ -184,18 +155,6 @@ def _study_id(settings: Settings) -> int | None:
 
 def study_done(settings: Settings, plan: DemoPlan) -> str | None:
     return f"study {STUDY!r} exists" if _study_id(settings) is not None else None
-
-
-def study_config(plan: DemoPlan) -> dict:
-    return {
-        "name": STUDY, "dataset": DATASET, "model": MODEL,
-        "items": {"split": "test", "n": plan.study_items, "model_errors": 0.3, "ids": None},
-        "conditions": list(CONDITIONS), "design": "within",
-        "raters_per_item": plan.raters_per_item, "items_per_rater": plan.items_per_rater,
-        "tasks": ["verify", "true_label", "trust", "helpfulness", "confidence"],
-        "likert_points": 7, "show_prediction": True, "blind_condition": True,
-        "gold": {"n": 2, "max_failures": 1}, "seed": plan.seed,
-    }
 
 
 def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
@@ -301,8 +260,8 @@ STAGES = [
     ("train simple_cnn", train_done, train_run),
     ("evaluate", evaluate_done, evaluate_run),
     ("predict (+ cross-validation)", predict_done, predict_run),
-    ("explain test split", explain_done, explain_run),
     ("create study", study_done, study_run),
+    ("explain the study's items", explain_study_done, explain_study_run),
     ("staff accounts", users_done, users_run),
     ("simulated raters", simulate_done, simulate_run),
     ("analyse study", analyze_done, analyze_run),
