@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from platform_world import build_world
+from serve_workers import free_port, start_worker
 from sqlalchemy import select
 
 from trustlab.db.engine import unit_of_work
@@ -42,27 +41,8 @@ def test_readme_shows_the_tested_config():
     assert TEMPLATE.read_text().strip() in README.read_text(), "paste deploy/nginx.conf into the README"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def start_worker(settings, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "TRUSTLAB_HOME": str(settings.home), "TRUSTLAB_DB_URL": settings.database_url}
-    proc = subprocess.Popen([sys.executable, "-m", "trustlab", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve worker exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"serve worker on port {port} did not answer within {START_TIMEOUT_S} s")
 
 
 def render_site(template: str, *, listen_port: int, worker_ports: list[int]) -> str:

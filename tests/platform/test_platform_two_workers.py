@@ -3,17 +3,12 @@ once. No judgement is lost or duplicated and assignments stay balanced (issue 8)
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from platform_world import build_world, study_config
+from serve_workers import free_port, start_worker
 from sqlalchemy import func, select
 
 from trustlab.db.engine import unit_of_work
@@ -23,30 +18,10 @@ from trustlab.platform.simulated import run_simulated_raters
 pytestmark = pytest.mark.slow  # two server processes and simulated raters
 
 RATERS_PER_WORKER = 4
-START_TIMEOUT_S = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def _start_worker(settings, port: int) -> subprocess.Popen:
-    env = {**os.environ, "TRUSTLAB_HOME": str(settings.home), "TRUSTLAB_DB_URL": settings.database_url}
-    proc = subprocess.Popen([sys.executable, "-m", "trustlab", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve worker exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"serve worker on port {port} did not answer within {START_TIMEOUT_S} s")
 
 
 def test_two_serve_workers_share_one_postgres(settings):
@@ -57,8 +32,8 @@ def test_two_serve_workers_share_one_postgres(settings):
     config = study_config("scale", conditions=["none", "gradcam"], n=len(items), per_rater=len(items) // 2,
                           raters_per_item=RATERS_PER_WORKER)
     world.add_study(config, items)
-    ports = [_free_port(), _free_port()]
-    workers = [_start_worker(settings, port) for port in ports]
+    ports = [free_port(), free_port()]
+    workers = [start_worker(settings, port) for port in ports]
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             results = list(pool.map(
