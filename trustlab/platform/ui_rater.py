@@ -176,21 +176,24 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
                       exc_info=True)
             return None
 
-    if result.get("pending"):
-        pending_state = {"token": state["token"], "study": study, "pending": True}
-        hidden = [gr.update(visible=False) for _ in view.questions]
+    def screen(new_state: dict, questions: list, cant_tell: bool, note: str, poll: bool) -> list:
         done, total = result["progress"]["done"], result["progress"]["total"]
         return [
-            pending_state,
+            new_state,
             gr.update(visible=False),
             gr.update(visible=True),
             progress_html(done, total),
             stage_html(result, item_path=item_path, explanation_path=explanation_path),
-            *hidden,
-            gr.update(value=False, visible=False),
-            gr.update(value=PREPARING),
-            gr.Timer(active=True),
+            *questions,
+            gr.update(value=False, visible=cant_tell),
+            gr.update(value=note),
+            gr.Timer(active=poll),
         ]
+
+    if result.get("pending"):  # no assignment in the state: nothing can be answered until it is shown
+        hidden = [gr.update(visible=False) for _ in view.questions]
+        waiting = {"token": state["token"], "study": study, "pending": True}
+        return screen(waiting, hidden, False, PREPARING, True)
     new_state = {
         "token": state["token"],
         "study": study,
@@ -203,18 +206,7 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
     }
     by_key = {q["key"]: q for q in result["questions"]}
     updates = [_question_update(key, by_key.get(key)) for key in view.questions]
-    done, total = result["progress"]["done"], result["progress"]["total"]
-    return [
-        new_state,
-        gr.update(visible=False),
-        gr.update(visible=True),
-        progress_html(done, total),
-        stage_html(result, item_path=item_path, explanation_path=explanation_path),
-        *updates,
-        gr.update(value=False, visible=CANT_TELL in by_key),
-        gr.update(value=message),
-        gr.Timer(active=False),
-    ]
+    return screen(new_state, updates, CANT_TELL in by_key, message, False)
 
 
 def _notice_only_done(view: RaterView, state: dict, result: Finished) -> list:
