@@ -255,7 +255,8 @@ def main() -> int:
     settings = load_settings(home=home, db_url=db_url)
     t0 = time.monotonic()
     study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
-    invites = [link.token for link in create_invites(settings, study=study, n=args.raters + 1)]
+    links = create_invites(settings, study=study, n=args.raters + 1, simulated=True)
+    invites = [link.token for link in links]
     print(
         f"setup: {time.monotonic() - t0:.1f} s, home {home}, db {'postgresql' if args.db_url else 'sqlite'}"
     )
@@ -301,7 +302,8 @@ def compare_synchronous(args) -> int:
             url = load_settings(home=home, db_url="").database_url + f"?synchronous={mode}"
             settings = load_settings(home=home, db_url=url)
             study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
-            invites = [link.token for link in create_invites(settings, study=study, n=args.raters)]
+            links = create_invites(settings, study=study, n=args.raters, simulated=True)
+            invites = [link.token for link in links]
             server = Server(settings)
             server.start()
             try:
