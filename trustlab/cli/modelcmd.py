@@ -131,7 +131,8 @@ def compare(
 def predict(
     model: str = typer.Option(..., help="Model name."),
     split: str = typer.Option("test", help="train, val, test or all."),
-    cross_val: int = typer.Option(0, "--cross-val", help="K: out-of-sample train/val probabilities."),
+    cross_val: int = typer.Option(0, "--cross-val", help="K folds (e.g. 5): out-of-sample train/val "
+                                  "probabilities, the input of `trustlab relabel`."),
     cv_epochs: int = typer.Option(None, help="Epochs per fold (default: the model's best epoch)."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto"),
