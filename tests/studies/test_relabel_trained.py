@@ -12,6 +12,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.models.crossval import crossval_predict
 from trustlab.models.train import train_model
+from trustlab.studies.relabel.issues import rank_label_issues
 from trustlab.studies.relabel.pipeline import run_relabel
 from trustlab.studies.relabel.planted import plant_label_noise
 
@@ -52,3 +53,18 @@ def test_default_crossval_and_relabel_find_planted_flips(sqlite_settings, tmp_pa
           f"recall {recall:.2f}")
     assert recall >= 0.7 and precision >= 0.7
     assert set(result.proposals["method"]) == {"cleanlab"}
+
+
+def test_a_clear_margin_flags_items_cleanlabs_filter_leaves_out():
+    # Under-confident probabilities: every item gives its label 0.7, so each class's threshold is 0.7.
+    # Item 0 (given class 0) is clearly class 1 at 0.68 but under that threshold, so cleanlab's
+    # confident joint does not count it; class 1 beats its given label by 0.66 >= ISSUE_MIN_MARGIN.
+    labels = np.repeat([0, 1, 2], 30)
+    probs = np.where(np.eye(3)[labels] == 1, 0.7, 0.15)
+    probs[0] = [0.02, 0.68, 0.30]
+    probs[1] = [0.40, 0.45, 0.15]  # a small margin: not flagged
+    without = rank_label_issues(labels, probs, min_margin=None)
+    flagged = rank_label_issues(labels, probs)
+    assert 0 not in set(without["index"]) and 0 in set(flagged["index"]) and 1 not in set(flagged["index"])
+    assert flagged.set_index("index").loc[0, "suggested_label"] == 1
+    assert list(flagged["self_confidence"]) == sorted(flagged["self_confidence"])
