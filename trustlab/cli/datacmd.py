@@ -64,6 +64,9 @@ def ingest_command(
                                          "paths relative to the CSV."),
     split: str = typer.Option(DEFAULT_SPLIT_TEXT, "--split", help="Fractions for items without a split."),
     seed: int = typer.Option(0, "--seed", help="Seed of the stratified split assignment."),
+    val_fraction: float | None = typer.Option(None, "--val-fraction", help="When the source has no val "
+                                              "split (train/ and test/ only): move this stratified share "
+                                              "of each class's train items to val."),
     report_path: Path | None = typer.Option(None, "--report", help="Also write the report as JSON."),
 ) -> None:
     """Ingest images: decode, normalise to RGB PNG, dedupe by sha256, report bad files.
@@ -71,7 +74,7 @@ def ingest_command(
     Exits 0 when at least one image was ingested or all of them were already there (a re-run)."""
     try:
         report = ingest(load_settings(), path, dataset=dataset, manifest=manifest, split=split,
-                        seed=seed, progress=True)
+                        seed=seed, val_fraction=val_fraction, progress=True)
     except IngestError as exc:
         raise fail(str(exc)) from exc
     console.print(_summary_table(report))

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from trustlab.cli.app import app, console, fail
 from trustlab.config import load_settings
+from trustlab.data.splits import DEFAULT_VAL_FRACTION
 from trustlab.db.queries.errors import NotFound
 from trustlab.models.errors import ModelError
 
@@ -57,12 +58,18 @@ def train(
     seed: int = typer.Option(0),
     patience: int = typer.Option(3, min=1, help="Epochs without a lower val loss before stopping."),
     normalisation: str = typer.Option("imagenet", help="imagenet, dataset (train-split stats) or none."),
+    val_fraction: float = typer.Option(DEFAULT_VAL_FRACTION, "--val-fraction",
+                                       help="Without a val split: the stratified, seeded share of each "
+                                       "class's train items held out for validation."),
     augment: str = typer.Option("", help="Augmentation, e.g. 'hflip=0,rotation_deg=5,crop_scale=0.9' (keys: "
                                 "hflip, rotation_deg, crop_scale, brightness, contrast, saturation)."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Turn augmentation off."),
     device: str = typer.Option("auto", help="auto (CUDA, then CPU), cpu or cuda."),
 ) -> None:
-    """Train a classifier on a dataset's train split (early stopping on val) and save it."""
+    """Train a classifier on a dataset's train split (early stopping on val) and save it.
+
+    A dataset without a val split (train/ and test/ folders only) gets one carved from train for this
+    model (--val-fraction); the dataset's splits stay as ingested."""
     from trustlab.models.datasets import AugmentConfig
     from trustlab.models.train import train_model
 
@@ -73,7 +80,7 @@ def train(
     version = _run(train_model, dataset=dataset, arch=arch, name=name, weights=weights,
                    freeze=freeze_backbone, epochs=epochs, batch_size=batch_size, lr=lr, img_size=img_size,
                    labels=labels, seed=seed, patience=patience, normalisation=normalisation,
-                   augment=augment_config, device=device)
+                   augment=augment_config, val_fraction=val_fraction, device=device)
     h = version.history
     best = h["best_epoch"] - 1
     console.print(f"trained [bold]{name}[/] ({arch}) in {h['train_seconds']:.1f} s on {h['device']}: "
@@ -124,7 +131,8 @@ def compare(
 def predict(
     model: str = typer.Option(..., help="Model name."),
     split: str = typer.Option("test", help="train, val, test or all."),
-    cross_val: int = typer.Option(0, "--cross-val", help="K: out-of-sample train/val probabilities."),
+    cross_val: int = typer.Option(0, "--cross-val", help="K folds (e.g. 5): out-of-sample train/val "
+                                  "probabilities, the input of `trustlab relabel`."),
     cv_epochs: int = typer.Option(None, help="Epochs per fold (default: the model's best epoch)."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto"),

@@ -12,6 +12,7 @@ re-run of the same ingest succeeds). Nothing usable at all is a failure (see ``I
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import Counter
@@ -34,10 +35,18 @@ from trustlab.data.images import (
     to_rgb,
 )
 from trustlab.data.sources import IngestError, SourceEntry, discover
-from trustlab.data.splits import DEFAULT_SPLIT_TEXT, SplitSpecError, parse_split, stratified_splits
+from trustlab.data.splits import (
+    DEFAULT_SPLIT_TEXT,
+    MAX_VAL_FRACTION,
+    SplitSpecError,
+    TooFewForValidation,
+    carve_validation,
+    parse_split,
+    stratified_splits,
+)
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
-from trustlab.db.queries.items import add_items, items_by_sha
+from trustlab.db.queries.items import add_items, items_by_sha, list_items
 from trustlab.db.queries.labels import class_names, ensure_labels
 from trustlab.db.schema import Item
 
@@ -151,6 +160,38 @@ def _process(entry: SourceEntry, raw: RawFile, images_dir: Path) -> _Pending:
                     height=image.height, mask_path=mask_path)
 
 
+def _has_val(settings: Settings, dataset_id: int) -> bool:
+    with unit_of_work(settings) as session:
+        return bool(list_items(session, dataset_id=dataset_id, split="val"))
+
+
+def _carve_val(pending: list[_Pending], assigned: dict[str, str], fraction: float, *, seed: int,
+               has_val: bool, report: IngestReport) -> None:
+    """Move a stratified ``fraction`` of the new train items to val (in ``assigned``, by sha256),
+    unless val items exist already; a note in ``report`` says what happened."""
+    def split_of(p: _Pending) -> str:
+        return p.entry.split or assigned[p.sha256]
+
+    if has_val or any(split_of(p) == "val" for p in pending):
+        report.notes.append(f"--val-fraction {fraction:g} not used: the dataset already has a val split")
+        return
+    by_class: dict[str, list[str]] = {}
+    for p in pending:
+        if split_of(p) == "train":
+            by_class.setdefault(p.entry.label, []).append(p.sha256)
+    if not by_class:
+        return
+    try:
+        carved = carve_validation(by_class, fraction, seed=seed)
+    except (TooFewForValidation, ValueError) as exc:
+        raise IngestError(f"--val-fraction: {exc}") from exc
+    for p in pending:
+        if p.sha256 in carved:
+            p.entry = dataclasses.replace(p.entry, split="val")
+    report.notes.append(f"no val split in the source: moved {len(carved)} train items ({fraction:g} per "
+                        f"class, seed {seed}) to val")
+
+
 def ingest(
     settings: Settings,
     path: str | os.PathLike,
@@ -159,12 +200,15 @@ def ingest(
     manifest: str | os.PathLike | None = None,
     split: str | Mapping[str, float] = DEFAULT_SPLIT_TEXT,
     seed: int = 0,
+    val_fraction: float | None = None,
     progress: bool = False,
 ) -> IngestReport:
     """Ingest images into ``dataset`` (created when new) and return the report.
 
     split: fractions for items without a split folder / manifest split, e.g.
         "train=0.7,val=0.15,test=0.15"; assigned stratified by class with ``seed``.
+    val_fraction: when neither the dataset nor this ingest has val items, move this stratified share
+        of each class's new train items to "val" (seeded with ``seed``; see splits.carve_validation).
     Raises IngestError when the path or manifest does not exist or cannot be read, or ``split``
     is malformed. Bad image files do not raise: they are in ``report.skipped``.
     """
@@ -176,6 +220,8 @@ def ingest(
         raise IngestError(str(exc)) from exc
     if not dataset or not dataset.strip():
         raise IngestError("--dataset needs a name")
+    if val_fraction is not None and not 0.0 < val_fraction <= MAX_VAL_FRACTION:
+        raise IngestError(f"--val-fraction must be in (0, {MAX_VAL_FRACTION:g}], got {val_fraction:g}")
     source = discover(path, manifest=manifest)
     report = IngestReport(dataset=dataset, source=str(manifest or path), kind=source.kind,
                           notes=list(source.notes))
@@ -217,6 +263,9 @@ def ingest(
         if item.entry.split is None:
             need_split.setdefault(item.entry.label, []).append(item.sha256)
     assigned = stratified_splits(need_split, fractions, seed=seed)
+    if val_fraction is not None:
+        has_val = existing is not None and _has_val(settings, existing.id)
+        _carve_val(pending_items, assigned, val_fraction, seed=seed, has_val=has_val, report=report)
 
     rows = []
     with unit_of_work(settings) as session:

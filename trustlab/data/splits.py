@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
 from collections.abc import Mapping, Sequence
@@ -83,3 +84,44 @@ def stratified_splits(
                 assigned[key] = split
             start += count
     return assigned
+
+
+DEFAULT_VAL_FRACTION = 0.1
+MAX_VAL_FRACTION = 0.5
+
+
+class TooFewForValidation(ValueError):
+    """A class has too few train items to give a validation part (the message names class and count)."""
+
+
+def min_items_for_val(fraction: float) -> int:
+    """Fewest items a class needs so that ``fraction`` of it rounds to >= 1 item and >= 1 stays in train."""
+    return max(2, math.ceil(0.5 / fraction - 1e-9))
+
+
+def carve_validation(
+    keys_by_class: Mapping[str, Sequence[str]], fraction: float = DEFAULT_VAL_FRACTION, *, seed: int = 0
+) -> set[str]:
+    """The keys to move from train to a stratified validation part: round(fraction * n) per class.
+
+    Deterministic like ``stratified_splits`` (keys sorted, one generator per class seeded with
+    (seed, crc32(class))). Raises ValueError for a fraction outside (0, 0.5] and TooFewForValidation
+    naming the first class whose count is too small for one validation item and one train item.
+    """
+    if not 0.0 < fraction <= MAX_VAL_FRACTION:
+        raise ValueError(f"--val-fraction must be in (0, {MAX_VAL_FRACTION:g}], got {fraction:g}")
+    needed = min_items_for_val(fraction)
+    for label in sorted(keys_by_class):
+        count = len(keys_by_class[label])
+        if count < needed:
+            raise TooFewForValidation(
+                f"class {label!r} has only {count} train item(s): a {fraction:g} validation part needs at "
+                f"least {needed} per class; add images of {label!r}, raise --val-fraction, or ingest a "
+                "val split")
+    carved: set[str] = set()
+    for label, keys in keys_by_class.items():
+        ordered = sorted(keys)
+        rng = np.random.default_rng([seed, zlib.crc32(label.encode("utf-8"))])
+        n_val = int(math.floor(len(ordered) * fraction + 0.5 + 1e-9))
+        carved.update(ordered[i] for i in rng.permutation(len(ordered))[:n_val])
+    return carved

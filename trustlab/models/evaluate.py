@@ -22,6 +22,7 @@ from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.datasets import encode_labels
 from trustlab.models.errors import DataError
 from trustlab.models.infer import DEFAULT_BATCH_SIZE, predict_probabilities
+from trustlab.models.out_of_sample import carved_val_ids, dataset_split_for, select_as_trained
 from trustlab.models.plots import plot_confusion
 
 SPLITS = ("train", "val", "test")
@@ -99,14 +100,18 @@ def evaluate_model(
 ) -> EvalResult:
     """Evaluate model ``model`` on ``split`` against the items' ``labels`` ("current" or "original").
 
+    For a model that carved its validation items out of the train split (no val split in the dataset),
+    "val" means those carved items and "train" the items it trained on.
     Stores the metrics in ModelVersion.metrics[split] and writes, under models_dir/<model>/eval_<split>/:
     metrics.json, per_class.csv, confusion_matrix.csv (rows true, columns predicted), confusion_matrix.png,
     predictions.csv and misclassified.csv (item_id, path, true_label, predicted_label, confidence).
     """
     loaded = load_model(settings, model, device=device)
     with unit_of_work(settings) as session:
-        dataset_id = get_model_version(session, name=model).dataset_id
-    _, items = split_items(settings, dataset_id=dataset_id, split=split)
+        version = get_model_version(session, name=model)
+        dataset_id, carved = version.dataset_id, carved_val_ids(version.training_config)
+    _, items = split_items(settings, dataset_id=dataset_id, split=dataset_split_for(split, carved))
+    items = select_as_trained(items, split, carved)
     probs = predict_probabilities(loaded, items, batch_size=batch_size, progress=progress)
     scored = score(loaded, items, probs, labels=labels)
     out_dir = settings.models_dir / model / f"eval_{split}"

@@ -15,6 +15,7 @@ from trustlab.db.schema import Prediction
 from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import DataError
 from trustlab.models.infer import DEFAULT_BATCH_SIZE, iter_probabilities
+from trustlab.models.out_of_sample import carved_val_ids, dataset_split_for, select_as_trained
 
 PREDICT_SPLITS = ("train", "val", "test", "all")
 HOLDOUT = "holdout"
@@ -53,14 +54,18 @@ def predict_model(
     """Store kind="holdout" predictions of ``model`` for the items of ``split`` ("all": every split).
 
     Items that already have a holdout prediction are skipped, and each batch is committed, so an
-    interrupted run resumes where it stopped and a repeated run adds nothing.
+    interrupted run resumes where it stopped and a repeated run adds nothing. For a model with a carved
+    validation part, "val" and "train" are the model's parts (see evaluate.evaluate_model).
     """
     if split not in PREDICT_SPLITS:
         raise DataError(f"--split must be one of {', '.join(PREDICT_SPLITS)}, got {split!r}")
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
-        items = list_items(session, dataset_id=version.dataset_id, split=None if split == "all" else split)
+        carved = carved_val_ids(version.training_config)
+        items = list_items(session, dataset_id=version.dataset_id,
+                           split=None if split == "all" else dataset_split_for(split, carved))
         done = predicted_item_ids(session, model_version_id=version.id, kind=HOLDOUT)
+    items = select_as_trained(items, split, carved)
     if not items:
         raise DataError(f"the dataset of model {model!r} has no items in split {split!r}")
     todo = [item for item in items if item.id not in done]

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from trustlab.config import Settings
+from trustlab.data.splits import DEFAULT_VAL_FRACTION, TooFewForValidation, carve_validation
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
@@ -31,7 +33,7 @@ DEFAULT_IMG_SIZE = 64
 
 def check_trainable(items_by_split: dict[str, Sequence[Item]], classes: Sequence[str], *, dataset: str,
                     labels: str) -> None:
-    """Raise DataError for too few classes or an empty train/val split."""
+    """Raise DataError for too few classes or an empty train/val split (carve val first if needed)."""
     if len(classes) < 2:
         raise DataError(f"dataset {dataset!r} has {len(classes)} class(es) ({', '.join(classes) or 'none'}): "
                         "a classifier needs at least 2; ingest images of another class")
@@ -43,6 +45,27 @@ def check_trainable(items_by_split: dict[str, Sequence[Item]], classes: Sequence
     if len(present) < 2:
         raise DataError(f"the train split of dataset {dataset!r} has only one class ({present[0]}) "
                         f"under --labels {labels}: a classifier needs at least 2 classes")
+
+
+def carve_val_items(
+    train_items: Sequence[Item], *, fraction: float, seed: int, labels: str, dataset: str
+) -> tuple[list[Item], list[Item]]:
+    """(train, val): a stratified, seeded ``fraction`` of ``train_items`` per class becomes val.
+
+    Items are keyed by sha256, so the same images give the same parts in any database.
+    Raises DataError naming the class (and its count) too small for a validation part.
+    """
+    by_class: dict[str, list[str]] = {}
+    for item in train_items:
+        by_class.setdefault(item_label(item, labels), []).append(item.sha256)
+    try:
+        carved = carve_validation(by_class, fraction, seed=seed)
+    except TooFewForValidation as exc:
+        raise DataError(f"dataset {dataset!r} has no val split, and {exc}") from None
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    return ([item for item in train_items if item.sha256 not in carved],
+            [item for item in train_items if item.sha256 in carved])
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -98,12 +121,16 @@ def train_model(
     patience: int = 3,
     augment: AugmentConfig | None = None,
     normalisation: str = "imagenet",
+    val_fraction: float = DEFAULT_VAL_FRACTION,
     device: str | None = None,
     progress: bool = True,
 ) -> ModelVersion:
     """Train ``arch`` on the train split of ``dataset`` (early stopping on val) and save it as ``name``.
 
     labels: "original" (Item.original_label) or "current" (curated Item.current_label).
+    val_fraction: when the dataset has no val items, this stratified, seeded share of the train items
+    (per class) is held out for validation instead; training_config records "val_source" ("split" or
+    "carved"), "val_fraction" and the carved "val_item_ids"; the dataset's splits are not changed.
     Classes are the dataset's labels in order. Saves models_dir/<name>/model.pt and curves.png;
     the returned ModelVersion carries history (per-epoch loss/accuracy, train_seconds) and the config.
     Raises DuplicateModelError, NotFound (dataset), ArchError, DataError (empty split, one class).
@@ -116,6 +143,13 @@ def train_model(
         ds = get_dataset(session, name=dataset)
         classes = dataset_class_names(session, dataset_id=ds.id)
         splits = {split: list_items(session, dataset_id=ds.id, split=split) for split in ("train", "val")}
+    carved = not splits["val"] and bool(splits["train"])
+    if carved:
+        splits["train"], splits["val"] = carve_val_items(splits["train"], fraction=val_fraction, seed=seed,
+                                                         labels=labels, dataset=dataset)
+        if progress:
+            tqdm.write(f"dataset {dataset!r} has no val split: holding out {len(splits['val'])} of its "
+                       f"train items ({val_fraction:g} per class, seed {seed}) for validation")
     check_trainable(splits, classes, dataset=dataset, labels=labels)
     augment = augment or AugmentConfig()
     model = make_model(arch, len(classes), weights=weights, freeze=freeze, seed=seed)
@@ -134,7 +168,11 @@ def train_model(
         "augment": augment.as_dict(), "weights": _weights_ref(weights),
         "freeze_backbone": freeze, "img_size": img_size, "labels": labels, "dataset": dataset,
         "normalisation": normalisation, "mean": list(mean), "std": list(std),
+        "val_source": "carved" if carved else "split",
     }
+    if carved:
+        training_config |= {"val_fraction": val_fraction,
+                            "val_item_ids": sorted(item.id for item in splits["val"])}
     version = register_model(
         settings, name=name, dataset_id=ds.id, module=model.cpu(), arch=arch, class_names=classes,
         img_size=img_size, mean=mean, std=std, labels_source=labels, training_config=training_config,

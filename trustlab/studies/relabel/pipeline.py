@@ -27,7 +27,7 @@ from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.proposals import decided_item_labels, upsert_proposals
 from trustlab.db.queries.studies import get_study
-from trustlab.models.out_of_sample import out_of_sample_predictions
+from trustlab.models.out_of_sample import carved_val_ids, out_of_sample_predictions
 from trustlab.studies.judgements import label_answers
 from trustlab.studies.relabel.ambiguity import ambiguous_pairs
 from trustlab.studies.relabel.consensus import crowdlab, dawid_skene, rater_quality
@@ -104,7 +104,8 @@ def _load(session, *, model: str, study: str | None, dataset: str | None) -> _In
     for item_id, rater, label in usable:  # ordered oldest first: a later answer wins
         labels[position[item_id], rater_col[rater]] = class_index[label]
     probs = np.full((len(items), len(classes)), np.nan)
-    predictions = out_of_sample_predictions(session, model_version_id=version.id, item_ids=position.keys())
+    predictions = out_of_sample_predictions(session, model_version_id=version.id, item_ids=position.keys(),
+                                            held_out_ids=carved_val_ids(version.training_config))
     model_classes = list(version.class_names)
     for item_id, prediction in predictions.items():
         row = np.zeros(len(classes))

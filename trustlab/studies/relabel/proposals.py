@@ -1,9 +1,9 @@
 """Relabel proposals: items whose consensus (raters, model, or both) disagrees with the given label.
 
 Pure functions on arrays. ``propose_relabels`` runs one method; ``propose_auto`` picks the best
-evidence per item: CROWDLAB where raters and model probabilities exist, Dawid-Skene where only
-raters do, cleanlab's label-issue ranking where only the
-model does.
+evidence per item: CROWDLAB where raters and model probabilities exist (plus the near-certain
+proposals of a Dawid-Skene fit that also counts the given label and the model, see JOINT_MIN_MARGIN),
+Dawid-Skene where only raters do, cleanlab's label-issue ranking where only the model does.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from trustlab.studies.relabel.consensus import (
+    annotation_counts,
     as_label_matrix,
     crowdlab,
     dawid_skene,
@@ -24,6 +25,14 @@ METHODS = ("majority", "dawid_skene", "crowdlab", "cleanlab")
 # below it the evidence is split (an ambiguous item, or one odd rater out of three), and on planted
 # noise (planted.py, 3-5 raters) it is where CROWDLAB's precision and recall both pass 0.8.
 DEFAULT_MIN_MARGIN = 0.3
+# CROWDLAB's posterior is a weighted average of the answers, so a flip whose raters split (2 for the
+# true class, 3 scattered, none for the given label) stays under DEFAULT_MIN_MARGIN. A Dawid-Skene
+# fit over the raters plus the given label and the model as two more annotators learns how often
+# given labels are wrong and catches such items; its posteriors are sharp, so only near-certain ones
+# are added. On planted.py's simulation (5 raters at 75%, a 50%-accurate model, 5% flips) this lifts
+# recall from 0.69 to 0.73 and at 10% from 0.74 to 0.80, precision staying >= 0.8.
+JOINT_MIN_MARGIN = 0.9
+JOINT_METHOD = "crowdlab+ds"
 PROPOSAL_COLUMNS = ["index", "given_label", "proposed_label", "score", "confidence", "given_prob", "method"]
 
 
@@ -155,6 +164,15 @@ def propose_relabels(
     return _from_posteriors(given, posteriors, rated, method, min_margin, proposed=proposed)
 
 
+def joint_posteriors(given: np.ndarray, labels: np.ndarray, pred_probs: np.ndarray, num_classes: int
+                     ) -> np.ndarray:
+    """(N, K) Dawid-Skene posteriors over the raters' answers (N, M), the given labels (N,) and the
+    model's probabilities (N, K, as soft counts): M + 2 annotators with their own confusion matrices."""
+    counts = np.concatenate([annotation_counts(labels, num_classes=num_classes),
+                             np.eye(num_classes)[given][:, None, :], pred_probs[:, None, :]], axis=1)
+    return dawid_skene(counts, num_classes=num_classes).posteriors
+
+
 def propose_auto(
     given_labels: np.ndarray,
     *,
@@ -183,8 +201,13 @@ def propose_auto(
         part = propose_relabels(given[crowd_rows], method="crowdlab",
                                 labels_multiannotator=labels[crowd_rows], pred_probs=probs[crowd_rows],
                                 num_classes=k, min_margin=min_margin)
-        part["index"] = crowd_rows[part["index"].to_numpy(dtype=int)]
-        parts.append(part)
+        post = joint_posteriors(given[crowd_rows], labels[crowd_rows], probs[crowd_rows], k)
+        joint = _from_posteriors(given[crowd_rows], post, np.arange(crowd_rows.size), JOINT_METHOD,
+                                 max(min_margin, JOINT_MIN_MARGIN))
+        joint = joint[~joint["index"].isin(part["index"])].copy()
+        for frame in (part, joint):
+            frame["index"] = crowd_rows[frame["index"].to_numpy(dtype=int)]
+            parts.append(frame)
         rest = rated & ~np.isin(np.arange(n), crowd_rows)
     else:
         rest = rated
