@@ -31,12 +31,16 @@ class AugmentConfig:
     rotation_deg: maximum absolute rotation in degrees.
     crop_scale: smallest kept area fraction of a random resized crop (1.0 = no crop).
     brightness, contrast, saturation: maximum relative change (0.2 = factor in [0.8, 1.2]).
+
+    Defaults suit images whose evidence may be text near the edges (the demo's contact details): no
+    mirroring, gentle rotations and crops that cannot cut the text away; for natural photos pass
+    e.g. ``hflip=0.5,rotation_deg=10,crop_scale=0.8``.
     """
 
     enabled: bool = True
-    hflip: float = 0.5
-    rotation_deg: float = 10.0
-    crop_scale: float = 0.8
+    hflip: float = 0.0
+    rotation_deg: float = 5.0
+    crop_scale: float = 0.9
     brightness: float = 0.2
     contrast: float = 0.2
     saturation: float = 0.2
