@@ -17,12 +17,13 @@ median [min-max]: on a shared machine a single best-of-N is not a figure.
 
 Demo (the issue's "done when")::
 
-    python benchmarks/bench_explain.py --demo DIR [--demo-n 600] [--epochs 10]
+    python benchmarks/bench_explain.py --demo DIR [--demo-n 1200] [--epochs 10] [--gallery PNG]
 
 generates the demo dataset (4-class by default, or --demo-classes binary) with the spurious watermark
 under DIR (unless there), ingests it into a throw-away TRUSTLAB_HOME, trains simple_cnn, explains the
-test split with Grad-CAM and HiResCAM, and prints the pointing game on correctly classified contact
-images and the watermark bias report.
+test split with Grad-CAM and HiResCAM, and prints val and test accuracy (val carries the shortcut,
+test does not), the pointing game on correctly classified contact images, the watermark bias report,
+and how many misclassified test images carry the logo; --gallery saves their Grad-CAMs as one PNG.
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ def bench_lime_vs_reference(model, x, args, device) -> list[tuple[str, float]]:
             num_samples=args.lime_samples,
             batch_size=batch_size,
             segmentation_fn=lambda _img: segments,
+            progress_bar=False,
         )
 
     runs = {
@@ -254,6 +256,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from trustlab.db.queries.explanations import list_explanations
     from trustlab.explain.bias import bias_report, watermark_region
     from trustlab.explain.precompute import explain_split
+    from trustlab.models.evaluate import evaluate_model
     from trustlab.models.train import train_model
 
     if args.threads:
@@ -268,22 +271,18 @@ def run_demo(args: argparse.Namespace) -> None:
         settings = load_settings(home=home, db_url="")
         ingest(settings, data_dir, dataset="demo", manifest=data_dir / "manifest.csv")
         started = time.perf_counter()
-        version = train_model(
-            settings,
-            dataset="demo",
-            arch="simple_cnn",
-            name="demo_cnn",
-            epochs=args.epochs,
-            img_size=args.img_size,
-            batch_size=32,
-            seed=0,
-            progress=False,
-        )
+        # train's defaults (image size, batch, lr, augmentation) unless --img-size is given.
+        sized = {"img_size": args.img_size} if args.img_size else {}
+        version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
+                              epochs=args.epochs, seed=0, progress=False, **sized)
         print(
             f"trained simple_cnn in {time.perf_counter() - started:.0f} s "
             f"(best epoch {version.history.get('best_epoch')})",
             flush=True,
         )
+        for split in ("val", "test"):
+            accuracy = evaluate_model(settings, model="demo_cnn", split=split, progress=False)
+            print(f"{split} accuracy {accuracy.metrics['accuracy']:.3f}", flush=True)
         started = time.perf_counter()
         explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test", device="cpu")
         print(f"explained the test split in {time.perf_counter() - started:.0f} s", flush=True)
@@ -313,7 +312,48 @@ def run_demo(args: argparse.Namespace) -> None:
         )
         print("\nwatermark bias report (share of saliency inside the watermark box)")
         print(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        wrong = [(e, p, item) for e, p, item in rows if p.predicted_label != item.current_label]
+        marked = _watermarked(data_dir)
+        on_logo = sum(marked.get(Path(item.source_path).name, False) for _, _, item in wrong)
+        print(f"\nmisclassified test images: {len(wrong)}, {on_logo} of them carry the watermark")
+        if args.gallery:
+            _save_gallery(settings, wrong, marked, Path(args.gallery))
+            print(f"Grad-CAM of misclassified test images: {args.gallery}")
         dispose_engines()
+
+
+def _watermarked(data_dir: Path) -> dict[str, bool]:
+    """{image file name: carries the logo} from the demo's truth.csv."""
+    import csv
+
+    with open(data_dir / "truth.csv", newline="") as handle:
+        return {Path(r["path"]).name: r["watermark"] == "True" for r in csv.DictReader(handle)}
+
+
+def _save_gallery(settings, wrong, marked: dict[str, bool], out: Path, columns: int = 4,
+                  shown: int = 8) -> None:
+    """A grid of Grad-CAM overlays of misclassified test images (those with the logo first), each
+    captioned "true -> predicted"."""
+    from PIL import Image, ImageDraw
+
+    from trustlab.explain.store import artifact_path
+
+    ordered = sorted(wrong, key=lambda r: not marked.get(Path(r[2].source_path).name, False))[:shown]
+    tiles = []
+    for explanation, prediction, item in ordered:
+        with Image.open(artifact_path(settings, explanation.overlay_path)) as overlay:
+            tile = overlay.convert("RGB").resize((192, 192))
+        canvas = Image.new("RGB", (192, 212), "white")
+        canvas.paste(tile, (0, 0))
+        ImageDraw.Draw(canvas).text((4, 195), f"{item.current_label} -> {prediction.predicted_label}",
+                                    fill="black")
+        tiles.append(canvas)
+    rows = -(-len(tiles) // columns)
+    grid = Image.new("RGB", (columns * 196, rows * 216), "white")
+    for i, tile in enumerate(tiles):
+        grid.paste(tile, ((i % columns) * 196 + 2, (i // columns) * 216 + 2))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -334,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHOD_NAMES))
     parser.add_argument("--include-slow", action="store_true", help="also scorecam on CPU")
     parser.add_argument("--demo", metavar="DIR", help="pointing game + watermark bias on the demo dataset")
-    parser.add_argument("--demo-n", type=int, default=600)
+    parser.add_argument("--demo-n", type=int, default=1200)
     parser.add_argument(
         "--demo-classes",
         choices=("binary", "4-class"),
@@ -342,7 +382,8 @@ def main(argv: list[str] | None = None) -> None:
         help="binary: the logo follows 'contact'; 4-class: it follows 'email'",
     )
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--img-size", type=int, default=96)
+    parser.add_argument("--img-size", type=int, default=None, help="demo: default train's")
+    parser.add_argument("--gallery", metavar="PNG", help="demo: save Grad-CAMs of misclassified test images")
     args = parser.parse_args(argv)
     if args.repeats < MIN_REPEATS and not args.demo:
         print(f"note: --repeats {args.repeats} < {MIN_REPEATS}: medians of so few runs are not figures "
