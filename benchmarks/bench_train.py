@@ -133,8 +133,10 @@ DEMO_CONFIGS = {
     "64px": DemoConfig("64 px, else default", img_size=64),
     "avg": DemoConfig("average pool, else default", pool="avg"),
     "flips": DemoConfig("old augmentation (flips), else default", augment=OLD_AUGMENT),
+    "geometric": DemoConfig("5 deg rotations, 0.9 crops, else default",
+                            augment="rotation_deg=5,crop_scale=0.9"),
     "batch32": DemoConfig("batch 32, lr 1e-3, else default", batch_size=32, lr=1e-3),
-    "default": DemoConfig("default (96 px, max pool, batch 8, lr 2e-3)"),
+    "default": DemoConfig("default (96 px, max pool, batch 8, lr 2e-3, colour jitter)"),
 }
 
 
@@ -184,7 +186,7 @@ def run_demo(args: argparse.Namespace) -> None:
     print(f"simple_cnn on the 4-class demo, {args.epochs} epochs, CPU threads {torch.get_num_threads()}"
           f"{', --bias watermark (val biased like train, test not)' if bias else ''}; shared machine: "
           "wall times are upper bounds", flush=True)
-    print(f"{'images':>6} {'configuration':<58} {'img':>4} {'epochs':>6} {'best':>4} {'wall s':>7} "
+    print(f"{'images':>6} {'configuration':<60} {'img':>4} {'epochs':>6} {'best':>4} {'wall s':>7} "
           f"{'CPU s':>6} {'val acc':>7} {'test acc':>8}", flush=True)
     for n in args.demo_n:
         data_dir = root / f"4-class-n{n}-seed{args.seed}{'-' + bias if bias else ''}"
@@ -192,7 +194,7 @@ def run_demo(args: argparse.Namespace) -> None:
             generate_demo(data_dir, n=n, seed=args.seed, bias=bias, progress=False)
         for key in args.configs:
             r = _train_and_score(data_dir, DEMO_CONFIGS[key], args)
-            print(f"{n:>6} {DEMO_CONFIGS[key].name:<58} {r['img']:>4} {r['epochs']:>6} {r['best']:>4} "
+            print(f"{n:>6} {DEMO_CONFIGS[key].name:<60} {r['img']:>4} {r['epochs']:>6} {r['best']:>4} "
                   f"{r['seconds']:>7.1f} {r['cpu']:>6.1f} {r['val']:>7.3f} {r['test']:>8.3f}", flush=True)
     print("(wall s: training time on this machine as it was loaded; CPU s: process CPU time, user + "
           "system, of the training; val/test: accuracy on the dataset's val and test splits)")
