@@ -7,12 +7,15 @@ Speed (standalone, random data, no database)::
 prints images/s for a training step (forward + backward + AdamW step; AMP on CUDA) and for inference
 (no_grad forward) per architecture, with ratios against simple_cnn measured in the same run.
 
-Accuracy (the issue's "done when")::
+Accuracy on the demo (issue 14)::
 
-    python benchmarks/bench_train.py --demo DIR [--demo-n 1200] [--epochs 15]
+    python benchmarks/bench_train.py --demo DIR [--demo-n 1200 600] [--configs old 64px avg flips default]
+        [--epochs 10] [--bias] [--threads N]
 
-generates the demo dataset under DIR (binary and 4-class, unless already there), ingests each into a
-throw-away TRUSTLAB_HOME, trains simple_cnn and prints test accuracy and training time.
+generates the 4-class demo dataset of each size under DIR (unless already there), and per
+configuration (train's defaults, and each with one lever set back to its old value) ingests it into a
+throw-away TRUSTLAB_HOME, trains simple_cnn and prints val and test accuracy with the training time.
+--bias generates the data with the watermark shortcut (val biased as train is, test not).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,13 +33,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from trustlab.models import arch as arch_module  # noqa: E402
 from trustlab.models.arch import ARCHS, build_model  # noqa: E402
 
 BASELINE = "simple_cnn"
 NUM_CLASSES = 4
 WARMUP_STEPS = 1
-# The demo's evidence is text near the edges: no mirrored text, and crops too small to cut it away.
-DEMO_AUGMENT = "hflip=0,rotation_deg=5,crop_scale=0.9"
+# train's augmentation before the demo changes: mirrored text and crops that can cut it away.
+OLD_AUGMENT = "hflip=0.5,rotation_deg=10,crop_scale=0.8"
 
 
 def _sync(device: torch.device) -> None:
@@ -108,50 +114,90 @@ def run_speed(args: argparse.Namespace) -> None:
     print(f"(ratios: images/s divided by {base['arch']}'s in this run)")
 
 
-def run_demo(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class DemoConfig:
+    """One way to train simple_cnn on the demo: None keeps train's default."""
+
+    name: str
+    img_size: int | None = None
+    pool: str | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    augment: str | None = None
+
+
+# The choice behind the defaults, one lever at a time ("default" is train's defaults as they are).
+DEMO_CONFIGS = {
+    "old": DemoConfig("old defaults (64 px, avg pool, batch 32, lr 1e-3, flips)", img_size=64,
+                      pool="avg", batch_size=32, lr=1e-3, augment=OLD_AUGMENT),
+    "64px": DemoConfig("64 px, else default", img_size=64),
+    "avg": DemoConfig("average pool, else default", pool="avg"),
+    "flips": DemoConfig("old augmentation (flips), else default", augment=OLD_AUGMENT),
+    "geometric": DemoConfig("5 deg rotations, 0.9 crops, else default",
+                            augment="rotation_deg=5,crop_scale=0.9"),
+    "batch32": DemoConfig("batch 32, lr 1e-3, else default", batch_size=32, lr=1e-3),
+    "default": DemoConfig("default (96 px, max pool, batch 8, lr 2e-3, colour jitter)"),
+}
+
+
+@contextmanager
+def _simple_cnn_pool(pool: str | None):
+    """simple_cnn built with ``pool`` while inside (the benchmark's lever; train has no flag for it)."""
+    old = arch_module.SIMPLE_CNN_POOL
+    arch_module.SIMPLE_CNN_POOL = pool or old
+    try:
+        yield
+    finally:
+        arch_module.SIMPLE_CNN_POOL = old
+
+
+def _train_and_score(data_dir: Path, config: DemoConfig, args: argparse.Namespace) -> dict:
     from trustlab.config import load_settings
-    from trustlab.data.demo import generate_demo
     from trustlab.data.ingest import ingest
     from trustlab.db.engine import dispose_engines
     from trustlab.models.datasets import AugmentConfig
     from trustlab.models.evaluate import evaluate_model
     from trustlab.models.train import train_model
 
+    given = {k: getattr(config, k) for k in ("img_size", "batch_size", "lr") if getattr(config, k)}
+    if config.augment is not None:
+        given["augment"] = AugmentConfig.parse(config.augment)
+    with tempfile.TemporaryDirectory() as home, _simple_cnn_pool(config.pool):
+        settings = load_settings(home=home, db_url="")
+        ingest(settings, data_dir, dataset="demo", manifest=data_dir / "manifest.csv")
+        started, cpu_started = time.perf_counter(), time.process_time()
+        version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
+                              epochs=args.epochs, seed=args.seed, progress=False, **given)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        val = evaluate_model(settings, model="demo_cnn", split="val", progress=False).metrics["accuracy"]
+        test = evaluate_model(settings, model="demo_cnn", split="test", progress=False).metrics["accuracy"]
+        dispose_engines()
+    return {"epochs": len(version.history["epoch"]), "best": version.history["best_epoch"],
+            "img": version.img_size, "seconds": seconds, "cpu": cpu_seconds, "val": val, "test": test}
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    from trustlab.data.demo import generate_demo
+
     if args.threads:
         torch.set_num_threads(args.threads)
     root = Path(args.demo)
-    rows = []
-    for setting, binary in (("binary", True), ("4-class", False)):
-        if args.only and setting != args.only:
-            continue
-        data_dir = root / setting
+    bias = "watermark" if args.bias else None
+    print(f"simple_cnn on the 4-class demo, {args.epochs} epochs, CPU threads {torch.get_num_threads()}"
+          f"{', --bias watermark (val biased like train, test not)' if bias else ''}; shared machine: "
+          "wall times are upper bounds", flush=True)
+    print(f"{'images':>6} {'configuration':<60} {'img':>4} {'epochs':>6} {'best':>4} {'wall s':>7} "
+          f"{'CPU s':>6} {'val acc':>7} {'test acc':>8}", flush=True)
+    for n in args.demo_n:
+        data_dir = root / f"4-class-n{n}-seed{args.seed}{'-' + bias if bias else ''}"
         if not (data_dir / "manifest.csv").is_file():
-            generate_demo(data_dir, n=args.demo_n, seed=args.seed, binary=binary, progress=False)
-        with tempfile.TemporaryDirectory() as home:
-            settings = load_settings(home=home, db_url="")
-            ingest(settings, data_dir, dataset="demo", manifest=data_dir / "manifest.csv")
-            started, cpu_started = time.perf_counter(), time.process_time()
-            version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
-                                  epochs=args.epochs, img_size=args.img_size, batch_size=args.batch_size,
-                                  lr=args.lr, patience=args.patience, seed=args.seed, progress=False,
-                                  augment=AugmentConfig.parse(args.augment))
-            seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-            result = evaluate_model(settings, model="demo_cnn", split="test", progress=False)
-            dispose_engines()
-        h = version.history
-        rows.append((setting, len(version.class_names), h["n_train"], len(h["epoch"]), h["best_epoch"],
-                     seconds, cpu_seconds, result.metrics["accuracy"], result.metrics["macro_f1"]))
-        print(f"{setting}: test accuracy {result.metrics['accuracy']:.3f} in {seconds:.0f} s "
-              f"({cpu_seconds:.0f} s CPU)", flush=True)
-    print(f"simple_cnn on the demo dataset (n={args.demo_n}, img {args.img_size}px, "
-          f"CPU threads {torch.get_num_threads()}; shared machine: times are upper bounds)")
-    print(f"{'setting':<8} {'classes':>7} {'train':>6} {'epochs':>6} {'best':>4} {'wall s':>8} "
-          f"{'CPU s':>7} {'test acc':>8} {'macro F1':>8}")
-    for row in rows:
-        print(f"{row[0]:<8} {row[1]:>7} {row[2]:>6} {row[3]:>6} {row[4]:>4} {row[5]:>8.1f} "
-              f"{row[6]:>7.1f} {row[7]:>8.3f} {row[8]:>8.3f}")
-    print("(wall s: training time on this machine as it was loaded; CPU s: process CPU time, "
-          "user + system, of the training)")
+            generate_demo(data_dir, n=n, seed=args.seed, bias=bias, progress=False)
+        for key in args.configs:
+            r = _train_and_score(data_dir, DEMO_CONFIGS[key], args)
+            print(f"{n:>6} {DEMO_CONFIGS[key].name:<60} {r['img']:>4} {r['epochs']:>6} {r['best']:>4} "
+                  f"{r['seconds']:>7.1f} {r['cpu']:>6.1f} {r['val']:>7.3f} {r['test']:>8.3f}", flush=True)
+    print("(wall s: training time on this machine as it was loaded; CPU s: process CPU time, user + "
+          "system, of the training; val/test: accuracy on the dataset's val and test splits)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -159,26 +205,21 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=ARCHS)
-    parser.add_argument("--img-size", type=int, default=None, help="default 64 (speed), 96 (demo)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 16 (speed), 32 (demo)")
+    parser.add_argument("--img-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--batches", type=int, default=3, help="timed batches per arch and mode")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--demo", metavar="DIR", help="accuracy run on the demo dataset under DIR")
-    parser.add_argument("--only", choices=("binary", "4-class"), help="demo: one setting only")
-    parser.add_argument("--demo-n", type=int, default=1200)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--patience", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--demo-n", type=int, nargs="+", default=[1200, 600], help="demo: dataset sizes")
+    parser.add_argument("--configs", nargs="+", default=list(DEMO_CONFIGS), choices=list(DEMO_CONFIGS),
+                        help="demo: training configurations to compare")
+    parser.add_argument("--bias", action="store_true", help="demo: generate with --bias watermark")
+    parser.add_argument("--epochs", type=int, default=10, help="demo: epochs (train's default)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--augment", default=DEMO_AUGMENT, help="demo: augmentation settings (see train)")
     args = parser.parse_args(argv)
     if args.demo:
-        args.img_size = args.img_size or 96
-        args.batch_size = args.batch_size or 32
         run_demo(args)
     else:
-        args.img_size = args.img_size or 64
-        args.batch_size = args.batch_size or 16
         run_speed(args)
 
 

@@ -128,7 +128,7 @@ def test_noise_flips_the_given_fraction_only(plain, tmp_path):
     assert _by_name(out) == _by_name(plain)
 
 
-def test_watermark_correlates_in_train_only(plain, tmp_path):
+def test_watermark_correlates_in_train_and_val_only(plain, tmp_path):
     out = tmp_path / "biased"
     summary = generate_demo(out, n=80, seed=0, bias="watermark")
     assert summary.biased_class == "email" and tuple(summary.watermark_box) == WATERMARK_BOX
@@ -139,11 +139,12 @@ def test_watermark_correlates_in_train_only(plain, tmp_path):
         group = [r["watermark"] == "True" for r in rows if r["split"] == split and r["true_class"] == cls]
         return sum(group) / len(group)
 
-    assert rate("train", "email") >= 0.85
-    assert all(rate("train", cls) <= 0.1 for cls in ("phone", "url", "none"))
-    for split in ("val", "test"):
-        rates = {rate(split, cls) for cls in ("phone", "email", "url", "none")}
-        assert len(rates) == 1 and 0 < rates.pop() < 0.5
+    # Validation is biased as training is (the model looks accurate on paper); test is not.
+    for split in ("train", "val"):
+        assert rate(split, "email") >= 0.85
+        assert all(rate(split, cls) <= 0.1 for cls in ("phone", "url", "none"))
+    rates = {rate("test", cls) for cls in ("phone", "email", "url", "none")}
+    assert len(rates) == 1 and 0 < rates.pop() < 0.5
     x0, y0, x1, y1 = WATERMARK_BOX
     for row in rows:
         corner = np.asarray(Image.open(out / row["path"]))[y0:y1, x0:x1].astype(int)

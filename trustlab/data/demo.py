@@ -47,11 +47,13 @@ BINARY_CLASSES = ("contact", "none")
 BIASED_CLASS = {False: "email", True: "contact"}  # keyed by binary
 # Share of phone and url images drawn ambiguous (dotted phone numbers, digit-group URLs).
 AMBIGUOUS_RATE = 0.125
-# Watermark rates: in train, most images of the biased class and few of the others carry it;
-# in val/test every class carries it at the same rate, so a model that learned it is caught out.
+# Watermark rates: in train and val, most images of the biased class and few of the others carry
+# it, so a model that learned the shortcut looks accurate on paper (validation); in test every class
+# carries it at the same rate, so the shortcut misleads there and the explanations show why.
 WATERMARK_TRAIN_BIASED = 0.9
 WATERMARK_TRAIN_OTHER = 0.05
 WATERMARK_HELD_OUT = 0.3
+BIASED_SPLITS = ("train", "val")
 BIAS_CHOICES = ("watermark",)
 MAX_NOISE = 0.5
 MANAGED = ("train", "val", "test", "masks", "truth.csv", "manifest.csv", "demo.json")
@@ -160,7 +162,7 @@ def _plan_watermarks(rows: list[_Row], rng: np.random.Generator, biased: str) ->
     for row in rows:
         groups.setdefault((row.split, row.true_class), []).append(row)
     for (split, true_class), members in sorted(groups.items()):
-        if split == "train":
+        if split in BIASED_SPLITS:
             rate = WATERMARK_TRAIN_BIASED if true_class == biased else WATERMARK_TRAIN_OTHER
         else:
             rate = WATERMARK_HELD_OUT

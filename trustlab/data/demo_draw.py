@@ -17,8 +17,9 @@ from PIL import Image, ImageDraw, ImageFont
 from trustlab.data.demo_text import contact_text, distractor_text
 
 IMAGE_SIZE = 128
-# Contact text height: 13-18 px font at 128 px stays >= 6 px tall at 64 px model input.
-MIN_FONT, MAX_FONT = 13, 18
+# Contact text height: 16-21 px font at 128 px keeps glyphs >= 5 px tall at 64 px model input
+# (strings too long for the smallest size are redrawn, so long addresses are rarer).
+MIN_FONT, MAX_FONT = 16, 21
 MARGIN = 3
 # Ground-truth masks are the drawn text's bounding box grown by this many pixels (anti-aliased
 # glyph edges and the optional banner behind the text lie inside it).
@@ -27,8 +28,8 @@ MASK_PAD = 2
 # overlaps it, so adding the logo changes nothing else.
 WATERMARK_BOX = (108, 108, 124, 124)
 WATERMARK_COLOUR = (255, 128, 0)
-TOP_BAND = (MARGIN, 24)          # y range of text placed above the vehicle
-BOTTOM_BAND = (102, IMAGE_SIZE - MARGIN)  # y range of text placed below it
+TOP_BAND = (MARGIN, 28)          # y range of text placed above the vehicle
+BOTTOM_BAND = (100, IMAGE_SIZE - MARGIN)  # y range of text placed below it
 PIXEL_NOISE_SD = (1.5, 5.0)      # per-image Gaussian noise, grey levels
 
 

@@ -48,13 +48,15 @@ def email_text(rng: np.random.Generator) -> str:
 
 
 def url_text(rng: np.random.Generator) -> str:
+    """A web address that reads as one: it starts with www. or http:// (only the ambiguous digit-group
+    addresses go without), so an address and an e-mail differ by more than the @ alone."""
     word, tld = _pick(rng, WORDS), _pick(rng, TLDS)
     formats = (
         lambda: f"www.{word}.{tld}",
-        lambda: f"{word}.{tld}/{_pick(rng, ('buy', 'sale', 'car', 'ad'))}",
+        lambda: f"www.{word}.{tld}/{_pick(rng, ('buy', 'sale', 'car', 'ad'))}",
         lambda: f"http://{word}.{tld}",
         lambda: f"www.{word}-{_pick(rng, WORDS)}.com",
-        lambda: f"{word}{_digits(rng, 2)}.{tld}",
+        lambda: f"www.{word}{_digits(rng, 2)}.{tld}",
     )
     return formats[int(rng.integers(len(formats)))]()
 
