@@ -37,11 +37,11 @@ class DemoPlan:
 
 
 FULL = DemoPlan(
-    n_images=1200, epochs=15, crossval_folds=3, crossval_epochs=6,
+    n_images=1200, epochs=10, crossval_folds=3, crossval_epochs=5,
     explain_methods=("gradcam", "gradcam++", "cam", "lime", "twin", "counterfactual_twin",
                      "integrated_gradients"),
     lime_samples=200, study_items=40, items_per_rater=20, raters_per_item=12, simulated_raters=20,
-    img_size=80,
+    img_size=96,
 )
 FAST = DemoPlan(
     n_images=240, epochs=4, crossval_folds=2, crossval_epochs=2,
