@@ -70,8 +70,7 @@ class SimpleCNN(nn.Module):
         if pool not in SIMPLE_CNN_POOLS:
             raise ArchError(f"simple_cnn pool must be one of {', '.join(SIMPLE_CNN_POOLS)}, got {pool!r}")
         # The pooling travels in the state dict ("pool.is_max"): a checkpoint restores the pooling
-        # it was trained with, and one saved before pooling was recorded (always average) fails to
-        # load with a "missing keys" error instead of predicting with the wrong pooling.
+        # it was trained with; one saved before pooling was recorded (always average) loads as average.
         self.pool = _global_pool(pool)
         self.flatten = nn.Flatten()
         self.classifier = nn.Linear(in_ch, num_classes)
@@ -80,6 +79,9 @@ class SimpleCNN(nn.Module):
         key = prefix + "pool.is_max"
         if key in state_dict:  # runs before the children load: the pool module is swapped first
             self.pool = _global_pool("max" if bool(state_dict[key]) else "avg")
+        elif prefix + "classifier.weight" in state_dict:  # a whole model saved before issue 14
+            self.pool = _global_pool("avg")
+            state_dict[key] = torch.tensor(False)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
