@@ -62,3 +62,15 @@ import sys as _sys  # noqa: E402
 from pathlib import Path as _Path  # noqa: E402
 
 _sys.path.insert(0, str(_Path(__file__).parent))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tests that train small models run on one torch thread: the 2 cores are shared with other jobs,
+    and one thread wastes least under contention (about as fast for these tiny models)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

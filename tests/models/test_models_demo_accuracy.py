@@ -4,24 +4,16 @@ and with the watermark bias it looks accurate on (biased) validation but loses a
 from __future__ import annotations
 
 import pytest
-import torch
 
 from trustlab.data.demo import generate_demo
 from trustlab.data.ingest import ingest
 from trustlab.models.evaluate import evaluate_model
 from trustlab.models.train import train_model
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 CHANCE = 0.25  # four balanced classes
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The machine's 2 cores are shared with other jobs; one thread wastes least under contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _train_on_demo(settings, tmp_path, **demo) -> tuple:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import torch
 from builders import make_image_dataset
 from sqlalchemy import delete, update
 
@@ -21,16 +20,12 @@ from trustlab.models.evaluate import evaluate_model
 from trustlab.models.predict import predict_model
 from trustlab.models.train import train_model
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SIZE = 32
 FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _trained(settings, name="m", epochs=2, dataset="shapes", **kw):

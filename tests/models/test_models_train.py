@@ -16,17 +16,12 @@ from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import ArchError, DataError, DuplicateModelError
 from trustlab.models.train import make_model, train_model
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SIZE = 32
 FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The machine's 2 cores are shared; one thread is about as fast for these tiny models.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_simple_cnn_learns_shapes_and_saves_checkpoint_history_and_curves(sqlite_settings):

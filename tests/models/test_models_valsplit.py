@@ -4,7 +4,6 @@ records it in the model version, and evaluate, predict, cross-val and relabel al
 from __future__ import annotations
 
 import pytest
-import torch
 from tree_builders import write_train_test_tree
 from typer.testing import CliRunner
 
@@ -22,16 +21,12 @@ from trustlab.models.predict import predict_model
 from trustlab.models.train import train_model
 from trustlab.studies.relabel.pipeline import run_relabel
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SIZE = 32
 FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _items(settings, dataset="tt", split=None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from builders import make_image_dataset
 
 from trustlab.db.engine import unit_of_work
@@ -16,18 +15,14 @@ from trustlab.studies.relabel.issues import rank_label_issues
 from trustlab.studies.relabel.pipeline import run_relabel
 from trustlab.studies.relabel.planted import plant_label_noise
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 CLASSES = ("square", "disc", "cross", "blue_square")  # shape_image: kind = index % 3, colour by parity
 PER_CLASS = {"train": 24, "val": 6}
 NOISE = 0.08  # 10 of 120 labels flipped
 SIZE = 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_default_crossval_and_relabel_find_planted_flips(sqlite_settings, tmp_path):
