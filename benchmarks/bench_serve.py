@@ -26,10 +26,6 @@ fresh home and server per mode, the modes' order alternating between rounds; pri
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,12 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from serve_world import build_study  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
+from serve_server import Server  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
+from serve_world import build_study  # noqa: E402
 
 from trustlab.config import Settings, load_settings  # noqa: E402
 from trustlab.db.engine import dispose_engines, unit_of_work  # noqa: E402
 
-SERVER_START_TIMEOUT_S = 120
 RETRY_SLEEP_S = 0.2
 REQUEST_TIMEOUT_S = 30
 TARGET_P95_MS = 100.0
@@ -56,63 +52,6 @@ TARGET_P95_MS = 100.0
 DEFAULT_THINK_MS = 1500.0
 # Raters arrive over a few seconds (an invite e-mail is not clicked by everyone in the same ms).
 DEFAULT_RAMP_S = 5.0
-
-
-class Server:
-    """`python -m trustlab serve` in a subprocess on a free loopback port."""
-
-    def __init__(self, settings: Settings) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.settings = settings
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> float:
-        env = dict(
-            os.environ,
-            TRUSTLAB_HOME=str(self.settings.home),
-            GRADIO_ANALYTICS_ENABLED="False",
-            HF_HUB_OFFLINE="1",
-            PYTHONPATH=str(ROOT),
-        )
-        if self.settings.db_url:
-            env["TRUSTLAB_DB_URL"] = self.settings.db_url
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trustlab", "serve", "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        while time.monotonic() - t0 < SERVER_START_TIMEOUT_S:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
-            try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
-                    return time.monotonic() - t0
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("server did not answer within the timeout")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 class Tally:

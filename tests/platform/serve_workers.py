@@ -6,7 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,3 +42,23 @@ def start_worker(settings, port: int, log: Path | None = None) -> subprocess.Pop
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"serve worker on port {port} did not answer within {START_TIMEOUT_S} s")
+
+
+@contextmanager
+def serving(app, *, start_timeout_s: float = 60) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread of this process; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

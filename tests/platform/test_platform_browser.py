@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from platform_world import build_world
+from serve_workers import serving
 from sqlalchemy import select
 
 from trustlab.db.engine import unit_of_work
@@ -42,32 +40,14 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def live_server(sqlite_settings):
-    import uvicorn
-
     from trustlab.platform.app import create_app
 
     world = build_world(sqlite_settings, realistic=True)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sqlite_settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(sqlite_settings)) as url:
+        yield world, url
 
 
 def progress_is(page, text: str) -> None:

@@ -7,15 +7,14 @@ from __future__ import annotations
 import base64
 import io
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from platform_world import CLASSES, build_world, study_config
-from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, free_port, press, progress_is
+from serve_workers import serving
+from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 
 from trustlab.platform.ui_render import BLIND_HINT
 
@@ -32,8 +31,6 @@ METHOD_WORDS = ("grad-cam", "gradcam", "twin", "similar training", "heatmap", "w
 
 @pytest.fixture
 def leak_server(sqlite_settings):
-    import uvicorn
-
     from trustlab.platform.app import create_app
 
     world = build_world(sqlite_settings, realistic=True)  # twins pictures print each neighbour's class
@@ -42,19 +39,8 @@ def leak_server(sqlite_settings):
     )
     config["show_prediction"] = False
     world.add_study(config, world.alpha_items)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sqlite_settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(sqlite_settings)) as url:
+        yield world, url
 
 
 def data_uri_pixels(src: str) -> np.ndarray:

@@ -4,14 +4,13 @@ the answer once the picture is shown."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 from platform_world import build_world
+from serve_workers import serving
 from sqlalchemy import func, select
-from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, free_port, press, progress_is
+from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from test_platform_pending import SlowWorker
 
 from trustlab.db.engine import unit_of_work
@@ -27,25 +26,15 @@ pytestmark = [
 
 @pytest.fixture
 def slow_server(sqlite_settings):
-    import uvicorn
-
     from trustlab.platform.app import create_app
 
     world = build_world(sqlite_settings, explanations=False)
     worker = SlowWorker(sqlite_settings, world.model_version_id, slow_s=3.0)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(sqlite_settings, worker=worker), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield world, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    worker.close()
+    try:
+        with serving(create_app(sqlite_settings, worker=worker)) as url:
+            yield world, url
+    finally:
+        worker.close()
 
 
 def test_the_page_waits_for_the_explanation_then_takes_the_answer(slow_server):

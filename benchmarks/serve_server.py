@@ -1,0 +1,76 @@
+"""`python -m trustlab serve` in a subprocess on a free loopback port, for bench_serve.py (started,
+SIGKILLed midway for the durability check, restarted, stopped)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from trustlab.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_START_TIMEOUT_S = 120
+
+
+class Server:
+    """`python -m trustlab serve` in a subprocess on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.settings = settings
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> float:
+        env = dict(
+            os.environ,
+            TRUSTLAB_HOME=str(self.settings.home),
+            GRADIO_ANALYTICS_ENABLED="False",
+            HF_HUB_OFFLINE="1",
+            PYTHONPATH=str(ROOT),
+        )
+        if self.settings.db_url:
+            env["TRUSTLAB_DB_URL"] = self.settings.db_url
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "trustlab", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        while time.monotonic() - t0 < SERVER_START_TIMEOUT_S:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return time.monotonic() - t0
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("server did not answer within the timeout")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
