@@ -309,3 +309,16 @@ class LabelRevision(Base):
     actor: Mapped[str] = mapped_column(String(200))
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("relabel_proposals.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportedMethod(Base):
+    """An explanation method whose heatmaps were computed elsewhere (`trustlab explanations import`):
+    what raters are told about it. Its maps are ordinary Explanation rows under ``method = name``."""
+
+    __tablename__ = "imported_methods"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,6 +23,7 @@ from trustlab.db.queries.models import add_model_version, find_model_version, ge
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
 from trustlab.models.errors import CheckpointError, DuplicateModelError, ModelError
+from trustlab.models.external import refuse_external
 from trustlab.models.images import normalise, read_uint8, to_uint8_tensor
 
 CHECKPOINT_FILENAME = "model.pt"
@@ -121,6 +122,7 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
     """
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=name)
+    refuse_external(version)
     path = checkpoint_file(settings, version.checkpoint_path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint of model {name!r} is missing: {path}")

@@ -25,6 +25,13 @@ def method_kind(method: str) -> str:
     return spec.display if spec is not None else "heatmap"
 
 
+def method_title(ctx: StudyContext, method: str) -> str:
+    """The rater-facing title of a method: the catalogue's, else the imported method's, else its name."""
+    if method in METHODS:
+        return METHODS[method].title
+    return ctx.imported_methods.get(method, {}).get("title", method)
+
+
 def explanation_entry(
     ctx: StudyContext,
     *,
@@ -45,7 +52,7 @@ def explanation_entry(
     entry: dict[str, Any] = {
         "method": f"explanation-{index + 1}" if blind else method,
         "title": disclosure.rater_title(
-            METHODS[method].title if method in METHODS else method,
+            method_title(ctx, method),
             examples=method_kind(method) == "examples",
             index=index,
             n_methods=len(methods),

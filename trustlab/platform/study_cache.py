@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trustlab.config import Settings
 from trustlab.db.engine import read_session
 from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.imported_methods import imported_methods_named
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
@@ -33,6 +34,8 @@ class StudyContext:
     config: StudyConfig
     class_names: list[str]
     questions: list[dict[str, Any]]
+    # The study's imported explanation methods: {name: {title, description, params}}.
+    imported_methods: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class StudyCache:
@@ -77,6 +80,10 @@ class StudyCache:
                 config=config,
                 class_names=classes,
                 questions=questions_for(config, classes),
+                imported_methods={
+                    m.name: {"title": m.title, "description": m.description, "params": dict(m.params or {})}
+                    for m in imported_methods_named(s, names=config.imported_methods)
+                },
             )
         stamp = time.monotonic()
         with self._lock:

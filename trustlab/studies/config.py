@@ -7,12 +7,20 @@ Unknown fields are rejected, and every error names the field at fault and what t
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from trustlab.explanation_methods import METHOD_NAMES
 
@@ -156,12 +164,16 @@ class StudyConfig(_Strict):
     timeout_minutes: float | None = Field(default=60.0, gt=0)
     # The confirmatory analysis (primary measure, contrasts, alpha); see AnalysisSpec.
     analysis: AnalysisSpec = AnalysisSpec()
+    # Methods imported with `trustlab explanations import` that conditions name (besides the
+    # catalogue's); `study create` fills it in from the database (see load_study_config).
+    imported_methods: list[str] = Field(default_factory=list)
 
     @field_validator("conditions")
     @classmethod
-    def _known_conditions(cls, conditions: list[str]) -> list[str]:
+    def _known_conditions(cls, conditions: list[str], info: ValidationInfo) -> list[str]:
+        imported = (info.context or {}).get("imported_methods", ())
         for condition in conditions:
-            check_condition(condition)
+            check_condition(condition, imported=imported)
         if len(set(conditions)) != len(conditions):
             raise ValueError("a condition is listed twice: list each condition once")
         return conditions
@@ -249,20 +261,23 @@ def condition_methods(condition: str) -> list[str]:
     return _split(condition)
 
 
-def check_condition(condition: str) -> None:
-    """Raise ValueError naming the fix when ``condition`` is not none, a method or a '+' combo."""
+def check_condition(condition: str, *, imported: Collection[str] = ()) -> None:
+    """Raise ValueError naming the fix when ``condition`` is not none, a method or a '+' combo.
+
+    imported: names of imported methods (`trustlab explanations import`) that are valid too."""
     if condition == NO_EXPLANATION:
         return
     merged = _split(condition)
+    known = (*KNOWN_METHODS, *imported)
     for part in merged:
         if part == NO_EXPLANATION:
             raise ValueError(f"condition {condition!r} combines 'none' with methods: use 'none' alone")
-        if part not in KNOWN_METHODS:
-            hint = difflib.get_close_matches(part, KNOWN_METHODS, n=1)
+        if part not in known:
+            hint = difflib.get_close_matches(part, known, n=1)
             suggestion = f"did you mean {hint[0]!r}? " if hint else ""
             raise ValueError(
                 f"condition {condition!r}: unknown method {part!r}; {suggestion}"
-                f"use 'none', one of {', '.join(KNOWN_METHODS)}, or methods joined with '+'"
+                f"use 'none', one of {', '.join(known)}, or methods joined with '+'"
             )
     if len(set(merged)) != len(merged):
         raise ValueError(f"condition {condition!r} names a method twice: name each method once")
@@ -293,8 +308,17 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{field}: {message}"
 
 
-def load_study_config(path_or_dict: str | Path | Mapping[str, Any] | StudyConfig) -> StudyConfig:
+def load_study_config(
+    path_or_dict: str | Path | Mapping[str, Any] | StudyConfig,
+    *,
+    imported_methods: Collection[str] | None = None,
+) -> StudyConfig:
     """Read and validate a study config from a YAML file path or a dict.
+
+    imported_methods: the names of every imported explanation method (from the database, at `study
+    create`): conditions may name them, and those named are recorded in the config's
+    ``imported_methods`` (so the stored config validates again without the database). Without it, a
+    condition may name the catalogue's methods and those the config lists in ``imported_methods``.
 
     Raises
     ------
@@ -320,8 +344,29 @@ def load_study_config(path_or_dict: str | Path | Mapping[str, Any] | StudyConfig
         raise StudyConfigError(
             f"{source}: expected a mapping of fields (name:, dataset:, ...), got {type(data).__name__}"
         )
+    data = dict(data)
+    if imported_methods is not None:
+        data["imported_methods"] = _imported_in(data, imported_methods, source)
     try:
-        return StudyConfig.model_validate(dict(data))
+        context = {"imported_methods": tuple(data.get("imported_methods") or ())}
+        return StudyConfig.model_validate(data, context=context)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors()]
         raise StudyConfigError(f"invalid study config ({source}):\n  " + "\n  ".join(lines)) from None
+
+
+def _imported_in(data: Mapping[str, Any], imported: Collection[str], source: str) -> list[str]:
+    """The imported methods the config's conditions name, plus those it lists (each must exist)."""
+    listed = data.get("imported_methods") or []
+    if not isinstance(listed, list):
+        raise StudyConfigError(f"invalid study config ({source}):\n  imported_methods: give a list of names")
+    unknown = [name for name in listed if name not in imported]
+    if unknown:
+        raise StudyConfigError(
+            f"invalid study config ({source}):\n  imported_methods: {', '.join(map(repr, unknown))} "
+            f"was never imported (imported methods: {', '.join(imported) or 'none'}); import it with "
+            "`trustlab explanations import` or remove it"
+        )
+    conditions = data.get("conditions") or []
+    named = {part for c in conditions if isinstance(c, str) for part in condition_methods(c)}
+    return sorted(set(listed) | (named & set(imported)))

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from trustlab.config import Settings
-from trustlab.db.engine import DbSession, unit_of_work
+from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.imported_methods import imported_method_names, items_without_method
 from trustlab.db.queries.items import get_item, list_items
 from trustlab.db.queries.labels import latest_revision_ids
 from trustlab.db.queries.models import get_model_version
@@ -185,7 +186,8 @@ def create_study(
     StudyError / NotFound
         The study exists already, the dataset or model is unknown, or the split is too small.
     """
-    config = load_study_config(config_or_path)
+    with read_session(settings) as session:  # conditions may name imported methods
+        config = load_study_config(config_or_path, imported_methods=imported_method_names(session))
     with unit_of_work(settings) as session:
         if study_exists(session, name=config.name):
             raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
@@ -215,6 +217,7 @@ def create_study(
             for c in chosen
         ]
         _check_balance(config, rows, allow_unbalanced)
+        _check_imported(session, config, model.id, [row.item_id for row in rows])
         study = Study(
             name=config.name,
             dataset_id=dataset.id,
@@ -223,6 +226,18 @@ def create_study(
             status="draft",
         )
         return add_study(session, study=study, items=rows)
+
+
+def _check_imported(session: DbSession, config: StudyConfig, model_id: int, item_ids: list[int]) -> None:
+    """An imported method has no explanation but the imported maps: every item needs its map."""
+    for method in config.imported_methods:
+        missing = items_without_method(session, model_version_id=model_id, method=method, item_ids=item_ids)
+        if missing:
+            raise StudyError(
+                f"conditions: imported method {method!r} has no heatmap of model {config.model!r} for "
+                f"items {missing[:10]}{' ...' if len(missing) > 10 else ''}: import them "
+                "(`trustlab explanations import`), or list items that have one (items.ids)"
+            )
 
 
 def study_balance(settings: Settings, name: str) -> dict[str, Any]:

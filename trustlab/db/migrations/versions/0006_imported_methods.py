@@ -1,0 +1,31 @@
+"""imported explanation methods: title, description and parameters of heatmaps computed elsewhere
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-30 18:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('imported_methods',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_imported_methods')),
+    sa.UniqueConstraint('name', name=op.f('uq_imported_methods_name'))
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('imported_methods')
