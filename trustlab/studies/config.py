@@ -348,7 +348,8 @@ def load_study_config(
     if imported_methods is not None:
         data["imported_methods"] = _imported_in(data, imported_methods, source)
     try:
-        context = {"imported_methods": tuple(data.get("imported_methods") or ())}
+        known = imported_methods if imported_methods is not None else data.get("imported_methods") or ()
+        context = {"imported_methods": tuple(known)}
         return StudyConfig.model_validate(data, context=context)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors()]
