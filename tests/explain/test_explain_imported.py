@@ -316,6 +316,7 @@ def test_imported_maps_of_a_model_trustlab_can_run_get_faithfulness_scores(setti
         for i in test_items
         if first.extra["imported_from"] in (f"{i.id}.npy", f"{Path(i.source_path).stem}.png")
     ]
-    expected = faithfulness_scores(loaded.module, loaded.load_items([item]), heatmap[None].copy(), [target])[0]
+    x = loaded.load_items([item])
+    expected = faithfulness_scores(loaded.module, x, heatmap[None].copy(), [target])[0]
     assert first.faithfulness["deletion_auc"] == pytest.approx(expected["deletion_auc"])
     assert first.faithfulness["insertion_auc"] == pytest.approx(expected["insertion_auc"])

@@ -155,3 +155,23 @@ def test_a_model_trustlab_runs_takes_no_imported_predictions(settings, items, tm
                            checkpoint_sha256="0" * 64, class_names=list(CLASSES), img_size=32))
     with pytest.raises(ModelError, match="model 'cnn' is a simple_cnn model that trustlab runs"):
         import_predictions(settings, write_csv(tmp_path, good_lines(items)), model="cnn", dataset="shapes")
+
+
+def test_item_keys_ids_paths_and_ambiguity():
+    """Ids, ingested paths (whole, last parts, without suffix); '0001' is a file name, never id 1; a
+    number that is one item's id and another's file name, or a name of two items, is ambiguous."""
+    from trustlab.db.schema import Item
+    from trustlab.models.external import ItemKeys
+
+    def item(item_id: int, source: str) -> Item:
+        return Item(id=item_id, path=f"ab/{item_id:064d}.png", source_path=source)
+
+    keys = ItemKeys([item(1, "/d/cars/0001.jpg"), item(2, "/d/vans/0001.jpg"), item(3, "/d/cars/2.jpg"),
+                     item(4, "C:\\d\\cars\\b.png")])
+    assert keys.find("1")[0].id == 1 and keys.find("cars/0001")[0].id == 1
+    assert keys.find("/d/vans/0001.jpg")[0].id == 2 and keys.find("b")[0].id == 4
+    assert keys.find("cars\\b.png")[0].id == 4
+    assert "fits 2 items (ids [1, 2])" in keys.find("0001")[1]
+    assert "'2' is item id 2 and also the file name of item 3" in keys.find("2")[1]
+    assert keys.find("2", ids=False)[0].id == 3
+    assert "no item with id 9 in the dataset, and none was ingested from '9'" in keys.find("9")[1]

@@ -79,7 +79,8 @@ def problems_message(what: str, problems: Sequence[str]) -> str:
 class ItemKeys:
     """Finds a dataset's item by the name a user gives it: its id (digits), its stored path, the path
     it was ingested from, or the last parts of that path (``cars/a.jpg``, ``a.jpg``), with or without
-    the file suffix (``a``). A name that fits several items is ambiguous."""
+    the file suffix (``a``). A name that fits several items is ambiguous, and so is a number that is
+    one item's id and another's file name (``12`` for id 12 and ``12.jpg``)."""
 
     def __init__(self, items: Sequence[Item]) -> None:
         self.by_id = {item.id: item for item in items}
@@ -100,10 +101,18 @@ class ItemKeys:
     def find(self, key: str, *, ids: bool = True) -> tuple[Item | None, str]:
         """(item, "") or (None, why): no such item, or ambiguous (naming the candidates)."""
         key = key.strip().replace("\\", "/")
-        if ids and key.isdigit():
-            item = self.by_id.get(int(key))
-            return (item, "") if item else (None, f"no item with id {key} in the dataset")
         found = sorted(self._by_name.get(key, ()))
+        if ids and key.isdigit() and str(int(key)) == key:  # "0001" is a file name, never an id
+            item = self.by_id.get(int(key))
+            others = [i for i in found if item is None or i != item.id]
+            if item is not None and others:
+                return None, (f"{key!r} is item id {key} and also the file name of item {others[0]}: name "
+                              "it by its ingested file name with the suffix or its folder (in a CSV: "
+                              "head the column `path`)")
+            if item is not None:
+                return item, ""
+            if not found:
+                return None, f"no item with id {key} in the dataset, and none was ingested from {key!r}"
         if len(found) == 1:
             return self.by_id[found[0]], ""
         if not found:
