@@ -217,6 +217,12 @@ def test_a_study_needs_each_item_s_imported_map_and_an_imported_name(settings, e
         StudyConfigError, match=r"unknown method 'lab_smoothgrd'; did you mean 'lab_smoothgrad'"
     ):
         create_study(settings, {**config, "conditions": ["none", "lab_smoothgrd"]})
+    with pytest.raises(
+        StudyError,
+        match=r"model 'ext' is external \(imported predictions\): it cannot be run, so "
+        r"gradcam cannot be computed",
+    ):
+        create_study(settings, {**config, "conditions": ["none", "gradcam"]})
 
 
 def _bad_folder(case: str, folder: Path, items: list[Item], train: list[Item]) -> tuple[str, str, str]:

@@ -36,6 +36,7 @@ from trustlab.db.queries.studies import (
     study_unblindings,
 )
 from trustlab.db.schema import Item, Prediction, Study, StudyItem
+from trustlab.models.external import is_external
 from trustlab.studies.balance import nearest_balanced, realised_balance
 from trustlab.studies.blinding import record_unblinding
 from trustlab.studies.config import StudyConfig, load_study_config
@@ -217,7 +218,7 @@ def create_study(
             for c in chosen
         ]
         _check_balance(config, rows, allow_unbalanced)
-        _check_imported(session, config, model.id, [row.item_id for row in rows])
+        _check_imported(session, config, model, [row.item_id for row in rows])
         study = Study(
             name=config.name,
             dataset_id=dataset.id,
@@ -228,10 +229,17 @@ def create_study(
         return add_study(session, study=study, items=rows)
 
 
-def _check_imported(session: DbSession, config: StudyConfig, model_id: int, item_ids: list[int]) -> None:
-    """An imported method has no explanation but the imported maps: every item needs its map."""
+def _check_imported(session: DbSession, config: StudyConfig, model: Any, item_ids: list[int]) -> None:
+    """An imported method has no explanation but the imported maps: every item needs its map. A model
+    trustlab cannot run (external) has no other explanations."""
+    computed = [m for m in config.methods if m not in config.imported_methods]
+    if is_external(model) and computed:
+        raise StudyError(
+            f"conditions: model {config.model!r} is external (imported predictions): it cannot be run, so "
+            f"{', '.join(computed)} cannot be computed for it; use 'none' and imported methods"
+        )
     for method in config.imported_methods:
-        missing = items_without_method(session, model_version_id=model_id, method=method, item_ids=item_ids)
+        missing = items_without_method(session, model_version_id=model.id, method=method, item_ids=item_ids)
         if missing:
             raise StudyError(
                 f"conditions: imported method {method!r} has no heatmap of model {config.model!r} for "
