@@ -326,3 +326,21 @@ def test_imported_maps_of_a_model_trustlab_can_run_get_faithfulness_scores(setti
     expected = faithfulness_scores(loaded.module, x, heatmap[None].copy(), [target])[0]
     assert first.faithfulness["deletion_auc"] == pytest.approx(expected["deletion_auc"])
     assert first.faithfulness["insertion_auc"] == pytest.approx(expected["insertion_auc"])
+
+
+def test_a_changed_map_or_method_json_on_reimport_is_refused(settings, external, tmp_path):
+    test_items, _ = external
+    folder = write_maps(tmp_path / "maps", test_items)
+    import_explanations(settings, folder, model="ext", method=METHOD)
+    first = test_items[0].id
+    np.save(folder / f"{first}.npy", peak_map(SIZE, SIZE, 99))
+    with pytest.raises(
+        ImportProblem, match=rf"{first}\.npy: item {first} already has another '{METHOD}' heatmap"
+    ):
+        import_explanations(settings, folder, model="ext", method=METHOD)
+    (folder / "method.json").write_text(json.dumps({**META, "title": "Another title"}), encoding="utf-8")
+    with pytest.raises(
+        ImportProblem, match=rf"method.json: method '{METHOD}' was imported before with another"
+    ):
+        import_explanations(settings, folder, model="ext", method=METHOD)
+    assert stored(settings) == (1, 8)

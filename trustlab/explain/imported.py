@@ -169,7 +169,7 @@ def _loadable(settings: Settings, version: ModelVersion, notes: list[str]) -> Lo
                      "and cannot be run")
         return None
     try:
-        return load_model(settings, version.name, device="cpu")
+        return load_model(settings, version.name)
     except ModelError as exc:
         notes.append(f"no faithfulness scores: {exc}")
         return None
@@ -232,16 +232,31 @@ def import_explanations(
         _predict_missing(settings, loaded, [keys.by_id[i] for i in missing])
         with unit_of_work(settings) as session:
             predictions = predictions_for_items(session, model_version_id=version.id, item_ids=list(maps))
-    scores = _faithfulness(settings, loaded, keys, maps, predictions) if loaded else {}
-    return _store(settings, folder, model, method, meta, maps, keys, predictions, scores, notes,
-                  new_method=stored_meta is None)
+    rows = _rows(settings, loaded, method, meta, [(keys.by_id[i], *maps[i]) for i in maps], predictions)
+    changed = [
+        f"{name}: item {item_id} already has another {method!r} heatmap (imported before): import under "
+        "another --method name"
+        for item_id, (name, row, old_path) in rows.items()
+        if old_path is not None and old_path != row.raw_path
+    ]
+    if changed:
+        raise ImportProblem(problems_message(str(folder), changed))
+    new = [row for _name, row, old_path in rows.values() if old_path is None]
+    with unit_of_work(settings) as session:
+        if stored_meta is None:
+            add_imported_method(session, method=ImportedMethod(name=method, **meta))
+        for row in new:
+            add_explanation(session, explanation=row)
+    return ExplanationsImport(method=method, title=meta["title"], model=model, imported=len(new),
+                              unchanged=len(rows) - len(new), faithfulness=loaded is not None, notes=notes)
 
 
 def _read_all(
     folder: Path, files: list[Path], keys: ItemKeys, notes: list[str]
-) -> tuple[dict[int, tuple[str, np.ndarray]], list[str]]:
-    """{item_id: (file name, map at the item's size)} and the problems, by file name."""
-    maps: dict[int, tuple[str, np.ndarray]] = {}
+) -> tuple[dict[int, tuple[str, Path]], list[str]]:
+    """{item_id: (file name, path)} of the good files, and the problems, by file name. Each file is
+    read to check it, not kept (a folder of maps may not fit in memory)."""
+    maps: dict[int, tuple[str, Path]] = {}
     problems: list[str] = []
     resized = []
     for path in files:
@@ -253,74 +268,66 @@ def _read_all(
         if item.id in maps:
             problems.append(f"{name}: item {item.id} has another heatmap, {maps[item.id][0]}: keep one")
             continue
+        maps[item.id] = (name, path)
         heatmap, why = read_heatmap(path)
         if heatmap is None:
             problems.append(f"{name} {why}")
-            maps[item.id] = (name, np.zeros((1, 1), np.float32))
-            continue
-        if heatmap.shape != (item.height, item.width):
+        elif heatmap.shape != (item.height, item.width):
             resized.append(f"{name} ({heatmap.shape[0]}x{heatmap.shape[1]} -> {item.height}x{item.width})")
-            heatmap = resize_map(heatmap, item.width, item.height)
-        maps[item.id] = (name, heatmap)
     if resized:
         notes.append(f"resized {len(resized)} heatmaps of another size than their item's image "
                      f"(H x W): {', '.join(resized[:5])}{' ...' if len(resized) > 5 else ''}")
     return maps, problems
 
 
-def _faithfulness(
+def _sized(path: Path, item: Item) -> np.ndarray:
+    """The (checked) map of ``path`` at the item's image size [height, width]."""
+    heatmap, _ = read_heatmap(path)
+    if heatmap.shape != (item.height, item.width):
+        heatmap = resize_map(heatmap, item.width, item.height)
+    return heatmap
+
+
+def _rows(
     settings: Settings,
-    loaded: LoadedModel,
-    keys: ItemKeys,
-    maps: dict[int, tuple[str, np.ndarray]],
+    loaded: LoadedModel | None,
+    method: str,
+    meta: dict[str, Any],
+    todo: list[tuple[Item, str, Path]],
     predictions: dict[int, Prediction],
-) -> dict[int, dict[str, Any]]:
-    """{item_id: faithfulness scores} of each map explaining the model's predicted class."""
-    index = {name: i for i, name in enumerate(loaded.class_names)}
-    ids = list(maps)
-    out: dict[int, dict[str, Any]] = {}
-    size = loaded.img_size
-    for start in range(0, len(ids), FAITHFULNESS_BATCH):
-        chunk = [keys.by_id[i] for i in ids[start : start + FAITHFULNESS_BATCH]]
-        x = loaded.load_items(chunk)
-        small = np.stack([resize_map(maps[item.id][1], size, size) for item in chunk])
-        targets = [index[predictions[item.id].predicted_label] for item in chunk]
-        evidence = [_evidence(settings, item, size) for item in chunk]
-        scores = faithfulness_scores(loaded.module, x, small, targets, evidence=evidence)
-        out.update({item.id: score for item, score in zip(chunk, scores, strict=True)})
-    return out
-
-
-def _store(settings, folder, model, method, meta, maps, keys, predictions, scores, notes, *, new_method):
+) -> dict[int, tuple[str, Explanation, str | None]]:
+    """{item_id: (file name, unsaved Explanation, raw_path stored already or None)}: artifacts written,
+    faithfulness scored (when ``loaded``) for the maps not stored yet, a batch of maps in memory at once."""
     key = params_key(method, meta["params"])
-    rows: dict[int, Explanation] = {}
-    for item_id, (name, heatmap) in maps.items():
-        item, prediction = keys.by_id[item_id], predictions[item_id]
-        pixels = read_item_pixels(settings, item)
-        rows[item_id] = Explanation(
-            prediction_id=prediction.id, method=method, params_key=key, params=meta["params"],
-            raw_path=save_array(settings, heatmap, dtype="float32"),
-            overlay_path=save_png(settings, heatmap_overlay(pixels, heatmap)),
-            extra={"target": prediction.predicted_label, "imported_from": name},
-            faithfulness=scores.get(item_id, {}),
-        )
     with unit_of_work(settings) as session:
-        if new_method:
-            add_imported_method(session, method=ImportedMethod(name=method, **meta))
-        stored = find_explanations(session, prediction_ids=[r.prediction_id for r in rows.values()],
+        before = find_explanations(session, prediction_ids=[predictions[item.id].id for item, _, _ in todo],
                                    method=method, params_key=key)
-        by_prediction = {predictions[i].id: i for i in rows}
-        changed = [
-            f"{maps[by_prediction[pid]][0]}: item {by_prediction[pid]} already has another {method!r} "
-            "heatmap (imported before): import under another --method name"
-            for pid, old in stored.items()
-            if old.raw_path != rows[by_prediction[pid]].raw_path
-        ]
-        if changed:
-            raise ImportProblem(problems_message(str(folder), changed))
-        for row in rows.values():
-            if row.prediction_id not in stored:
-                add_explanation(session, explanation=row)
-        return ExplanationsImport(method=method, title=meta["title"], model=model,
-                                  imported=len(rows) - len(stored), unchanged=len(stored),
-                                  faithfulness=bool(scores), notes=notes)
+    index = {name: i for i, name in enumerate(loaded.class_names)} if loaded else {}
+    out: dict[int, tuple[str, Explanation, str | None]] = {}
+    for start in range(0, len(todo), FAITHFULNESS_BATCH):
+        chunk = todo[start : start + FAITHFULNESS_BATCH]
+        maps = [_sized(path, item) for item, _, path in chunk]
+        fresh = [k for k, (item, _, _) in enumerate(chunk) if predictions[item.id].id not in before]
+        scores: dict[int, dict[str, Any]] = {}
+        if loaded is not None and fresh:
+            size, items = loaded.img_size, [chunk[k][0] for k in fresh]
+            small = np.stack([resize_map(maps[k], size, size) for k in fresh])
+            targets = [index[predictions[item.id].predicted_label] for item in items]
+            evidence = [_evidence(settings, item, size) for item in items]
+            x = loaded.load_items(items)
+            scores = dict(zip(fresh, faithfulness_scores(loaded.module, x, small, targets, evidence=evidence),
+                              strict=True))
+        for k, (item, name, _path) in enumerate(chunk):
+            prediction = predictions[item.id]
+            old = before.get(prediction.id)
+            row = Explanation(
+                prediction_id=prediction.id, method=method, params_key=key, params=meta["params"],
+                raw_path=save_array(settings, maps[k], dtype="float32"),
+                extra={"target": prediction.predicted_label, "imported_from": name},
+                faithfulness=scores.get(k, {}),
+            )
+            if old is None:
+                overlay = heatmap_overlay(read_item_pixels(settings, item), maps[k])
+                row.overlay_path = save_png(settings, overlay)
+            out[item.id] = (name, row, old.raw_path if old is not None else None)
+    return out
