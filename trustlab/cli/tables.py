@@ -20,6 +20,8 @@ from rich.table import Table
 from trustlab.cli.output import console as stdout_console
 
 DECIMALS = 3
+# A text column with a cell longer than this that has spaces is prose (it wraps).
+PROSE_MIN_CHARS = 24
 
 
 def fmt(value: Any) -> str:
@@ -45,12 +47,18 @@ def _numeric(cells: Iterable[str]) -> bool:
     return bool(cells) and all(number(c) for c in cells)
 
 
+def _prose(cells: Iterable[str]) -> bool:
+    """A column of sentences (details, suggestions, fixes) may wrap between words; names and numbers
+    never wrap."""
+    return any(len(c) > PROSE_MIN_CHARS and " " in c.strip() for c in cells)
+
+
 def _table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     table = Table(title=title, box=box.SQUARE)
     for index, column in enumerate(columns):
-        numeric = _numeric(row[index] for row in rows)
-        table.add_column(column, justify="right" if numeric else "left",
-                         overflow="fold", no_wrap=numeric)
+        cells = [row[index] for row in rows]
+        table.add_column(column, justify="right" if _numeric(cells) else "left",
+                         overflow="fold", no_wrap=not _prose(cells))
     for row in rows:
         table.add_row(*row)
     return table
@@ -58,6 +66,11 @@ def _table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[st
 
 def _natural_width(out: Console, table: Table) -> int:
     return out.measure(table, options=out.options.update_width(10_000)).maximum
+
+
+def _least_width(out: Console, table: Table) -> int:
+    """The narrowest the table can be without cutting a cell (prose wrapped at its longest word)."""
+    return out.measure(table, options=out.options.update_width(10_000)).minimum
 
 
 def _sideways(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
@@ -103,12 +116,12 @@ def print_table(
     if wide:
         out.print(table, width=max(width, out.width), crop=False)
         return
-    if width <= out.width:
+    if width <= out.width or _least_width(out, table) <= out.width:
         out.print(table)
         return
     if cells and len(shown) > 1:
         sideways = _sideways(title, shown, cells)
-        if _natural_width(out, sideways) <= out.width:
+        if _least_width(out, sideways) <= out.width:
             out.print(sideways)
             return
     _blocks(out, title, shown, cells)
