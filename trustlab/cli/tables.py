@@ -114,7 +114,13 @@ def print_table(
     table = _table(title, shown, cells)
     width = _natural_width(out, table)
     if wide:
-        out.print(table, width=max(width, out.width), crop=False)
+        # Rich clamps print(width=...) to the console's width: widen the console for this one table.
+        saved = out._width  # None: rich detects the width again
+        out.width = max(width, out.width)
+        try:
+            out.print(table, crop=False)
+        finally:
+            out._width = saved
         return
     if width <= out.width or _least_width(out, table) <= out.width:
         out.print(table)
