@@ -119,6 +119,10 @@ def test_study_verbs_print_json(world, tmp_path):
     assert analysed["n_judgements"] == 36 and Path(analysed["summary"]).is_file()
     exported = js("study", "export", "s1", "--out", tmp_path / "export")
     assert Path(exported["csv"]).is_file()
+    power = js("study", "power", world["home"].parent / "study.yaml", "--raters", "6", "--sims", 20,
+               "--out", tmp_path / "power.png")
+    assert [row["raters"] for row in power["rows"]] == [6] and 0 <= power["rows"][0]["power"] <= 1
+    assert js("study", "close", "s1") == {"study": "s1", "status": "closed"}
     doctor = js("doctor")
     assert doctor["ok"] is True and {c["check"] for c in doctor["checks"]} >= {"database", "home", "cuda"}
 
@@ -134,7 +138,7 @@ def test_every_result_verb_has_json():
                 yield (*prefix, name), command
 
     missing = [" ".join(path) for path, command in leaves(get_command(app))
-               if path not in NO_JSON and "as_json" not in {p.name for p in command.params}]
+               if path not in NO_JSON and not any("--json" in p.opts for p in command.params)]
     assert missing == []
 
 

@@ -4,6 +4,7 @@ Thin wrappers over trustlab.studies (``study invite`` lives in servecmd.py with 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -327,7 +328,8 @@ def power(
     except (*_errors(), ValueError) as exc:
         raise fail(str(exc)) from None
     power_plot(rows, out, title=f"{study.name}: {study.analysis.primary} {a} - {b}, effect {effect:+g}")
-    emit({"study": study.name, "effect": effect, "rows": rows, "plot": out}, as_json=as_json,
+    table = [{**asdict(row), "power": row.power} for row in rows]
+    emit({"study": study.name, "effect": effect, "rows": table, "plot": out}, as_json=as_json,
          text=lambda: _print_power(study, rows, effect, inputs))
     info(f"wrote {out}")
 
