@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -133,13 +134,25 @@ def set_verbosity(level: str) -> None:
     configure_logging(logging.getLevelName(LOG_LEVELS[level]))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record (a test runner swaps it per call)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(level: str | int) -> None:
     """Send trustlab's log records at ``level`` and above to stderr (one handler, however often this
     runs)."""
     logger = logging.getLogger("trustlab")
     logger.setLevel(level if isinstance(level, int) else level.upper())
     if not any(getattr(h, "trustlab_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler()  # stderr
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         handler.trustlab_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
