@@ -134,4 +134,4 @@ def study_invite(
     except PlatformError as exc:
         raise fail(exc.message) from None
     emit([{"url": link.url, "token": link.token} for link in links], as_json=as_json,
-         text=lambda: [print(link.url) for link in links])
+         text=lambda: typer.echo("\n".join(link.url for link in links)))  # unwrapped, to copy
