@@ -22,9 +22,10 @@ from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.schema import Explanation
 from trustlab.explain.precompute import explain_split
+from trustlab.explain.sanity import sanity_check
 from trustlab.explain.store import load_array
 from trustlab.models.checkpoint import load_model
-from trustlab.models.errors import CheckpointError
+from trustlab.models.errors import CheckpointError, ModelError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD, normalise, read_uint8
 from trustlab.platform.app import create_app
 from trustlab.studies.design import StudyError, create_study, open_study
@@ -154,6 +155,12 @@ def test_gradients_flow_through_both_kinds(sqlite_settings, shapes, tmp_path, cl
         y = x.detach().clone().requires_grad_(True)
         loaded.module(y)[:, 1].sum().backward()
         torch.testing.assert_close(y.grad, x.grad, atol=1e-5, rtol=1e-4)
+        # The randomisation sanity check runs gradient methods and refuses CAM by name.
+        frame = sanity_check(sqlite_settings, model=name, methods=["integrated_gradients"], n_items=2,
+                             params={"integrated_gradients": {"n_steps": 4}})
+        assert frame["spearman"].notna().all()
+        with pytest.raises(ModelError, match=f"CAM needs an nn.Module with named layers; model '{name}'"):
+            sanity_check(sqlite_settings, model=name, methods=["gradcam"], n_items=2)
 
 
 def test_export_with_a_static_batch_runs_batches_one_image_at_a_time(cli, sqlite_settings, shapes, tmp_path):

@@ -181,7 +181,8 @@ def _loaded_import(settings: Settings, version: ModelVersion, path: Path, device
     """A model imported from a TorchScript or torch.export file (``trustlab model import``)."""
     meta = (version.training_config or {}).get("imported", {})
     target = pick_device(device)
-    module = imported_module(path, version.arch, fixed_batch=meta.get("fixed_batch")).to(target)
+    module = imported_module(path, version.arch, name=version.name,
+                             fixed_batch=meta.get("fixed_batch")).to(target)
     return LoadedModel(
         module=module, arch=version.arch, class_names=list(version.class_names),
         img_size=int(version.img_size), mean=tuple(meta["mean"]), std=tuple(meta["std"]), device=target,

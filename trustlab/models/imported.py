@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trustlab.models.errors import CheckpointError
-from trustlab.models.imported_kinds import KIND_TITLES, TORCH_EXPORT, TORCHSCRIPT
+from trustlab.models.errors import CheckpointError, ModelError
+from trustlab.models.imported_kinds import KIND_TITLES, TORCH_EXPORT, TORCHSCRIPT, layers_message
 
 # The file suffix a copied model gets under models_dir/<name>/.
 SUFFIX = {TORCHSCRIPT: ".ts", TORCH_EXPORT: ".pt2"}
@@ -61,13 +61,23 @@ class ImportedModule(nn.Module):
     ``train``/``eval`` only set the flag (an exported program refuses them, and an imported program
     runs as it was saved). fixed_batch: the one batch size the program accepts (an export without a
     dynamic batch dimension); larger batches run in chunks of that size, the last one padded.
+    name: the model version's name, for error messages.
     """
 
-    def __init__(self, program: nn.Module, kind: str, *, fixed_batch: int | None = None) -> None:
+    def __init__(
+        self, program: nn.Module, kind: str, *, name: str = "", fixed_batch: int | None = None
+    ) -> None:
         super().__init__()
         self.program = program
         self.kind = kind
+        self.model_name = name
         self.fixed_batch = fixed_batch
+
+    @property
+    def target_layer(self) -> nn.Module:
+        """Where a CAM method looks first for its layer (``explain.layers.default_target_layer``): an
+        imported program has none, and saying so beats a hook error from inside TorchScript."""
+        raise ModelError(layers_message(self.model_name or "?", self.kind, "gradcam"))
 
     def train(self, mode: bool = True) -> ImportedModule:
         self.training = mode
@@ -116,6 +126,8 @@ def export_input_size(path: Path) -> int | None:
     return None
 
 
-def imported_module(path: Path, kind: str, *, fixed_batch: int | None = None) -> ImportedModule:
-    """The file at ``path`` read as ``kind`` and wrapped (CPU, eval)."""
-    return ImportedModule(read_program(path, kind), kind, fixed_batch=fixed_batch).eval()
+def imported_module(
+    path: Path, kind: str, *, name: str = "", fixed_batch: int | None = None
+) -> ImportedModule:
+    """The file at ``path`` read as ``kind`` and wrapped (CPU, eval); ``name`` names it in errors."""
+    return ImportedModule(read_program(path, kind), kind, name=name, fixed_batch=fixed_batch).eval()

@@ -109,7 +109,7 @@ def import_model(
     class_list = _check_classes(classes, dataset, known)
     mean_, std_ = _triple(mean, IMAGENET_MEAN, "mean"), _triple(std, IMAGENET_STD, "std")
     kind = detect_kind(file)
-    module = imported_module(file, kind)
+    module = imported_module(file, kind, name=name)
     size = img_size or (export_input_size(file) if kind == TORCH_EXPORT else None)
     if size is None:
         raise ModelError(f"--img-size is needed: {file} is {KIND_TITLES[kind]}, which does not record the "
