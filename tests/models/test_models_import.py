@@ -140,6 +140,8 @@ def test_imported_model_evaluates_predicts_and_explains_like_the_original(cli, s
     assert said(result, "integrated_gradients")  # names what it can run instead
     result = cli("explain", "--model", "ext", "--methods", "twin")
     assert result.exit_code == 1 and said(result, "Twins need the penultimate embedding")
+    result = cli("predict", "--model", "ext", "--cross-val", 2)
+    assert result.exit_code == 1 and said(result, "model 'ext' was imported (" + kind + ")")
 
 
 def test_gradients_flow_through_both_kinds(sqlite_settings, shapes, tmp_path, cli):
