@@ -24,6 +24,7 @@ from trustlab.db.schema import Explanation
 from trustlab.explain.precompute import explain_split
 from trustlab.explain.sanity import sanity_check
 from trustlab.explain.store import load_array
+from trustlab.models.catalog import list_models
 from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import CheckpointError, ModelError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD, normalise, read_uint8
@@ -110,6 +111,9 @@ def test_imported_model_evaluates_predicts_and_explains_like_the_original(cli, s
 
     result = cli("evaluate", "--model", "ext")
     assert result.exit_code == 0, result.output
+    result = cli("models")
+    assert result.exit_code == 0 and said(result, "│ ext")
+    assert [(m.name, m.arch) for m in list_models(sqlite_settings)] == [("ext", kind)]
     evaluated = pd.read_csv(sqlite_settings.models_dir / "ext" / "eval_test" / "predictions.csv")
     assert cli("predict", "--model", "ext", "--split", "test").exit_code == 0
     with unit_of_work(sqlite_settings) as s:
