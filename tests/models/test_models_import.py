@@ -4,6 +4,7 @@ evaluate, predict, explain and a study rated through the REST API, like a traine
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -239,6 +240,12 @@ def test_bad_inputs_get_clear_errors(cli, sqlite_settings, shapes, tmp_path):
     corrupt.write_bytes((tmp_path / "m.ts").read_bytes()[:2000])
     result = cli(*base, "--name", "a", "--file", corrupt)
     assert result.exit_code == 1 and said(result, "corrupt.ts")
+    with zipfile.ZipFile(tmp_path / "m.ts") as good, zipfile.ZipFile(tmp_path / "broken.ts", "w") as bad:
+        for member in good.namelist():
+            if not member.endswith("/data.pkl"):  # a whole archive whose module record is gone
+                bad.writestr(member, good.read(member))
+    result = cli(*base, "--name", "a", "--file", tmp_path / "broken.ts")
+    assert result.exit_code == 1 and said(result, "broken.ts could not be read as TorchScript")
     (tmp_path / "text.pt2").write_text("not a model")
     result = cli(*base, "--name", "a", "--file", tmp_path / "text.pt2")
     assert result.exit_code == 1 and said(result, "text.pt2 is not a TorchScript or torch.export archive")
