@@ -15,6 +15,7 @@ VERB_MODULES = (
     "democmd",
     "doctorcmd",
 )
+VERB_MODULES += ("modelimportcmd",)  # `model import` (trustlab/cli/modelimportcmd.py)
 
 
 def _load_verbs() -> None:
