@@ -32,11 +32,17 @@ class VerbGroup(TyperGroup):
 
     def __init__(self, **attrs) -> None:
         super().__init__(**attrs)
-        for command in self.commands.values():
-            if isinstance(command, TyperGroup):
-                continue
-            names = {p.name for p in command.params}
-            command.params.extend(o for o in verbosity_options() if o.name not in names)
+        _add_verbosity(self)
+
+
+def _add_verbosity(group: TyperGroup) -> None:
+    """Give every verb under ``group`` (sub-groups made with any class included) --quiet/--verbose."""
+    for command in group.commands.values():
+        if isinstance(command, TyperGroup):
+            _add_verbosity(command)
+            continue
+        names = {p.name for p in command.params}
+        command.params.extend(o for o in verbosity_options() if o.name not in names)
 
 
 def _group(help_text: str) -> typer.Typer:
