@@ -147,6 +147,8 @@ def test_exit_codes_and_streams(world):
     missing = cli("evaluate", "--model", "ghost", "--json", code=1)
     assert missing.stdout == "" and "model 'ghost' does not exist" in missing.stderr
     assert "No such option" in cli("models", "--jsn", code=2).output
+    bracketed = cli("study", "status", "no [such] study", code=1)
+    assert "'no [such] study' does not exist" in bracketed.stderr
     assert "exclude each other" in cli("--quiet", "--verbose", "models", code=2).stderr
     quiet = cli("predict", "--model", "a", "--split", "val", "--quiet")
     assert quiet.stderr == "" and "predictions of a" in quiet.stdout

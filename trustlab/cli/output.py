@@ -31,6 +31,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from trustlab import progress
 
@@ -59,7 +60,8 @@ def fail(message: str, code: int = INPUT_ERROR) -> typer.Exit:
 
     code: INPUT_ERROR (1) for bad input or state, USAGE_ERROR (2) for a usage mistake a verb detects
     itself (options that exclude each other, a malformed value Click cannot check)."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # The message is text: a name like "DSMB [safety]" must not be read as a style tag.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 
