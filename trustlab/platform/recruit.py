@@ -27,8 +27,6 @@ from trustlab.db.queries.participants import (
     count_participants,
     participant_by_pid,
     participant_for_rater,
-    release_rater_assignments,
-    set_participant_status,
 )
 from trustlab.db.queries.studies import get_study, lock_study
 from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
@@ -198,6 +196,7 @@ def join_study(
             raise Conflict(
                 f"study {ctx.name!r} is {study_row.status} and takes no new participants; thank you"
             )
+        sweep_timeouts(s, config, study_id=ctx.id, now=now)  # their places are free again
         limit = config.recruitment.max_participants
         if (
             limit is not None
@@ -241,14 +240,8 @@ def participant_of(session, principal: Principal, *, for_update: bool = False):
 def end_participation(
     session, participant, *, status: str, now: datetime, reason: str | None = None, code: str | None = None
 ) -> bool:
-    """Move a started participant to an end status; releases their unfinished items (not when
-    completed: they have none)."""
-    changed = set_participant_status(
-        session, participant_id=participant.id, status=status, now=now, reason=reason, completion_code=code
-    )
-    if changed and status != "completed":
-        release_rater_assignments(session, study_id=participant.study_id, rater_id=participant.rater_id)
-    return changed
+    """``studies.recruitment.end_participation`` (end a started participant; release their items)."""
+    return rules.end_participation(session, participant, status=status, now=now, reason=reason, code=code)
 
 
 def refresh_status(services: Services, principal: Principal) -> str | None:
@@ -273,3 +266,9 @@ def refresh_status(services: Services, principal: Principal) -> str | None:
             )
             return "timed_out"
         return participant.status
+
+
+def sweep_timeouts(session, config, *, study_id: int, now: datetime) -> int:
+    """End (timed_out) every started participant of the study past ``max_minutes`` and release their
+    unfinished items, in the caller's unit; returns how many."""
+    return rules.end_timed_out(session, config, study_id=study_id, now=now)

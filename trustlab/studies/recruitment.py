@@ -22,7 +22,13 @@ import numpy as np
 
 from trustlab.db.engine import DbSession
 from trustlab.db.queries.items import list_items
-from trustlab.db.queries.participants import add_recruitment_codes, recruitment_codes
+from trustlab.db.queries.participants import (
+    add_recruitment_codes,
+    recruitment_codes,
+    release_rater_assignments,
+    set_participant_status,
+    started_before,
+)
 from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.queries.studies import study_items
 from trustlab.db.queries.times import as_utc
@@ -205,3 +211,36 @@ def check_attention_answers(config: StudyConfig, class_names: Sequence[str]) -> 
         if label is not None and label not in class_names:
             problems.append(f"attention[{number}].answer true_label {label!r} is not a class")
     return problems
+
+
+def end_participation(
+    session: DbSession,
+    participant: Any,
+    *,
+    status: str,
+    now: datetime,
+    reason: str | None = None,
+    code: str | None = None,
+) -> bool:
+    """Move a started participant to an end ``status`` in the caller's unit; a participant who did
+    not complete has their unfinished items released (the assignment release machinery's status), so
+    other raters take them. False when the participant had ended already."""
+    changed = set_participant_status(
+        session, participant_id=participant.id, status=status, now=now, reason=reason, completion_code=code
+    )
+    if changed and status != "completed":
+        release_rater_assignments(session, study_id=participant.study_id, rater_id=participant.rater_id)
+    return changed
+
+
+def end_timed_out(session: DbSession, config: StudyConfig, *, study_id: int, now: datetime) -> int:
+    """End every started participant of a study past ``max_minutes`` (timed_out, items released)."""
+    if config.max_minutes is None:
+        return 0
+    cutoff = as_utc(now) - timedelta(minutes=config.max_minutes)
+    ended = 0
+    for participant in started_before(session, study_id=study_id, cutoff=cutoff):
+        ended += end_participation(
+            session, participant, status="timed_out", now=now, reason=f"over {config.max_minutes:g} minutes"
+        )
+    return ended

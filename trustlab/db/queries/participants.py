@@ -37,9 +37,17 @@ def add_participant(
 ) -> Participant:
     """Insert a started participant (flushed, so it has its id)."""
     participant = Participant(
-        study_id=study_id, rater_id=rater_id, pid=pid, platform=platform, params=dict(params),
-        status="started", consent_at=consent_at, started_at=now, instructions_opened=0,
-        attention_failures=0, gold_failures=0,
+        study_id=study_id,
+        rater_id=rater_id,
+        pid=pid,
+        platform=platform,
+        params=dict(params),
+        status="started",
+        consent_at=consent_at,
+        started_at=now,
+        instructions_opened=0,
+        attention_failures=0,
+        gold_failures=0,
     )
     session.add(participant)
     session.flush()
@@ -62,8 +70,10 @@ def participant_for_rater(session: Session, *, rater_id: int, for_update: bool =
 
 def count_participants(session: Session, *, study_id: int, statuses: Sequence[str]) -> int:
     """How many of the study's participants have one of ``statuses``."""
-    query = select(func.count()).select_from(Participant).where(
-        Participant.study_id == study_id, Participant.status.in_(list(statuses))
+    query = (
+        select(func.count())
+        .select_from(Participant)
+        .where(Participant.study_id == study_id, Participant.status.in_(list(statuses)))
     )
     return int(session.scalar(query) or 0)
 
@@ -71,6 +81,19 @@ def count_participants(session: Session, *, study_id: int, statuses: Sequence[st
 def study_participants(session: Session, *, study_id: int) -> list[Participant]:
     """Every participant of a study, in arrival order."""
     query = select(Participant).where(Participant.study_id == study_id).order_by(Participant.id)
+    return list(session.scalars(query))
+
+
+def started_before(session: Session, *, study_id: int, cutoff: datetime) -> list[Participant]:
+    """The study's started participants who started before ``cutoff`` (locked on PostgreSQL)."""
+    query = (
+        select(Participant)
+        .where(
+            Participant.study_id == study_id, Participant.status == "started", Participant.started_at < cutoff
+        )
+        .order_by(Participant.id)
+        .with_for_update()
+    )
     return list(session.scalars(query))
 
 
@@ -169,8 +192,13 @@ def add_participant_answer(
     if existing is not None:
         return existing, False
     row = ParticipantAnswer(
-        participant_id=participant_id, kind=kind, index=index, item_id=item_id, answers=dict(answers),
-        correct=bool(correct), created_at=now,
+        participant_id=participant_id,
+        kind=kind,
+        index=index,
+        item_id=item_id,
+        answers=dict(answers),
+        correct=bool(correct),
+        created_at=now,
     )
     try:
         with savepoint(session):
