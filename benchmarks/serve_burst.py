@@ -169,6 +169,7 @@ def run_mode(mode: str, args) -> dict:
     invites = [link.token for link in links]
     server = Server(settings)
     server.start()
+    cpu_at_start = server.cpu_seconds()
     tally = BurstTally()
     rng = np.random.default_rng(1)
     arrivals = np.sort(rng.uniform(0.0, args.join_window_s, size=args.participants))
@@ -192,9 +193,10 @@ def run_mode(mode: str, args) -> dict:
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - t_start
+        cpu_s = server.cpu_seconds() - cpu_at_start
     finally:
         server.stop()
-    return _row(mode, settings, tally, wall, args)
+    return _row(mode, settings, tally, wall, cpu_s, args)
 
 
 def stored_count(settings: Settings) -> int:
@@ -207,7 +209,7 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def _row(mode: str, settings: Settings, tally: BurstTally, wall: float, args) -> dict:
+def _row(mode: str, settings: Settings, tally: BurstTally, wall: float, cpu_s: float, args) -> dict:
     stored = stored_count(settings)
     joined = len(tally.join_done)
     join_span = (max(tally.join_done) - min(tally.join_started)) if joined else float("nan")
@@ -230,6 +232,8 @@ def _row(mode: str, settings: Settings, tally: BurstTally, wall: float, args) ->
         "retries": tally.retries,
         "errors": tally.errors,
         "wall": wall,
+        # The server's CPU time (joins, page loads and submits) per acknowledged submit.
+        "cpu_ms": cpu_s * 1000.0 / max(tally.acknowledged, 1),
     }
 
 
@@ -238,14 +242,15 @@ def print_table(rows: list[dict], args) -> bool:
     print(f"\nlaunch burst: {args.participants} participants joining within {args.join_window_s:.0f} s, "
           f"{args.items} items each, think {args.think_s[0]:g}-{args.think_s[1]:g} s")
     head = (f"{'mode':<6}{'joined':>7}{'joins/s':>8}{'join p95':>9}{'submits':>8}{'p50 ms':>8}{'p95 ms':>8}"
-            f"{'p99 ms':>8}{'queue p50/p95/p99 ms':>22}{'acked':>7}{'in db':>7}{'errors':>7}")
+            f"{'p99 ms':>8}{'queue p50/p95/p99 ms':>22}{'acked':>7}{'in db':>7}{'errors':>7}"
+            f"{'cpu ms/sub':>11}")
     print(head)
     ok = True
     for r in rows:
         wait = "-" if r["wait50"] is None else f"{r['wait50']:.0f}/{r['wait95']:.0f}/{r['wait99']:.0f}"
         print(f"{r['mode']:<6}{r['joined']:>7}{r['joins_s']:>8.1f}{r['join_p95']:>9.0f}{r['submits']:>8}"
               f"{r['p50']:>8.0f}{r['p95']:>8.0f}{r['p99']:>8.0f}{wait:>22}{r['acked']:>7}{r['stored']:>7}"
-              f"{len(r['errors']):>7}")
+              f"{len(r['errors']):>7}{r['cpu_ms']:>11.1f}")
         ok &= r["acked"] == r["stored"] == r["planned"] and not r["errors"]
     for r in rows:
         for error in r["errors"][:5]:
