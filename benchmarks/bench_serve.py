@@ -196,6 +196,8 @@ def main() -> int:
     burst.add_argument("--join-window-s", type=float, default=60.0)
     burst.add_argument("--think-s", type=float, nargs=2, default=(2.0, 5.0), metavar=("LOW", "HIGH"))
     burst.add_argument("--modes", default="rest,ui", help="rest, ui or rest,ui (REST is the baseline)")
+    burst.add_argument("--join", choices=("invite", "link"), default="invite",
+                       help="single-use invites, or one public link with participant ids (issue 16)")
     args = parser.parse_args()
     if args.burst:
         return run_burst(args)

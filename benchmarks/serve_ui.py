@@ -104,6 +104,7 @@ class Screen:
 class EventTiming:
     total_s: float
     queue_wait_s: float  # join POST sent -> process_starts received: time in Gradio's queue
+    queue_size: int = 0  # the most events Gradio said were queued while this one waited
 
 
 def screen_from(page: PageEvents, outputs: list[int], data: list[Any]) -> Screen:
@@ -185,7 +186,7 @@ class PageSession:
                 retry=joined.status_code >= 500,
             )
         event_id = joined.json()["event_id"]
-        started = None
+        started, queued = None, 0
         with self.client.stream(
             "GET", f"{GRADIO_API}/queue/data", params={"session_hash": self.session_hash}
         ) as stream:
@@ -196,14 +197,16 @@ class PageSession:
                 if message.get("event_id") not in (event_id, None):
                     continue
                 kind = message.get("msg")
-                if kind == "process_starts":
+                if kind == "estimation":
+                    queued = max(queued, int(message.get("queue_size") or 0))
+                elif kind == "process_starts":
                     started = time.perf_counter()
                 elif kind == "process_completed":
                     if not message.get("success"):
                         raise PageError(f"event {fn_index} failed: {str(message.get('output'))[:200]}")
                     done = time.perf_counter()
                     wait = (started or done) - t0
-                    return message["output"]["data"], EventTiming(done - t0, wait)
+                    return message["output"]["data"], EventTiming(done - t0, wait, queued)
                 elif kind == "unexpected_error":
                     raise PageError(f"event {fn_index}: {message.get('message')}")
         raise PageError(f"event {fn_index}: the stream closed before the event completed")

@@ -25,7 +25,7 @@ def serve_burst(monkeypatch):
 
 def test_burst_ui_and_rest_lose_nothing(serve_burst, capsys):
     args = Namespace(participants=3, items=2, join_window_s=1.0, think_s=(0.05, 0.1), modes="rest,ui",
-                     db_url="")
+                     join="invite", db_url="")
     rows = [serve_burst.run_mode(mode, args) for mode in ("rest", "ui")]
     for row in rows:
         assert row["errors"] == [], row["errors"]
@@ -38,6 +38,16 @@ def test_burst_ui_and_rest_lose_nothing(serve_burst, capsys):
     assert "queue p50/p95/p99 ms" in table and "RESULT: OK, nothing lost" in table
     modes = [line.split()[0] for line in table.splitlines() if line.startswith(("rest ", "ui "))]
     assert modes == ["rest", "ui"]  # one table, the REST baseline first
+
+
+def test_burst_rest_joins_by_public_link(serve_burst):
+    """--join link: participants join one public-link study by their Prolific ids (issue 16)."""
+    args = Namespace(participants=3, items=2, join_window_s=1.0, think_s=(0.05, 0.1), modes="rest",
+                     join="link", db_url="")
+    row = serve_burst.run_mode("rest", args)
+    assert row["errors"] == [], row["errors"]
+    assert row["joined"] == row["finished"] == 3
+    assert row["acked"] == row["stored"] == 6
 
 
 def test_page_events_found_by_elem_id(serve_burst):
