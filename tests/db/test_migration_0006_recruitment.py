@@ -37,7 +37,7 @@ def test_0006_adds_participants_to_a_database_with_data(settings):
         connection.execute(text(participant), {"id": 1, "rater": 1, "pid": "P1"})
         connection.execute(
             text(
-                ANSWER
+                ANSWER +
                 " VALUES (1, 'attention', 0, '{}', false, CURRENT_TIMESTAMP)"
             )
         )
@@ -53,7 +53,7 @@ def test_0006_adds_participants_to_a_database_with_data(settings):
     with pytest.raises(IntegrityError), engine.begin() as connection:
         connection.execute(
             text(
-                ANSWER
+                ANSWER +
                 " VALUES (1, 'attention', 0, '{}', true, CURRENT_TIMESTAMP)"
             )
         )
