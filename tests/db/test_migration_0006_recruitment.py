@@ -11,7 +11,6 @@ from test_migrations import ROWS_AT_0001, _insert, _upgrade
 from trustlab.db.engine import make_engine
 from trustlab.db.migrate import current_revision, upgrade_to_head
 
-
 ANSWER = 'INSERT INTO participant_answers (participant_id, kind, "index", answers, correct, created_at)'
 
 
