@@ -37,8 +37,11 @@ def add_link_study(world: World, config: dict, *, gold: int = 0, status: str = "
         config["gold"] = {"n": gold, "max_failures": config.get("gold", {}).get("max_failures", 1)}
     with unit_of_work(world.settings) as s:
         study = Study(
-            name=config["name"], dataset_id=world.dataset_id, model_version_id=world.model_version_id,
-            config=config, status=status,
+            name=config["name"],
+            dataset_id=world.dataset_id,
+            model_version_id=world.model_version_id,
+            config=config,
+            status=status,
         )
         s.add(study)
         s.flush()
@@ -48,7 +51,9 @@ def add_link_study(world: World, config: dict, *, gold: int = 0, status: str = "
         ]
         rows += [
             StudyItem(
-                study_id=study.id, item_id=i, is_gold=True,
+                study_id=study.id,
+                item_id=i,
+                is_gold=True,
                 model_correct=world.predicted[i] == world.item_labels[i],
                 gold_answers={
                     "model_correct": world.predicted[i] == world.item_labels[i],

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
+from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.participants import (
     add_participant,
     count_participants,
@@ -34,6 +35,7 @@ from trustlab.platform import auth
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
 from trustlab.platform.study_cache import StudyContext
+from trustlab.studies import participants
 from trustlab.studies import recruitment as rules
 from trustlab.studies.texts import rater_texts
 
@@ -46,6 +48,10 @@ class Services(Protocol):
     def study(
         self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
     ) -> StudyContext: ...
+
+
+class NotAParticipant(NotFoundError):
+    """404: the rater came by invite (or is staff): there are no participant steps."""
 
 
 class StudyFull(Conflict):
@@ -176,6 +182,9 @@ def join_study(
     if pid is None:
         raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
     now = _now()
+    refusal: Exception | None = None
+    # The unit ends cleanly even when the join is refused, so that what it did for the study (its
+    # codes, sweeping timed-out sessions) is kept; the refusal is raised after it.
     with unit_of_work(services.settings) as s:
         lock_study(s, study_id=ctx.id)  # one join (and one assignment list) at a time per study
         study_row = get_study(s, name=ctx.name)
@@ -184,39 +193,57 @@ def join_study(
         if known is not None:
             if get_rater(s, rater_id=known.rater_id).disabled_at is not None:
                 raise Forbidden("your participation in this study was ended by the study team")
-            return JoinResult(
-                _issue_token(s, known.rater_id, now), known.rater_id, ctx.name, False, known.status
-            )
-        if config.consent is not None and consent is not True:
-            raise ConsentRequired(
-                "this study needs your consent before you start; nothing was stored",
-                rules.screenout_url(config, codes=codes, pid=pid, params=platform_params),
-            )
-        if study_row.status != "open":
-            raise Conflict(
-                f"study {ctx.name!r} is {study_row.status} and takes no new participants; thank you"
-            )
-        sweep_timeouts(s, config, study_id=ctx.id, now=now)  # their places are free again
-        limit = config.recruitment.max_participants
-        if (
-            limit is not None
-            and count_participants(s, study_id=ctx.id, statuses=rules.PLACE_HOLDING) >= limit
-        ):
-            raise StudyFull(f"study {ctx.name!r} is full: all {limit} places are taken; thank you")
-        rater = add_rater(
-            s, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
+            token = _issue_token(s, known.rater_id, now)
+            return JoinResult(token, known.rater_id, ctx.name, False, known.status)
+        refusal = _refusal(
+            s, ctx, study_row.status, consent=consent, now=now, codes=codes, pid=pid, params=platform_params
         )
-        add_participant(
-            s,
-            study_id=ctx.id,
-            rater_id=rater.id,
-            pid=pid,
-            platform=config.recruitment.platform,
-            params=platform_params,
-            now=now,
-            consent_at=now if config.consent is not None else None,
+        if refusal is None:
+            rater = add_rater(
+                s, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
+            )
+            add_participant(
+                s,
+                study_id=ctx.id,
+                rater_id=rater.id,
+                pid=pid,
+                platform=config.recruitment.platform,
+                params=platform_params,
+                now=now,
+                consent_at=now if config.consent is not None else None,
+            )
+            return JoinResult(_issue_token(s, rater.id, now), rater.id, ctx.name, True, "started")
+    raise refusal
+
+
+def _refusal(
+    session,
+    ctx: StudyContext,
+    status: str,
+    *,
+    consent: bool | None,
+    now: datetime,
+    codes: tuple[str, str],
+    pid: str,
+    params: dict[str, str],
+) -> Exception | None:
+    """Why a new participant cannot join (None: they can): consent missing, study not open, full."""
+    config = ctx.config
+    if config.consent is not None and consent is not True:
+        return ConsentRequired(
+            "this study needs your consent before you start; nothing was stored",
+            rules.screenout_url(config, codes=codes, pid=pid, params=params),
         )
-        return JoinResult(_issue_token(s, rater.id, now), rater.id, ctx.name, True, "started")
+    if status != "open":
+        return Conflict(f"study {ctx.name!r} is {status} and takes no new participants; thank you")
+    sweep_timeouts(session, config, study_id=ctx.id, now=now)  # their places are free again
+    limit = config.recruitment.max_participants
+    if (
+        limit is not None
+        and count_participants(session, study_id=ctx.id, statuses=rules.PLACE_HOLDING) >= limit
+    ):
+        return StudyFull(f"study {ctx.name!r} is full: all {limit} places are taken; thank you")
+    return None
 
 
 def _issue_token(session, rater_id: int, now: datetime) -> str:
@@ -230,10 +257,10 @@ def _issue_token(session, rater_id: int, now: datetime) -> str:
 
 def participant_of(session, principal: Principal, *, for_update: bool = False):
     if principal.is_staff or principal.study_id is None:
-        raise Forbidden("only participants of a study have this")
+        raise NotAParticipant("only participants of a link-mode study have this")
     participant = participant_for_rater(session, rater_id=principal.rater_id, for_update=for_update)
     if participant is None:
-        raise NotFoundError("you joined by invite: this study has no participant steps for you")
+        raise NotAParticipant("you joined by invite: this study has no participant steps for you")
     return participant
 
 
@@ -253,22 +280,44 @@ def refresh_status(services: Services, principal: Principal) -> str | None:
     ctx = services.study(study_id=principal.study_id)
     if not rules.is_link_study(ctx.config):
         return None
+    with read_session(services.settings) as s:  # the common case reads only
+        participant = participant_for_rater(s, rater_id=principal.rater_id)
+    if participant is None:
+        return None
+    if participant.status != "started" or not rules.timed_out(
+        ctx.config, started_at=participant.started_at, now=_now()
+    ):
+        return participant.status
     with unit_of_work(services.settings) as s:
         participant = participant_for_rater(s, rater_id=principal.rater_id, for_update=True)
-        if participant is None:
-            return None
-        now = _now()
-        if participant.status == "started" and rules.timed_out(
-            ctx.config, started_at=participant.started_at, now=now
-        ):
-            end_participation(
-                s, participant, status="timed_out", now=now, reason=f"over {ctx.config.max_minutes:g} minutes"
-            )
-            return "timed_out"
-        return participant.status
+        minutes = f"over {ctx.config.max_minutes:g} minutes"
+        end_participation(s, participant, status="timed_out", now=_now(), reason=minutes)
+        return participant_for_rater(s, rater_id=principal.rater_id).status
 
 
 def sweep_timeouts(session, config, *, study_id: int, now: datetime) -> int:
     """End (timed_out) every started participant of the study past ``max_minutes`` and release their
     unfinished items, in the caller's unit; returns how many."""
     return rules.end_timed_out(session, config, study_id=study_id, now=now)
+
+
+def participant_failures(services: Services, principal: Principal, *, study: str) -> list[list[Any]]:
+    """Attention and gold failures per participant of a link-mode study, live, for the researcher
+    tab: rows [pid, rater, status, done, attention failures, gold failures] (none for invite mode)."""
+    auth.require_role(principal, "researcher")
+    try:
+        frame = participants.failures_frame(services.settings, study)
+    except NotFound as exc:
+        raise NotFoundError(str(exc)) from exc
+    return frame.astype(object).values.tolist()
+
+
+def participants_csv(services: Services, principal: Principal, *, study: str) -> str:
+    """The participants table (``studies.participants``) as CSV text, for researchers."""
+    auth.require_role(principal, "researcher")
+    try:
+        return participants.participants_csv(participants.participants_frame(services.settings, study))
+    except NotFound as exc:
+        raise NotFoundError(str(exc)) from exc
+    except participants.ParticipantsError as exc:
+        raise Conflict(str(exc)) from exc

@@ -95,7 +95,8 @@ def participants_frame(settings: Settings, name: str) -> pd.DataFrame:
                 "params_json": json.dumps(params, sort_keys=True),
             }
         )
-    return pd.DataFrame(records, columns=participant_columns(config.recruitment.platform))
+    frame = pd.DataFrame(records, columns=participant_columns(config.recruitment.platform))
+    return frame.astype(object).where(frame.notna(), None)  # missing values are None, not NaN
 
 
 def mturk_frame(frame: pd.DataFrame) -> pd.DataFrame:
