@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 VERB_MODULES = (
     "dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "accesscmd", "relabelcmd", "democmd"
 )
+VERB_MODULES = (*VERB_MODULES, "participantscmd")  # study link|participants|returned (issue 16)
 
 
 def _load_verbs() -> None:
