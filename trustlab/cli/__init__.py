@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 VERB_MODULES = (
     "dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "accesscmd", "relabelcmd",
     "democmd",
+    "doctorcmd", "modelimportcmd", "participantscmd",
     "importcmd",
 )
 

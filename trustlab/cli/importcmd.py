@@ -3,13 +3,12 @@ elsewhere (trustlab.models.external, trustlab.explain.imported)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import typer
 
-from trustlab.cli.app import app, console, err_console, fail
+from trustlab.cli.app import app, fail
+from trustlab.cli.output import emit, info
 from trustlab.config import load_settings
 from trustlab.db.queries.errors import NotFound
 from trustlab.models.errors import ModelError
@@ -23,12 +22,10 @@ JSON_HELP = "Print the result as one JSON object."
 
 
 def _report(result, *, as_json: bool, summary: str) -> None:
-    if as_json:
-        print(json.dumps(asdict(result), sort_keys=True))
-    else:
-        console.print(summary)
+    """The result on stdout (one JSON object with --json), each note on stderr (hidden by --quiet)."""
+    emit(result, as_json=as_json, text=summary)
     for note in result.notes:
-        err_console.print(f"note: {note}")
+        info(f"note: {note}")
 
 
 @predictions_app.command("import")
