@@ -264,3 +264,11 @@ def test_an_invited_rater_of_a_link_study_rates_as_before(world, client):
     assert done.status_code == 204
     me = client.get("/api/v1/me", headers=bearer(token)).json()
     assert me["status"] == "completed" and me["completion_code"] == done.headers["X-Completion-Code"]
+
+
+def test_recruitment_paths_are_served(client):
+    from trustlab.platform.routes import join_path, practice_image_path
+
+    spec = client.app.openapi()["paths"]
+    assert "post" in spec[join_path("{study}")]
+    assert "get" in spec[practice_image_path("{study}", "{index}")]
