@@ -276,3 +276,29 @@ def test_recruitment_paths_are_served(client):
     spec = client.app.openapi()["paths"]
     assert "post" in spec[join_path("{study}")]
     assert "get" in spec[practice_image_path("{study}", "{index}")]
+
+
+def test_screened_out_participants_leave_the_analysis_with_their_reason(world, client):
+    from trustlab.studies.analysis.honesty import flow
+    from trustlab.studies.analysis.load import load_study_data
+    from trustlab.studies.analysis.truth import exclusions
+
+    add_link_study(world, link_config(attention=ATTENTION, gold={"n": 0, "max_failures": 0}))
+    kept = join(client, {**PARAMS, "PROLIFIC_PID": "pp-kept"}).json()["token"]
+    assert rate_everything(client, kept)["kind"] == "finished"
+    out = join(client, {**PARAMS, "PROLIFIC_PID": "pp-out"}).json()["token"]
+    assert rate_everything(client, out, attention_answer=True)["kind"] == "screened_out"
+    data = load_study_data(world.settings, "crowd")
+    with read_session(world.settings) as s:
+        out_rater = s.scalars(select(Participant.rater_id).where(Participant.pid == "pp-out")).one()
+    rated = data.judgements[data.judgements["rater_id"] == out_rater]
+    assert len(rated) >= 1  # they rated items before failing the check
+    assert data.screened_out == {out_rater: data.screened_out[out_rater]}
+    _, excluded, regular = exclusions(data.judgements, data.config, data.screened_out)
+    assert [row["rater_id"] for row in excluded] == [out_rater]
+    assert excluded[0]["reason"].startswith("screened out during the study")
+    assert out_rater not in set(regular["rater_id"]) and len(regular) == 3
+    # Without the participants' statuses the gold rule alone would have kept them.
+    assert out_rater in set(exclusions(data.judgements, data.config)[2]["rater_id"])
+    reasons = [e["excluded"]["reasons"] for e in flow(data.assignments, data.judgements, excluded).values()]
+    assert any(why.startswith("screened out") for r in reasons for why in r)
