@@ -182,7 +182,11 @@ def world_settings_cache_bust(client) -> None:
 
 def test_invite_studies_have_no_join_and_missing_pid_is_422(world, client):
     add_link_study(world, link_config())
-    assert client.post("/api/v1/studies/alpha/join", json={"pid": "x", "consent": True}).status_code == 404
+    invite_only = client.post("/api/v1/studies/alpha/join", json={"pid": "x", "consent": True})
+    unknown = client.post("/api/v1/studies/nope/join", json={"pid": "x", "consent": True})
+    assert invite_only.status_code == unknown.status_code == 404
+    for answer in (invite_only, unknown, client.get("/api/v1/studies/nope/entry")):
+        assert "alpha" not in answer.text.replace("'alpha'", "") and "beta" not in answer.text
     assert join(client, {"STUDY_ID": "only"}).status_code == 422
     generic = join(client, {"pid": "generic-id"})  # ?pid= works on every platform
     assert generic.status_code == 201
@@ -264,3 +268,37 @@ def test_an_invited_rater_of_a_link_study_rates_as_before(world, client):
     assert done.status_code == 204
     me = client.get("/api/v1/me", headers=bearer(token)).json()
     assert me["status"] == "completed" and me["completion_code"] == done.headers["X-Completion-Code"]
+
+
+def test_recruitment_paths_are_served(client):
+    from trustlab.platform.routes import join_path, practice_image_path
+
+    spec = client.app.openapi()["paths"]
+    assert "post" in spec[join_path("{study}")]
+    assert "get" in spec[practice_image_path("{study}", "{index}")]
+
+
+def test_screened_out_participants_leave_the_analysis_with_their_reason(world, client):
+    from trustlab.studies.analysis.honesty import flow
+    from trustlab.studies.analysis.load import load_study_data
+    from trustlab.studies.analysis.truth import exclusions
+
+    add_link_study(world, link_config(attention=ATTENTION, gold={"n": 0, "max_failures": 0}))
+    kept = join(client, {**PARAMS, "PROLIFIC_PID": "pp-kept"}).json()["token"]
+    assert rate_everything(client, kept)["kind"] == "finished"
+    out = join(client, {**PARAMS, "PROLIFIC_PID": "pp-out"}).json()["token"]
+    assert rate_everything(client, out, attention_answer=True)["kind"] == "screened_out"
+    data = load_study_data(world.settings, "crowd")
+    with read_session(world.settings) as s:
+        out_rater = s.scalars(select(Participant.rater_id).where(Participant.pid == "pp-out")).one()
+    rated = data.judgements[data.judgements["rater_id"] == out_rater]
+    assert len(rated) >= 1  # they rated items before failing the check
+    assert data.screened_out == {out_rater: data.screened_out[out_rater]}
+    _, excluded, regular = exclusions(data.judgements, data.config, data.screened_out)
+    assert [row["rater_id"] for row in excluded] == [out_rater]
+    assert excluded[0]["reason"].startswith("screened out during the study")
+    assert out_rater not in set(regular["rater_id"]) and len(regular) == 3
+    # Without the participants' statuses the gold rule alone would have kept them.
+    assert out_rater in set(exclusions(data.judgements, data.config)[2]["rater_id"])
+    reasons = [e["excluded"]["reasons"] for e in flow(data.assignments, data.judgements, excluded).values()]
+    assert any(why.startswith("screened out") for r in reasons for why in r)

@@ -115,11 +115,15 @@ def _now() -> datetime:
 
 
 def _link_study(services: Services, study: str) -> StudyContext:
-    ctx = services.study(name=study, fresh=True)
-    if not rules.is_link_study(ctx.config):
-        raise NotFoundError(
-            f"study {study!r} recruits by invite only: open your invite link (recruitment.mode: invite)"
-        )
+    """The link-mode study called ``study``; else one plain 404 that names no other study and does
+    not tell an unknown study from an invite-only one (anyone may call the public routes). The
+    context may be seconds old (a config never changes); its status is read fresh where it matters."""
+    try:
+        ctx = services.study(name=study)
+    except NotFoundError:
+        ctx = None
+    if ctx is None or not rules.is_link_study(ctx.config):
+        raise NotFoundError(f"there is no study called {study!r} to join by link; check the link you opened")
     return ctx
 
 
@@ -186,10 +190,14 @@ def join_study(
     # The unit ends cleanly even when the join is refused, so that what it did for the study (its
     # codes, sweeping timed-out sessions) is kept; the refusal is raised after it.
     with unit_of_work(services.settings) as s:
-        lock_study(s, study_id=ctx.id)  # one join (and one assignment list) at a time per study
+        # A known pid (a reload, another device) needs no lock; a new one waits for the study's lock:
+        # one admission (and one assignment list) at a time per study, then the pid is looked up again.
+        known = participant_by_pid(s, study_id=ctx.id, pid=pid)
+        if known is None:
+            lock_study(s, study_id=ctx.id)
+            known = participant_by_pid(s, study_id=ctx.id, pid=pid)
         study_row = get_study(s, name=ctx.name)
         codes = rules.ensure_codes(s, study_id=ctx.id, config=config, now=now)
-        known = participant_by_pid(s, study_id=ctx.id, pid=pid)
         if known is not None:
             if get_rater(s, rater_id=known.rater_id).disabled_at is not None:
                 raise Forbidden("your participation in this study was ended by the study team")

@@ -124,6 +124,14 @@ def participant_rows(session: Session, *, study_id: int) -> list[dict[str, Any]]
     return rows
 
 
+def screened_out_reasons(session: Session, *, study_id: int) -> dict[int, str]:
+    """{rater_id: status_reason or ""} of the study's screened-out participants."""
+    query = select(Participant.rater_id, Participant.status_reason).where(
+        Participant.study_id == study_id, Participant.status == "screened_out"
+    )
+    return {int(rater_id): reason or "" for rater_id, reason in session.execute(query)}
+
+
 def set_participant_status(
     session: Session,
     *,
