@@ -3,6 +3,7 @@
     python benchmarks/bench_serve.py --raters 50 --items 20 [--db-url postgresql+psycopg://...]
     python benchmarks/bench_serve.py --raters 50 --items 20 --crash
     python benchmarks/bench_serve.py --raters 10 --items 10 --think-ms 0 --compare-synchronous 5
+    python benchmarks/bench_serve.py --burst --participants 300 --join-window-s 60 --think-s 2 5
 
 Builds a throw-away TRUSTLAB_HOME (a dataset of small PNGs, a model's predictions, precomputed
 Grad-CAM and twin explanations, an open study with conditions none/gradcam/twin, one invite per
@@ -21,6 +22,11 @@ shows that every acknowledged judgement is in the database (and none is stored t
 synced to disk, so an acknowledged answer survives a power cut) against NORMAL. N rounds, each a
 fresh home and server per mode, the modes' order alternating between rounds; prints the median
 [min-max] over rounds of p50/p95 of next+submit and of judgements/s.
+
+``--burst``: a study's launch (serve_burst.py): ``--participants`` join within ``--join-window-s`` and
+rate with ``--think-s LOW HIGH`` seconds of reading per item, through the REST API (the baseline) and
+through the Gradio page's own events (``--modes rest,ui``); one table of submit-to-next-item
+p50/p95/p99, joins/s and Gradio queue waits, then judgements in the database == acknowledged submits.
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from serve_server import Server  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
+from serve_burst import run_burst  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
+from serve_server import Server  # noqa: E402
 from serve_world import build_study  # noqa: E402
 
 from trustlab.config import Settings, load_settings  # noqa: E402
@@ -183,7 +190,17 @@ def main() -> int:
     )
     parser.add_argument("--compare-synchronous", type=int, default=0, metavar="N",
                         help="SQLite only: N interleaved rounds of synchronous=NORMAL vs FULL")
+    burst = parser.add_argument_group("launch burst (--burst)")
+    burst.add_argument("--burst", action="store_true", help="participants join within a window; REST vs UI")
+    burst.add_argument("--participants", type=int, default=300)
+    burst.add_argument("--join-window-s", type=float, default=60.0)
+    burst.add_argument("--think-s", type=float, nargs=2, default=(2.0, 5.0), metavar=("LOW", "HIGH"))
+    burst.add_argument("--modes", default="rest,ui", help="rest, ui or rest,ui (REST is the baseline)")
+    burst.add_argument("--join", choices=("invite", "link"), default="invite",
+                       help="single-use invites, or one public link with participant ids (issue 16)")
     args = parser.parse_args()
+    if args.burst:
+        return run_burst(args)
     if args.compare_synchronous:
         return compare_synchronous(args)
 

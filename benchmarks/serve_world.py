@@ -42,8 +42,10 @@ def _store(folder: Path, data: bytes) -> str:
     return rel
 
 
-def build_study(settings: Settings, *, raters: int, items_per_rater: int) -> str:
-    """Dataset, predictions, precomputed explanations and an open study; returns the study name."""
+def build_study(settings: Settings, *, raters: int, items_per_rater: int, link: bool = False) -> str:
+    """Dataset, predictions, precomputed explanations and an open study; returns the study name.
+    ``link``: a public-link study (Prolific parameters, room for ``raters`` participants) instead of
+    one with single-use invites."""
     from trustlab.studies.design import create_study, open_study
 
     # Spare room so that late arrivals still get full lists under the raters_per_item cap.
@@ -132,6 +134,8 @@ def build_study(settings: Settings, *, raters: int, items_per_rater: int) -> str
         "gold": {"n": 0},
         "seed": 0,
     }
+    if link:
+        config["recruitment"] = {"mode": "link", "platform": "prolific", "max_participants": raters}
     create_study(settings, config, allow_unbalanced=True)  # sized for load, not for balance
     open_study(settings, "bench")
     return "bench"

@@ -14,6 +14,17 @@ SQLITE_FILENAME = "trustlab.db"
 # (pool size + overflow) must stay below the server's max_connections (100 by default).
 DEFAULT_DB_POOL_SIZE = 10
 DEFAULT_DB_MAX_OVERFLOW = 10
+# Gradio's queue (the rater page's events go through it; see README "Deployment for many raters").
+# Staff tabs and sign-in: events without their own limit run this many at a time per process.
+DEFAULT_UI_CONCURRENCY = 32
+# The rater page's events (sign-in from the link, Submit, the pending-explanation poll) share one limit.
+# Measured (bench_serve.py --burst, 2 cores): a handler mostly waits on commits (fsync) and the
+# write lock, so 2 or 4 at a time only moved the wait into Gradio's queue (p95 up to 2x); 16 was as
+# fast as no limit and leaves 24 of the process's 40 worker threads to the REST API and staff tabs.
+DEFAULT_UI_RATER_CONCURRENCY = 16
+# Events waiting in the queue before it answers "queue full" (a page shows an error and the rater
+# clicks again): far above what a launch burst queues, a bound on memory under a flood of page loads.
+DEFAULT_UI_QUEUE_SIZE = 2000
 
 
 class Settings(BaseModel):
@@ -29,6 +40,9 @@ class Settings(BaseModel):
     db_url: str | None = None
     db_pool_size: int = Field(default=DEFAULT_DB_POOL_SIZE, ge=1)
     db_max_overflow: int = Field(default=DEFAULT_DB_MAX_OVERFLOW, ge=0)
+    ui_concurrency: int = Field(default=DEFAULT_UI_CONCURRENCY, ge=1)
+    ui_rater_concurrency: int = Field(default=DEFAULT_UI_RATER_CONCURRENCY, ge=0)
+    ui_queue_size: int = Field(default=DEFAULT_UI_QUEUE_SIZE, ge=1)
 
     @field_validator("home")
     @classmethod
@@ -77,4 +91,7 @@ def load_settings(home: str | os.PathLike | None = None, db_url: str | None = No
         db_url=db_url if db_url is not None else os.environ.get("TRUSTLAB_DB_URL"),
         db_pool_size=os.environ.get("TRUSTLAB_DB_POOL_SIZE") or DEFAULT_DB_POOL_SIZE,
         db_max_overflow=os.environ.get("TRUSTLAB_DB_MAX_OVERFLOW") or DEFAULT_DB_MAX_OVERFLOW,
+        ui_concurrency=os.environ.get("TRUSTLAB_UI_CONCURRENCY") or DEFAULT_UI_CONCURRENCY,
+        ui_rater_concurrency=os.environ.get("TRUSTLAB_UI_RATER_CONCURRENCY") or DEFAULT_UI_RATER_CONCURRENCY,
+        ui_queue_size=os.environ.get("TRUSTLAB_UI_QUEUE_SIZE") or DEFAULT_UI_QUEUE_SIZE,
     )

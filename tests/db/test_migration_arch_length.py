@@ -1,4 +1,4 @@
-"""Migration 0006 widens model_versions.arch to 200 characters, keeping the rows it finds."""
+"""Migration 0007 widens model_versions.arch to 200 characters, keeping the rows it finds."""
 
 from __future__ import annotations
 
@@ -30,17 +30,17 @@ def _insert_model(connection, **row) -> None:
                             f"VALUES ({values}, CURRENT_TIMESTAMP)"), row)
 
 
-def test_0006_widens_the_arch_column_and_keeps_existing_models(settings):
+def test_0007_widens_the_arch_column_and_keeps_existing_models(settings):
     assert 50 < len(LONG_ARCH) <= ARCH_MAX_LENGTH
     settings.ensure_dirs()
     engine = make_engine(settings.database_url)
-    _upgrade(engine, "0005")
+    _upgrade(engine, "0006")
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO datasets (id, name, description, created_at) "
                                 "VALUES (1, 'd', '', CURRENT_TIMESTAMP)"))
         _insert_model(connection, id=1, name="old", arch="resnet18")
-    _upgrade(engine, "0006")
-    assert current_revision(engine) == "0006"
+    _upgrade(engine, "0007")
+    assert current_revision(engine) == "0007"
     with engine.begin() as connection:
         _insert_model(connection, id=2, name="mine", arch=LONG_ARCH)
     with engine.connect() as connection:

@@ -120,7 +120,7 @@ def test_a_vit_is_built_for_the_image_size_and_rebuilt_from_its_checkpoint(sqlit
 
 
 def test_a_user_factory_trains_and_loads_back_under_a_long_arch_name(sqlite_settings, user_module):
-    assert len(user_module) > 50  # wider than the arch column before migration 0006
+    assert len(user_module) > 50  # wider than the arch column before migration 0007
     s = sqlite_settings
     make_image_dataset(s, classes=CLASSES, per_class=TINY, size=SIZE)
     version = train_model(s, dataset="shapes", arch=user_module, name="mine", **FAST)

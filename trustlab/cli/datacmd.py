@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from trustlab.cli.app import app, console, fail
+from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
+from trustlab.cli.tables import print_table
 from trustlab.config import load_settings
 from trustlab.data.demo import DemoError, generate_demo
 from trustlab.data.ingest import IngestError, IngestReport, ingest
@@ -18,41 +19,28 @@ from trustlab.data.splits import DEFAULT_SPLIT_TEXT
 MAX_LISTED = 30
 
 
-def _summary_table(report: IngestReport) -> Table:
-    table = Table(title=f"ingest into {report.dataset!r} ({report.seconds:.1f} s)")
-    table.add_column("outcome")
-    table.add_column("files", justify="right")
-    table.add_row("[green]ingested[/]", str(report.ingested))
+def _print_summary(report: IngestReport) -> None:
+    rows = [("[green]ingested[/]", report.ingested)]
     if report.with_mask:
-        table.add_row("  with a mask", str(report.with_mask))
-    table.add_row("duplicates (already there)", str(len(report.duplicates)))
+        rows.append(("  with a mask", report.with_mask))
+    rows.append(("duplicates (already there)", len(report.duplicates)))
     if report.label_conflicts:
-        table.add_row("  [yellow]with a different label[/]", str(report.label_conflicts))
-    for reason, count in report.skipped_by_reason.items():
-        table.add_row(f"[red]skipped: {reason}[/]", str(count))
-    return table
+        rows.append(("  [yellow]with a different label[/]", report.label_conflicts))
+    rows += [(f"[red]skipped: {reason}[/]", count) for reason, count in report.skipped_by_reason.items()]
+    print_table(f"ingest into {report.dataset!r} ({report.seconds:.1f} s)", ("outcome", "files"), rows)
 
 
-def _skipped_table(report: IngestReport) -> Table:
-    table = Table(title="skipped files")
-    table.add_column("path")
-    table.add_column("reason")
-    table.add_column("detail", overflow="fold")
-    for skipped in report.skipped[:MAX_LISTED]:
-        table.add_row(skipped.path, skipped.reason, skipped.detail)
+def _print_skipped(report: IngestReport, wide: bool) -> None:
+    rows = [(s.path, s.reason, s.detail) for s in report.skipped[:MAX_LISTED]]
     if len(report.skipped) > MAX_LISTED:
-        table.add_row(f"... and {len(report.skipped) - MAX_LISTED} more", "", "see --report FILE.json")
-    return table
+        rows.append((f"... and {len(report.skipped) - MAX_LISTED} more", "", "see --report FILE.json"))
+    print_table("skipped files", ("path", "reason", "detail"), rows, wide=wide)
 
 
-def _split_table(report: IngestReport) -> Table:
-    table = Table(title="new items by split and class")
-    table.add_column("split")
-    for label in report.classes:
-        table.add_column(label, justify="right")
-    for split, counts in sorted(report.new_by_split.items()):
-        table.add_row(split, *(str(counts.get(label, 0)) for label in report.classes))
-    return table
+def _print_counts(title: str, classes: list[str], counts: dict[str, dict[str, int]], wide: bool) -> None:
+    print_table(title, ("split", *classes),
+                [(split, *(by_class.get(label, 0) for label in classes)) for split, by_class in counts],
+                wide=wide)
 
 
 @app.command("ingest")
@@ -68,6 +56,8 @@ def ingest_command(
                                               "split (train/ and test/ only): move this stratified share "
                                               "of each class's train items to val."),
     report_path: Path | None = typer.Option(None, "--report", help="Also write the report as JSON."),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Ingest images: decode, normalise to RGB PNG, dedupe by sha256, report bad files.
 
@@ -77,17 +67,22 @@ def ingest_command(
                         seed=seed, val_fraction=val_fraction, progress=True)
     except IngestError as exc:
         raise fail(str(exc)) from exc
-    console.print(_summary_table(report))
-    if report.new_by_split:
-        console.print(_split_table(report))
-    if report.skipped:
-        console.print(_skipped_table(report))
+
+    def text() -> None:
+        _print_summary(report)
+        if report.new_by_split:
+            _print_counts("new items by split and class", report.classes,
+                          sorted(report.new_by_split.items()), wide)
+        if report.skipped:
+            _print_skipped(report, wide)
+
+    emit(report.to_dict(), as_json=as_json, text=text)
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        info(f"[yellow]note:[/] {note}", markup=True)
     if report_path is not None:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-        console.print(f"report written to {report_path}")
+        info(f"report written to {report_path}")
     if not report.ok:
         raise fail(report.failure_message())
 
@@ -101,19 +96,37 @@ def demo_data_command(
                                     "class in train only."),
     noise: float = typer.Option(0.0, "--noise", help="Fraction of given labels flipped to another class."),
     binary: bool = typer.Option(False, "--binary", help="Two classes: contact and none."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Generate the synthetic vehicle-advert dataset (ImageFolder tree, masks, truth.csv, manifest.csv)."""
     try:
         summary = generate_demo(out, n=n, seed=seed, bias=bias, noise=noise, binary=binary, progress=True)
     except DemoError as exc:
         raise fail(str(exc)) from exc
-    table = Table(title=f"demo dataset in {out}")
-    table.add_column("split")
-    for label in summary.classes:
-        table.add_column(label, justify="right")
-    for split_name, counts in summary.counts.items():
-        table.add_row(split_name, *(str(counts.get(label, 0)) for label in summary.classes))
-    console.print(table)
-    console.print(f"ambiguous: {summary.ambiguous}  noisy labels: {summary.noisy}  "
-                  f"watermark: {summary.biased_class or 'none'} {summary.watermark_box or ''}")
-    console.print(f"ingest with: trustlab ingest {out} --manifest {out / 'manifest.csv'} --dataset demo")
+
+    def text() -> None:
+        _print_counts(f"demo dataset in {out}", summary.classes, list(summary.counts.items()), False)
+        watermark = f"{summary.biased_class or 'none'} {summary.watermark_box or ''}"
+        console.print(f"ambiguous: {summary.ambiguous}  noisy: {summary.noisy}  watermark: {watermark}",
+                      markup=False)
+        info(f"ingest with: trustlab ingest {out} --manifest {out / 'manifest.csv'} --dataset demo")
+
+    emit(summary, as_json=as_json, text=text)
+
+
+@app.command("datasets")
+def datasets_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
+    """List the ingested datasets: classes and items per split."""
+    from trustlab.data.catalog import list_datasets
+
+    datasets = list_datasets(load_settings())
+
+    def text() -> None:
+        if not datasets:
+            info("no datasets yet: ingest one with `trustlab ingest` (or `trustlab demo-data`)")
+        splits = sorted({s for d in datasets for s in d.splits})
+        print_table("datasets", ("name", "items", *splits, "classes"),
+                    [(d.name, d.items, *(sum(d.splits.get(s, {}).values()) for s in splits),
+                      ", ".join(d.classes)) for d in datasets], wide=wide)
+
+    emit(datasets, as_json=as_json, text=text)

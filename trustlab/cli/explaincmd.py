@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import numpy as np
 import typer
 from PIL import Image
-from rich.table import Table
 
-from trustlab.cli.app import app, console, fail
+from trustlab.cli.app import app, fail
+from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
+from trustlab.cli.tables import print_frame
 from trustlab.config import load_settings
 from trustlab.csv_safety import write_csv
 from trustlab.db.queries.errors import NotFound
@@ -48,17 +49,10 @@ def _params(text: str | None) -> dict[str, dict[str, Any]] | None:
             f'--params is not valid JSON ({exc}); example: \'{{"lime": {{"num_samples": 500}}}}\''
         ) from None
     if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        raise fail('--params must map method names to objects, e.g. \'{"lime": {"num_samples": 500}}\'')
+        raise fail(
+            '--params must map method names to objects, e.g. \'{"lime": {"num_samples": 500}}\''
+        )
     return params
-
-
-def _table(frame, title: str) -> None:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
 
 
 @app.command("explain")
@@ -75,6 +69,8 @@ def explain(
     no_faithfulness: bool = typer.Option(
         False, "--no-faithfulness", help="Skip deletion/insertion/ROAD scores."
     ),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Precompute explanations (resumable: stored ones are skipped; predictions are made if missing)."""
     from trustlab.explain.precompute import explain_split, parse_shard
@@ -120,7 +116,9 @@ def explain(
         )
         .reset_index()
     )
-    _table(summary, f"explanations of {model} ({split}{', shard ' + shard if shard else ''})")
+    title = f"explanations of {model} ({split}{', shard ' + shard if shard else ''})"
+    emit({"model": model, "split": split, "shard": shard or None, "methods": summary}, as_json=as_json,
+         text=lambda: print_frame(summary, title, wide=wide))
 
 
 @app.command("explain-bias")
@@ -135,6 +133,8 @@ def explain_bias(
         2.0, help="Flag classes whose share inside exceeds FACTOR x the area share."
     ),
     out: Path = typer.Option(None, help="Folder for bias.csv and per-class mean-map PNGs."),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Share of saliency inside an image region per method and predicted class; flags leaning classes."""
     from trustlab.explain.bias import bias_report, mean_maps, parse_region, watermark_region
@@ -146,19 +146,23 @@ def explain_bias(
         elif bias == "watermark" and demo is not None:
             box = watermark_region(demo)
         else:
-            raise ExplainError("give --region x0,y0,x1,y1, or --bias watermark with --demo DEMO_DIR")
+            raise fail("give --region x0,y0,x1,y1, or --bias watermark with --demo DEMO_DIR")
     except ExplainError as exc:
         raise fail(str(exc)) from None
     names = _methods(methods)
     chosen_split = None if split == "all" else split
     report = _run(bias_report, model=model, region=box, methods=names, split=chosen_split, factor=factor)
-    _table(report, f"saliency inside {tuple(int(v) for v in box)} (flag: > {factor:g} x area share)")
     flagged = report[report["flagged"]]
-    for row in flagged.itertuples():
-        console.print(
-            f"[bold yellow]{row.method}: class {row.predicted_class!r} puts {row.mean_share:.0%} "
-            f"of its saliency in {row.area_share:.0%} of the image[/]"
-        )
+
+    def text() -> None:
+        print_frame(report, f"saliency inside {tuple(int(v) for v in box)} (flag: > {factor:g} x area share)",
+                    wide=wide)
+        for row in flagged.itertuples():
+            info(f"[bold yellow]{row.method}: class {row.predicted_class!r} puts {row.mean_share:.0%} "
+                 f"of its saliency in {row.area_share:.0%} of the image[/]", markup=True)
+
+    emit({"model": model, "region": [int(v) for v in box], "factor": factor, "rows": report,
+          "out": out}, as_json=as_json, text=text)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         write_csv(report, out / "bias.csv", index=False)
@@ -167,7 +171,7 @@ def explain_bias(
                 grey = np.full((*mean.shape, 3), 128, dtype=np.uint8)
                 image: Image.Image = heatmap_overlay(grey, mean, title=f"mean {method}: {label}")
                 image.save(out / f"mean_{method}_{label}.png".replace("/", "_"))
-        console.print(f"wrote {out / 'bias.csv'} and mean maps")
+        info(f"wrote {out / 'bias.csv'} and mean maps")
 
 
 @app.command("sanity-check")
@@ -180,6 +184,8 @@ def sanity_check_cmd(
     seed: int = typer.Option(0, help="Seed of the random weights."),
     params: str = typer.Option("", help="Per-method parameters as JSON."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Model-parameter randomisation test (Adebayo et al. 2018): rank correlation of maps before/after."""
     from trustlab.explain.sanity import sanity_check
@@ -195,6 +201,6 @@ def sanity_check_cmd(
         params=_params(params),
         device=None if device == "auto" else device,
     )
-    _table(
-        frame, f"parameter randomisation ({mode}): Spearman of trained vs randomised maps; low = sensitive"
-    )
+    title = f"parameter randomisation ({mode}): Spearman of trained vs randomised maps; low = sensitive"
+    emit({"model": model, "mode": mode, "rows": frame}, as_json=as_json,
+         text=lambda: print_frame(frame, title, wide=wide))

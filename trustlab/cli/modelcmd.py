@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.table import Table
 
 from trustlab.cli.app import app, console, fail
+from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
+from trustlab.cli.tables import print_frame, print_table
 from trustlab.config import load_settings
 from trustlab.data.splits import DEFAULT_VAL_FRACTION
 from trustlab.db.queries.errors import NotFound
@@ -24,23 +25,6 @@ def _run(func: Callable[..., T], **kwargs: Any) -> T:
         return func(load_settings(), **kwargs)
     except (ModelError, NotFound) as exc:
         raise fail(str(exc)) from None
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-def _print_frame(frame, title: str) -> None:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
-    console.print(table)
 
 
 @app.command("train")
@@ -65,6 +49,7 @@ def train(
                                 "hflip, rotation_deg, crop_scale, brightness, contrast, saturation)."),
     no_augment: bool = typer.Option(False, "--no-augment", help="Turn augmentation off."),
     device: str = typer.Option("auto", help="auto (CUDA, then CPU), cpu or cuda."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Train a classifier on a dataset's train split (early stopping on val) and save it.
 
@@ -83,9 +68,13 @@ def train(
                    augment=augment_config, val_fraction=val_fraction, device=device)
     h = version.history
     best = h["best_epoch"] - 1
-    console.print(f"trained [bold]{name}[/] ({arch}) in {h['train_seconds']:.1f} s on {h['device']}: "
-                  f"best epoch {h['best_epoch']}, val accuracy {h['val_acc'][best]:.3f}, "
-                  f"val loss {h['val_loss'][best]:.3f}")
+    result = {"model": name, "arch": arch, "dataset": dataset, "device": h["device"],
+              "train_seconds": h["train_seconds"], "best_epoch": h["best_epoch"],
+              "val_acc": h["val_acc"][best], "val_loss": h["val_loss"][best]}
+    emit(result, as_json=as_json, text=(
+        f"trained [bold]{name}[/] ({arch}) in {h['train_seconds']:.1f} s on {h['device']}: "
+        f"best epoch {h['best_epoch']}, val accuracy {h['val_acc'][best]:.3f}, "
+        f"val loss {h['val_loss'][best]:.3f}"))
 
 
 @app.command("evaluate")
@@ -95,6 +84,8 @@ def evaluate(
     labels: str = typer.Option("current", help="Score against current (curated) or original labels."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto"),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Accuracy, per-class precision/recall/F1, confusion matrix and misclassified items."""
     from trustlab.models.evaluate import evaluate_model
@@ -102,9 +93,14 @@ def evaluate(
     result = _run(evaluate_model, model=model, split=split, labels=labels, batch_size=batch_size,
                   device=device)
     m = result.metrics
-    _print_frame(result.per_class, f"{model} on {split}: accuracy {m['accuracy']:.3f}, "
-                                   f"macro F1 {m['macro_f1']:.3f} (n={m['n']})")
-    console.print(f"{m['n_misclassified']} misclassified; files in {result.out_dir}")
+
+    def text() -> None:
+        print_frame(result.per_class, f"{model} on {split}: accuracy {m['accuracy']:.3f}, "
+                                      f"macro F1 {m['macro_f1']:.3f} (n={m['n']})", wide=wide)
+        console.print(f"{m['n_misclassified']} misclassified; files in {result.out_dir}", markup=False)
+
+    emit({"model": model, "split": split, "labels": labels, "metrics": m, "per_class": result.per_class,
+          "out_dir": result.out_dir}, as_json=as_json, text=text)
 
 
 @app.command("compare")
@@ -114,17 +110,25 @@ def compare(
     labels: str = typer.Option("current", help="Score against current (curated) or original labels."),
     out: Path = typer.Option(None, help="CSV file for the table."),
     device: str = typer.Option("auto"),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Compare models side by side on the same split."""
     from trustlab.models.compare import compare_models
 
     result = _run(compare_models, models=models, split=split, labels=labels, out=out, device=device)
-    _print_frame(result.table, f"models on {split} ({labels} labels)")
-    console.print(f"table: {result.csv_path}")
-    if result.changed is not None:
-        counts = result.changed["change"].value_counts().to_dict()
-        console.print(f"{len(result.changed)} items changed prediction ({counts}); "
-                      f"list: {result.changed_path}")
+    counts = None if result.changed is None else result.changed["change"].value_counts().to_dict()
+
+    def text() -> None:
+        print_frame(result.table, f"models on {split} ({labels} labels)", wide=wide)
+        console.print(f"table: {result.csv_path}", markup=False)
+        if result.changed is not None:
+            console.print(f"{len(result.changed)} items changed prediction ({counts}); "
+                          f"list: {result.changed_path}", markup=False)
+
+    emit({"split": split, "labels": labels, "models": result.table, "csv": result.csv_path,
+          "changed": result.changed, "changed_counts": counts, "changed_csv": result.changed_path},
+         as_json=as_json, text=text)
 
 
 @app.command("predict")
@@ -136,6 +140,7 @@ def predict(
     cv_epochs: int = typer.Option(None, help="Epochs per fold (default: the model's best epoch)."),
     batch_size: int = typer.Option(64, min=1),
     device: str = typer.Option("auto"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Store predictions (resumable); --cross-val K adds K-fold out-of-sample probabilities."""
     from trustlab.models.crossval import crossval_predict
@@ -145,19 +150,23 @@ def predict(
         summary = _run(crossval_predict, model=model, k=cross_val, epochs=cv_epochs, device=device)
     else:
         summary = _run(predict_model, model=model, split=split, batch_size=batch_size, device=device)
-    console.print(f"{summary.kind} predictions of {model}: {summary.added} added, "
-                  f"{summary.skipped} already there")
+    emit(summary, as_json=as_json, text=f"{summary.kind} predictions of {model}: {summary.added} added, "
+                                         f"{summary.skipped} already there")
 
 
 @app.command("models")
-def models_list() -> None:
+def models_list(as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
     """List the trained model versions with their stored test accuracy."""
     from trustlab.models.catalog import list_models
 
-    table = Table(title="model versions")
-    for column in ("name", "arch", "dataset", "labels", "classes", "img", "best val acc", "test acc"):
-        table.add_column(column)
-    for m in list_models(load_settings()):
-        table.add_row(m.name, m.arch, m.dataset, m.labels_source, str(m.n_classes), str(m.img_size),
-                      _fmt(m.best_val_acc), _fmt(m.test_acc))
-    console.print(table)
+    models = list_models(load_settings())
+
+    def text() -> None:
+        if not models:
+            info("no model versions yet: train one with `trustlab train`")
+        print_table("model versions",
+                    ("name", "arch", "dataset", "labels", "classes", "img", "best val acc", "test acc"),
+                    [(m.name, m.arch, m.dataset, m.labels_source, m.n_classes, m.img_size, m.best_val_acc,
+                      m.test_acc) for m in models], wide=wide, extra=("labels", "img"))
+
+    emit(models, as_json=as_json, text=text)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -11,12 +9,12 @@ from pathlib import Path
 import typer
 
 from trustlab.cli.app import app, console, err_console, fail, study_app, user_app
+from trustlab.cli.output import JSON_OPTION, USAGE_ERROR, configure_logging, emit
 from trustlab.config import load_settings
 from trustlab.platform.errors import PlatformError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class LogLevel(StrEnum):
@@ -25,18 +23,6 @@ class LogLevel(StrEnum):
     warning = "warning"
     info = "info"
     debug = "debug"
-
-
-def configure_logging(level: str) -> None:
-    """Send trustlab's log records at ``level`` and above to stderr (one handler, however often this
-    runs); uvicorn's own loggers get the same level through ``uvicorn.run(log_level=...)``."""
-    logger = logging.getLogger("trustlab")
-    logger.setLevel(level.upper())
-    if not any(getattr(h, "trustlab_serve", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        handler.trustlab_serve = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
 
 
 @app.command("serve")
@@ -65,7 +51,7 @@ def serve(
 def _read_password(password: str | None, password_file: Path | None, prompt: bool) -> str | None:
     """The password from exactly one source, or None (generate one)."""
     if (password is not None) + (password_file is not None) + prompt > 1:
-        raise fail("give the password one way: --password-prompt, --password-file or --password")
+        raise fail("give the password one way: --password-prompt, --password-file or --password", USAGE_ERROR)
     if password_file is not None:
         try:
             lines = password_file.read_text().splitlines()
@@ -97,6 +83,7 @@ def user_add(
     password: str | None = typer.Option(
         None, help="The password itself (lands in shell history: prefer the two options above)."
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Create an account. Without a password option one is generated and printed once; a chosen
     password needs at least 10 characters."""
@@ -107,9 +94,14 @@ def user_add(
         _, secret = create_user(load_settings(), handle=name, role=role, password=chosen)
     except PlatformError as exc:
         raise fail(exc.message) from None
-    console.print(f"user [bold]{name}[/] ({role}) created")
-    if chosen is None:
-        console.print(f"password: [bold]{secret}[/]  (shown once; it is stored hashed)")
+    result = {"user": name, "role": role, "password": secret if chosen is None else None}
+
+    def text() -> None:
+        console.print(f"user [bold]{name}[/] ({role}) created")
+        if chosen is None:
+            console.print(f"password: [bold]{secret}[/]  (shown once; it is stored hashed)")
+
+    emit(result, as_json=as_json, text=text)
 
 
 @study_app.command("invite")
@@ -141,8 +133,5 @@ def study_invite(
         )
     except PlatformError as exc:
         raise fail(exc.message) from None
-    if as_json:
-        print(json.dumps([{"url": link.url, "token": link.token} for link in links], indent=2))
-    else:
-        for link in links:
-            print(link.url)
+    emit([{"url": link.url, "token": link.token} for link in links], as_json=as_json,
+         text=lambda: typer.echo("\n".join(link.url for link in links)))  # unwrapped, to copy

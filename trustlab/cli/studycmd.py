@@ -4,13 +4,14 @@ Thin wrappers over trustlab.studies (``study invite`` lives in servecmd.py with 
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from trustlab.cli.app import app, console, fail, study_app
+from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
+from trustlab.cli.tables import print_table
 from trustlab.config import load_settings
 from trustlab.db.queries.errors import NotFound
 from trustlab.studies.config import StudyConfigError
@@ -29,6 +30,7 @@ def create(
     allow_unbalanced: bool = typer.Option(
         False, "--allow-unbalanced", help="Create the study even when its numbers cannot balance."
     ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate a study YAML, select its items and gold items, print the design's balance, store it
     as a draft (refused when the numbers cannot balance, unless --allow-unbalanced)."""
@@ -42,18 +44,20 @@ def create(
         raise fail(str(exc)) from None
     except _errors() as exc:
         raise fail(str(exc)) from None
-    _print_balance(study_balance(settings, study.name))
-    console.print(
-        f"created study [bold]{study.name}[/] (draft); open it with `trustlab study open {study.name}`"
-    )
+    balance = study_balance(settings, study.name)
+
+    def text() -> None:
+        _print_balance(balance)
+        console.print(f"created study [bold]{study.name}[/] (draft)")
+        info(f"open it with `trustlab study open {study.name}`")
+
+    emit({"study": study.name, "status": "draft", "balance": balance}, as_json=as_json, text=text)
 
 
 def _print_balance(balance: dict) -> None:
-    table = Table("condition", "assignments", "model errors", "error share", title="realised balance")
-    for condition, row in balance["conditions"].items():
-        share = "-" if row["error_share"] is None else f"{row['error_share']:.3f}"
-        table.add_row(condition, str(row["assignments"]), str(row["errors"]), share)
-    console.print(table)
+    print_table("realised balance", ("condition", "assignments", "model errors", "error share"),
+                [(condition, row["assignments"], row["errors"], row["error_share"])
+                 for condition, row in balance["conditions"].items()])
     console.print(
         f"{balance['raters']} raters fill the study ({balance['full_raters']} with a full list); "
         f"{balance['items_every_condition']}/{balance['items']} items get every condition, "
@@ -66,7 +70,7 @@ def _print_balance(balance: dict) -> None:
 
 
 @study_app.command("open")
-def open_(name: str = typer.Argument(..., help="Study name.")) -> None:
+def open_(name: str = typer.Argument(..., help="Study name."), as_json: bool = JSON_OPTION) -> None:
     """Open a study: raters get assignments."""
     from trustlab.studies.design import open_study
 
@@ -74,13 +78,14 @@ def open_(name: str = typer.Argument(..., help="Study name.")) -> None:
         open_study(load_settings(), name)
     except _errors() as exc:
         raise fail(str(exc)) from None
-    console.print(f"study [bold]{name}[/] is open")
+    emit({"study": name, "status": "open"}, as_json=as_json, text=f"study [bold]{name}[/] is open")
 
 
 @study_app.command("close")
 def close(
     name: str = typer.Argument(..., help="Study name."),
     actor: str | None = typer.Option(None, "--actor", help="Who closes it (default: the OS user)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Close a study: no more assignments are given out, and its outcome numbers per condition are
     unblinded (recorded with who and when, unless unblinded before)."""
@@ -90,7 +95,8 @@ def close(
         close_study(load_settings(), name, actor=actor)
     except _errors() as exc:
         raise fail(str(exc)) from None
-    console.print(f"study [bold]{name}[/] is closed; its outcome numbers per condition are unblinded")
+    emit({"study": name, "status": "closed"}, as_json=as_json,
+         text=f"study [bold]{name}[/] is closed; its outcome numbers per condition are unblinded")
 
 
 @study_app.command("unblind")
@@ -98,6 +104,7 @@ def unblind(
     name: str = typer.Argument(..., help="Study name."),
     reason: str = typer.Option("", "--reason", help="Why the outcomes are looked at before the end."),
     actor: str | None = typer.Option(None, "--actor", help="Who unblinds (default: the OS user)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a running study's outcome numbers per condition (researcher tab, progress API): records
     who, when and why. Unblinding again appends a record; the first one stays the unblinding."""
@@ -108,11 +115,10 @@ def unblind(
     except _errors() as exc:
         raise fail(str(exc)) from None
     first = state["unblinded"]
-    console.print(
-        f"study {name} unblinded by {first['actor']} at {first['at']} ({first['source']})"
-        + (f"; {len(state['looks'])} records of looks at outcomes" if len(state["looks"]) > 1 else ""),
-        markup=False,
-    )
+    looks = f"; {len(state['looks'])} records of looks at outcomes" if len(state["looks"]) > 1 else ""
+    emit({"study": name, **state}, as_json=as_json, text=lambda: console.print(
+        f"study {name} unblinded by {first['actor']} at {first['at']} ({first['source']}){looks}",
+        markup=False))
 
 
 def _blinding_line(blinding: dict) -> str:
@@ -131,7 +137,8 @@ def _blinding_line(blinding: dict) -> str:
 @study_app.command("status")
 def status(
     name: str = typer.Argument(..., help="Study name."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = JSON_OPTION,
+    wide: bool = WIDE_OPTION,
 ) -> None:
     """Progress per rater and per condition, and whether outcomes are blinded (who unblinded, when)."""
     from trustlab.studies.blinding import study_blinding
@@ -143,9 +150,10 @@ def status(
         info["blinding"] = study_blinding(settings, name)
     except _errors() as exc:
         raise fail(str(exc)) from None
-    if as_json:
-        console.print_json(json.dumps(info))
-        return
+    emit(info, as_json=as_json, text=lambda: _print_status(info, wide))
+
+
+def _print_status(info: dict, wide: bool) -> None:
     done = sum(c["done"] for c in info["per_condition"].values())
     console.print(
         f"[bold]{info['study']}[/] ({info['status']}, {info['design']}): {info['items']} items + "
@@ -153,20 +161,13 @@ def status(
         "judgements"
     )
     console.print(_blinding_line(info["blinding"]), markup=False)
-    conditions = Table("condition", "done", "assigned", "released", title="per condition")
-    for condition, counts in info["per_condition"].items():
-        conditions.add_row(condition, str(counts["done"]), str(counts["assigned"]), str(counts["released"]))
-    console.print(conditions)
-    raters = Table("rater", "done", "open", "released", *info["conditions"], title="per rater (done)")
-    for row in info["per_rater"]:
-        raters.add_row(
-            row["rater"],
-            str(row["done"]),
-            str(row["assigned"]),
-            str(row["released"]),
-            *[str(row["by_condition"].get(c, 0)) for c in info["conditions"]],
-        )
-    console.print(raters)
+    print_table("per condition", ("condition", "done", "assigned", "released"),
+                [(condition, c["done"], c["assigned"], c["released"])
+                 for condition, c in info["per_condition"].items()], wide=wide)
+    print_table("per rater (done)", ("rater", "done", "open", "released", *info["conditions"]),
+                [(row["rater"], row["done"], row["assigned"], row["released"],
+                  *[row["by_condition"].get(c, 0) for c in info["conditions"]]) for row in info["per_rater"]],
+                wide=wide)
 
 
 # The options and the guard of a verb that looks at a running study's outcomes (analyze, export).
@@ -192,10 +193,11 @@ def _look(name: str, *, unblind: bool, actor: str | None, reason: str, source: s
         raise fail(str(exc)) from None
     if look is not None:
         doing = "analysis" if source == "analyze" else "export"
-        console.print(
+        info(
             f"[bold yellow]warning:[/] study {name} is not closed: this {doing} is an unblinded interim "
             f"look at its outcomes (look {look['interim_look']} of this running study, recorded with who "
-            "and when). Do not stop or extend the study because of what it shows."
+            "and when). Do not stop or extend the study because of what it shows.",
+            markup=True,
         )
 
 
@@ -206,6 +208,7 @@ def export(
     unblind: bool = UNBLIND_OPTION,
     reason: str = REASON_OPTION,
     actor: str | None = ACTOR_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Write the study's judgements (latest per assignment) as CSV and JSONL. A running study is
     blinded: exporting it needs --unblind (or `study unblind` first) and is recorded as a look."""
@@ -216,7 +219,7 @@ def export(
         paths = export_study(load_settings(), name, out)
     except _errors() as exc:
         raise fail(str(exc)) from None
-    console.print(f"wrote {paths['csv']} and {paths['jsonl']}")
+    emit({"study": name, **paths}, as_json=as_json, text=f"wrote {paths['csv']} and {paths['jsonl']}")
 
 
 @app.command("simulate-raters")
@@ -226,6 +229,7 @@ def simulate_raters_cmd(
     profile: Path | None = typer.Option(None, help="Rater profile YAML (default: built-in profile)."),
     seed: int = typer.Option(0, help="Seed of the raters' answers."),
     url: str | None = typer.Option(DEFAULT_URL, help="A running server (default: an in-process app)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Synthetic raters that go through the REST API: accept invite, answer every item, finish."""
     from trustlab.platform.errors import PlatformError
@@ -236,10 +240,10 @@ def simulate_raters_cmd(
         result = run_simulated_raters(load_settings(), study=study, n=n, profile=profile, seed=seed, url=url)
     except (*_errors(), SimulationError, PlatformError) as exc:
         raise fail(str(exc)) from None
-    console.print(
-        f"{result.raters} simulated raters ({result.careless} careless) gave {result.judgements} "
-        f"judgements; {len(result.completion_codes)} finished"
-    )
+    emit({"study": study, "raters": result.raters, "careless": result.careless,
+          "judgements": result.judgements, "finished": len(result.completion_codes)}, as_json=as_json,
+         text=f"{result.raters} simulated raters ({result.careless} careless) gave {result.judgements} "
+              f"judgements; {len(result.completion_codes)} finished")
 
 
 @app.command("analyze")
@@ -256,6 +260,7 @@ def analyze(
     unblind: bool = UNBLIND_OPTION,
     reason: str = REASON_OPTION,
     actor: str | None = ACTOR_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Analyse a study: report.html, summary.json and CSV tables. A study that is not closed is
     blinded: analysing it needs --unblind (or `study unblind` first), and every analysis of it is
@@ -273,18 +278,22 @@ def analyze(
     except _errors() as exc:
         raise fail(str(exc)) from None
     for note in summary.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}")
-    console.print(
-        f"wrote {out / 'report.html'} ({summary['study']['n_judgements']} judgements, "
-        f"{len(summary.get('excluded_raters', []))} raters excluded)"
-    )
+        info(f"[yellow]note:[/] {note}", markup=True)
     sensitivity = summary.get("sensitivity", {}).get("current_labels")
-    if sensitivity:
-        changed = sensitivity["labels_changed"]
-        console.print(
-            f"sensitivity (current labels): {changed['items_changed']} rated items relabelled since "
-            'study create; see the report\'s "frozen vs current labels" section'
-        )
+    changed = sensitivity["labels_changed"]["items_changed"] if sensitivity else None
+    result = {"study": study, "out": out, "report": out / "report.html", "summary": out / "summary.json",
+              "n_judgements": summary["study"]["n_judgements"],
+              "excluded_raters": summary.get("excluded_raters", []), "notes": summary.get("notes", []),
+              "labels": labels, "items_relabelled_since_create": changed}
+
+    def text() -> None:
+        console.print(f"wrote {out / 'report.html'} ({result['n_judgements']} judgements, "
+                      f"{len(result['excluded_raters'])} raters excluded)", markup=False)
+        if sensitivity:
+            console.print(f"sensitivity (current labels): {changed} rated items relabelled since "
+                          'study create; see the report\'s "frozen vs current labels" section', markup=False)
+
+    emit(result, as_json=as_json, text=text)
 
 
 @study_app.command("power")
@@ -303,6 +312,7 @@ def power(
         "and model error rate (default: stated defaults).",
     ),
     out: Path = typer.Option(Path("power.png"), "--out", help="Where to write the power curve."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Simulation-based power of the study's confirmatory contrast: the study's own assignment and the
     analysis's own estimator."""
@@ -317,31 +327,23 @@ def power(
         rows = study_power(study, effect=effect, raters=counts, sims=sims, seed=seed, inputs=inputs)
     except (*_errors(), ValueError) as exc:
         raise fail(str(exc)) from None
-    _print_power(study, rows, effect, inputs)
     power_plot(rows, out, title=f"{study.name}: {study.analysis.primary} {a} - {b}, effect {effect:+g}")
-    console.print(f"wrote {out}")
+    table = [{**asdict(row), "power": row.power} for row in rows]
+    emit({"study": study.name, "effect": effect, "rows": table, "plot": out}, as_json=as_json,
+         text=lambda: _print_power(study, rows, effect, inputs))
+    info(f"wrote {out}")
 
 
 def _print_power(study, rows, effect: float, inputs) -> None:
     from trustlab.studies.power import PILOT_METHOD, PowerInputs, power_target
 
     a, b = power_target(study)
-    table = Table(
-        title=f"power of {study.analysis.primary} {a} - {b} at {effect:+g} "
-        f"(Holm, alpha {study.analysis.alpha})"
+    print_table(
+        f"power of {study.analysis.primary} {a} - {b} at {effect:+g} (Holm, alpha {study.analysis.alpha})",
+        ("raters", "ratings per item", "judgements", "sims", "power", "mean estimate"),
+        [(row.raters, row.raters_per_item, row.judgements, row.sims, f"{row.power:.2f}",
+          f"{row.mean_diff:+.3f}") for row in rows],
     )
-    for column in ("raters", "ratings per item", "judgements", "sims", "power", "mean estimate"):
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(
-            str(row.raters),
-            str(row.raters_per_item),
-            str(row.judgements),
-            str(row.sims),
-            f"{row.power:.2f}",
-            f"{row.mean_diff:+.3f}",
-        )
-    console.print(table)
     console.print(f"inputs: {(inputs or PowerInputs()).describe()}", markup=False)
     if inputs is not None:
         console.print(f"method: {PILOT_METHOD}", markup=False)
@@ -363,6 +365,7 @@ def preregister(
     ),
     seed: int = typer.Option(0, "--seed"),
     pilot: str | None = typer.Option(None, "--pilot", help="A finished study giving the power's inputs."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Write a pre-registration (OSF template order): hypotheses, primary outcome and contrasts, design
     and balance table, sample size with its power, exclusion rules, analysis plan, seed."""
@@ -376,4 +379,4 @@ def preregister(
     except (*_errors(), ValueError) as exc:
         raise fail(str(exc)) from None
     out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out}")
+    emit({"study": study, "out": out}, as_json=as_json, text=f"wrote {out}")

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import PIL
-from tqdm import tqdm
 
 from trustlab.csv_safety import escape_row
 from trustlab.data.demo_draw import (
@@ -41,6 +40,7 @@ from trustlab.data.demo_draw import (
 )
 from trustlab.data.images import png_bytes
 from trustlab.data.splits import DEFAULT_SPLIT, stratified_splits
+from trustlab.progress import progress as progress_bar
 
 CONTENT_KINDS = ("phone", "email", "url", "none")
 BINARY_CLASSES = ("contact", "none")
@@ -206,7 +206,7 @@ def generate_demo(
     _prepare_out(out)
     rows = _plan_rows(n, seed, bias=bias, noise=noise, binary=binary)
     truth_rows, manifest_rows = [], []
-    for index, row in enumerate(tqdm(rows, desc="demo-data", unit="img", disable=not progress)):
+    for index, row in enumerate(progress_bar(rows, desc="demo-data", unit="img", enabled=progress)):
         # Each image has its own generator, so options (bias, noise, binary) change only what
         # they are about: the logo, the folder name.
         spec = advert_spec(seed, index, row.kind, ambiguous=row.ambiguous, watermark=row.watermark)

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
 from trustlab.config import Settings
 from trustlab.data.images import (
@@ -49,6 +48,7 @@ from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
 from trustlab.db.queries.items import add_items, items_by_sha, list_items
 from trustlab.db.queries.labels import class_names, ensure_labels
 from trustlab.db.schema import Item
+from trustlab.progress import progress as progress_bar
 
 REASON_BAD_MASK = "bad mask"
 MASK_PREFIX = "masks/"
@@ -234,7 +234,7 @@ def ingest(
 
     seen: dict[str, _Pending] = {}
     failed: dict[str, ImageRejected] = {}
-    for entry in tqdm(source.entries, desc=f"ingest {dataset}", unit="img", disable=not progress):
+    for entry in progress_bar(source.entries, desc=f"ingest {dataset}", unit="img", enabled=progress):
         raw_sha: str | None = None
         try:
             raw = read_raw(entry.path)

@@ -309,3 +309,59 @@ class LabelRevision(Base):
     actor: Mapped[str] = mapped_column(String(200))
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("relabel_proposals.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Participant(Base):
+    """A crowd participant of a link-mode study (issue 16): one per participant id (``pid``) per study,
+    bound to the one Rater that rates for it. ``params``: the platform's URL parameters (STUDY_ID,
+    SESSION_ID; assignmentId, hitId, turkSubmitTo). ``status``: started | completed | screened_out |
+    timed_out | returned. A participant who declines consent is never stored."""
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("study_id", "pid"),
+        Index("ix_participants_study_status", "study_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), unique=True)
+    pid: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="started")
+    status_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    consent_at: Mapped[datetime | None] = mapped_column(default=None)
+    instructions_opened: Mapped[int] = mapped_column(Integer, default=0)
+    instructions_first_at: Mapped[datetime | None] = mapped_column(default=None)
+    instructions_last_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    attention_failures: Mapped[int] = mapped_column(Integer, default=0)
+    gold_failures: Mapped[int] = mapped_column(Integer, default=0)
+    completion_code: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ParticipantAnswer(Base):
+    """A participant's answer to a practice item or an attention check (``kind`` practice |
+    attention; ``index`` its place in the study's list). Never a Judgement, so never analysed."""
+
+    __tablename__ = "participant_answers"
+    __table_args__ = (UniqueConstraint("participant_id", "kind", "index"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    index: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyRecruitment(Base):
+    """A link-mode study's completion and screen-out codes (from its YAML, or generated at create)."""
+
+    __tablename__ = "study_recruitment"
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
+    completion_code: Mapped[str] = mapped_column(String(64))
+    screenout_code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from tqdm.auto import tqdm
 
 from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
@@ -38,6 +37,7 @@ from trustlab.explain.record import build_explanation
 from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.infer import iter_probabilities
 from trustlab.models.predict import HOLDOUT, prediction_rows
+from trustlab.progress import progress as progress_bar
 
 DEFAULT_BATCH_SIZE = 16
 # Model evaluations per forward pass inside LIME / captum perturbation loops.
@@ -170,7 +170,7 @@ def explain_items(
     predictions = _ensure_predictions(settings, loaded, items)
     done: dict[tuple[int, str], Explanation] = {}
     total = len(items) * len(methods)
-    with tqdm(total=total, desc=f"explain {model}", unit="expl", disable=not progress) as bar:
+    with progress_bar(total=total, desc=f"explain {model}", unit="expl", enabled=progress) as bar:
         for method in methods:
             key = params_key(method, resolved[method])
             pred_ids = [predictions[item.id].id for item in items]

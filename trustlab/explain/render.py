@@ -20,11 +20,17 @@ FONT_SIZE = 12
 THUMB_SIDE = 128
 # Wide enough for the "no training items" note when a class has none.
 MIN_STRIP_TILES = 3
-# Non-negative maps use a sequential colour map; signed maps a diverging one centred on 0.
-SEQUENTIAL_CMAP = "jet"
+# Non-negative maps use a sequential colour map; signed maps a diverging one centred on 0. The default
+# is perceptually uniform and readable with colour-vision deficiencies (viridis: dark purple = low,
+# yellow = high); a study may ask for `jet` to match a paper's figures. RdBu is colour-blind safe.
+DEFAULT_CMAP = "viridis"
+COLORMAPS = ("viridis", "cividis", "jet")
 DIVERGING_CMAP = "RdBu_r"
-LIME_POSITIVE = np.array([0.0, 0.8, 0.0])
-LIME_NEGATIVE = np.array([0.9, 0.0, 0.0])
+# LIME's regions in the Okabe-Ito blue (for the class) and orange (against): told apart with any
+# common colour-vision deficiency, unlike green and red. Boundaries in white.
+LIME_POSITIVE = np.array([0, 114, 178]) / 255
+LIME_NEGATIVE = np.array([230, 159, 0]) / 255
+LIME_BOUNDARY = (1.0, 1.0, 1.0)
 LIME_TINT = 0.5
 
 
@@ -50,27 +56,32 @@ def _with_title(panel: Image.Image, title: str) -> Image.Image:
     return out
 
 
-def heatmap_overlay(pixels: np.ndarray, saliency: np.ndarray, *, title: str = "") -> Image.Image:
+def heatmap_overlay(
+    pixels: np.ndarray, saliency: np.ndarray, *, title: str = "", cmap: str = DEFAULT_CMAP
+) -> Image.Image:
     """The image with the saliency map blended over it and a labelled colour bar on the right.
 
-    pixels: uint8 [H, W, 3]; saliency: float [h, w] (any resolution, resized to the image).
+    pixels: uint8 [H, W, 3]; saliency: float [h, w] (any resolution, resized to the image); cmap: one
+    of ``COLORMAPS`` for non-negative maps (signed maps always use the diverging ``DIVERGING_CMAP``).
     """
+    if cmap not in COLORMAPS:
+        raise ValueError(f"unknown colour map {cmap!r}; choose one of {list(COLORMAPS)}")
     sal = np.asarray(saliency, dtype=np.float32)
     signed = bool(sal.min() < 0)
     if signed:
         bound = float(np.abs(sal).max()) or 1.0
-        low, high, cmap = -bound, bound, colormaps[DIVERGING_CMAP]
+        low, high, ramp_map = -bound, bound, colormaps[DIVERGING_CMAP]
     else:
-        low, high, cmap = 0.0, float(sal.max()) or 1.0, colormaps[SEQUENTIAL_CMAP]
+        low, high, ramp_map = 0.0, float(sal.max()) or 1.0, colormaps[cmap]
     base = _upscale(pixels)
     scaled = Image.fromarray(((sal - low) / (high - low) * 255).clip(0, 255).astype(np.uint8))
     scaled = np.asarray(scaled.resize(base.size, Image.BILINEAR), dtype=np.float32) / 255
-    colour = (cmap(scaled)[..., :3] * 255).astype(np.float32)
+    colour = (ramp_map(scaled)[..., :3] * 255).astype(np.float32)
     blend = (1 - OVERLAY_ALPHA) * np.asarray(base, dtype=np.float32) + OVERLAY_ALPHA * colour
     panel = Image.new("RGB", (base.width + COLOUR_BAR_WIDTH + 7 * FONT_SIZE, base.height), "white")
     panel.paste(Image.fromarray(blend.astype(np.uint8)), (0, 0))
     ramp = np.linspace(1, 0, base.height)[:, None].repeat(COLOUR_BAR_WIDTH, axis=1)
-    panel.paste(Image.fromarray((cmap(ramp)[..., :3] * 255).astype(np.uint8)), (base.width + MARGIN, 0))
+    panel.paste(Image.fromarray((ramp_map(ramp)[..., :3] * 255).astype(np.uint8)), (base.width + MARGIN, 0))
     draw, font, x_text = ImageDraw.Draw(panel), _font(), base.width + COLOUR_BAR_WIDTH + 2 * MARGIN
     draw.text((x_text, 0), f"{high:.3g}", fill="black", font=font)
     middle = "0" if signed else "more"
@@ -87,7 +98,7 @@ def lime_overlay(
     *,
     title: str = "",
 ) -> Image.Image:
-    """Positive superpixels tinted green, negative red, all superpixel boundaries drawn.
+    """Positive superpixels tinted blue, negative orange, all superpixel boundaries drawn.
 
     pixels: uint8 [H, W, 3]; segments: int [H, W].
     """
@@ -98,14 +109,15 @@ def lime_overlay(
     side = DISPLAY_SIDE
     big = np.asarray(_upscale((image * 255).astype(np.uint8), side))
     seg_big = np.asarray(Image.fromarray(segments.astype(np.int32)).resize(big.shape[1::-1], Image.NEAREST))
-    marked = mark_boundaries(big, seg_big, color=(1, 1, 0))
+    marked = mark_boundaries(big, seg_big, color=LIME_BOUNDARY)
     panel = Image.fromarray((marked * 255).astype(np.uint8))
     legend = Image.new("RGB", (panel.width, FONT_SIZE + 2 * MARGIN), "white")
     draw = ImageDraw.Draw(legend)
-    draw.rectangle([MARGIN, MARGIN, MARGIN + FONT_SIZE, MARGIN + FONT_SIZE], fill=(0, 204, 0))
+    positive_rgb, negative_rgb = (tuple(int(c * 255) for c in rgb) for rgb in (LIME_POSITIVE, LIME_NEGATIVE))
+    draw.rectangle([MARGIN, MARGIN, MARGIN + FONT_SIZE, MARGIN + FONT_SIZE], fill=positive_rgb)
     draw.text((2 * MARGIN + FONT_SIZE, MARGIN - 2), "for the class", fill="black", font=_font())
     half = panel.width // 2
-    draw.rectangle([half, MARGIN, half + FONT_SIZE, MARGIN + FONT_SIZE], fill=(230, 0, 0))
+    draw.rectangle([half, MARGIN, half + FONT_SIZE, MARGIN + FONT_SIZE], fill=negative_rgb)
     draw.text((half + FONT_SIZE + MARGIN, MARGIN - 2), "against", fill="black", font=_font())
     out = Image.new("RGB", (panel.width, panel.height + legend.height), "white")
     out.paste(panel, (0, 0))

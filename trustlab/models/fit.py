@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from trustlab.models.datasets import AugmentConfig, batches, prepare
+from trustlab.progress import note
+from trustlab.progress import progress as progress_bar
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         _train_mode(model)
         seen, loss_sum, correct = 0, 0.0, 0
-        bar = tqdm(total=n_batches, desc=f"{desc} epoch {epoch}/{config.epochs}", disable=not progress,
-                   leave=False, unit="batch")
+        bar = progress_bar(total=n_batches, desc=f"{desc} epoch {epoch}/{config.epochs}", enabled=progress,
+                           leave=False, unit="batch", log_every=None)
         for idx in batches(len(images), config.batch_size, shuffle=True, generator=generator):
             if len(idx) < 2 and len(images) > 1:
                 continue  # a batch of one breaks BatchNorm's statistics
@@ -124,14 +125,17 @@ def fit(
             history["val_loss"].append(None)
             history["val_acc"].append(None)
             best_epoch = epoch
+            if progress:
+                note(f"{desc} epoch {epoch}/{config.epochs}: train loss {history['train_loss'][-1]:.3f} "
+                     f"acc {history['train_acc'][-1]:.3f}")
             continue
         val_loss, val_acc = _evaluate(model, *val, mean=mean, std=std, device=device,
                                       batch_size=config.batch_size)
         history["val_loss"].append(val_loss)
         history["val_acc"].append(val_acc)
         if progress:
-            tqdm.write(f"{desc} epoch {epoch}: train loss {history['train_loss'][-1]:.3f} "
-                       f"acc {history['train_acc'][-1]:.3f} | val loss {val_loss:.3f} acc {val_acc:.3f}")
+            note(f"{desc} epoch {epoch}/{config.epochs}: train loss {history['train_loss'][-1]:.3f} "
+                 f"acc {history['train_acc'][-1]:.3f} | val loss {val_loss:.3f} acc {val_acc:.3f}")
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -6,10 +6,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from trustlab.db.schema import Item
 from trustlab.models.checkpoint import LoadedModel
+from trustlab.progress import progress as progress_bar
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -19,7 +19,7 @@ def iter_probabilities(
     progress: bool = True, desc: str = "predict",
 ) -> Iterator[tuple[Sequence[Item], np.ndarray]]:
     """Yield (items of the batch, probabilities [B, C] float64) batch by batch."""
-    with tqdm(total=len(items), desc=desc, disable=not progress, unit="img", leave=False) as bar:
+    with progress_bar(total=len(items), desc=desc, enabled=progress, unit="img", leave=False) as bar:
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
             with torch.autocast(loaded.device.type, enabled=loaded.device.type == "cuda"):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from trustlab.config import Settings
 from trustlab.data.splits import DEFAULT_VAL_FRACTION, TooFewForValidation, carve_validation
@@ -25,6 +24,7 @@ from trustlab.models.errors import DataError, DuplicateModelError
 from trustlab.models.fit import FitConfig, fit
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD, UINT8_MAX
 from trustlab.models.plots import plot_curves
+from trustlab.progress import note
 
 NORMALISATIONS = ("imagenet", "dataset", "none")
 CURVES_FILENAME = "curves.png"
@@ -154,16 +154,16 @@ def train_model(
         splits["train"], splits["val"] = carve_val_items(splits["train"], fraction=val_fraction, seed=seed,
                                                          labels=labels, dataset=dataset)
         if progress:
-            tqdm.write(f"dataset {dataset!r} has no val split: holding out {len(splits['val'])} of its "
-                       f"train items ({val_fraction:g} per class, seed {seed}) for validation")
+            note(f"dataset {dataset!r} has no val split: holding out {len(splits['val'])} of its "
+                 f"train items ({val_fraction:g} per class, seed {seed}) for validation")
     check_trainable(splits, classes, dataset=dataset, labels=labels)
     augment = augment or AugmentConfig()
     weights_notes: list[str] = []
     model = make_model(arch, len(classes), weights=weights, freeze=freeze, seed=seed, img_size=img_size,
                        notes=weights_notes)
     if progress:
-        for note in weights_notes:
-            tqdm.write(note)
+        for message in weights_notes:
+            note(message)
     train_set = ItemImages(settings, splits["train"], classes, img_size=img_size, labels=labels)
     val_set = ItemImages(settings, splits["val"], classes, img_size=img_size, labels=labels)
     mean, std = normalisation_for(normalisation, train_set.images)

@@ -23,7 +23,7 @@ from trustlab.models.errors import ArchError
 
 SOURCES = ("torchvision", "timm", "python")
 FORMS = ("torchvision:NAME", "timm:NAME", "python:package.module:factory")
-# ModelVersion.arch is a String(ARCH_MAX_LENGTH) column (migration 0006 widened it from 50).
+# ModelVersion.arch is a String(ARCH_MAX_LENGTH) column (migration 0007 widened it from 50).
 ARCH_MAX_LENGTH = 200
 PYTHON_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 CLOSE_MATCHES = 5

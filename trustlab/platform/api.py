@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from trustlab.platform import auth, staff
+from trustlab.platform import auth, recruit_steps, staff
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError, TooManyRequests
 from trustlab.platform.on_demand import RETRY_AFTER_S
@@ -194,13 +194,14 @@ def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
 
 @router.get("/me", tags=["auth"])
 def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    study = services.study(study_id=principal.study_id).name if principal.study_id is not None else None
-    return {
-        "rater_id": principal.rater_id,
-        "handle": principal.handle,
-        "role": principal.role,
-        "study": study,
-    }
+    """Who is signed in; a rater also gets {study, done, total, status (started | completed |
+    screened_out | timed_out | returned), completion_code, completion_url} (code and URL once
+    finished; ``recruit_steps.rater_status``)."""
+    out: dict[str, Any] = {"rater_id": principal.rater_id, "handle": principal.handle, "role": principal.role}
+    if principal.is_staff or principal.study_id is None:
+        study = services.study(study_id=principal.study_id).name if principal.study_id is not None else None
+        return {**out, "study": study}
+    return {**out, **recruit_steps.rater_status(services, principal)}
 
 
 @router.get(

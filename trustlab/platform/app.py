@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from trustlab.config import Settings
 from trustlab.platform.api import platform_error_handler, router
+from trustlab.platform.api_recruit import router as recruit_router
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.limits import API_BODY_LIMIT_BYTES, REQUEST_BODY_LIMIT_BYTES
 from trustlab.platform.routes import API_PREFIX
@@ -42,6 +43,7 @@ def create_app(settings: Settings, *, ui: bool = True, worker: ExplanationWorker
     app.state.services = services
     app.add_exception_handler(PlatformError, platform_error_handler)
     app.include_router(router, max_body_size=API_BODY_LIMIT_BYTES)
+    app.include_router(recruit_router, max_body_size=API_BODY_LIMIT_BYTES)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 import numpy as np
-from tqdm import tqdm
 
 from trustlab.platform.routes import ACCEPT_INVITE_PATH, JUDGEMENTS_PATH, next_item_path
+from trustlab.progress import progress
 from trustlab.studies.simulate import (
     ItemTruth,
     RaterProfile,
@@ -96,7 +96,7 @@ def simulate_raters(
             active[index] = (rater, {"Authorization": f"Bearer {response.json()['token']}"})
         result.raters = len(active)
         steps = 0
-        bar = tqdm(desc=f"simulating {n} raters", unit="judgement", disable=not show_progress)
+        bar = progress(desc=f"simulating {n} raters", unit="judgement", enabled=show_progress)
         while active:
             for index in order_rng.permutation(sorted(active)):
                 rater, headers = active[int(index)]

@@ -31,3 +31,13 @@ def item_image_path(item_id: int) -> str:
 def explanation_image_path(assignment_id: int, index: int) -> str:
     """``GET`` here gives the ``index``-th explanation picture of an assignment."""
     return f"{API_PREFIX}/assignments/{assignment_id}/explanations/{index}/image"
+
+
+def join_path(study: str) -> str:
+    """``POST`` here (pid, params, consent) admits a participant of a link-mode study."""
+    return f"{API_PREFIX}/studies/{study}/join"
+
+
+def practice_image_path(study: str, index: int) -> str:
+    """``GET`` here gives the ``index``-th practice item's image of a link-mode study."""
+    return f"{API_PREFIX}/studies/{study}/practice/{index}/image"

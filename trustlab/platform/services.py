@@ -29,7 +29,7 @@ from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import get_study_by_id
 from trustlab.db.queries.users import set_completion_code
-from trustlab.platform import disclosure, files, payloads
+from trustlab.platform import disclosure, files, payloads, recruit_steps
 from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
 from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row
@@ -110,6 +110,11 @@ class Services:
         The item counts as shown (its response time starts) only once every explanation is ready.
         """
         ctx = self._rater_study(principal, study)
+        # A link-mode participant: their session may have ended, or a practice item or an attention
+        # check comes first (recruit_steps); invited raters go straight on.
+        participant = recruit_steps.is_participant(ctx.config) and recruit_steps.pending_check(
+            self, principal
+        )
         # The first unit (assignment, progress) commits, releasing the study's assignment lock, before
         # the explanations may wait for the worker with no session open.
         with unit_of_work(self.settings) as s:
@@ -124,9 +129,12 @@ class Services:
                     f"study {study!r} has no items left for a new rater (every item has its "
                     "raters); please tell the researcher who sent you the link"
                 )
-            if assignment is None:
+            if assignment is None and not participant:
                 code = set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
+        if assignment is None:  # a participant: every check answered (pending_check), so finish
+            code, _url = recruit_steps.finish(self, principal)
+            return Finished(completion_code=code, done=done, total=total)
         methods = condition_methods(assignment.condition)
         rows = self._explanation_rows(ctx, item_id=assignment.item_id, methods=methods)
         explanations = [
@@ -196,6 +204,7 @@ class Services:
         NotAnswerable (a Conflict: the study is not open, the assignment was released after a
         timeout, or the rater has finished).
         """
+        recruit_steps.refresh_status(self, principal)  # a session past max_minutes ends (items released)
         if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidAnswer("idempotency_key", f"must be 1-{MAX_IDEMPOTENCY_KEY} characters")
         if client_elapsed_ms is not None and (
@@ -256,6 +265,7 @@ class Services:
                 raise NotFoundError(str(exc)) from exc
             if not created:
                 return self._replay(judgement, cleaned), False
+            recruit_steps.after_judgement(s, ctx, principal, assignment=assignment, answers=cleaned)
             return judgement.id, True
 
     def _check_answerable(self, session, principal: Principal, *, assignment_id: int) -> None:

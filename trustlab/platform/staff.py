@@ -17,7 +17,8 @@ from trustlab.platform.errors import Conflict, NotFoundError, PlatformError
 from trustlab.platform.services import Services
 from trustlab.studies.analysis.agreement import krippendorff_alpha
 from trustlab.studies.blinding import StillBlinded, analysis_look, session_blinding
-from trustlab.studies.judgements import export_csv, export_table, read_judgements
+from trustlab.studies.export import judgements_export
+from trustlab.studies.judgements import export_csv, read_judgements
 from trustlab.studies.progress import live_outcomes, progress_counts, rater_quality
 
 # A rater with assignments but no judgement yet.
@@ -96,8 +97,8 @@ def judgements_csv(services: Services, principal: Principal, *, study: str) -> s
     except StillBlinded as exc:
         raise Conflict(f"the judgements export is withheld: {exc}") from exc
     with read_session(services.settings) as s:
-        frame = read_judgements(s, study_id=ctx.id, include_superseded=True)
-    return export_csv(export_table(frame, model=ctx.model_name))
+        _, table = judgements_export(s, study_id=ctx.id, model=ctx.model_name, include_superseded=True)
+    return export_csv(table)
 
 
 # ---- curation (the relabel engine's functions, behind the curator role) ---------------------------

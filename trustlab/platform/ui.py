@@ -15,14 +15,13 @@ from trustlab.platform.limits import UPLOAD_LIMIT_BYTES
 from trustlab.platform.services import Services
 from trustlab.platform.ui_curator import build_curator_tab
 from trustlab.platform.ui_exports import serve_exports_from
+from trustlab.platform.ui_queue import configure_queue
 from trustlab.platform.ui_rater import build_rater_tab
 from trustlab.platform.ui_rater_access import CLEAN_URL_JS, build_rater_access, rater_storage, sign_in
 from trustlab.platform.ui_researcher import build_researcher_tab
 from trustlab.platform.ui_staff import do_logout
 
 STATIC = Path(__file__).parent / "static"
-# Many raters at once: handlers are short (one session each), so let them run side by side.
-UI_CONCURRENCY = 32
 
 
 def build_ui(services: Services) -> gr.Blocks:
@@ -64,7 +63,8 @@ def build_ui(services: Services) -> gr.Blocks:
 
         for button in (researcher["signout"], curator["signout"]):
             button.click(staff_sign_out, [staff_state], [staff_state, *researcher_outputs, *curator_outputs])
-    demo.queue(default_concurrency_limit=UI_CONCURRENCY)
+    rater_components = [view.submit, view.poll, access.keep, access.switch, access.signout]
+    configure_queue(demo, services.settings, rater_components=rater_components)
     return demo
 
 

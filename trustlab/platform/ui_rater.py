@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # The answer widgets, one per answer key the studies' tasks can ask (studies.questions).
 ANSWER_KEYS = tuple(TASK_ANSWER.values())
 YES, NO = "yes", "no"
+KEYS_TOGGLE_LABEL = "Single-key shortcuts (y, n, digits, c, t, ?)"
 PREPARING = "The explanation is being prepared… this page updates by itself in a moment."
 WELCOME = (
     "Welcome",
@@ -99,6 +100,11 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
                 message = gr.Markdown(elem_id="tl-message")
                 submit = gr.Button("Submit and next  (Enter)", variant="primary", elem_id="tl-submit")
                 gr.HTML(HELP_HTML, elem_id="tl-help", visible=True, elem_classes=["tl-help-box"])
+                # WCAG 2.1.4: single-key shortcuts can be switched off (keyboard.js reads this box and
+                # remembers the choice in the browser); no server handler.
+                gr.Checkbox(
+                    True, label=KEYS_TOGGLE_LABEL, elem_id="tl-keys-on", container=False, interactive=True
+                )
     poll = gr.Timer(RETRY_AFTER_S, active=False)
     view = RaterView(
         state=state,

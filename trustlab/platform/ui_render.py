@@ -14,37 +14,55 @@ from typing import Any
 
 from PIL import Image
 
-# Small images are scaled up with crisp pixels; larger ones smoothly.
-PIXELATED_BELOW_PX = 128
-IMAGE_DISPLAY_PX = 288
+from trustlab.explain.render import DEFAULT_CMAP
 
+# Small images are scaled up with crisp pixels; larger ones smoothly. The image is shown at the
+# explanations' display size (explain.render.DISPLAY_SIDE) so the two can be compared side by side.
+PIXELATED_BELOW_PX = 128
+IMAGE_DISPLAY_PX = 256
+
+# How to read a heatmap, per colour map (explain.render.COLORMAPS; the study's `display.colormap`).
+HEATMAP_HINTS = {
+    "viridis": "Bright yellow marks the parts of the image the model relied on most; dark purple the "
+    "parts it ignored. The bar on the right is the scale.",
+    "cividis": "Bright yellow marks the parts of the image the model relied on most; dark blue the parts "
+    "it ignored. The bar on the right is the scale.",
+    "jet": "Warm colours (red, yellow) mark the parts of the image the model relied on most; cool "
+    "colours (blue) the parts it ignored. The bar on the right is the scale.",
+}
 READING_HINTS = {
-    "heatmap": "Warm colours (red, yellow) mark the parts of the image the model relied on most; "
-    "cool colours (blue) the parts it ignored. The bar on the right is the scale.",
-    "regions": "Green regions pushed the model towards its prediction; red regions pushed against it.",
+    "regions": "Blue regions pushed the model towards its prediction; orange regions pushed against it.",
     "examples": "Training images that the model finds most similar to this one, with their class and "
     "similarity (1.00 = identical to the model).",
 }
+# Alt texts say what the picture shows (for screen readers), in the same words as the hints.
+ALT_TEXTS = {
+    "heatmap": "The image with a heatmap over it: {hint}",
+    "regions": "The image divided into regions. {hint}",
+    "examples": "A row of pictures: this image first, then the training images most similar to it: {list}.",
+}
 # A blinded explanation has no kind (it would hint at the method); an unlabelled one no classes.
 BLIND_HINT = "The picture shows what the model based its prediction on; its legend says how to read it."
+BLIND_ALT = "A picture explaining the model's prediction for this image; its legend says how to read it."
 UNLABELLED_EXAMPLES_HINT = (
     "Training images that the model finds most similar to this one, with their similarity "
     "(1.00 = identical to the model)."
 )
+MAIN_ALT = "The image to judge."
 
 INSTRUCTIONS = (
-    "Look at the image{prediction_part}. Then answer the questions on the right and press "
-    "<b>Submit</b> (or <kbd>Enter</kbd>). There are no trick questions: if you really cannot decide, "
-    "tick <b>I can't tell</b>. Keys: <kbd>y</kbd>/<kbd>n</kbd> yes/no, <kbd>1</kbd>-<kbd>9</kbd> pick an "
-    "option, <kbd>Enter</kbd> submit, <kbd>?</kbd> all keys."
+    "Look at the image{prediction_part}, then answer the questions and press <b>Submit</b> "
+    "(<kbd>Enter</kbd>). Cannot decide? Tick <b>I can't tell</b>."
 )
 
 HELP_HTML = """
-<div class="tl-help"><b>Keyboard</b>
+<div class="tl-help"><b>Keyboard</b> (single-key shortcuts can be switched off below)
 <ul>
 <li><kbd>y</kbd> / <kbd>n</kbd>: yes / no to "Is the model's prediction correct?"</li>
-<li><kbd>1</kbd>-<kbd>9</kbd>: choose that option in the highlighted question (then it moves on)</li>
-<li><kbd>&darr;</kbd> / <kbd>&uarr;</kbd>: move to the next / previous question</li>
+<li><kbd>0</kbd>-<kbd>9</kbd>: choose the option with that number in the highlighted question (two digits
+for 10 and up, e.g. <kbd>1</kbd><kbd>2</kbd>); then it moves on</li>
+<li><kbd>j</kbd> / <kbd>k</kbd>, or <kbd>&darr;</kbd> / <kbd>&uarr;</kbd> while a question has focus: next /
+previous question (otherwise the arrows scroll the page)</li>
 <li><kbd>c</kbd>: "I can't tell" on or off &nbsp; <kbd>t</kbd>: type a comment (<kbd>Esc</kbd> leaves it)</li>
 <li><kbd>Enter</kbd>: submit and go to the next image &nbsp; <kbd>?</kbd>: show or hide this help</li>
 </ul></div>
@@ -58,21 +76,49 @@ def data_uri(path: Path) -> tuple[str, int]:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode(), width
 
 
-def _img(path: Path | None, alt: str, *, css_class: str, max_px: int | None = None) -> str:
+def _img(path: Path | None, alt: str, *, css_class: str, max_px: int | None = None, missing: str = "") -> str:
     if path is None:
-        return f'<div class="tl-missing">{html.escape(alt)} is not available.</div>'
+        return f'<div class="tl-missing">{html.escape(missing or alt)} is not available.</div>'
     uri, width = data_uri(path)
     pixelated = " tl-pixelated" if width < PIXELATED_BELOW_PX else ""
     style = f' style="width:{max_px}px"' if max_px and width < max_px else ""
     return f'<img class="{css_class}{pixelated}" src="{uri}" alt="{html.escape(alt)}"{style}>'
 
 
-def _hint(kind: str | None, neighbours: list[dict[str, Any]]) -> str:
+def _hint(kind: str | None, neighbours: list[dict[str, Any]], colormap: str) -> str:
     if kind is None:
         return BLIND_HINT
+    if kind == "heatmap":
+        return HEATMAP_HINTS.get(colormap, HEATMAP_HINTS[DEFAULT_CMAP])
     if kind == "examples" and neighbours and all(n.get("label") is None for n in neighbours):
         return UNLABELLED_EXAMPLES_HINT
     return READING_HINTS.get(kind, "")
+
+
+def explanation_alt(kind: str | None, neighbours: list[dict[str, Any]], colormap: str = DEFAULT_CMAP) -> str:
+    """What the explanation picture shows, for screen readers; method-neutral when blinded (no kind)."""
+    if kind is None:
+        return BLIND_ALT
+    if kind == "examples":
+        shown = [
+            (f"{n['label']}, " if n.get("label") is not None else "")
+            + f"similarity {float(n['similarity']):.2f}"
+            for n in neighbours
+        ]
+        return ALT_TEXTS["examples"].format(list="; ".join(shown) or "none")
+    template = ALT_TEXTS.get(kind, "{hint}")
+    return template.format(hint=_hint(kind, neighbours, colormap))
+
+
+def _prediction_html(prediction: dict[str, Any]) -> str:
+    pct = round(100 * float(prediction["confidence"]))
+    return (
+        '<div class="tl-prediction"><span class="tl-pred-title">The model says</span> '
+        f'<span class="tl-pred-label">{html.escape(str(prediction["label"]))}</span>'
+        '<span class="tl-conf" aria-hidden="true">'
+        f'<span class="tl-conf-bar" style="width:{pct}%"></span></span>'
+        f'<span class="tl-conf-text">confidence {pct}%</span></div>'
+    )
 
 
 def stage_html(
@@ -80,37 +126,39 @@ def stage_html(
     *,
     item_path: Path,
     explanation_path: Callable[[int], Path | None],
+    colormap: str = DEFAULT_CMAP,
+    instructions: str = INSTRUCTIONS,
 ) -> str:
-    """The left side of the rating screen: instructions, image, prediction, explanations."""
+    """The left side of the rating screen: a one-line instruction, the prediction, then the image and
+    its explanations side by side (all within a laptop screen's height: see style.css).
+
+    ``colormap`` is the study's heatmap colour map (for the reading hint and the alt text);
+    ``instructions`` a format string with ``{prediction_part}`` (the study's texts may replace it).
+    """
     prediction = payload.get("prediction")
     pred_part = ", the model's prediction" if prediction else ""
     if payload.get("explanations"):
         pred_part += " and the explanation of it"
     parts = [f'<div class="tl-stage" data-assignment="{int(payload["assignment_id"])}">']
-    parts.append(f'<p class="tl-instructions">{INSTRUCTIONS.format(prediction_part=pred_part)}</p>')
-    parts.append('<div class="tl-row"><figure class="tl-figure">')
-    parts.append(_img(item_path, "The image", css_class="tl-main", max_px=IMAGE_DISPLAY_PX))
-    parts.append("<figcaption>The image</figcaption></figure>")
+    parts.append(f'<p class="tl-instructions">{instructions.format(prediction_part=pred_part)}</p>')
     if prediction:
-        pct = round(100 * float(prediction["confidence"]))
-        parts.append(
-            '<div class="tl-prediction"><div class="tl-pred-title">The model says</div>'
-            f'<div class="tl-pred-label">{html.escape(str(prediction["label"]))}</div>'
-            f'<div class="tl-conf"><div class="tl-conf-bar" style="width:{pct}%"></div></div>'
-            f'<div class="tl-conf-text">confidence {pct}%</div></div>'
-        )
-    parts.append("</div>")
+        parts.append(_prediction_html(prediction))
+    parts.append('<div class="tl-row"><figure class="tl-figure">')
+    parts.append(_img(item_path, MAIN_ALT, css_class="tl-main", max_px=IMAGE_DISPLAY_PX, missing="The image"))
+    parts.append("<figcaption>The image</figcaption></figure>")
     explanations = payload.get("explanations") or []
     for index, expl in enumerate(explanations):
         path = explanation_path(index) if expl.get("image_url") else None
         parts.append('<section class="tl-expl">')
         parts.append(f"<h3>{html.escape(expl.get('title') or 'Explanation')}</h3>")
         neighbours = expl.get("neighbours") or []
-        parts.append(f'<p class="tl-hint">{html.escape(_hint(expl.get("kind"), neighbours))}</p>')
+        kind = expl.get("kind")
+        parts.append(f'<p class="tl-hint">{html.escape(_hint(kind, neighbours, colormap))}</p>')
         if expl.get("status") == "pending":
             parts.append('<div class="tl-missing tl-pending">This explanation is being prepared…</div>')
         else:
-            parts.append(_img(path, "This explanation", css_class="tl-expl-img"))
+            alt = explanation_alt(kind, neighbours, colormap)
+            parts.append(_img(path, alt, css_class="tl-expl-img", missing="This explanation"))
         if neighbours:
             cells = "".join(
                 "<li>"
@@ -120,7 +168,7 @@ def stage_html(
             )
             parts.append(f'<ol class="tl-neighbours">{cells}</ol>')
         parts.append("</section>")
-    parts.append("</div>")
+    parts.append("</div></div>")
     return "".join(parts)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from trustlab.platform import staff
+from trustlab.platform import recruit, staff
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_exports import export_root, write_export
@@ -16,6 +16,7 @@ RATER_COLUMNS = [
     "rater", "participant id", "done", "assigned", "timed out", "done per condition",
     "gold failed", "can't tell", "median time",
 ]
+PARTICIPANT_COLUMNS = ["participant id", "rater", "status", "done", "attention failed", "gold failed"]
 CONDITION_COLUMNS = [
     "condition", "assigned", "done", "timed out", "verification accuracy", "true-label accuracy",
 ]
@@ -57,10 +58,18 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
         study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
         refresh = gr.Button("Refresh", scale=1)
         download = gr.DownloadButton("Export judgements (CSV)", scale=1, elem_id="tl-res-export")
+        download_participants = gr.DownloadButton(
+            "Participants (CSV)", scale=1, elem_id="tl-res-participants-export"
+        )
     exported = gr.State(None)  # this page's last export file (deleted by its next export)
     summary = gr.Markdown(elem_id="tl-res-summary")
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
     conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
+    # Link-mode (crowdsourced) studies: each participant's attention and gold failures, live.
+    participants = gr.Dataframe(
+        headers=PARTICIPANT_COLUMNS, interactive=False, label="Participants (link-mode studies)",
+        elem_id="tl-res-participants",
+    )
     # Ticks only once a researcher is signed in (raters' pages never poll).
     timer = gr.Timer(REFRESH_S, active=False)
 
@@ -71,11 +80,12 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
     def report(st, name):
         principal = principal_of(services, st)
         if principal is None or not name:
-            return "Sign in and choose a study.", None, None
+            return "Sign in and choose a study.", None, None, None
         try:
             data = staff.study_progress(services, principal, study=name)
+            participant_rows = recruit.participant_failures(services, principal, study=name)
         except PlatformError as exc:
-            return f"**{exc.message}**", None, None
+            return f"**{exc.message}**", None, None, None
         rater_rows = [
             [
                 r["rater"],
@@ -109,7 +119,7 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
             f"{'not enough data yet' if alpha is None else f'{alpha:.2f}'} (all conditions pooled).\n\n"
             + blinding_line(data)
         )
-        return text, rater_rows, cond_rows
+        return text, rater_rows, cond_rows, participant_rows
 
     login.button.click(
         sign_in,
@@ -122,22 +132,29 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
         [staff_state, login.status, login.password, study, timer],
     )
     for event in (refresh.click, study.change, timer.tick):
-        event(report, [staff_state, study], [summary, raters, conditions], show_progress="hidden")
+        event(
+            report, [staff_state, study], [summary, raters, conditions, participants], show_progress="hidden"
+        )
     download.click(
         lambda st, name, previous: export_judgements(services, st, name, previous),
         [staff_state, study, exported],
         [download, exported],
     )
+    download_participants.click(
+        lambda st, name, previous: export_participants(services, st, name, previous),
+        [staff_state, study, exported],
+        [download_participants, exported],
+    )
 
     def signed_out() -> list:
-        return [SIGNED_OUT, gr.update(choices=[], value=None), gr.Timer(active=False), "", None, None]
+        return [SIGNED_OUT, gr.update(choices=[], value=None), gr.Timer(active=False), "", None, None, None]
 
     return {
         "status": login.status,
         "study": study,
         "timer": timer,
         "signout": login.signout,
-        "signed_out": (signed_out, [login.status, study, timer, summary, raters, conditions]),
+        "signed_out": (signed_out, [login.status, study, timer, summary, raters, conditions, participants]),
     }
 
 
@@ -159,6 +176,29 @@ def export_judgements(
         return None, previous
     path = write_export(
         export_root(services.settings.home), name=name, suffix="-judgements.csv", text=text, previous=previous
+    )
+    return str(path), str(path)
+
+
+def export_participants(
+    services: Services, st: dict | None, name: str | None, previous: str | None
+) -> tuple[str | None, str | None]:
+    """The participants CSV of a link-mode study (for approving and paying) as a fresh file for the
+    download button; same file handling as ``export_judgements``."""
+    principal = principal_of(services, st)
+    if principal is None or not name:
+        return None, previous
+    try:
+        text = recruit.participants_csv(services, principal, study=name)
+    except PlatformError as exc:
+        gr.Warning(exc.message)
+        return None, previous
+    path = write_export(
+        export_root(services.settings.home),
+        name=name,
+        suffix="-participants.csv",
+        text=text,
+        previous=previous,
     )
     return str(path), str(path)
 

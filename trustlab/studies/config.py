@@ -15,6 +15,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trustlab.explanation_methods import METHOD_NAMES
+from trustlab.studies.crowd_config import (
+    AttentionCheck,
+    PracticeSpec,
+    RecruitmentSpec,
+    StudyConfigError,
+    TextSpec,
+    read_text_files,
+)
+from trustlab.studies.texts import DEFAULT_TEXTS
 
 # The explanation methods a condition may name: the catalogue's (torch-free, so validating a study
 # never imports torch).
@@ -27,10 +36,6 @@ TASKS: tuple[str, ...] = ("verify", "true_label", "trust", "helpfulness", "confi
 # Tasks whose answer is known for an item, so a gold (attention) item can check it.
 GOLD_CHECKABLE_TASKS: tuple[str, ...] = ("verify", "true_label", "simulate")
 MIN_LIKERT_POINTS, MAX_LIKERT_POINTS = 2, 11
-
-
-class StudyConfigError(ValueError):
-    """The study config is invalid; the message names each field at fault and the fix."""
 
 
 class _Strict(BaseModel):
@@ -71,10 +76,33 @@ class ItemsSpec(_Strict):
 
 
 class GoldSpec(_Strict):
-    """Attention items with known answers; a rater with more than ``max_failures`` failures is excluded."""
+    """Items with known answers (gold); a rater with more than ``max_failures`` failures is excluded
+    from the analysis and, in a link-mode (crowdsourced) study, screened out.
+
+    n: how many gold items the study picks itself (items the model gets right and wrong); ids: the
+    researcher's own gold items instead (then n is their number).
+    """
 
     n: int = Field(default=0, ge=0)
+    ids: list[int] | None = None
     max_failures: int = Field(default=1, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _n_from_ids(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("ids") is not None:
+            ids = data["ids"]
+            if isinstance(ids, list):
+                if not ids:
+                    raise ValueError("gold.ids is empty: list at least one item id, or write `ids: null`")
+                if len(set(ids)) != len(ids):
+                    raise ValueError("gold.ids lists an item twice: list each item id once")
+                if data.get("n") not in (None, len(ids)):
+                    raise ValueError(
+                        f"gold.n is {data.get('n')} but gold.ids lists {len(ids)} items: drop n or match it"
+                    )
+                return {**data, "n": len(ids)}
+        return data
 
 
 # Measures a study may name as its confirmatory (primary) outcome, as named by the analysis
@@ -156,6 +184,27 @@ class StudyConfig(_Strict):
     timeout_minutes: float | None = Field(default=60.0, gt=0)
     # The confirmatory analysis (primary measure, contrasts, alpha); see AnalysisSpec.
     analysis: AnalysisSpec = AnalysisSpec()
+    # Crowdsourcing (issue 16): recruitment, consent, instructions, practice, attention checks, a
+    # session time limit and the rater-facing texts.
+    recruitment: RecruitmentSpec = RecruitmentSpec()
+    consent: TextSpec | None = None
+    instructions: TextSpec | None = None
+    practice: PracticeSpec = PracticeSpec()
+    attention: list[AttentionCheck] = Field(default_factory=list)
+    max_minutes: float | None = Field(default=None, gt=0)
+    texts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("texts")
+    @classmethod
+    def _known_texts(cls, texts: dict[str, str]) -> dict[str, str]:
+        for key in texts:
+            if key not in DEFAULT_TEXTS:
+                hint = difflib.get_close_matches(key, DEFAULT_TEXTS, n=1)
+                suggestion = f"did you mean `{hint[0]}`? " if hint else ""
+                raise ValueError(
+                    f"texts.{key}: unknown text; {suggestion}known texts: {', '.join(DEFAULT_TEXTS)}"
+                )
+        return texts
 
     @field_validator("conditions")
     @classmethod
@@ -272,7 +321,11 @@ def _field_names(model: type[BaseModel]) -> list[str]:
     return list(model.model_fields)
 
 
-_SUBMODELS: dict[str, type[BaseModel]] = {"items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec}
+_SUBMODELS: dict[str, type[BaseModel]] = {
+    "items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec, "recruitment": RecruitmentSpec,
+    "consent": TextSpec, "instructions": TextSpec, "practice": PracticeSpec, "attention": AttentionCheck,
+}
+
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -293,8 +346,13 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{field}: {message}"
 
 
-def load_study_config(path_or_dict: str | Path | Mapping[str, Any] | StudyConfig) -> StudyConfig:
+def load_study_config(
+    path_or_dict: str | Path | Mapping[str, Any] | StudyConfig, *, base_dir: str | Path | None = None
+) -> StudyConfig:
     """Read and validate a study config from a YAML file path or a dict.
+
+    ``consent.file`` and ``instructions.file`` are read relative to the YAML file (for a dict:
+    ``base_dir``, else the working directory) into their ``text``, so the stored config holds them.
 
     Raises
     ------
@@ -305,8 +363,10 @@ def load_study_config(path_or_dict: str | Path | Mapping[str, Any] | StudyConfig
     if isinstance(path_or_dict, StudyConfig):
         return path_or_dict
     source = "config"
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
     if isinstance(path_or_dict, (str, Path)):
         path = Path(path_or_dict)
+        base = path.resolve().parent
         source = str(path)
         if not path.is_file():
             raise StudyConfigError(f"study config {path} does not exist: give the path of a study YAML file")
@@ -320,8 +380,9 @@ def load_study_config(path_or_dict: str | Path | Mapping[str, Any] | StudyConfig
         raise StudyConfigError(
             f"{source}: expected a mapping of fields (name:, dataset:, ...), got {type(data).__name__}"
         )
+    data = read_text_files(dict(data), base)
     try:
-        return StudyConfig.model_validate(dict(data))
+        return StudyConfig.model_validate(data)
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors()]
         raise StudyConfigError(f"invalid study config ({source}):\n  " + "\n  ".join(lines)) from None

@@ -34,12 +34,14 @@ from trustlab.db.queries.studies import (
     study_items,
     study_unblindings,
 )
-from trustlab.db.schema import Item, Prediction, Study, StudyItem
+from trustlab.db.schema import Item, Prediction, Study, StudyItem, utcnow
+from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.studies.balance import nearest_balanced, realised_balance
 from trustlab.studies.blinding import record_unblinding
 from trustlab.studies.config import StudyConfig, load_study_config
 from trustlab.studies.judgements import model_correct
 from trustlab.studies.questions import TASK_ANSWER
+from trustlab.studies.recruitment import ensure_codes, is_link_study
 
 STATUSES = ("draft", "open", "closed")
 
@@ -171,6 +173,28 @@ def _select_gold(config: StudyConfig, rest: list[_Candidate]) -> list[_Candidate
     return picked
 
 
+def _researcher_gold(
+    session: DbSession, config: StudyConfig, dataset_id: int, model_id: int, regular_ids: set[int]
+) -> list[_Candidate]:
+    """The researcher's gold items (``gold.ids``): items of the dataset with a held-out prediction
+    that are not among the study's regular items."""
+    ids = list(config.gold.ids or [])
+    predictions = predictions_for_items(session, model_version_id=model_id, item_ids=ids)
+    out = []
+    for item_id in ids:
+        try:
+            item = get_item(session, item_id=item_id)
+        except NotFound as exc:
+            raise StudyError(f"gold.ids: {exc}; list ids of dataset {config.dataset!r}") from None
+        if item.dataset_id != dataset_id or item_id in regular_ids or item_id not in predictions:
+            raise StudyError(
+                f"gold.ids: item {item_id} is not a gold candidate: it must be in dataset "
+                f"{config.dataset!r}, have a held-out prediction and not be one of the study's items"
+            )
+        out.append(_Candidate(item, predictions[item_id]))
+    return out
+
+
 def create_study(
     settings: Settings, config_or_path: StudyConfig | str | Path | dict, *, allow_unbalanced: bool = False
 ) -> Study:
@@ -195,11 +219,19 @@ def create_study(
             raise StudyError(
                 f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
             )
+        unrunnable = methods_it_cannot_run(model.arch, config.methods)
+        if unrunnable:
+            raise StudyError(f"conditions: model {config.model!r} cannot run {', '.join(unrunnable)}: "
+                             + layers_message(config.model, model.arch, unrunnable[0]))
         pool = _candidates(session, config, dataset.id, model.id)
         rng = np.random.default_rng(config.seed)
         regular = _select_regular(config, pool, rng)
         chosen_ids = {c.item.id for c in regular}
-        gold = _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
+        gold = (
+            _researcher_gold(session, config, dataset.id, model.id, chosen_ids)
+            if config.gold.ids is not None
+            else _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
+        )
         revisions = latest_revision_ids(session, item_ids=[c.item.id for c in [*regular, *gold]])
         rows = [
             StudyItem(
@@ -222,7 +254,10 @@ def create_study(
             config=config.model_dump(mode="json"),
             status="draft",
         )
-        return add_study(session, study=study, items=rows)
+        study = add_study(session, study=study, items=rows)
+        if is_link_study(config):  # the codes a researcher enters on the platform exist from now on
+            ensure_codes(session, study_id=study.id, config=config, now=utcnow())
+        return study
 
 
 def study_balance(settings: Settings, name: str) -> dict[str, Any]:

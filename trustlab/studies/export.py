@@ -14,7 +14,7 @@ from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.models import get_model_name
 from trustlab.db.queries.studies import get_study, study_items
 from trustlab.studies.config import load_study_config
-from trustlab.studies.judgements import export_csv, export_table, read_judgements
+from trustlab.studies.judgements import EXPORT_COLUMNS, export_csv, export_table, read_judgements
 from trustlab.studies.progress import progress_counts
 
 
@@ -43,6 +43,22 @@ def study_status(settings: Settings, name: str) -> dict[str, Any]:
     }
 
 
+def judgement_export_columns() -> list[str]:
+    """The one column list of both judgement exports (`study export` and the researcher tab's CSV),
+    ``external_pid`` (the participant id) among them."""
+    return list(EXPORT_COLUMNS)
+
+
+def judgements_export(
+    session: Any, *, study_id: int, model: str, include_superseded: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the judgement frame, its export table in ``judgement_export_columns()``): what both exports
+    write. The CLI writes the current judgements, the researcher tab every one (superseded flagged)."""
+    df = read_judgements(session, study_id=study_id, include_superseded=include_superseded)
+    table = export_table(df, model=model).reindex(columns=judgement_export_columns())
+    return df, table
+
+
 def export_study(settings: Settings, name: str, out_dir: str | Path) -> dict[str, Path]:
     """Write OUT/<study>-judgements.csv and .jsonl: the current judgement per assignment
     (``earlier_answers`` counts the answers it replaced) with item, model, prediction, labels,
@@ -51,9 +67,8 @@ def export_study(settings: Settings, name: str, out_dir: str | Path) -> dict[str
     out.mkdir(parents=True, exist_ok=True)
     with read_session(settings) as session:
         study = get_study(session, name=name)
-        df = read_judgements(session, study_id=study.id)
         model = get_model_name(session, model_version_id=study.model_version_id)
-    table = export_table(df, model=model)
+        df, table = judgements_export(session, study_id=study.id, model=model)
     csv_path, jsonl_path = out / f"{study.name}-judgements.csv", out / f"{study.name}-judgements.jsonl"
     csv_path.write_text(export_csv(table), encoding="utf-8")
     with jsonl_path.open("w", encoding="utf-8") as handle:

@@ -256,7 +256,7 @@ def load_pilot(settings: Settings, name: str, *, reference: str | None = None) -
     if blinding["blinded"]:
         raise ValueError(f"pilot study {name!r} cannot be used yet: {blinding['reason']}")
     data = load_study_data(settings, name)
-    _, _, regular = exclusions(data.judgements, data.config)
+    _, _, regular = exclusions(data.judgements, data.config, data.screened_out)
     if regular.empty:
         raise ValueError(f"pilot study {name!r} has no judgements to analyse: run it first, or drop --pilot")
     return pilot_inputs(scoreable(regular, []), reference=reference, source=f"pilot study {name!r}")

@@ -1,5 +1,6 @@
 // trustlab keyboard shortcuts (installed through mount_gradio_app's `head`).
-// Rating: y/n, digits, arrows, c, t, Enter, ?.  Curator: a, r, u, digits, o.
+// Rating: y/n, digits (two for 10 and up), j/k (arrows inside a question), c, t, Enter, ?.
+// Curator: a, r, u, digits, o. Single-key shortcuts can be switched off (#tl-keys-on).
 (function () {
   if (window.__trustlabKeys) return;
   window.__trustlabKeys = true;
@@ -9,6 +10,27 @@
   const visible = (el) => !!el && el.offsetParent !== null;
   const byId = (id) => document.getElementById(id);
   const questions = () => Array.from(document.querySelectorAll('.tl-q')).filter(visible);
+  // WCAG 2.1.4: the rater can switch single-key shortcuts off (a checkbox on the page, remembered in
+  // this browser). Enter (submit) and Escape stay: they are not character keys.
+  const KEYS_STORAGE = 'trustlab-single-keys';
+  const TWO_DIGIT_WAIT_MS = 700;
+  let digits = '';
+  let digitTimer = null;
+  function keysToggle() { return document.querySelector('#tl-keys-on input[type=checkbox]'); }
+  function singleKeysOn() { return localStorage.getItem(KEYS_STORAGE) !== 'off'; }
+  // The stored choice wins: the box is set to it whenever Gradio (re)renders it.
+  let lastSync = 0;
+  function syncToggle() {
+    const box = keysToggle();
+    if (!box) return;
+    if (!box.dataset.tlBound) {
+      box.dataset.tlBound = '1';
+      box.addEventListener('change', () => localStorage.setItem(KEYS_STORAGE, box.checked ? 'on' : 'off'));
+    }
+    const now = Date.now();
+    if (box.checked !== singleKeysOn() && !box.disabled && now - lastSync > 300) { lastSync = now; box.click(); }
+  }
+  setInterval(syncToggle, 500);
 
   function mark() {
     const qs = questions();
@@ -17,23 +39,46 @@
   function syncItem() {
     const stage = document.querySelector('.tl-stage');
     const id = stage ? stage.getAttribute('data-assignment') : null;
-    if (id !== lastAssignment) { lastAssignment = id; active = 0; }
+    if (id !== lastAssignment) { lastAssignment = id; active = 0; digits = ''; }
   }
-  function move(step) {
+  function move(step, focus) {
     const qs = questions();
     if (!qs.length) return;
     active = Math.max(0, Math.min(qs.length - 1, active + step));
     mark();
     qs[active].scrollIntoView({ block: 'nearest' });
+    if (focus) { const first = qs[active].querySelector('input, textarea'); if (first) first.focus(); }
   }
-  function choose(q, n) {
-    const inputs = q.querySelectorAll('input[type=radio]');
-    if (n >= 1 && n <= inputs.length) { inputs[n - 1].click(); return true; }
-    return false;
+  // An option's key is the number its label starts with ("3  phone", a Likert "10"): 0-9 and more.
+  function optionKeys(q) {
+    return Array.from(q.querySelectorAll('input[type=radio]')).map((input) => {
+      const label = input.closest('label');
+      const m = ((label && label.textContent) || input.value || '').trim().match(/^(\d+)/);
+      return { input, key: m ? m[1] : null };
+    }).filter((o) => o.key !== null);
+  }
+  function pick(q, typed) {
+    const hit = optionKeys(q).find((o) => o.key === typed);
+    if (hit) { hit.input.click(); move(1, false); }
+    return !!hit;
+  }
+  // Digits build a number: chosen at once when no longer key starts with them, else after a pause.
+  function digit(q, d) {
+    clearTimeout(digitTimer);
+    digits += d;
+    const keys = optionKeys(q).map((o) => o.key);
+    const longer = keys.some((k) => k.length > digits.length && k.startsWith(digits));
+    if (!longer) { const typed = digits; digits = ''; if (!pick(q, typed) && typed.length > 1) pick(q, d); return; }
+    digitTimer = setTimeout(() => { const typed = digits; digits = ''; pick(q, typed); }, TWO_DIGIT_WAIT_MS);
   }
   function chooseValue(q, value) {
     const input = Array.from(q.querySelectorAll('input[type=radio]')).find((i) => i.value === value);
     if (input) { input.click(); return true; }
+    return false;
+  }
+  function choose(q, n) {
+    const inputs = q.querySelectorAll('input[type=radio]');
+    if (n >= 1 && n <= inputs.length) { inputs[n - 1].click(); return true; }
     return false;
   }
   function click(id) { const b = byId(id); if (visible(b)) b.click(); }
@@ -50,10 +95,24 @@
       return;
     }
     const qs = questions();
-    if (e.key === 'Enter') { e.preventDefault(); click('tl-submit'); return; }
+    if (e.key === 'Enter') {
+      if (t && t.tagName === 'BUTTON') return;  // a focused button takes its own Enter
+      e.preventDefault(); click('tl-submit'); return;
+    }
+    // Arrows scroll the page unless a question has focus; then they move between questions.
+    const inQuestion = t && t.closest && t.closest('.tl-q');
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      if (!inQuestion) return;
+      e.preventDefault();
+      const i = qs.indexOf(inQuestion);
+      if (i >= 0) active = i;
+      move(e.key === 'ArrowDown' ? 1 : -1, true);
+      return;
+    }
+    if (!singleKeysOn() || e.key.length !== 1) return;
     if (e.key === '?') { const h = byId('tl-help'); if (h) h.classList.toggle('tl-help-hidden'); return; }
-    if (e.key === 'ArrowDown' || e.key === 'j') { e.preventDefault(); move(1); return; }
-    if (e.key === 'ArrowUp' || e.key === 'k') { e.preventDefault(); move(-1); return; }
+    if (e.key === 'j') { e.preventDefault(); move(1, false); return; }
+    if (e.key === 'k') { e.preventDefault(); move(-1, false); return; }
     if (e.key === 'c') { const box = document.querySelector('#tl-q-cant_tell input[type=checkbox]'); if (box) box.click(); return; }
     if (e.key === 't') {
       const box = document.querySelector('#tl-q-comment textarea, #tl-q-comment input');
@@ -64,19 +123,20 @@
       const q = byId('tl-q-model_correct');
       if (visible(q) && chooseValue(q, e.key === 'y' ? 'yes' : 'no')) {
         const i = qs.indexOf(q);
-        if (i >= 0) { active = i; move(1); }
+        if (i >= 0) { active = i; move(1, false); }
       }
       return;
     }
-    if (/^[1-9]$/.test(e.key) && qs.length) {
-      const q = qs[Math.min(active, qs.length - 1)];
-      if (choose(q, parseInt(e.key, 10))) move(1);
+    if (/^[0-9]$/.test(e.key) && qs.length) {
+      if (inQuestion) { const i = qs.indexOf(inQuestion); if (i >= 0) active = i; }
+      digit(qs[Math.min(active, qs.length - 1)], e.key);
     }
   }
 
   function curatorKeys(e) {
     const t = e.target;
     if (t && (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && t.type !== 'radio'))) return;
+    if (!singleKeysOn()) return;
     if (e.key === 'a') click('tl-cur-accept');
     else if (e.key === 'r') click('tl-cur-reject');
     else if (e.key === 'u') click('tl-cur-undo');
@@ -91,6 +151,6 @@
   }, true);
 
   // Re-highlight after Gradio re-renders the questions.
-  new MutationObserver(function () { syncItem(); mark(); })
+  new MutationObserver(function () { syncItem(); mark(); syncToggle(); })
     .observe(document.documentElement, { childList: true, subtree: true });
 })();

@@ -126,13 +126,13 @@ def summarize(
             "calibration": CALIBRATION,
         },
     }
-    gold, excluded, regular = exclusions(df, config)
+    gold, excluded, regular = exclusions(df, config, data.screened_out)
     summary["excluded_raters"] = excluded
     summary["exclusion_rule"] = (
         f"{EXCLUSION_RULE} (max_failures = {config.gold.max_failures})"
         if config.gold.n
         else "no gold items in this study: nobody is excluded"
-    )
+    ) + ("; participants the study screened out while it ran are excluded too" if data.screened_out else "")
     summary["flow"] = flow(data.assignments, df, excluded)
     summary["study"].update(
         n_judgements=int(len(regular)),
@@ -181,7 +181,7 @@ def summarize(
         ),
     }
     summary["faithfulness_vs_human"] = faithfulness_vs_human(data_v, data.scores)
-    _label_sensitivity(summary, df, config, labels)
+    _label_sensitivity(summary, df, config, labels, data.screened_out)
     if data.study.status != "closed":
         summary["notes"].append(
             f"the study is {data.study.status}: this is an interim analysis of a running study (an "
@@ -190,12 +190,15 @@ def summarize(
     return Analysis(summary, data_v)
 
 
-def _label_sensitivity(summary: dict[str, Any], df: pd.DataFrame, config: Any, labels: str) -> None:
+def _label_sensitivity(
+    summary: dict[str, Any], df: pd.DataFrame, config: Any, labels: str, screened_out: dict[int, str]
+) -> None:
     """Add sensitivity.current_labels (labels == "current"), else a note when labels changed."""
     if "current_label" not in df:
         return
     if labels == "current":
-        summary["sensitivity"] = {"current_labels": current_labels_sensitivity(df, config, summary)}
+        sensitivity = current_labels_sensitivity(df, config, summary, screened_out)
+        summary["sensitivity"] = {"current_labels": sensitivity}
         return
     changed = label_changes(df)["items_changed"]
     if changed:
@@ -262,7 +265,8 @@ def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path
             ]
         ),
         "excluded_raters.csv": pd.DataFrame(
-            summary.get("excluded_raters", []), columns=["rater_id", "rater", "gold_seen", "gold_failures"]
+            summary.get("excluded_raters", []),
+            columns=["rater_id", "rater", "gold_seen", "gold_failures", "reason"],
         ),
         "mixed_model.csv": pd.DataFrame(
             summary.get("mixed_model", {}).get("coefficients", []),

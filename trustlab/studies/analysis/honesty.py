@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from trustlab.studies.analysis.inference import combination
+from trustlab.studies.analysis.raters import GOLD_REASON as EXCLUSION_REASON
 
 ASSIGNMENT_STATUSES = ("assigned", "done", "released")
-EXCLUSION_REASON = "failed more gold (attention) items than gold.max_failures"
 LEARNING_MEASURE = "verification_accuracy"
 
 
@@ -62,9 +62,14 @@ def flow(
             entry["completed"] = int(by_rater.agg(lambda s: bool((s == "done").all())).sum())
             entry["timed_out"] = int(by_rater.agg(lambda s: bool((s == "released").any())).sum())
         n_excluded = len(invited & excluded_ids)
+        reasons: dict[str, int] = {}
+        for row in excluded:
+            if row["rater_id"] in invited:
+                why = row.get("reason", EXCLUSION_REASON)
+                reasons[why] = reasons.get(why, 0) + 1
         cant = int(rows["cant_tell"].fillna(False).astype(bool).sum()) if len(rows) else 0
         entry.update(
-            excluded={"n": n_excluded, "reasons": {EXCLUSION_REASON: n_excluded} if n_excluded else {}},
+            excluded={"n": n_excluded, "reasons": reasons},
             analysed=len(started - excluded_ids),
             judgements=int(len(rows)),
             cant_tell=cant,

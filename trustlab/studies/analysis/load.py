@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -12,6 +12,7 @@ from trustlab.db.queries.assignments import study_progress_rows
 from trustlab.db.queries.explanations import explanation_scores
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import get_model_name
+from trustlab.db.queries.participants import screened_out_reasons
 from trustlab.db.queries.studies import get_study, study_items
 from trustlab.db.schema import Study
 from trustlab.studies.config import StudyConfig, load_study_config
@@ -31,6 +32,9 @@ class StudyData:
     # One row per assignment (rater_id, condition, status assigned/done/released, is_gold), for the
     # participant flow; None when not loaded.
     assignments: pd.DataFrame | None = None
+    # Crowd participants the study screened out while it ran (rater_id -> why): excluded like gold
+    # failures (``truth.exclusions``).
+    screened_out: dict[int, str] = field(default_factory=dict)
 
 
 def load_study_data(settings: Settings, study: str | Study) -> StudyData:
@@ -47,7 +51,8 @@ def load_study_data(settings: Settings, study: str | Study) -> StudyData:
         classes = class_names(session, dataset_id=row.dataset_id)
         model = get_model_name(session, model_version_id=row.model_version_id)
         assignments = assignments_frame(study_progress_rows(session, study_id=row.id))
-    return StudyData(row, config, classes, df, scores, model, assignments)
+        screened = screened_out_reasons(session, study_id=row.id)
+    return StudyData(row, config, classes, df, scores, model, assignments, screened)
 
 
 def assignments_frame(progress_rows: list[dict]) -> pd.DataFrame:

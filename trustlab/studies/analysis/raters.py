@@ -12,6 +12,10 @@ from trustlab.studies.analysis.measures import PER_RATER_CHANCE, PER_RATER_COLUM
 from trustlab.studies.questions import gold_failures
 
 EXCLUSION_RULE = "a rater is excluded when they fail more than gold.max_failures gold (attention) items"
+GOLD_REASON = "failed more gold (attention) items than gold.max_failures"
+# A crowd participant the study screened out while it ran (attention checks and gold failures over
+# gold.max_failures, see studies/recruitment.py): their judgements leave the analysis too.
+SCREENED_OUT_REASON = "screened out during the study (attention and gold failures over gold.max_failures)"
 
 
 def gold_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -40,9 +44,36 @@ def excluded_raters(
             "rater": handles.get(row.rater_id, str(row.rater_id)),
             "gold_seen": int(row.gold_seen),
             "gold_failures": int(row.gold_failures),
+            "reason": GOLD_REASON,
         }
         for row in over.itertuples()
     ]
+
+
+def screened_out_raters(
+    screened_out: dict[int, str],
+    gold: pd.DataFrame,
+    *,
+    already: set[int],
+    handles: dict[Any, str] | None = None,
+) -> list[dict]:
+    """[{rater_id, rater, gold_seen, gold_failures, reason}] for participants the study screened out
+    (``screened_out``: rater_id -> why) that the gold rule did not already exclude."""
+    table = gold_table(gold).set_index("rater_id") if len(gold) else pd.DataFrame()
+    handles = handles or {}
+    out = []
+    for rater_id, why in sorted(screened_out.items()):
+        if rater_id in already:
+            continue
+        seen = table.loc[rater_id] if rater_id in table.index else None
+        out.append({
+            "rater_id": int(rater_id),
+            "rater": handles.get(rater_id, str(rater_id)),
+            "gold_seen": int(seen["gold_seen"]) if seen is not None else 0,
+            "gold_failures": int(seen["gold_failures"]) if seen is not None else 0,
+            "reason": f"{SCREENED_OUT_REASON}: {why}" if why else SCREENED_OUT_REASON,
+        })
+    return out
 
 
 def per_rater(df: pd.DataFrame, *, n_classes: int) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pandas as pd
 from trustlab.studies.analysis.confirmatory import confirmatory_pairs, label_and_correct, primary_result
 from trustlab.studies.analysis.inference import contrasts, estimate
 from trustlab.studies.analysis.measures import validate_judgements
-from trustlab.studies.analysis.raters import excluded_raters
+from trustlab.studies.analysis.raters import excluded_raters, screened_out_raters
 from trustlab.studies.config import StudyConfig
 from trustlab.studies.questions import TASK_ANSWER
 
@@ -124,14 +124,17 @@ def with_current_labels(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def exclusions(df: pd.DataFrame, config: StudyConfig) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
-    """(gold judgements, excluded raters (``raters.excluded_raters``), regular judgements of the raters
+def exclusions(
+    df: pd.DataFrame, config: StudyConfig, screened_out: dict[int, str] | None = None
+) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+    """(gold judgements, excluded raters (``raters.excluded_raters``, then the participants the study
+    screened out while it ran: ``screened_out`` rater_id -> why), regular judgements of the raters
     that stay) of a judgement frame."""
     gold = df[df["is_gold"].astype(bool)] if len(df) else df
-    excluded = excluded_raters(
-        gold,
-        max_failures=config.gold.max_failures,
-        handles=dict(zip(df["rater_id"], df["rater"], strict=False)),
+    handles = dict(zip(df["rater_id"], df["rater"], strict=False)) if len(df) else {}
+    excluded = excluded_raters(gold, max_failures=config.gold.max_failures, handles=handles)
+    excluded += screened_out_raters(
+        screened_out or {}, gold, already={row["rater_id"] for row in excluded}, handles=handles
     )
     excluded_ids = {row["rater_id"] for row in excluded}
     regular = df[~df["is_gold"].astype(bool) & ~df["rater_id"].isin(excluded_ids)] if len(df) else df
@@ -159,10 +162,12 @@ def scoreable(regular: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return data_v
 
 
-def _scored(df: pd.DataFrame, config: StudyConfig, measures: list[str]) -> dict[str, Any]:
+def _scored(
+    df: pd.DataFrame, config: StudyConfig, measures: list[str], screened_out: dict[int, str] | None = None
+) -> dict[str, Any]:
     """The primary analysis's core on one label set: exclusions, per-condition measures, primary."""
     notes: list[str] = []
-    _, excluded, regular = exclusions(df, config)
+    _, excluded, regular = exclusions(df, config, screened_out)
     if regular.empty:
         return {"excluded_raters": excluded, "conditions": {}, "primary": {"contrasts": []}, "notes": notes}
     data_v = scoreable(regular, notes)
@@ -180,7 +185,7 @@ def _scored(df: pd.DataFrame, config: StudyConfig, measures: list[str]) -> dict[
 
 
 def current_labels_sensitivity(
-    df: pd.DataFrame, config: StudyConfig, frozen: dict[str, Any]
+    df: pd.DataFrame, config: StudyConfig, frozen: dict[str, Any], screened_out: dict[int, str] | None = None
 ) -> dict[str, Any]:
     """summary["sensitivity"]["current_labels"]: the primary measures per condition and the primary
     contrasts under the frozen and the current labels, side by side.
@@ -189,13 +194,14 @@ def current_labels_sensitivity(
     ----------
     df: the study's judgement frame (with ``current_label``), as loaded (before exclusions).
     frozen: the primary analysis's summary (``conditions``, ``primary``, ``excluded_raters``).
+    screened_out: participants the study screened out (rater_id -> why), excluded as in ``frozen``.
 
     Returns {note, labels_changed (``label_changes``), measures, excluded_raters: {frozen, current},
     conditions: {c: {measure: {frozen: {mean, ci_low, ci_high}, current: {...}}}}, primary: {measure,
     alpha, correction, contrasts: [{a, b, frozen: {...}, current: {...}}]}, notes}.
     """
     measures = list(dict.fromkeys([*LABEL_MEASURES, config.analysis.primary]))
-    current = _scored(with_current_labels(df), config, measures)
+    current = _scored(with_current_labels(df), config, measures, screened_out)
     keep = ("mean", "ci_low", "ci_high")
     conditions = {
         c: {

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from trustlab.config import Settings
 from trustlab.csv_safety import write_csv
@@ -28,6 +27,7 @@ from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.proposals import decided_item_labels, upsert_proposals
 from trustlab.db.queries.studies import get_study
 from trustlab.models.out_of_sample import carved_val_ids, out_of_sample_predictions
+from trustlab.progress import progress
 from trustlab.studies.judgements import label_answers
 from trustlab.studies.relabel.ambiguity import ambiguous_pairs
 from trustlab.studies.relabel.consensus import crowdlab, dawid_skene, rater_quality
@@ -196,7 +196,8 @@ def run_relabel(
         proposed_items = [inputs.items[int(n)].id for n in frame["index"]]
         twins = twin_neighbours(session, item_ids=proposed_items)
         rows, csv_rows, skipped = [], [], 0
-        for _, row in tqdm(frame.iterrows(), total=len(frame), desc="proposals", disable=len(frame) < 200):
+        rows_bar = progress(frame.iterrows(), total=len(frame), desc="proposals", enabled=len(frame) >= 200)
+        for _, row in rows_bar:
             n = int(row["index"])
             item = inputs.items[n]
             proposed = inputs.classes[int(row["proposed_label"])]

@@ -1,0 +1,36 @@
+"""Gradio's queue for the whole UI, from Settings: how many events run at once, and how many wait.
+
+Every event of the page (the rater's sign-in from the link, each Submit, the pending-explanation poll,
+the staff tabs) goes through Gradio's queue. The rater page's events share one concurrency group
+(``RATER_GROUP``, ``settings.ui_rater_concurrency`` at once), so that a launch burst of joins and
+submits runs a few handlers at a time and queues the rest instead of running dozens side by side in
+one process, where they only contend for the interpreter lock and the database's write lock; the staff
+tabs keep ``settings.ui_concurrency``. ``benchmarks/bench_serve.py --burst`` measured the defaults
+(README, "Deployment for many raters").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import gradio as gr
+
+from trustlab.config import Settings
+
+RATER_GROUP = "rater"
+LOAD_EVENT = "load"
+
+
+def configure_queue(demo: gr.Blocks, settings: Settings, *, rater_components: Iterable[gr.Block]) -> None:
+    """Enable the queue with ``settings``' limits; the page's load event and every event triggered by
+    one of ``rater_components`` join the rater group (``ui_rater_concurrency`` 0: no limit of their
+    own, only Gradio's thread pool). Call once, after the Blocks are built and before serving."""
+    demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
+    rater_ids = {block._id for block in rater_components}
+    limit = settings.ui_rater_concurrency or None
+    for fn in demo.fns.values():
+        if fn.fn is None:  # a browser-only step (js): it never reaches the queue
+            continue
+        if any(block_id in rater_ids or event == LOAD_EVENT for block_id, event in fn.targets):
+            fn.concurrency_id = RATER_GROUP
+            fn.concurrency_limit = limit
