@@ -139,18 +139,18 @@ def test_0005_relinks_forked_chains_and_scopes_keys_per_assignment(settings):
     engine.dispose()
 
 
-def test_0007_adds_imported_methods_beside_existing_explanations(settings):
-    """0007 adds the imported_methods table to a database holding data; the data stays, an imported
+def test_0008_adds_imported_methods_beside_existing_explanations(settings):
+    """0008 adds the imported_methods table to a database holding data; the data stays, an imported
     method's name is unique, and downgrading drops only the new table."""
     from sqlalchemy.exc import IntegrityError
 
     settings.ensure_dirs()
     engine = make_engine(settings.database_url)
-    _upgrade(engine, "0006")
+    _upgrade(engine, "0007")
     with engine.begin() as connection:
         for table, row in ROWS_AT_0001:
             _insert(connection, table, row)
-    _upgrade(engine, "0007")
+    _upgrade(engine, "0008")
     row = {"name": "lab_map", "title": "Our map", "description": "", "params": "{}"}
     with engine.begin() as connection:
         _insert(connection, "imported_methods", {"id": 1, **row})
@@ -159,7 +159,7 @@ def test_0007_adds_imported_methods_beside_existing_explanations(settings):
     cfg = alembic_config(engine)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0006")
+        command.downgrade(cfg, "0007")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM studies")).scalar_one() == 1
     engine.dispose()

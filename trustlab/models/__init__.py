@@ -2,7 +2,8 @@
 
 Public entry points (each behind one CLI verb):
 
-- arch.build_model(arch, num_classes, *, weights=None)           architectures (ARCHS)
+- arch.build_model(arch, num_classes, *, weights=None, img_size=None)
+                                            ARCHS, torchvision:/timm:/python: forms (zoo.py)
 - checkpoint.load_model(settings, name, *, device=None)          -> LoadedModel (eval mode)
 - train.train_model(settings, *, dataset, arch, name, ...)       `trustlab train`
 - evaluate.evaluate_model(settings, *, model, split="test")       `trustlab evaluate`
