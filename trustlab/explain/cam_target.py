@@ -28,7 +28,7 @@ from pytorch_grad_cam.utils.reshape_transforms import swinT_reshape_transform, v
 from torch import nn
 
 from trustlab.explain.base import ExplainError
-from trustlab.explain.layers import POOLING, _known_cnn_layer, find_module, module_name, trace_outputs
+from trustlab.explain.layers import POOLING, find_module, known_cnn_layer, module_name, trace_outputs
 
 LAYOUTS = ("nchw", "nhwc", "tokens")
 
@@ -119,12 +119,25 @@ def _target(model: nn.Module, layer: nn.Module, name: str, shape: tuple) -> CamT
     return CamTarget(layer=layer, name=name, layout=layout, reshape=reshape)
 
 
+def default_target_layer(model: nn.Module) -> nn.Module:
+    """The layer whose activations the CAM family weights by default.
+
+    resnet*: ``layer4[-1]``; vgg16: the ReLU after the last convolution (``features[-2]``, 14x14 at
+    224 px rather than the pooled 7x7); simple_cnn: the ReLU of its last conv block (these agree with
+    ``trustlab.models.arch.cam_target_layer``); a model with a ``target_layer`` attribute: that module;
+    transformers (ViT, DeiT, Swin) and any other model: see
+    :func:`cam_target`.
+    """
+    known = known_cnn_layer(model)
+    return known if known is not None else cam_target(model).layer
+
+
 def cam_target(
     model: nn.Module, layer: str | nn.Module | None = None, *, example: torch.Tensor | None = None
 ) -> CamTarget:
     """The CAM target of ``model``: the named (dotted name) or given module, or the default.
 
-    Default: the known CNN layers of :func:`trustlab.explain.layers.default_target_layer`; else,
+    Default: the known CNN layers of :func:`default_target_layer`; else,
     from one traced forward pass of ``example`` (one normalised image [1, 3, H, W]; default a
     dummy of the model's input size): the first norm of the last transformer block when the model
     ends in token blocks, else the last module with a spatial output that is not a pooling layer.
@@ -133,7 +146,7 @@ def cam_target(
     if isinstance(layer, str) and layer:
         layer = find_module(model, layer)
     elif not isinstance(layer, nn.Module):
-        layer = _known_cnn_layer(model)
+        layer = known_cnn_layer(model)
     trace = trace_outputs(model, example)
     if layer is not None:
         shapes = [shape for _, module, shape in trace if module is layer]

@@ -1,7 +1,8 @@
 """Finding the layers explanations hook into: a module by its dotted name, the classifier head (for
-CAM) and the penultimate embedding (for twins) of any model, and the default CNN target layer.
+CAM) and the penultimate embedding (for twins) of any model, and the known CNNs' target layers.
 
-Transformers' CAM targets (token layouts, reshape transforms) are in :mod:`trustlab.explain.cam_target`.
+The CAM target of any model (token layouts, reshape transforms, ``default_target_layer``) is in
+:mod:`trustlab.explain.cam_target`.
 """
 
 from __future__ import annotations
@@ -91,24 +92,9 @@ def trace_outputs(model: nn.Module, x: torch.Tensor | None = None) -> list[tuple
     return seen
 
 
-def default_target_layer(model: nn.Module) -> nn.Module:
-    """The layer whose activations the CAM family weights by default.
-
-    resnet*: ``layer4[-1]``; vgg16: the ReLU after the last convolution (``features[-2]``, 14x14 at
-    224 px rather than the pooled 7x7); simple_cnn: the ReLU of its last conv block (these agree with
-    ``trustlab.models.arch.cam_target_layer``); a model with a ``target_layer`` attribute: that module;
-    transformers (ViT, DeiT, Swin) and any other model: see
-    :func:`trustlab.explain.cam_target.cam_target`.
-    """
-    known = _known_cnn_layer(model)
-    if known is not None:
-        return known
-    from trustlab.explain.cam_target import cam_target
-
-    return cam_target(model).layer
-
-
-def _known_cnn_layer(model: nn.Module) -> nn.Module | None:
+def known_cnn_layer(model: nn.Module) -> nn.Module | None:
+    """The CAM target of the architectures trustlab has always known, or None: a ``target_layer``
+    attribute; resnet* ``layer4[-1]``; vgg16 / simple_cnn: the activation after the last conv."""
     explicit = getattr(model, "target_layer", None)
     if isinstance(explicit, nn.Module):
         return explicit

@@ -24,7 +24,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError, get_explainer
-from trustlab.explain.precompute import make_explainer, resolve_params
+from trustlab.explain.precompute import make_explainer, resolve_params, with_target_layer
 from trustlab.models.checkpoint import load_model
 
 MODES = ("cascading", "full")
@@ -133,9 +133,11 @@ def sanity_check(
     seed: int = 0,
     params: dict[str, dict[str, Any]] | None = None,
     device: str | None = None,
+    target_layer: str | None = None,
 ) -> pd.DataFrame:
     """``trustlab sanity-check``: the randomisation test on the first ``n_items`` items of a split.
 
+    target_layer: the CAM methods' layer (a dotted module name; default: found for the model).
     Returns the rows of :func:`randomisation_test` for each method, with a ``method`` column."""
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
@@ -145,6 +147,7 @@ def sanity_check(
     loaded = load_model(settings, model, device=device)
     x = loaded.load_items(items)
     frames = []
+    params = with_target_layer(methods, params, target_layer)
     for method in methods:
         resolved = resolve_params(method, params)
 
