@@ -187,7 +187,8 @@ def _last_token_block(model: nn.Module, trace) -> tuple[int, str, nn.Module] | N
     if best is None:
         return None
     finished, name, blocks = best
+    keys = list(blocks._modules)  # "11" in timm's blocks, "encoder_layer_11" in torchvision's
     for sub, module in blocks[-1].named_modules():
         if id(module) in shapes and "norm" in type(module).__name__.lower() and len(shapes[id(module)]) == 3:
-            return finished, f"{name}.{len(blocks) - 1}.{sub}", module
-    return finished, f"{name}.{len(blocks) - 2}", blocks[-2]
+            return finished, f"{name}.{keys[-1]}.{sub}", module
+    return finished, f"{name}.{keys[-2]}", blocks[-2]
