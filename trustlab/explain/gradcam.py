@@ -52,7 +52,8 @@ class CamExplainer(Explainer):
     """Shared step of the CAM family. Subclasses set ``cam_class``.
 
     Extra constructor argument ``target_layer``: the module to explain, or its dotted name (the
-    ``target_layer`` parameter, e.g. ``blocks.11.norm1``); default: found by
+    ``target_layer`` parameter, e.g. ``blocks.11.norm1``); ``input_size``: the image side the model
+    takes, for the one traced forward pass that finds the layer's layout; default: found by
     :func:`trustlab.explain.cam_target.cam_target` (CNN stage, Swin stage,
     ViT/DeiT last block's first norm, with the reshape of tokens to a grid). Maps are min-max
     scaled to [0, 1] per image, as pytorch-grad-cam does.
@@ -63,7 +64,12 @@ class CamExplainer(Explainer):
     cut_graph: ClassVar[bool] = True
 
     def __init__(
-        self, model: nn.Module, *, target_layer: nn.Module | str | None = None, **kwargs: Any
+        self,
+        model: nn.Module,
+        *,
+        target_layer: nn.Module | str | None = None,
+        input_size: int | None = None,
+        **kwargs: Any,
     ) -> None:
         named = {"target_layer": target_layer} if isinstance(target_layer, str) and target_layer else {}
         super().__init__(model, **named, **kwargs)  # a name is a parameter (stored, part of the key)
@@ -73,7 +79,10 @@ class CamExplainer(Explainer):
         self.target: CamTarget | None = None
         self._cut = None
         self._cam = None
-        self._setup(None)
+        example = None
+        if input_size:  # the traced dummy image: the size the model takes (default: guessed from it)
+            example = torch.zeros(1, 3, int(input_size), int(input_size), device=self.device)
+        self._setup(example)
 
     @property
     def target_layer(self) -> nn.Module | None:

@@ -86,6 +86,11 @@ def trace_outputs(model: nn.Module, x: torch.Tensor | None = None) -> list[tuple
     try:
         with torch.no_grad(), _eval(model):
             model(x)
+    except (RuntimeError, ValueError, AssertionError) as exc:
+        raise ExplainError(
+            f"tracing {type(model).__name__} on an image of shape {tuple(x.shape)} failed ({exc}); "
+            "give the image size the model takes (input_size)"
+        ) from exc
     finally:
         for handle in handles:
             handle.remove()

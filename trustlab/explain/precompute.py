@@ -32,6 +32,7 @@ from trustlab.db.schema import Explanation, Item, ModelVersion, Prediction
 from trustlab.explain.base import Explainer, ExplainError, get_explainer, params_key
 from trustlab.explain.faithfulness import faithfulness_scores
 from trustlab.explain.gallery import train_gallery
+from trustlab.explain.gradcam import CamExplainer
 from trustlab.explain.record import build_explanation
 from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.infer import iter_probabilities
@@ -114,6 +115,8 @@ def make_explainer(
     built-in CNNs, and any timm / torchvision CNN or transformer)."""
     cls = get_explainer(method)
     kwargs: dict[str, Any] = {"mean": loaded.mean, "std": loaded.std, **params}
+    if issubclass(cls, CamExplainer):
+        kwargs["input_size"] = loaded.img_size
     if cls.kind == "examples":
         kwargs.update(gallery=gallery, features=None if params.get("feature_layer") else loaded.features)
     if "batch_size" in inspect.signature(cls.__init__).parameters:
