@@ -137,3 +137,33 @@ def test_target_layer_reaches_the_cam_methods_and_changes_the_key_only_when_give
         with_target_layer(["lime"], None, "blocks.10.norm1")
     takers = {m for m in names_where(family="cam") if "target_layer" in get_explainer(m).optional_params}
     assert takers == set(names_where(family="cam")) - {"fullgrad"}
+
+
+def test_explain_items_stores_a_named_target_layer_under_its_own_key(sqlite_settings):
+    from builders import make_image_dataset
+
+    from trustlab.explain.precompute import explain_items
+    from trustlab.models.checkpoint import register_model
+    from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
+
+    dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 1}, size=32)
+    register_model(
+        sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
+        arch="simple_cnn", class_names=("square", "disc"), img_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+    )
+    from trustlab.db.engine import unit_of_work
+    from trustlab.db.queries.items import list_items
+
+    with unit_of_work(sqlite_settings) as session:
+        ids = [item.id for item in list_items(session, dataset_id=dataset_id, split="test")]
+    common = {"model": "m", "item_ids": ids, "faithfulness": False, "device": "cpu"}
+    default = explain_items(sqlite_settings, methods=["gradcam", "twin"], **common)
+    named = explain_items(sqlite_settings, methods=["gradcam", "twin"], target_layer="features.2", **common)
+    assert default[0].params == {} and named[0].params == {"target_layer": "features.2"}
+    assert default[0].params_key != named[0].params_key
+    assert named[1].params_key == default[1].params_key  # twins take no target layer
+    with pytest.raises(LayerNotFound, match="features.2"):
+        explain_items(sqlite_settings, methods=["gradcam"], target_layer="features.22", **common)
+    layered = explain_items(sqlite_settings, methods=["twin"], params={"twin": {"feature_layer": "features.2"}},
+                            **common)
+    assert layered[0].params == {"k": 5, "feature_layer": "features.2"} and layered[0].neighbours
