@@ -164,6 +164,6 @@ def test_explain_items_stores_a_named_target_layer_under_its_own_key(sqlite_sett
     assert named[1].params_key == default[1].params_key  # twins take no target layer
     with pytest.raises(LayerNotFound, match="features.2"):
         explain_items(sqlite_settings, methods=["gradcam"], target_layer="features.22", **common)
-    layered = explain_items(sqlite_settings, methods=["twin"], params={"twin": {"feature_layer": "features.2"}},
-                            **common)
+    by_layer = {"twin": {"feature_layer": "features.2"}}
+    layered = explain_items(sqlite_settings, methods=["twin"], params=by_layer, **common)
     assert layered[0].params == {"k": 5, "feature_layer": "features.2"} and layered[0].neighbours
