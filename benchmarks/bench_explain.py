@@ -44,7 +44,7 @@ from trustlab.explain.cam_target import TokensToMap, cam_target  # noqa: E402
 from trustlab.explain.layers import penultimate_features  # noqa: E402
 from trustlab.explain.twins import build_gallery  # noqa: E402
 from trustlab.explanation_methods import METHOD_NAMES, names_where  # noqa: E402
-from trustlab.models.arch import build_model  # noqa: E402
+from trustlab.models.arch import ArchError, build_model  # noqa: E402
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 NUM_CLASSES = 4
@@ -107,16 +107,23 @@ def _images(size: int, n: int) -> torch.Tensor:
 
 
 def _build(arch: str, size: int) -> torch.nn.Module:
-    """A random-init classifier for ``NUM_CLASSES`` classes from any ``--arch`` form; timm
-    transformers are built for ``size`` px."""
-    if arch.startswith("timm:") and "img_size" not in build_model.__code__.co_varnames:
-        import timm  # until trustlab.models.arch takes every form
+    """A random-init classifier for ``NUM_CLASSES`` classes from any ``--arch`` form, through
+    ``trustlab.models.arch.build_model`` (at ``size`` px where it takes an image size); ``timm:NAME``
+    straight from timm while ``build_model`` does not know that form."""
+    import inspect
 
-        try:
-            return timm.create_model(arch[5:], pretrained=False, num_classes=NUM_CLASSES, img_size=size)
-        except TypeError:  # CNNs take any size and have no img_size argument
-            return timm.create_model(arch[5:], pretrained=False, num_classes=NUM_CLASSES)
-    return build_model(arch, NUM_CLASSES)
+    sized = {"img_size": size} if "img_size" in inspect.signature(build_model).parameters else {}
+    try:
+        return build_model(arch, NUM_CLASSES, **sized)
+    except ArchError:
+        if not arch.startswith("timm:"):
+            raise
+    import timm
+
+    try:
+        return timm.create_model(arch[5:], pretrained=False, num_classes=NUM_CLASSES, img_size=size)
+    except TypeError:  # CNNs take any size and have no img_size argument
+        return timm.create_model(arch[5:], pretrained=False, num_classes=NUM_CLASSES)
 
 
 def bench_methods(model, x, args, device) -> list[tuple[str, int, list[float]]]:
