@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 VERB_MODULES = (
     "dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "accesscmd", "relabelcmd", "democmd"
 )
+VERB_MODULES += ("modelimportcmd",)  # `model import` (trustlab/cli/modelimportcmd.py)
 
 
 def _load_verbs() -> None:

@@ -35,6 +35,8 @@ from trustlab.explain.gallery import train_gallery
 from trustlab.explain.gradcam import CamExplainer
 from trustlab.explain.record import build_explanation
 from trustlab.models.checkpoint import LoadedModel, load_model
+from trustlab.models.errors import ModelError
+from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.models.infer import iter_probabilities
 from trustlab.models.predict import HOLDOUT, prediction_rows
 
@@ -114,6 +116,8 @@ def make_explainer(
     (:func:`trustlab.explain.cam_target.cam_target`: the same layer as ``loaded.cam_layer`` for the
     built-in CNNs, and any timm / torchvision CNN or transformer)."""
     cls = get_explainer(method)
+    if methods_it_cannot_run(loaded.arch, [method]):  # an imported program has no layers to hook
+        raise ModelError(layers_message(loaded.name, loaded.arch, method))
     kwargs: dict[str, Any] = {"mean": loaded.mean, "std": loaded.std, **params}
     if issubclass(cls, CamExplainer):
         kwargs["input_size"] = loaded.img_size

@@ -9,6 +9,8 @@ Public entry points (each behind one CLI verb):
 - compare.compare_models(settings, *, models, split="test")      `trustlab compare`
 - predict.predict_model(settings, *, model, split="test")        `trustlab predict`
 - crossval.crossval_predict(settings, *, model, k=5)             `trustlab predict --cross-val K`
+- model_import.import_model(settings, *, name, dataset, file)     `trustlab model import` (TorchScript,
+                                                                  torch.export; see imported.py)
 
 Errors derive from errors.ModelError; their messages name the input at fault and what to do.
 """

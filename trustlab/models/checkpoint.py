@@ -24,6 +24,8 @@ from trustlab.db.schema import Item, ModelVersion
 from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
 from trustlab.models.errors import CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import normalise, read_uint8, to_uint8_tensor
+from trustlab.models.imported import imported_module
+from trustlab.models.imported_kinds import is_imported, layers_message
 
 CHECKPOINT_FILENAME = "model.pt"
 HASH_CHUNK_BYTES = 1 << 20
@@ -84,11 +86,15 @@ class LoadedModel:
     @property
     def head(self) -> nn.Linear:
         """The final linear layer; its input is the penultimate feature vector."""
+        if is_imported(self.arch):
+            raise ModelError(layers_message(self.name, self.arch, "twin"))
         return head_module(self.module, self.arch)
 
     @property
     def cam_layer(self) -> nn.Module:
         """The last convolutional stage: the usual Grad-CAM target layer."""
+        if is_imported(self.arch):
+            raise ModelError(layers_message(self.name, self.arch, "gradcam"))
         return cam_target_layer(self.module, self.arch)
 
     @torch.no_grad()
@@ -130,6 +136,8 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
             f"checkpoint {path} of model {name!r} has sha256 {actual[:12]}…, but the database recorded "
             f"{version.checkpoint_sha256[:12]}…: the file was changed or replaced; retrain the model"
         )
+    if is_imported(version.arch):
+        return _loaded_import(settings, version, path, device)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
@@ -166,6 +174,19 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
         module=module, arch=arch, class_names=class_names, img_size=int(version.img_size),
         mean=tuple(meta.get("mean", (0.0, 0.0, 0.0))), std=tuple(meta.get("std", (1.0, 1.0, 1.0))),
         device=target, model_version_id=version.id, name=version.name, images_dir=settings.images_dir,
+    )
+
+
+def _loaded_import(settings: Settings, version: ModelVersion, path: Path, device: str | None) -> LoadedModel:
+    """A model imported from a TorchScript or torch.export file (``trustlab model import``)."""
+    meta = (version.training_config or {}).get("imported", {})
+    target = pick_device(device)
+    module = imported_module(path, version.arch, name=version.name,
+                             fixed_batch=meta.get("fixed_batch")).to(target)
+    return LoadedModel(
+        module=module, arch=version.arch, class_names=list(version.class_names),
+        img_size=int(version.img_size), mean=tuple(meta["mean"]), std=tuple(meta["std"]), device=target,
+        model_version_id=version.id, name=version.name, images_dir=settings.images_dir,
     )
 
 

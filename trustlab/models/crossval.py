@@ -30,8 +30,9 @@ from trustlab.db.queries.predictions import add_predictions, list_predictions, p
 from trustlab.db.schema import ModelVersion
 from trustlab.models.checkpoint import load_model, pick_device
 from trustlab.models.datasets import AugmentConfig, ItemImages, item_label, prepare
-from trustlab.models.errors import DataError
+from trustlab.models.errors import DataError, ModelError
 from trustlab.models.fit import FitConfig, fit
+from trustlab.models.imported_kinds import is_imported
 from trustlab.models.predict import CROSSVAL, PredictSummary, prediction_rows
 from trustlab.models.train import make_model
 
@@ -74,6 +75,9 @@ def crossval_predict(
         version = get_model_version(session, name=model)
         items = list_items(session, dataset_id=version.dataset_id, split=list(CROSSVAL_SPLITS))
         done = predicted_item_ids(session, model_version_id=version.id, kind=CROSSVAL)
+    if is_imported(version.arch):
+        raise ModelError(f"--cross-val retrains the model on each fold, but model {model!r} was imported "
+                         f"({version.arch}) and cannot be retrained here: use `trustlab predict` instead")
     config = version.training_config or {}
     labels = version.labels_source
     if not items:

@@ -35,6 +35,7 @@ from trustlab.db.queries.studies import (
     study_unblindings,
 )
 from trustlab.db.schema import Item, Prediction, Study, StudyItem
+from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.studies.balance import nearest_balanced, realised_balance
 from trustlab.studies.blinding import record_unblinding
 from trustlab.studies.config import StudyConfig, load_study_config
@@ -195,6 +196,10 @@ def create_study(
             raise StudyError(
                 f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
             )
+        unrunnable = methods_it_cannot_run(model.arch, config.methods)
+        if unrunnable:
+            raise StudyError(f"conditions: model {config.model!r} cannot run {', '.join(unrunnable)}: "
+                             + layers_message(config.model, model.arch, unrunnable[0]))
         pool = _candidates(session, config, dataset.id, model.id)
         rng = np.random.default_rng(config.seed)
         regular = _select_regular(config, pool, rng)
