@@ -109,13 +109,17 @@ def _images(size: int, n: int) -> torch.Tensor:
 def _build(arch: str, size: int) -> torch.nn.Module:
     """A random-init classifier for ``NUM_CLASSES`` classes from any ``--arch`` form, through
     ``trustlab.models.arch.build_model`` (at ``size`` px where it takes an image size); ``timm:NAME``
-    straight from timm while ``build_model`` does not know that form."""
+    and ``torchvision:NAME`` straight from those libraries while ``build_model`` does not know them."""
     import inspect
 
     sized = {"img_size": size} if "img_size" in inspect.signature(build_model).parameters else {}
     try:
         return build_model(arch, NUM_CLASSES, **sized)
     except ArchError:
+        if arch.startswith("torchvision:"):
+            import torchvision
+
+            return torchvision.models.get_model(arch.split(":", 1)[1], weights=None, num_classes=NUM_CLASSES)
         if not arch.startswith("timm:"):
             raise
     import timm
