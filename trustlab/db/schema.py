@@ -98,7 +98,7 @@ class ModelVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
-    arch: Mapped[str] = mapped_column(String(50))
+    arch: Mapped[str] = mapped_column(String(200))  # see models/zoo.py ARCH_MAX_LENGTH
     checkpoint_path: Mapped[str] = mapped_column(String(1000))
     checkpoint_sha256: Mapped[str] = mapped_column(String(64))
     class_names: Mapped[list[Any]] = mapped_column(JSON)

@@ -1,20 +1,38 @@
-"""Classifier architectures: a small sequential CNN and torchvision ResNet/VGG with a new head.
+"""Classifier architectures by name: the five built-ins (a small sequential CNN, torchvision
+ResNet/VGG) and, through ``trustlab.models.zoo``, ``torchvision:NAME``, ``timm:NAME`` and
+``python:package.module:factory``; each with a new head for the dataset's classes.
 
-torchvision models are always built with ``weights=None`` (nothing downloads); pretrained weights come
-from a local torchvision state-dict file (``weights=PATH``) or from the local torch hub cache
-(``weights="torch-cache"``), and every weight except the classification head is loaded.
+Nothing downloads: models are built without weights; pretrained weights come from a local file
+(``weights=PATH``: a state dict, a timm checkpoint or safetensors, see ``trustlab.models.weights``) or,
+for the built-ins, the local torch hub cache (``weights="torch-cache"``).
+
+The public API (used by checkpoints, training and explanations): ``check_arch``, ``build_model``,
+``build_kwargs``, ``head_module``/``head_prefix``, ``cam_target_layer``, ``model_family``,
+``freeze_backbone``, ``load_backbone_weights``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from torchvision import models as tvm
 
 from trustlab.models.errors import ArchError
+from trustlab.models.weights import fit_weights, read_state_dict
+from trustlab.models.zoo import (
+    FORMS,
+    build_zoo_model,
+    check_zoo_arch,
+    find_head_name,
+    model_family,
+    split_arch,
+    unknown_arch,
+    zoo_cam_layer,
+)
 
 ARCHS = ("simple_cnn", "resnet18", "resnet34", "resnet50", "vgg16")
 # Prefix of the state-dict keys of each architecture's classification head (replaced per dataset).
@@ -34,8 +52,11 @@ SIMPLE_CNN_WIDTHS = (32, 64, 128, 128)
 # benchmarks/bench_train.py --demo. "avg" keeps the classic CAM network.
 SIMPLE_CNN_POOLS = {"max": nn.AdaptiveMaxPool2d, "avg": nn.AdaptiveAvgPool2d}
 SIMPLE_CNN_POOL = "max"
-# How many key names an error message lists before it says "and N more".
-KEYS_SHOWN = 5
+# The attribute of a built model holding the kwargs that rebuild it (saved in checkpoints' meta).
+BUILD_KWARGS_ATTR = "trustlab_build_kwargs"
+__all__ = ["ARCHS", "FORMS", "HEAD_PREFIX", "TORCH_CACHE", "SimpleCNN", "build_kwargs", "build_model",
+           "cam_target_layer", "check_arch", "count_params", "freeze_backbone", "head_module",
+           "head_prefix", "load_backbone_weights", "model_family", "read_state_dict"]
 
 
 def _global_pool(kind: str) -> nn.Module:
@@ -103,19 +124,40 @@ _IMAGENET_WEIGHTS = {
 
 
 def check_arch(arch: str) -> str:
-    if arch not in ARCHS:
-        raise ArchError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
-    return arch
+    """``arch`` unchanged when it can be built here; else ArchError listing the forms and close names.
+
+    A built-in name, ``torchvision:NAME`` (a classification model of torchvision.models),
+    ``timm:NAME`` (a timm model, optionally ``NAME.tag``) or ``python:package.module:factory`` (the
+    module is imported and the factory looked up).
+    """
+    if not isinstance(arch, str) or not arch.strip():
+        raise ArchError(f"architecture must be a non-empty name, got {arch!r}")
+    if arch in ARCHS:
+        return arch
+    if not split_arch(arch)[0]:
+        raise unknown_arch(arch, ARCHS)
+    return check_zoo_arch(arch, ARCHS)
 
 
-def head_module(model: nn.Module, arch: str) -> nn.Linear:
-    """The final linear layer (its input is the penultimate feature vector)."""
+def head_prefix(model: nn.Module, arch: str) -> str:
+    """The state-dict prefix of the classification head, e.g. ``"fc."`` or ``"head."``."""
+    check_arch(arch)
+    if arch in HEAD_PREFIX:
+        return HEAD_PREFIX[arch]
+    return find_head_name(model) + "."
+
+
+def head_module(model: nn.Module, arch: str) -> nn.Module:
+    """The final layer (an nn.Linear, for SqueezeNet an nn.Conv2d); its input is the penultimate
+    feature vector."""
     check_arch(arch)
     if arch == "simple_cnn":
         return model.classifier
     if arch == "vgg16":
         return model.classifier[6]
-    return model.fc
+    if arch in ARCHS:
+        return model.fc
+    return model.get_submodule(find_head_name(model))
 
 
 def _set_head(model: nn.Module, arch: str, head: nn.Linear) -> None:
@@ -128,49 +170,75 @@ def _set_head(model: nn.Module, arch: str, head: nn.Linear) -> None:
 
 
 def cam_target_layer(model: nn.Module, arch: str) -> nn.Module:
-    """The last convolutional stage, the usual Grad-CAM target layer."""
+    """The last convolutional stage, the usual Grad-CAM target layer.
+
+    For a model that is not a CNN (``model_family(model)`` is "vit", "swin", "transformer" or
+    "other") this raises ArchError: transformers need a token layer and a reshape, chosen in
+    ``trustlab.explain``.
+    """
     check_arch(arch)
     if arch == "simple_cnn":
         return model.features[-1]
     if arch == "vgg16":
         # features[-1] is the last max-pool; the ReLU before it keeps twice the resolution.
         return model.features[-2]
-    return model.layer4[-1]
+    if arch in ARCHS:
+        return model.layer4[-1]
+    return zoo_cam_layer(model, arch)
 
 
-def build_model(arch: str, num_classes: int, *, weights: str | Path | None = None) -> nn.Module:
+def build_model(arch: str, num_classes: int, *, weights: str | Path | None = None,
+                img_size: int | None = None, notes: list[str] | None = None) -> nn.Module:
     """A fresh classifier for ``num_classes`` classes.
 
     Parameters
     ----------
-    arch: one of ARCHS.
+    arch: a built-in name (ARCHS) or one of FORMS (see ``check_arch``).
     num_classes: size of the new head (>= 2).
-    weights: None (random init), a local torchvision state-dict file, or ``"torch-cache"`` for
-        torchvision's ImageNet file in the local torch hub cache. Every weight except the head's
-        is loaded; a file for another architecture raises ArchError naming the keys that do not fit.
+    weights: None (random init), a local weights file, or (built-ins only) ``"torch-cache"`` for
+        torchvision's ImageNet file in the local torch hub cache. Built-ins load every weight but the
+        head's; other architectures also load the head when it has the dataset's class count, else
+        drop it with a note. A file for another architecture raises ArchError naming the keys that
+        do not fit.
+    img_size: side of the input images; ViT-like models are built for it (``build_kwargs``).
+    notes: when given, what loading the weights dropped is appended to it.
 
     Returns
     -------
-    nn.Module mapping images [N, 3, S, S] (float, normalised) to logits [N, num_classes].
+    nn.Module mapping images [N, 3, S, S] (float, normalised) to logits [N, num_classes];
+    ``build_kwargs(model)`` gives the kwargs that rebuild it (saved in checkpoints).
     """
     check_arch(arch)
     if num_classes < 2:
         raise ArchError(f"a classifier needs at least 2 classes, got {num_classes}")
+    kwargs: dict[str, Any] = {}
     if arch == "simple_cnn":
         model: nn.Module = SimpleCNN(num_classes, pool=SIMPLE_CNN_POOL)
-    else:
+    elif arch in ARCHS:
         model = _TORCHVISION[arch](weights=None)
         old = head_module(model, arch)
         _set_head(model, arch, nn.Linear(old.in_features, num_classes))
+    else:
+        model, kwargs = build_zoo_model(arch, num_classes, img_size=img_size)
+    setattr(model, BUILD_KWARGS_ATTR, dict(kwargs))
     if weights is not None and str(weights).lower() not in ("", "none"):
-        load_backbone_weights(model, arch, _resolve_weights(arch, weights))
+        found = load_backbone_weights(model, arch, _resolve_weights(arch, weights))
+        if notes is not None:
+            notes.extend(found)
     return model
+
+
+def build_kwargs(model: nn.Module) -> dict[str, Any]:
+    """The keyword arguments ``build_model`` was given that shape the model (e.g. ``{"img_size": 64}``
+    for a ViT built at 64 px); ``build_model(arch, k, **build_kwargs(model))`` rebuilds it."""
+    return dict(getattr(model, BUILD_KWARGS_ATTR, None) or {})
 
 
 def _resolve_weights(arch: str, weights: str | Path) -> Path:
     if str(weights) == TORCH_CACHE:
         if arch not in _IMAGENET_WEIGHTS:
-            raise ArchError(f"there are no torchvision ImageNet weights for {arch!r}; pass a file")
+            raise ArchError(f"there are no torchvision ImageNet weights for {arch!r} in the torch cache; "
+                            "pass --weights PATH (a local state dict, timm checkpoint or safetensors file)")
         filename = _IMAGENET_WEIGHTS[arch].url.rsplit("/", 1)[-1]
         path = Path(torch.hub.get_dir()) / "checkpoints" / filename
         if not path.is_file():
@@ -183,43 +251,11 @@ def _resolve_weights(arch: str, weights: str | Path) -> Path:
     return path
 
 
-def _brief(keys: list[str]) -> str:
-    shown = ", ".join(keys[:KEYS_SHOWN])
-    return shown + (f" and {len(keys) - KEYS_SHOWN} more" if len(keys) > KEYS_SHOWN else "")
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from a file: a plain one, or a trustlab checkpoint's ``state_dict`` entry."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a state dict"
-        raise ArchError(f"{path} is not a readable torch state-dict file: {exc}") from exc
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ArchError(f"{path} does not hold a state dict (a mapping of names to tensors)")
-    return obj
-
-
-def load_backbone_weights(model: nn.Module, arch: str, path: Path) -> None:
-    """Load every non-head weight of ``path`` into ``model``; raise ArchError when they do not fit."""
-    prefix = HEAD_PREFIX[arch]
-    source = {k: v for k, v in read_state_dict(path).items() if not k.startswith(prefix)}
-    target = {k: v for k, v in model.state_dict().items() if not k.startswith(prefix)}
-    missing = sorted(set(target) - set(source))
-    unexpected = sorted(set(source) - set(target))
-    wrong_shape = sorted(k for k in set(source) & set(target) if source[k].shape != target[k].shape)
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_brief(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_brief(unexpected)}")
-        if wrong_shape:
-            parts.append(f"keys with another shape: {_brief(wrong_shape)}")
-        raise ArchError(f"weights file {path} does not fit architecture {arch!r} ("
-                        + "; ".join(parts) + "); pass a torchvision state dict of the same architecture")
-    model.load_state_dict(source, strict=False)
+def load_backbone_weights(model: nn.Module, arch: str, path: Path) -> list[str]:
+    """Load the weights of ``path`` into ``model`` (see ``build_model``); returns notes on what was
+    dropped; raises ArchError when they do not fit."""
+    return fit_weights(model, Path(path), arch=arch, head_prefix=head_prefix(model, arch),
+                       always_drop_head=arch in ARCHS)
 
 
 def freeze_backbone(model: nn.Module, arch: str) -> None:

@@ -1,7 +1,8 @@
 """Checkpoints: save a trained classifier with its metadata, load it back as a ready-to-use model.
 
 A checkpoint file holds ``{"state_dict": ..., "meta": {arch, class_names, img_size, mean, std,
-training_config}}``. Its sha256 is stored in ``ModelVersion.checkpoint_sha256`` and checked at load.
+training_config, build_kwargs}}`` (build_kwargs: what ``build_model`` needs to rebuild the module, e.g. a
+ViT's img_size). Its sha256 is stored in ``ModelVersion.checkpoint_sha256`` and checked at load.
 ``ModelVersion.checkpoint_path`` is relative to ``settings.models_dir``.
 """
 
@@ -21,7 +22,14 @@ from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.models import add_model_version, find_model_version, get_model_version
 from trustlab.db.schema import Item, ModelVersion
-from trustlab.models.arch import HEAD_PREFIX, build_model, cam_target_layer, check_arch, head_module
+from trustlab.models.arch import (
+    build_kwargs,
+    build_model,
+    cam_target_layer,
+    check_arch,
+    head_module,
+    head_prefix,
+)
 from trustlab.models.errors import CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import normalise, read_uint8, to_uint8_tensor
 from trustlab.models.imported import imported_module
@@ -151,8 +159,8 @@ def load_model(settings: Settings, name: str, *, device: str | None = None) -> L
         raise CheckpointError(f"checkpoint {path} is a {meta.get('arch')!r} model but model {name!r} "
                               f"is recorded as {arch!r}")
     class_names = list(version.class_names)
-    module = build_model(arch, len(class_names))
-    head_key = HEAD_PREFIX[arch] + "weight"
+    module = build_model(arch, len(class_names), **meta.get("build_kwargs", {}))
+    head_key = head_prefix(module, arch) + "weight"
     if head_key in state and state[head_key].shape[0] != len(class_names):
         raise CheckpointError(
             f"checkpoint {path} has {state[head_key].shape[0]} classes but model {name!r} lists "
@@ -212,7 +220,8 @@ def register_model(
     training_config = dict(training_config or {})
     meta = {"arch": arch, "class_names": list(class_names), "img_size": int(img_size),
             "mean": [float(v) for v in mean], "std": [float(v) for v in std],
-            "labels_source": labels_source, "training_config": training_config}
+            "labels_source": labels_source, "training_config": training_config,
+            "build_kwargs": build_kwargs(module)}
     relative = f"{name}/{CHECKPOINT_FILENAME}"
     sha = save_checkpoint(settings.models_dir / relative, module, meta)
     version = ModelVersion(

@@ -106,7 +106,8 @@ def crossval_predict(
         if all(items[i].id in done for i in held_idx):
             continue
         net = make_model(version.arch, len(loaded.class_names), weights=config.get("weights"),
-                         freeze=bool(config.get("freeze_backbone")), seed=seed + fold)
+                         freeze=bool(config.get("freeze_backbone")), seed=seed + fold,
+                         img_size=loaded.img_size)
         train_idx_t = torch.as_tensor(train_idx)
         fit(net, (data.images[train_idx_t], data.targets[train_idx_t]), None, config=fit_config,
             mean=loaded.mean, std=loaded.std, device=target, progress=progress,

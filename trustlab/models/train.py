@@ -96,11 +96,15 @@ def _weights_ref(weights: str | Path | None) -> str | None:
 
 
 def make_model(
-    arch: str, num_classes: int, *, weights: str | Path | None, freeze: bool, seed: int
+    arch: str, num_classes: int, *, weights: str | Path | None, freeze: bool, seed: int,
+    img_size: int | None = None, notes: list[str] | None = None,
 ) -> nn.Module:
-    """A seeded fresh model (optionally with backbone weights, optionally frozen but for the head)."""
+    """A seeded fresh model (optionally with backbone weights, optionally frozen but for the head).
+
+    img_size: the images' side (ViT-like models are built for it); notes: gets what loading the
+    weights dropped (e.g. a classifier head of another class count)."""
     torch.manual_seed(seed)
-    model = build_model(arch, num_classes, weights=weights)
+    model = build_model(arch, num_classes, weights=weights, img_size=img_size, notes=notes)
     if freeze:
         freeze_backbone(model, arch)
     return model
@@ -154,7 +158,12 @@ def train_model(
                        f"train items ({val_fraction:g} per class, seed {seed}) for validation")
     check_trainable(splits, classes, dataset=dataset, labels=labels)
     augment = augment or AugmentConfig()
-    model = make_model(arch, len(classes), weights=weights, freeze=freeze, seed=seed)
+    weights_notes: list[str] = []
+    model = make_model(arch, len(classes), weights=weights, freeze=freeze, seed=seed, img_size=img_size,
+                       notes=weights_notes)
+    if progress:
+        for note in weights_notes:
+            tqdm.write(note)
     train_set = ItemImages(settings, splits["train"], classes, img_size=img_size, labels=labels)
     val_set = ItemImages(settings, splits["val"], classes, img_size=img_size, labels=labels)
     mean, std = normalisation_for(normalisation, train_set.images)
@@ -172,6 +181,8 @@ def train_model(
         "normalisation": normalisation, "mean": list(mean), "std": list(std),
         "val_source": "carved" if carved else "split",
     }
+    if weights_notes:
+        training_config["weights_notes"] = weights_notes
     if carved:
         training_config |= {"val_fraction": val_fraction,
                             "val_item_ids": sorted(item.id for item in splits["val"])}
