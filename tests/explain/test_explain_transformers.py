@@ -167,3 +167,38 @@ def test_explain_items_stores_a_named_target_layer_under_its_own_key(sqlite_sett
     by_layer = {"twin": {"feature_layer": "features.2"}}
     layered = explain_items(sqlite_settings, methods=["twin"], params=by_layer, **common)
     assert layered[0].params == {"k": 5, "feature_layer": "features.2"} and layered[0].neighbours
+
+
+def test_a_stored_timm_vit_is_explained_and_sanity_checked_end_to_end(sqlite_settings):
+    """``--arch timm:…`` models (trustlab.models.arch): precompute finds the token layer, twins the
+    head's input, ``--target-layer`` picks another block, and the sanity check runs on the ViT."""
+    from builders import make_image_dataset
+
+    from trustlab.db.engine import unit_of_work
+    from trustlab.db.queries.items import list_items
+    from trustlab.explain.precompute import explain_items
+    from trustlab.explain.sanity import sanity_check
+    from trustlab.models.checkpoint import register_model
+    from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
+
+    arch, size = "timm:vit_tiny_patch16_224", 32
+    dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 1}, size=size)
+    torch.manual_seed(0)
+    module = build_model(arch, 2, img_size=size).eval()
+    register_model(
+        sqlite_settings, name="vit", dataset_id=dataset_id, module=module, arch=arch,
+        class_names=("square", "disc"), img_size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+    )
+    with unit_of_work(sqlite_settings) as session:
+        ids = [item.id for item in list_items(session, dataset_id=dataset_id, split="test")]
+    common = {"model": "vit", "item_ids": ids, "device": "cpu"}
+    rows = explain_items(sqlite_settings, methods=["gradcam", "ablationcam", "twin", "lime"],
+                         params={"lime": {"num_samples": 16}}, **common)
+    assert [r.method for r in rows[:4]] == ["gradcam", "ablationcam", "twin", "lime"]
+    assert rows[0].faithfulness["deletion_auc"] >= 0 and rows[2].neighbours
+    named = explain_items(sqlite_settings, methods=["gradcam"], target_layer="blocks.5.norm1", **common)
+    assert named[0].params == {"target_layer": "blocks.5.norm1"} and named[0].params_key != rows[0].params_key
+    frame = sanity_check(sqlite_settings, model="vit", methods=["gradcam"], n_items=2, device="cpu")
+    assert frame["randomised"].tolist()[-2:] == ["patch_embed", "cls_token+pos_embed"]
+    with pytest.raises(ExplainError, match="fullgrad needs the bias"):
+        explain_items(sqlite_settings, methods=["fullgrad"], **common)
