@@ -22,6 +22,7 @@ from trustlab.data.demo import generate_demo
 from trustlab.explain import get_explainer
 from trustlab.explain.faithfulness import POINTING_TOLERANCE_FRACTION, faithfulness_scores, pointing_game
 from trustlab.explain.sanity import randomisation_test
+from trustlab.models.arch import build_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD, normalise, read_uint8
 
 timm = pytest.importorskip("timm")
@@ -45,7 +46,7 @@ MAX_RANDOMISED_SPEARMAN = 0.5
 
 
 def _vit(num_classes: int) -> torch.nn.Module:
-    return timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=num_classes, img_size=SIZE)
+    return build_model("timm:vit_tiny_patch16_224", num_classes, img_size=SIZE)  # --arch timm:…
 
 
 @pytest.fixture(scope="module")
