@@ -161,6 +161,17 @@ class AnalysisSpec(_Strict):
         return pairs
 
 
+# Heatmap colour maps a study may choose (explain.render.COLORMAPS holds the same names; a test checks).
+HEATMAP_COLORMAPS: tuple[str, ...] = ("viridis", "cividis", "jet")
+
+
+class DisplaySpec(_Strict):
+    """How explanations are drawn for raters: ``colormap`` of heatmaps (viridis: perceptually uniform
+    and colour-blind safe; ``jet`` to match a paper's figures)."""
+
+    colormap: Literal["viridis", "cividis", "jet"] = "viridis"
+
+
 class StudyConfig(_Strict):
     """A validated study (see issue 6 for the YAML)."""
 
@@ -193,6 +204,7 @@ class StudyConfig(_Strict):
     attention: list[AttentionCheck] = Field(default_factory=list)
     max_minutes: float | None = Field(default=None, gt=0)
     texts: dict[str, str] = Field(default_factory=dict)
+    display: DisplaySpec = DisplaySpec()
 
     @field_validator("texts")
     @classmethod
@@ -324,6 +336,7 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 _SUBMODELS: dict[str, type[BaseModel]] = {
     "items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec, "recruitment": RecruitmentSpec,
     "consent": TextSpec, "instructions": TextSpec, "practice": PracticeSpec, "attention": AttentionCheck,
+    "display": DisplaySpec,
 }
 
 
