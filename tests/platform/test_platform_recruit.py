@@ -240,3 +240,35 @@ def test_timed_out_session_releases_its_items_and_takes_no_answers(world, client
     again = join(client)
     assert again.status_code == 200 and again.json()["status"] == "timed_out"
     assert client.get("/api/v1/studies/crowd/next", headers=bearer(token)).status_code == 409
+
+
+def test_an_invited_rater_of_a_link_study_rates_as_before(world, client):
+    """Invites still work on a link-mode study: no participant steps, the rater's own code."""
+    add_link_study(world, link_config(practice={"n": 1}, attention=ATTENTION))
+    invite = world.invite("crowd")[0]
+    token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
+    assert client.get("/api/v1/step", headers=bearer(token)).status_code == 404
+    for k in range(3):
+        item = client.get("/api/v1/studies/crowd/next", headers=bearer(token)).json()
+        r = client.post(
+            "/api/v1/judgements",
+            headers=bearer(token),
+            json={
+                "assignment_id": item["assignment_id"],
+                "idempotency_key": f"i{k}",
+                "answers": {"model_correct": True, "true_label": "square", "trust": 4},
+            },
+        )
+        assert r.status_code == 201, r.text
+    done = client.get("/api/v1/studies/crowd/next", headers=bearer(token))
+    assert done.status_code == 204
+    me = client.get("/api/v1/me", headers=bearer(token)).json()
+    assert me["status"] == "completed" and me["completion_code"] == done.headers["X-Completion-Code"]
+
+
+def test_recruitment_paths_are_served(client):
+    from trustlab.platform.routes import join_path, practice_image_path
+
+    spec = client.app.openapi()["paths"]
+    assert "post" in spec[join_path("{study}")]
+    assert "get" in spec[practice_image_path("{study}", "{index}")]

@@ -156,3 +156,18 @@ def test_cli_and_researcher_tab_judgement_exports_share_columns_and_the_pid(worl
     assert list(ui_rows[0]) == list(cli_rows[0]) == judgement_export_columns()
     assert "external_pid" in judgement_export_columns()
     assert {r["external_pid"] for r in cli_rows} == {r["external_pid"] for r in ui_rows} == {"pp-1", "pp-2"}
+
+
+def test_participants_csv_route_is_for_researchers(world, crowd, tmp_path):
+    auth.create_user(world.settings, handle="res3", role="researcher", password="z" * 12)
+    staff_token = crowd.post("/api/v1/login", json={"username": "res3", "password": "z" * 12}).json()["token"]
+    response = crowd.get("/api/v1/studies/crowd/participants.csv", headers=bearer(staff_token))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.text.splitlines()[0].split(",") == participant_columns("prolific")
+    rater_token = join(crowd, PARAMS).json()["token"]
+    assert crowd.get("/api/v1/studies/crowd/participants.csv", headers=bearer(rater_token)).status_code == 403
+    assert crowd.get("/api/v1/studies/alpha/participants.csv", headers=bearer(staff_token)).status_code == 409
+    from trustlab.platform.ui_researcher import export_participants
+
+    path, remembered = export_participants(crowd.app.state.services, {"token": staff_token}, "crowd", None)
+    assert path == remembered and open(path, encoding="utf-8").read() == response.text

@@ -130,3 +130,19 @@ def practice_image(
 ) -> FileResponse:
     path = recruit_steps.practice_image(services, principal, study=study, index=index)
     return FileResponse(path, media_type="image/png")
+
+
+@router.get(
+    "/studies/{study}/participants.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the CSV"}},
+)
+def participants_csv(study: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """The participants of a link-mode study as CSV, for approving and paying (researchers)."""
+    text = recruit.participants_csv(services, principal, study=study)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)[:100] or "study"
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-participants.csv"'},
+    )

@@ -50,6 +50,10 @@ class Services(Protocol):
     ) -> StudyContext: ...
 
 
+class NotAParticipant(NotFoundError):
+    """404: the rater came by invite (or is staff): there are no participant steps."""
+
+
 class StudyFull(Conflict):
     """409: every place of the study is taken (``recruitment.max_participants``)."""
 
@@ -182,10 +186,14 @@ def join_study(
     # The unit ends cleanly even when the join is refused, so that what it did for the study (its
     # codes, sweeping timed-out sessions) is kept; the refusal is raised after it.
     with unit_of_work(services.settings) as s:
-        lock_study(s, study_id=ctx.id)  # one join (and one assignment list) at a time per study
+        # A known pid (a reload, another device) needs no lock; a new one waits for the study's lock:
+        # one admission (and one assignment list) at a time per study, then the pid is looked up again.
+        known = participant_by_pid(s, study_id=ctx.id, pid=pid)
+        if known is None:
+            lock_study(s, study_id=ctx.id)
+            known = participant_by_pid(s, study_id=ctx.id, pid=pid)
         study_row = get_study(s, name=ctx.name)
         codes = rules.ensure_codes(s, study_id=ctx.id, config=config, now=now)
-        known = participant_by_pid(s, study_id=ctx.id, pid=pid)
         if known is not None:
             if get_rater(s, rater_id=known.rater_id).disabled_at is not None:
                 raise Forbidden("your participation in this study was ended by the study team")
@@ -253,10 +261,10 @@ def _issue_token(session, rater_id: int, now: datetime) -> str:
 
 def participant_of(session, principal: Principal, *, for_update: bool = False):
     if principal.is_staff or principal.study_id is None:
-        raise Forbidden("only participants of a study have this")
+        raise NotAParticipant("only participants of a link-mode study have this")
     participant = participant_for_rater(session, rater_id=principal.rater_id, for_update=for_update)
     if participant is None:
-        raise NotFoundError("you joined by invite: this study has no participant steps for you")
+        raise NotAParticipant("you joined by invite: this study has no participant steps for you")
     return participant
 
 
@@ -276,19 +284,19 @@ def refresh_status(services: Services, principal: Principal) -> str | None:
     ctx = services.study(study_id=principal.study_id)
     if not rules.is_link_study(ctx.config):
         return None
+    with read_session(services.settings) as s:  # the common case reads only
+        participant = participant_for_rater(s, rater_id=principal.rater_id)
+    if participant is None:
+        return None
+    if participant.status != "started" or not rules.timed_out(
+        ctx.config, started_at=participant.started_at, now=_now()
+    ):
+        return participant.status
     with unit_of_work(services.settings) as s:
         participant = participant_for_rater(s, rater_id=principal.rater_id, for_update=True)
-        if participant is None:
-            return None
-        now = _now()
-        if participant.status == "started" and rules.timed_out(
-            ctx.config, started_at=participant.started_at, now=now
-        ):
-            end_participation(
-                s, participant, status="timed_out", now=now, reason=f"over {ctx.config.max_minutes:g} minutes"
-            )
-            return "timed_out"
-        return participant.status
+        minutes = f"over {ctx.config.max_minutes:g} minutes"
+        end_participation(s, participant, status="timed_out", now=_now(), reason=minutes)
+        return participant_for_rater(s, rater_id=principal.rater_id).status
 
 
 def sweep_timeouts(session, config, *, study_id: int, now: datetime) -> int:

@@ -26,7 +26,14 @@ from trustlab.platform import routes
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
 from trustlab.platform.paths import existing_file
-from trustlab.platform.recruit import Services, Step, end_participation, participant_of, refresh_status
+from trustlab.platform.recruit import (
+    NotAParticipant,
+    Services,
+    Step,
+    end_participation,
+    participant_of,
+    refresh_status,
+)
 from trustlab.platform.study_cache import StudyContext
 from trustlab.studies import recruitment as rules
 from trustlab.studies.assign import progress
@@ -61,7 +68,7 @@ def _practice_condition(ctx: StudyContext) -> str:
 
 
 def _ended_step(services: Services, ctx: StudyContext, participant, done: int, total: int) -> Step:
-    with unit_of_work(services.settings) as s:
+    with read_session(services.settings) as s:  # a participant's join stored the codes
         codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=_now())
     kw = {"done": done, "items_total": total}
     if participant.status == "completed":
@@ -76,7 +83,8 @@ def _ended_step(services: Services, ctx: StudyContext, participant, done: int, t
 def next_step(services: Services, principal: Principal) -> Step:
     """What the participant should see now (see ``recruit.Step``); finishing happens here when every
     item and check is done. NotFoundError for an invited rater (they have only items)."""
-    refresh_status(services, principal)
+    if refresh_status(services, principal) is None:
+        raise NotAParticipant("you joined by invite: this study has no participant steps for you")
     ctx = services.study(study_id=principal.study_id)
     with read_session(services.settings) as s:
         participant = participant_of(s, principal)
@@ -102,17 +110,19 @@ def next_step(services: Services, principal: Principal) -> Step:
     return Step("item", **kw)
 
 
-def pending_check(services: Services, principal: Principal) -> None:
-    """Raise Conflict when a link-mode participant may not get an item now: their session ended, or
-    a practice item or attention check comes first. Nothing for invited raters."""
-    status = refresh_status(services, principal)
-    if status is None or status == "completed":  # completed: next_item answers with the code again
-        return
-    if status != "started":
-        raise Conflict(f"your participation in this study has ended ({status}); GET /api/v1/me says more")
-    step = next_step(services, principal)
+def pending_check(services: Services, principal: Principal) -> bool:
+    """Whether the rater is a link-mode participant who may get an item now (False: an invited
+    rater, who goes straight on). Raises Conflict when their session ended or a practice item or an
+    attention check comes first (a completed participant passes: ``next_item`` gives the code again)."""
+    try:
+        step = next_step(services, principal)
+    except NotAParticipant:
+        return False
     if step.kind in ("practice", "attention"):
         raise Conflict(f"answer {step.kind} {step.index + 1} of {step.total} first")
+    if step.kind not in ("item", "finished"):
+        raise Conflict(f"your participation in this study has ended ({step.kind}); GET /api/v1/me says more")
+    return True
 
 
 def finish(services: Services, principal: Principal) -> tuple[str, str | None]:
@@ -326,7 +336,7 @@ def rater_status(services: Services, principal: Principal) -> dict[str, Any]:
     if rules.is_link_study(ctx.config):
         try:
             step = next_step(services, principal)
-        except NotFoundError:
+        except NotAParticipant:
             step = None
         if step is not None:
             status = {

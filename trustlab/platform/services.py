@@ -112,9 +112,9 @@ class Services:
         ctx = self._rater_study(principal, study)
         # A link-mode participant: their session may have ended, or a practice item or an attention
         # check comes first (recruit_steps); invited raters go straight on.
-        participant = recruit_steps.is_participant(ctx.config)
-        if participant:
-            recruit_steps.pending_check(self, principal)
+        participant = recruit_steps.is_participant(ctx.config) and recruit_steps.pending_check(
+            self, principal
+        )
         # The first unit (assignment, progress) commits, releasing the study's assignment lock, before
         # the explanations may wait for the worker with no session open.
         with unit_of_work(self.settings) as s:

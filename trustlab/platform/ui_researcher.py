@@ -58,6 +58,9 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
         study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
         refresh = gr.Button("Refresh", scale=1)
         download = gr.DownloadButton("Export judgements (CSV)", scale=1, elem_id="tl-res-export")
+        download_participants = gr.DownloadButton(
+            "Participants (CSV)", scale=1, elem_id="tl-res-participants-export"
+        )
     exported = gr.State(None)  # this page's last export file (deleted by its next export)
     summary = gr.Markdown(elem_id="tl-res-summary")
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
@@ -137,6 +140,11 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
         [staff_state, study, exported],
         [download, exported],
     )
+    download_participants.click(
+        lambda st, name, previous: export_participants(services, st, name, previous),
+        [staff_state, study, exported],
+        [download_participants, exported],
+    )
 
     def signed_out() -> list:
         return [SIGNED_OUT, gr.update(choices=[], value=None), gr.Timer(active=False), "", None, None, None]
@@ -168,6 +176,29 @@ def export_judgements(
         return None, previous
     path = write_export(
         export_root(services.settings.home), name=name, suffix="-judgements.csv", text=text, previous=previous
+    )
+    return str(path), str(path)
+
+
+def export_participants(
+    services: Services, st: dict | None, name: str | None, previous: str | None
+) -> tuple[str | None, str | None]:
+    """The participants CSV of a link-mode study (for approving and paying) as a fresh file for the
+    download button; same file handling as ``export_judgements``."""
+    principal = principal_of(services, st)
+    if principal is None or not name:
+        return None, previous
+    try:
+        text = recruit.participants_csv(services, principal, study=name)
+    except PlatformError as exc:
+        gr.Warning(exc.message)
+        return None, previous
+    path = write_export(
+        export_root(services.settings.home),
+        name=name,
+        suffix="-participants.csv",
+        text=text,
+        previous=previous,
     )
     return str(path), str(path)
 
