@@ -155,10 +155,12 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
     except PlatformError as exc:
         return notice_only(view, "Cannot continue", exc.message)
     texts = study_texts(ctx.config if ctx is not None else None)
-    link = ctx is not None and is_participant(ctx.config)
+    link = bool(state.get("link"))  # a participant who came by the public link (not by invite)
     if isinstance(result, Finished):
-        if link:  # finished by this item: the completion screen (and redirect)
-            return ui_steps.step_screen(services, view, state, principal, ctx) or notice_only(view, "", "")
+        if ctx is not None and is_participant(ctx.config):  # the completion screen (and redirect)
+            screen = ui_steps.step_screen(services, view, state, principal, ctx)
+            if screen is not None:
+                return screen
         return _done(view, state, result)
     item_path = services.item_image(principal, item_id=result["item_id"])
 

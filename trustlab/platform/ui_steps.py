@@ -19,7 +19,7 @@ import gradio as gr
 from trustlab.platform import recruit_steps
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import InvalidAnswer
-from trustlab.platform.recruit import Step
+from trustlab.platform.recruit import NotAParticipant, Step
 from trustlab.platform.study_cache import StudyContext
 from trustlab.platform.ui_rater_view import (
     RaterView,
@@ -40,8 +40,12 @@ PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "generic": "the stud
 def step_screen(
     services: Any, view: RaterView, state: dict, principal: Principal, ctx: StudyContext, *, message: str = ""
 ) -> list | None:
-    """The participant's current step as outputs (None: show the next regular item)."""
-    step = recruit_steps.next_step(services, principal)
+    """The participant's current step as outputs (None: show the next regular item; also for a rater
+    who came to a link-mode study by invite: they rate as before)."""
+    try:
+        step = recruit_steps.next_step(services, principal)
+    except NotAParticipant:
+        return None
     texts = study_texts(ctx.config)
     kept = {"token": state.get("token"), "study": ctx.name, "link": True, "intro_seen": True}
     if step.kind == "item":
