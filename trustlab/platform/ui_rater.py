@@ -1,4 +1,6 @@
-"""The rating screen (Gradio): one item at a time, keyboard answers, completion code.
+"""The rating screen (Gradio): one item at a time, keyboard answers, completion code; for a link-mode
+study's participants also the practice items, attention checks and endings (``ui_steps``), and the
+consent and instructions of the public link (``ui_entry``).
 
 Per-rater state lives in the database; the page holds only the bearer token (per-tab gr.State, and
 the browser's localStorage through gr.BrowserState so a reload resumes: see ui_rater_access, which
@@ -33,7 +35,7 @@ from trustlab.platform.ui_rater_view import (
     submit_label,
     unchanged,
 )
-from trustlab.platform.ui_render import HELP_HTML, done_html, progress_html, stage_html
+from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.studies.questions import ANSWER_KIND, CANT_TELL
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ __all__ = ["WELCOME", "RaterView", "build_rater_tab", "on_submit", "show_next"]
 def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
     """Create the rating components inside the current Blocks context and wire submit."""
     state = gr.State({})
-    notice = gr.HTML(notice_html_welcome(), elem_id="tl-notice")
+    notice = gr.HTML(notice_html(*WELCOME), elem_id="tl-notice")
     with gr.Column(visible=False, elem_id="tl-consent") as consent:
         consent_text = gr.Markdown(elem_id="tl-consent-text")
         with gr.Row():
@@ -129,12 +131,6 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
     return view
 
 
-def notice_html_welcome() -> str:
-    from trustlab.platform.ui_render import notice_html
-
-    return notice_html(*WELCOME)
-
-
 def show_next(services: Services, view: RaterView, state: dict, message: str = "") -> list:
     """Fetch the rater's current screen and return every output's update.
 
@@ -186,7 +182,9 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
         view.submit: gr.update(value=submit_label(texts)),
         view.consent: gr.update(visible=False),
         view.intro: gr.update(visible=False),
-        view.intro_open: gr.update(visible=link and ctx.config.instructions is not None),
+        view.intro_open: gr.update(
+            visible=link and ctx.config.instructions is not None, value=texts["instructions_open"]
+        ),
     }
     if result.get("pending"):  # no assignment in the state: nothing can be answered until it is shown
         waiting = {**_kept(state), "study": study, "pending": True}

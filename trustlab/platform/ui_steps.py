@@ -66,7 +66,9 @@ def _panel(view: RaterView, ctx: StudyContext, step: Step, texts: dict, stage: s
         view.submit: gr.update(value=submit_label(texts)),
         view.consent: gr.update(visible=False),
         view.intro: gr.update(visible=False),
-        view.intro_open: gr.update(visible=ctx.config.instructions is not None),
+        view.intro_open: gr.update(
+            visible=ctx.config.instructions is not None, value=texts["instructions_open"]
+        ),
         view.poll: gr.Timer(active=False),
     }
 
