@@ -182,7 +182,11 @@ def world_settings_cache_bust(client) -> None:
 
 def test_invite_studies_have_no_join_and_missing_pid_is_422(world, client):
     add_link_study(world, link_config())
-    assert client.post("/api/v1/studies/alpha/join", json={"pid": "x", "consent": True}).status_code == 404
+    invite_only = client.post("/api/v1/studies/alpha/join", json={"pid": "x", "consent": True})
+    unknown = client.post("/api/v1/studies/nope/join", json={"pid": "x", "consent": True})
+    assert invite_only.status_code == unknown.status_code == 404
+    for answer in (invite_only, unknown, client.get("/api/v1/studies/nope/entry")):
+        assert "alpha" not in answer.text.replace("'alpha'", "") and "beta" not in answer.text
     assert join(client, {"STUDY_ID": "only"}).status_code == 422
     generic = join(client, {"pid": "generic-id"})  # ?pid= works on every platform
     assert generic.status_code == 201

@@ -128,6 +128,13 @@ def test_pid_and_platform_params_per_platform():
         "https://www.mturk.com/mturk/externalSubmit?assignmentId=A1&code=C0DE"
     )
     assert rules.split_params(prolific, {"pid": "generic"})[0] == "generic"
+    _, evil = rules.split_params(
+        mturk, {"workerId": "W", "assignmentId": "A", "turkSubmitTo": "https://evil.example"}
+    )
+    assert (
+        "turkSubmitTo" not in evil
+        and rules.completion_url(mturk, codes=("C", "S"), pid="W", params=evil) is None
+    )
     assert rules.screenout_url(prolific, codes=("C", "S 1")) == (
         "https://app.prolific.com/submissions/complete?cc=S%201"
     )

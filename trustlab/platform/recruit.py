@@ -115,11 +115,15 @@ def _now() -> datetime:
 
 
 def _link_study(services: Services, study: str) -> StudyContext:
-    ctx = services.study(name=study, fresh=True)
-    if not rules.is_link_study(ctx.config):
-        raise NotFoundError(
-            f"study {study!r} recruits by invite only: open your invite link (recruitment.mode: invite)"
-        )
+    """The link-mode study called ``study``; else one plain 404 that names no other study and does
+    not tell an unknown study from an invite-only one (anyone may call the public routes). The
+    context may be seconds old (a config never changes); its status is read fresh where it matters."""
+    try:
+        ctx = services.study(name=study)
+    except NotFoundError:
+        ctx = None
+    if ctx is None or not rules.is_link_study(ctx.config):
+        raise NotFoundError(f"there is no study called {study!r} to join by link; check the link you opened")
     return ctx
 
 

@@ -44,6 +44,8 @@ PLACE_HOLDING: tuple[str, ...] = ("started", "completed")
 ENDED: tuple[str, ...] = tuple(s for s in STATUSES if s != "started")
 CODE_BYTES = 4  # 8 hex characters, like Prolific's own codes
 MAX_PARAM_CHARS = 200
+# Where MTurk sends a HIT's workers back (``turkSubmitTo``): production and the sandbox.
+MTURK_HOSTS = frozenset({"https://www.mturk.com", "https://workersandbox.mturk.com"})
 
 
 def is_link_study(config: StudyConfig) -> bool:
@@ -70,11 +72,14 @@ def split_params(config: StudyConfig, params: Mapping[str, Any]) -> tuple[str | 
     """(participant id, the platform's other parameters) from a link's query parameters.
 
     The pid is the platform's id parameter (PROLIFIC_PID, workerId, pid), or ``pid`` on any platform;
-    parameters the platform does not define are dropped; values are cut to 200 characters.
+    parameters the platform does not define are dropped, and a ``turkSubmitTo`` that is not MTurk's
+    (``MTURK_HOSTS``); values are cut to 200 characters.
     """
     names = PLATFORM_PARAMS[config.recruitment.platform]
     clean = {str(k): str(v)[:MAX_PARAM_CHARS] for k, v in params.items() if v is not None and str(v) != ""}
     pid = clean.get(names[0]) or clean.get("pid")
+    if clean.get("turkSubmitTo", "").rstrip("/") not in MTURK_HOSTS:
+        clean.pop("turkSubmitTo", None)  # a finished worker is sent there: only MTurk's own hosts
     return pid, {name: clean[name] for name in names[1:] if name in clean}
 
 
