@@ -167,8 +167,13 @@ def test_prolific_link_consent_instructions_practice_items_attention_completion(
             assert sum(x.startswith("attention") for x in seen) == 1
 
             # Declining consent: the screen-out URL with the study's screen-out code; nothing stored.
-            page = browser.new_context().new_page()
+            # (on a phone: the consent page does not scroll sideways)
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
             page.goto(link(base, "P2"))
+            page.wait_for_selector(f"#tl-consent-text :text('{CONSENT}')")
+            assert page.evaluate(
+                "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+            )
             page.click("#tl-consent-decline")
             with read_session(world.settings) as s:
                 screenout = recruitment_codes(s, study_id=study_id).screenout_code
