@@ -4,6 +4,8 @@ the config's colour maps are the renderer's."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -17,11 +19,11 @@ from trustlab.db.schema import Explanation
 from trustlab.explain.render import COLORMAPS, COLOUR_BAR_WIDTH, DISPLAY_SIDE, MARGIN
 from trustlab.explain.store import save_array
 from trustlab.platform.app import create_app
-from trustlab.studies.config import HEATMAP_COLORMAPS, StudyConfig
+from trustlab.studies.config import DisplaySpec, StudyConfig
 
 
 def test_config_colour_maps_are_the_renderers():
-    assert HEATMAP_COLORMAPS == COLORMAPS
+    assert get_args(DisplaySpec.model_fields["colormap"].annotation) == COLORMAPS
     assert StudyConfig.model_fields["display"].default.colormap == COLORMAPS[0]
 
 

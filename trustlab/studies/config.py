@@ -161,13 +161,9 @@ class AnalysisSpec(_Strict):
         return pairs
 
 
-# Heatmap colour maps a study may choose (explain.render.COLORMAPS holds the same names; a test checks).
-HEATMAP_COLORMAPS: tuple[str, ...] = ("viridis", "cividis", "jet")
-
-
 class DisplaySpec(_Strict):
-    """How explanations are drawn for raters: ``colormap`` of heatmaps (viridis: perceptually uniform
-    and colour-blind safe; ``jet`` to match a paper's figures)."""
+    """Heatmaps' ``colormap``: viridis (perceptually uniform, colour-blind safe) or jet as in a paper.
+    explain.render.COLORMAPS lists the same names (a test checks)."""
 
     colormap: Literal["viridis", "cividis", "jet"] = "viridis"
 
@@ -204,7 +200,7 @@ class StudyConfig(_Strict):
     attention: list[AttentionCheck] = Field(default_factory=list)
     max_minutes: float | None = Field(default=None, gt=0)
     texts: dict[str, str] = Field(default_factory=dict)
-    display: DisplaySpec = DisplaySpec()
+    display: DisplaySpec = DisplaySpec()  # how raters see explanations (issue 16)
 
     @field_validator("texts")
     @classmethod
