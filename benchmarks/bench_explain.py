@@ -39,16 +39,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trustlab.explain.base import get_explainer  # noqa: E402
+from trustlab.explain.base import ExplainError, get_explainer  # noqa: E402
+from trustlab.explain.cam_target import TokensToMap, cam_target  # noqa: E402
 from trustlab.explain.layers import penultimate_features  # noqa: E402
 from trustlab.explain.twins import build_gallery  # noqa: E402
 from trustlab.explanation_methods import METHOD_NAMES, names_where  # noqa: E402
-from trustlab.models.arch import build_model  # noqa: E402
+from trustlab.models.arch import ArchError, build_model  # noqa: E402
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 NUM_CLASSES = 4
 # One forward per channel (512 on resnet18): too slow for a CPU run unless asked for.
-SLOW_ON_CPU = ("scorecam",)
+SLOW_ON_CPU = ("scorecam", "ablationcam")
 # Methods with many forward passes per image (sampling, integration steps, one per channel) are timed
 # on fewer images (ms/image is the measure).
 MANY_PASSES = names_where(many_passes=True)
@@ -105,6 +106,30 @@ def _images(size: int, n: int) -> torch.Tensor:
     return (x - mean) / std
 
 
+def _build(arch: str, size: int) -> torch.nn.Module:
+    """A random-init classifier for ``NUM_CLASSES`` classes from any ``--arch`` form, through
+    ``trustlab.models.arch.build_model`` (at ``size`` px where it takes an image size); ``timm:NAME``
+    and ``torchvision:NAME`` straight from those libraries while ``build_model`` does not know them."""
+    import inspect
+
+    sized = {"img_size": size} if "img_size" in inspect.signature(build_model).parameters else {}
+    try:
+        return build_model(arch, NUM_CLASSES, **sized)
+    except ArchError:
+        if arch.startswith("torchvision:"):
+            import torchvision
+
+            return torchvision.models.get_model(arch.split(":", 1)[1], weights=None, num_classes=NUM_CLASSES)
+        if not arch.startswith("timm:"):
+            raise
+    import timm
+
+    try:
+        return timm.create_model(arch[5:], pretrained=False, num_classes=NUM_CLASSES, img_size=size)
+    except TypeError:  # CNNs take any size and have no img_size argument
+        return timm.create_model(arch[5:], pretrained=False, num_classes=NUM_CLASSES)
+
+
 def bench_methods(model, x, args, device) -> list[tuple[str, int, list[float]]]:
     """Per method: (name, images per call, wall seconds per call over the repeats)."""
     norm = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
@@ -127,7 +152,12 @@ def bench_methods(model, x, args, device) -> list[tuple[str, int, list[float]]]:
         if cls.kind == "examples":
             kwargs["gallery"] = gallery
         batch = x[: args.perturb_images] if method in MANY_PASSES else x
-        with cls(model, **kwargs) as explainer:
+        try:
+            explainer = cls(model, **kwargs)
+        except ExplainError as exc:  # e.g. fullgrad or cam on a transformer
+            print(f"  {method:<22} refused: {str(exc)[:90]}", flush=True)
+            continue
+        with explainer:
             repeats = args.method_repeats if method in MANY_PASSES else args.repeats
             times = _interleaved({method: lambda e=explainer, b=batch: e.explain(b, targets=[0] * len(b))},
                                  device, repeats)[method]
@@ -161,6 +191,10 @@ def bench_lime_vs_reference(model, x, args, device) -> list[tuple[str, float]]:
         with torch.no_grad():
             return torch.softmax(model((t - mean) / std), dim=1).cpu().numpy()
 
+    # lime 0.2 has a progress bar to switch off; older releases have no such argument.
+    arguments = lime_image.LimeImageExplainer.explain_instance.__code__.co_varnames
+    quiet = {"progress_bar": False} if "progress_bar" in arguments else {}
+
     def reference(batch_size: int) -> None:
         lime_image.LimeImageExplainer(random_state=0).explain_instance(
             pixels,
@@ -171,7 +205,7 @@ def bench_lime_vs_reference(model, x, args, device) -> list[tuple[str, float]]:
             num_samples=args.lime_samples,
             batch_size=batch_size,
             segmentation_fn=lambda _img: segments,
-            progress_bar=False,
+            **quiet,
         )
 
     runs = {
@@ -193,7 +227,10 @@ def bench_gradcam_vs_forward(model, x, device, repeats: int) -> dict[str, list[f
             model(x)
 
     explainer = get_explainer("gradcam")(model, mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    plain = GradCAM(model, [model.layer4[-1]])
+    target = cam_target(model, example=x[:1])
+    if isinstance(target.reshape, TokensToMap):
+        target.reshape.set_input(x)
+    plain = GradCAM(model, [target.layer], reshape_transform=target.reshape)
     targets = [ClassifierOutputTarget(0)] * len(x)
     try:
         return _interleaved({
@@ -223,10 +260,12 @@ def run_speed(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build_model(args.arch, NUM_CLASSES).to(device).eval()
+    model = _build(args.arch, args.size).to(device).eval()
+    params_m = sum(p.numel() for p in model.parameters()) / 1e6
     x = _images(args.size, args.batch).to(device)
     print(
-        f"{args.arch} (random init), {args.size}px, device {device}, CPU threads {torch.get_num_threads()}; "
+        f"{args.arch} (random init, {params_m:.1f} M parameters), {args.size}px, device {device}, "
+        f"CPU threads {torch.get_num_threads()}; "
         f"LIME/KernelSHAP samples {args.lime_samples}",
         flush=True,
     )
@@ -250,6 +289,8 @@ def run_speed(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
+    from explain_demo_gallery import save_gallery, watermarked
+
     from trustlab.data.demo import generate_demo
     from trustlab.data.ingest import ingest
     from trustlab.db.engine import dispose_engines, unit_of_work
@@ -313,47 +354,13 @@ def run_demo(args: argparse.Namespace) -> None:
         print("\nwatermark bias report (share of saliency inside the watermark box)")
         print(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         wrong = [(e, p, item) for e, p, item in rows if p.predicted_label != item.current_label]
-        marked = _watermarked(data_dir)
+        marked = watermarked(data_dir)
         on_logo = sum(marked.get(Path(item.source_path).name, False) for _, _, item in wrong)
         print(f"\nmisclassified test images: {len(wrong)}, {on_logo} of them carry the watermark")
         if args.gallery:
-            _save_gallery(settings, wrong, marked, Path(args.gallery))
+            save_gallery(settings, wrong, marked, Path(args.gallery))
             print(f"Grad-CAM of misclassified test images: {args.gallery}")
         dispose_engines()
-
-
-def _watermarked(data_dir: Path) -> dict[str, bool]:
-    """{image file name: carries the logo} from the demo's truth.csv."""
-    import csv
-
-    with open(data_dir / "truth.csv", newline="") as handle:
-        return {Path(r["path"]).name: r["watermark"] == "True" for r in csv.DictReader(handle)}
-
-
-def _save_gallery(settings, wrong, marked: dict[str, bool], out: Path, columns: int = 4,
-                  shown: int = 8) -> None:
-    """A grid of Grad-CAM overlays of misclassified test images (those with the logo first), each
-    captioned "true -> predicted"."""
-    from PIL import Image, ImageDraw
-
-    from trustlab.explain.store import artifact_path
-
-    ordered = sorted(wrong, key=lambda r: not marked.get(Path(r[2].source_path).name, False))[:shown]
-    tiles = []
-    for explanation, prediction, item in ordered:
-        with Image.open(artifact_path(settings, explanation.overlay_path)) as overlay:
-            tile = overlay.convert("RGB").resize((192, 192))
-        canvas = Image.new("RGB", (192, 212), "white")
-        canvas.paste(tile, (0, 0))
-        ImageDraw.Draw(canvas).text((4, 195), f"{item.current_label} -> {prediction.predicted_label}",
-                                    fill="black")
-        tiles.append(canvas)
-    rows = -(-len(tiles) // columns)
-    grid = Image.new("RGB", (columns * 196, rows * 216), "white")
-    for i, tile in enumerate(tiles):
-        grid.paste(tile, ((i % columns) * 196 + 2, (i // columns) * 216 + 2))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -361,7 +368,8 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--arch", default="resnet18", choices=("resnet18", "resnet34", "resnet50"))
+    parser.add_argument("--arch", default="resnet18",
+                        help="resnet18 (a built-in name), timm:NAME, torchvision:NAME or python:MOD:FACTORY")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--perturb-images", type=int, default=2, help="images for the many-pass methods")

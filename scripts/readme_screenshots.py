@@ -1,5 +1,6 @@
 """Take the README's screenshots from a finished demo: serve TRUSTLAB_HOME, open the printed invite
-link, the researcher tab and the curator tab in headless Chromium, and the report file.
+link, the researcher tab and the curator tab in headless Chromium, and the report file (the rating
+screen at 1366 x 768 and at 390 x 844).
 
     TRUSTLAB_HOME=.trustlab .venv/bin/python scripts/readme_screenshots.py docs/screenshots
 """
@@ -57,7 +58,9 @@ def main(out: Path) -> None:
     invite = create_invites(settings, study=STUDY, n=1, base_url=base)[0].url
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # The rating screen as a laptop (1366 x 768, what is on screen without scrolling) and a phone
+        # (390 x 844, the whole page) show it.
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(invite)
         page.wait_for_selector(".tl-stage", timeout=TIMEOUT_MS)
         for _ in range(4):  # answer (y, class 1, trust 5, helpfulness 5, confidence 5) until an
@@ -71,7 +74,10 @@ def main(out: Path) -> None:
                 "a => { const e = document.querySelector('.tl-stage');"
                 " return e && e.getAttribute('data-assignment') !== a; }", arg=before, timeout=TIMEOUT_MS)
         page.wait_for_timeout(800)
-        page.screenshot(path=str(out / "rating.png"), full_page=True)
+        page.screenshot(path=str(out / "rating.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(out / "rating-phone.png"), full_page=True)
 
         staff = browser.new_page(viewport={"width": 1280, "height": 900})
         staff.goto(base)

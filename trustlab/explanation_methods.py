@@ -41,7 +41,11 @@ class MethodSpec:
     needs_gradients: the method runs a backward pass (it cannot run under ``torch.no_grad``).
     many_passes: explaining one image costs many forward passes (sampling, integration steps, one
         per channel), so it is timed and batched on fewer images.
-    params: the method's parameters and their defaults (read-only); explainers accept exactly these.
+    params: the method's parameters and their defaults (read-only); explainers accept these and
+        ``optional``.
+    optional: parameters without a default, part of the parameters (and so of the stored
+        explanation's key) only when given: ``target_layer`` of the CAM family (a dotted module name;
+        found automatically otherwise) and ``feature_layer`` of twins (default: the head's input).
     """
 
     name: str
@@ -52,6 +56,7 @@ class MethodSpec:
     needs_gradients: bool
     many_passes: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+    optional: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Read-only, so that no explainer or caller can change a default for everyone.
@@ -59,7 +64,14 @@ class MethodSpec:
 
 
 def _cam(
-    name: str, label: str, how: str, *, needs_gradients: bool = True, many_passes: bool = False
+    name: str,
+    label: str,
+    how: str,
+    *,
+    needs_gradients: bool = True,
+    many_passes: bool = False,
+    params: Mapping[str, Any] | None = None,
+    optional: tuple[str, ...] = ("target_layer",),
 ) -> MethodSpec:
     return MethodSpec(
         name=name,
@@ -70,6 +82,8 @@ def _cam(
         f"({how}).",
         needs_gradients=needs_gradients,
         many_passes=many_passes,
+        params=params or {},
+        optional=optional,
     )
 
 
@@ -91,6 +105,40 @@ _ALL: tuple[MethodSpec, ...] = (
     _cam("layercam", "LayerCAM", "feature maps weighted position by position by their positive gradients"),
     _cam(
         "cam", "CAM", "feature maps weighted by the classifier's weights for the class", needs_gradients=False
+    ),
+    _cam(
+        "ablationcam",
+        "Ablation-CAM",
+        "each feature map weighted by how much the score drops when that map is switched off",
+        needs_gradients=False,
+        many_passes=True,
+    ),
+    _cam("xgradcam", "XGrad-CAM", "feature maps weighted by their gradients, scaled by their activations"),
+    _cam(
+        "fullgrad",
+        "FullGrad",
+        "gradients of the image and of every layer's bias, added up",
+        optional=(),
+    ),
+    _cam("eigengradcam", "Eigen-Grad-CAM", "the main principal component of feature maps times gradients"),
+    _cam(
+        "shapleycam",
+        "Shapley-CAM",
+        "feature maps weighted by gradients corrected with second-order terms (Shapley values)",
+    ),
+    _cam(
+        "finercam",
+        "Finer-CAM",
+        "like Grad-CAM, on the difference from the most similar other classes, so that the details "
+        "telling them apart stand out",
+        params={"alpha": 1.0, "comparisons": 3},
+    ),
+    _cam(
+        "kpcacam",
+        "KPCA-CAM",
+        "the main kernel principal component of the feature maps",
+        needs_gradients=False,
+        params={"kernel": "sigmoid"},
     ),
     MethodSpec(
         name="lime",
@@ -125,6 +173,7 @@ _ALL: tuple[MethodSpec, ...] = (
         "this one, with their similarity (1.00 = identical to the model).",
         needs_gradients=False,
         params={"k": 5},
+        optional=("feature_layer",),
     ),
     MethodSpec(
         name="counterfactual_twin",
@@ -135,6 +184,7 @@ _ALL: tuple[MethodSpec, ...] = (
         "similar to this one: what the image would have to look like to be that class.",
         needs_gradients=False,
         params={"k": 5},
+        optional=("feature_layer",),
     ),
     MethodSpec(
         name="integrated_gradients",

@@ -82,3 +82,23 @@ def test_explain_bias_and_sanity_verbs(cli, tmp_path):
 def test_errors_exit_non_zero_with_a_message(cli, args, message):
     result = cli(*args)
     assert result.exit_code == 1 and message in result.output
+
+
+def test_target_layer_flag_reaches_the_cam_methods(cli, sqlite_settings):
+    from sqlalchemy import select
+
+    from trustlab.db.engine import read_session
+    from trustlab.db.schema import Explanation
+
+    result = cli("explain", "--model", "m", "--methods", "gradcam", "--target-layer", "features.6",
+                 "--no-faithfulness", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["methods"][0]["explanations"] == 4
+    with read_session(sqlite_settings) as session:
+        layers = {e.params.get("target_layer") for e in session.scalars(select(Explanation))}
+    assert layers == {"features.6"}
+    wrong = cli("explain", "--model", "m", "--methods", "gradcam", "--target-layer", "features.66")
+    assert wrong.exit_code == 1 and "features.6" in wrong.output  # the closest names are listed
+    sanity = cli("sanity-check", "--model", "m", "--methods", "gradcam", "--n-items", "2",
+                 "--target-layer", "features.6", "--json")
+    assert sanity.exit_code == 0, sanity.output

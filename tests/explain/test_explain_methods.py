@@ -12,7 +12,8 @@ from torch import nn
 from torchvision.models import resnet18
 
 from trustlab.explain.base import EXPLAINERS, Explainer, ExplainError, get_explainer, params_key
-from trustlab.explain.layers import default_target_layer, penultimate_features
+from trustlab.explain.cam_target import default_target_layer
+from trustlab.explain.layers import penultimate_features
 from trustlab.explain.twins import build_gallery
 from trustlab.explanation_methods import METHOD_NAMES
 from trustlab.models.arch import SimpleCNN, build_model, cam_target_layer

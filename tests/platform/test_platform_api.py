@@ -29,19 +29,6 @@ RATER_KEYS = {
 }
 
 
-def failing_explainer(settings, *, model, item_ids, methods):
-    raise RuntimeError("no model checkpoint in this test")
-
-
-@pytest.fixture
-def client(world):
-    app = create_app(
-        world.settings, ui=False, worker=ExplanationWorker(world.settings, explain_fn=failing_explainer)
-    )
-    with TestClient(app) as c:
-        yield c
-
-
 def join(client, token: str) -> dict:
     r = client.post("/api/v1/invites/accept", json={"invite": token, "pid": "P-1"})
     assert r.status_code == 200, r.text

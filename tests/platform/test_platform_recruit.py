@@ -7,32 +7,15 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from fastapi.testclient import TestClient
 from recruit_world import add_link_study, link_config
 from sqlalchemy import func, select
 
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.schema import Assignment, Judgement, Participant, ParticipantAnswer, Rater, Study
-from trustlab.platform.app import create_app
-from trustlab.platform.worker import ExplanationWorker
 from trustlab.studies.judgements import read_judgements
 
 PARAMS = {"PROLIFIC_PID": "pp-1", "STUDY_ID": "st-9", "SESSION_ID": "se-3"}
 ATTENTION = [{"prompt": "To show you read this, choose 'No'.", "answer": {"model_correct": False}}]
-
-
-def failing_explainer(settings, *, model, item_ids, methods):
-    raise RuntimeError("no model checkpoint in this test")
-
-
-@pytest.fixture
-def client(world):
-    app = create_app(
-        world.settings, ui=False, worker=ExplanationWorker(world.settings, explain_fn=failing_explainer)
-    )
-    with TestClient(app) as c:
-        yield c
 
 
 def bearer(token: str) -> dict:

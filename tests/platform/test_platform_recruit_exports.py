@@ -9,28 +9,16 @@ import io
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from recruit_world import add_link_study, link_config
-from test_platform_recruit import ATTENTION, PARAMS, bearer, failing_explainer, join, rate_everything
+from test_platform_recruit import ATTENTION, PARAMS, bearer, join, rate_everything
 from typer.testing import CliRunner
 
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app as cli_app
 from trustlab.platform import auth, recruit, staff
-from trustlab.platform.app import create_app
-from trustlab.platform.worker import ExplanationWorker
 from trustlab.studies.blinding import unblind_study
 from trustlab.studies.export import export_study, judgement_export_columns
 from trustlab.studies.participants import participant_columns, participants_frame
-
-
-@pytest.fixture
-def client(world):
-    app = create_app(
-        world.settings, ui=False, worker=ExplanationWorker(world.settings, explain_fn=failing_explainer)
-    )
-    with TestClient(app) as c:
-        yield c
 
 
 @pytest.fixture

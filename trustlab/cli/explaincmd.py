@@ -22,6 +22,11 @@ from trustlab.explanation_methods import METHOD_NAMES
 from trustlab.models.errors import ModelError
 
 T = TypeVar("T")
+TARGET_LAYER_OPTION = typer.Option(
+    "", "--target-layer",
+    help="CAM methods: the layer to explain, a dotted module name (e.g. blocks.11.norm1); "
+    "default: found for the model.",
+)
 METHODS_HELP = f"Comma-separated methods: {', '.join(METHOD_NAMES)}."
 
 
@@ -69,6 +74,7 @@ def explain(
     no_faithfulness: bool = typer.Option(
         False, "--no-faithfulness", help="Skip deletion/insertion/ROAD scores."
     ),
+    target_layer: str = TARGET_LAYER_OPTION,
     as_json: bool = JSON_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
@@ -89,6 +95,7 @@ def explain(
         batch_size=batch_size,
         device=None if device == "auto" else device,
         faithfulness=not no_faithfulness,
+        target_layer=target_layer or None,
         progress=True,
     )
     import pandas as pd
@@ -184,6 +191,7 @@ def sanity_check_cmd(
     seed: int = typer.Option(0, help="Seed of the random weights."),
     params: str = typer.Option("", help="Per-method parameters as JSON."),
     device: str = typer.Option("auto", help="cpu, cuda or auto."),
+    target_layer: str = TARGET_LAYER_OPTION,
     as_json: bool = JSON_OPTION,
     wide: bool = WIDE_OPTION,
 ) -> None:
@@ -200,6 +208,7 @@ def sanity_check_cmd(
         seed=seed,
         params=_params(params),
         device=None if device == "auto" else device,
+        target_layer=target_layer or None,
     )
     title = f"parameter randomisation ({mode}): Spearman of trained vs randomised maps; low = sensitive"
     emit({"model": model, "mode": mode, "rows": frame}, as_json=as_json,

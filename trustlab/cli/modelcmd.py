@@ -30,9 +30,17 @@ def _run(func: Callable[..., T], **kwargs: Any) -> T:
 @app.command("train")
 def train(
     dataset: str = typer.Option(..., help="Dataset name (see `trustlab datasets`)."),
-    arch: str = typer.Option("simple_cnn", help="simple_cnn, resnet18, resnet34, resnet50 or vgg16."),
+    arch: str = typer.Option(
+        "simple_cnn",
+        help="simple_cnn, resnet18, resnet34, resnet50, vgg16, torchvision:NAME, timm:NAME or "
+        "python:package.module:factory (README: Bring your own model).",
+    ),
     name: str = typer.Option(..., help="Name of the new model version."),
-    weights: str = typer.Option("none", help="Local torchvision state-dict file, 'torch-cache', or none."),
+    weights: str = typer.Option(
+        "none",
+        help="Local weights file (state dict, timm checkpoint or .safetensors), 'torch-cache' (built-in "
+        "archs), or none.",
+    ),
     freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="Train only the new head."),
     epochs: int = typer.Option(10, min=1),
     batch_size: int = typer.Option(8, min=2),

@@ -7,7 +7,7 @@ Importing this package imports every method module, which registers its explaine
 name, so ``EXPLAINERS`` is complete for any reader of any ``trustlab.explain`` module.
 """
 
-from trustlab.explain import captum_methods, gradcam, lime, twins  # noqa: F401  (register methods)
+from trustlab.explain import cam_methods, captum_methods, gradcam, lime, twins  # noqa: F401  (register)
 from trustlab.explain.base import EXPLAINERS, Attribution, Explainer, ExplainError, get_explainer
 
 __all__ = ["EXPLAINERS", "Attribution", "ExplainError", "Explainer", "get_explainer"]

@@ -69,6 +69,7 @@ def register(cls: type[Explainer]) -> type[Explainer]:
     spec = METHODS[cls.name]
     cls.spec = spec
     cls.default_params = spec.params
+    cls.optional_params = spec.optional
     cls.kind = "examples" if spec.display == "examples" else "map"
     EXPLAINERS[cls.name] = cls
     return cls
@@ -102,7 +103,8 @@ class Explainer:
     mean, std: the per-channel normalisation the model expects (pixel = x * std + mean, pixels in
         [0, 1]); methods that need pixel values (LIME's segmentation, black hide colour) use them.
     **params: method parameters; unknown names raise :class:`ExplainError`. Defaults are the
-        catalogue entry's (``default_params``); :attr:`params` holds the merged values.
+        catalogue entry's (``default_params``); :attr:`params` holds the merged values. The entry's
+        ``optional`` names (no default) are accepted too and appear in :attr:`params` only when given.
     """
 
     name: ClassVar[str] = ""
@@ -110,6 +112,8 @@ class Explainer:
     spec: ClassVar[MethodSpec]
     kind: ClassVar[str] = "map"  # "map" (saliency) or "examples" (twins)
     default_params: ClassVar[Mapping[str, Any]] = {}
+    # Parameters without a default (e.g. CAM's target_layer): accepted, recorded only when given.
+    optional_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -119,9 +123,9 @@ class Explainer:
         std: tuple[float, float, float] = IDENTITY_STD,
         **params: Any,
     ) -> None:
-        unknown = sorted(set(params) - set(self.default_params))
+        unknown = sorted(set(params) - set(self.default_params) - set(self.optional_params))
         if unknown:
-            allowed = ", ".join(sorted(self.default_params)) or "none"
+            allowed = ", ".join(sorted({*self.default_params, *self.optional_params})) or "none"
             raise ExplainError(f"{self.name}: unknown parameter(s) {unknown}; allowed: {allowed}")
         self.model = model
         self.params: dict[str, Any] = {**self.default_params, **params}

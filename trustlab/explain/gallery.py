@@ -15,6 +15,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.explain.base import ExplainError
+from trustlab.explain.layers import penultimate_features
 from trustlab.explain.store import cache_path, save_cached_array
 from trustlab.explain.twins import Gallery, normalise_rows
 from trustlab.models.checkpoint import LoadedModel
@@ -30,10 +31,13 @@ def embeddings_cache_name(version: ModelVersion, item_ids: list[int]) -> str:
 
 
 def train_gallery(
-    settings: Settings, loaded: LoadedModel, version: ModelVersion
+    settings: Settings, loaded: LoadedModel, version: ModelVersion, *, feature_layer: str | None = None
 ) -> tuple[Gallery, dict[int, Item]]:
     """The gallery of the model's training items (labels as the model was trained: original or
-    current) and those items by id. Embeddings come from the cache when present."""
+    current) and those items by id. Embeddings come from the cache when present.
+
+    feature_layer: embed with this module's output (twins' ``feature_layer``) instead of the
+    penultimate features."""
     with unit_of_work(settings) as session:
         items = list_items(session, dataset_id=version.dataset_id, split=GALLERY_SPLIT)
     if not items:
@@ -44,12 +48,20 @@ def train_gallery(
     index = {name: i for i, name in enumerate(loaded.class_names)}
     labels = [index.get(item_label(item, version.labels_source or "original"), -1) for item in items]
     ids = [item.id for item in items]
-    path = cache_path(settings, embeddings_cache_name(version, ids))
+    name = embeddings_cache_name(version, ids)
+    if feature_layer:
+        name = name.replace(".npy", f"-{hashlib.sha256(feature_layer.encode()).hexdigest()[:8]}.npy")
+
+        def features(x):
+            return penultimate_features(loaded.module, x, layer=feature_layer)
+    else:
+        features = loaded.features
+    path = cache_path(settings, name)
     if path.exists():
         embeddings = np.load(path, allow_pickle=False)
     else:
         parts = [
-            loaded.features(loaded.load_items(items[s : s + EMBED_BATCH])).float().cpu().numpy()
+            features(loaded.load_items(items[s : s + EMBED_BATCH])).float().cpu().numpy()
             for s in range(0, len(items), EMBED_BATCH)
         ]
         embeddings = normalise_rows(np.concatenate(parts))

@@ -32,9 +32,10 @@ from trustlab.explain.base import Explainer, ExplainError, get_explainer, params
 from trustlab.explain.faithfulness import faithfulness_scores
 from trustlab.explain.gallery import train_gallery
 from trustlab.explain.gradcam import CamExplainer
-from trustlab.explain.layers import default_target_layer
 from trustlab.explain.record import build_explanation
 from trustlab.models.checkpoint import LoadedModel, load_model
+from trustlab.models.errors import ModelError
+from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.models.infer import iter_probabilities
 from trustlab.models.predict import HOLDOUT, prediction_rows
 from trustlab.progress import progress as progress_bar
@@ -80,11 +81,29 @@ def resolve_params(method: str, params: dict[str, Any] | None) -> dict[str, Any]
     ``params`` maps method names to dicts, e.g. ``{"lime": {"num_samples": 500}}``."""
     cls = get_explainer(method)
     given = dict((params or {}).get(method, {}))
-    unknown = sorted(set(given) - set(cls.default_params))
+    unknown = sorted(set(given) - set(cls.default_params) - set(cls.optional_params))
     if unknown:
-        allowed = ", ".join(sorted(cls.default_params)) or "none"
+        allowed = ", ".join(sorted({*cls.default_params, *cls.optional_params})) or "none"
         raise ExplainError(f"--params for {method}: unknown {unknown}; allowed: {allowed}")
     return {**cls.default_params, **given}
+
+
+def with_target_layer(
+    methods: list[str], params: dict[str, dict[str, Any]] | None, target_layer: str | None
+) -> dict[str, dict[str, Any]] | None:
+    """``params`` with ``{"target_layer": target_layer}`` added for each of ``methods`` that takes
+    one (the CAM family but fullgrad): what ``--target-layer NAME`` means. None/"": unchanged."""
+    if not target_layer:
+        return params
+    out = {method: dict(values) for method, values in (params or {}).items()}
+    takers = [m for m in methods if "target_layer" in get_explainer(m).optional_params]
+    if not takers:
+        raise ExplainError(
+            f"--target-layer {target_layer!r}: none of {', '.join(methods)} takes a target layer"
+        )
+    for method in takers:
+        out.setdefault(method, {}).setdefault("target_layer", target_layer)
+    return out
 
 
 def make_explainer(
@@ -92,14 +111,18 @@ def make_explainer(
 ) -> Explainer:
     """An explainer of ``method`` for a stored model (its normalisation, CAM layer and features).
 
-    module: explain this module instead of ``loaded.module`` (the sanity check's randomised copy);
-    its CAM target layer is then found by :func:`default_target_layer`."""
+    module: explain this module instead of ``loaded.module`` (the sanity check's randomised copy).
+    The CAM target layer is ``params["target_layer"]`` when given, else found for the model
+    (:func:`trustlab.explain.cam_target.cam_target`: the same layer as ``loaded.cam_layer`` for the
+    built-in CNNs, and any timm / torchvision CNN or transformer)."""
     cls = get_explainer(method)
+    if methods_it_cannot_run(loaded.arch, [method]):  # an imported program has no layers to hook
+        raise ModelError(layers_message(loaded.name, loaded.arch, method))
     kwargs: dict[str, Any] = {"mean": loaded.mean, "std": loaded.std, **params}
     if issubclass(cls, CamExplainer):
-        kwargs["target_layer"] = loaded.cam_layer if module is None else default_target_layer(module)
+        kwargs["input_size"] = loaded.img_size
     if cls.kind == "examples":
-        kwargs.update(gallery=gallery, features=loaded.features)
+        kwargs.update(gallery=gallery, features=None if params.get("feature_layer") else loaded.features)
     if "batch_size" in inspect.signature(cls.__init__).parameters:
         kwargs["batch_size"] = PERTURBATION_BATCH
     return cls(loaded.module if module is None else module, **kwargs)
@@ -143,6 +166,7 @@ def explain_items(
     faithfulness: bool = True,
     progress: bool = False,
     loaded: LoadedModel | None = None,
+    target_layer: str | None = None,
 ) -> list[Explanation]:
     """Explain ``item_ids`` with each of ``methods``; compute only what is not stored yet.
 
@@ -153,11 +177,14 @@ def explain_items(
     batch_size: images per explainer call. faithfulness: also score saliency maps (deletion /
     insertion AUC, ROAD, pointing game where the item has an evidence mask).
     loaded: an already loaded model (the app's worker keeps one), else ``load_model``.
+    target_layer: dotted module name the CAM methods explain (``--target-layer``; see
+    :func:`with_target_layer`); default: found for the model.
 
     Returns
     -------
     The Explanation rows, ordered by item then method (stored and newly computed alike).
     """
+    params = with_target_layer(methods, params, target_layer)
     resolved = {method: resolve_params(method, params) for method in methods}
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
@@ -216,7 +243,9 @@ def _explain_method(
 ) -> dict[tuple[int, str], Explanation]:
     gallery, gallery_items = (None, None)
     if get_explainer(method).kind == "examples":
-        gallery, gallery_items = train_gallery(settings, loaded, version)
+        gallery, gallery_items = train_gallery(
+            settings, loaded, version, feature_layer=params.get("feature_layer")
+        )
     index = {name: i for i, name in enumerate(loaded.class_names)}
     out: dict[tuple[int, str], Explanation] = {}
     with make_explainer(method, loaded, params, gallery=gallery) as explainer:

@@ -24,22 +24,40 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError, get_explainer
-from trustlab.explain.precompute import make_explainer, resolve_params
+from trustlab.explain.precompute import make_explainer, resolve_params, with_target_layer
 from trustlab.models.checkpoint import load_model
 
 MODES = ("cascading", "full")
 DEFAULT_ITEMS = 16
 
 
+class _OwnParameters:
+    """The parameters a model holds itself rather than in a child (a ViT's ``cls_token`` and
+    ``pos_embed``), as one unit for :func:`_reinitialise`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    def named_parameters(self):
+        return self.model.named_parameters(recurse=False)
+
+
 def randomisation_units(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The units randomised in cascade, from the output down: top-level children, with Sequential
-    children expanded one level; only units that hold parameters."""
+    (and ModuleList) children expanded one level; only units that hold parameters. The model's own
+    parameters (a ViT's class token and position embedding), input-level state, come last as one
+    unit named after them (``cls_token+pos_embed``); left out, they kept trained maps of
+    activation-only methods (Eigen-CAM) after every layer was randomised."""
     units: list[tuple[str, nn.Module]] = []
     for name, child in model.named_children():
-        parts = child.named_children() if isinstance(child, nn.Sequential) else [("", child)]
+        expand = isinstance(child, nn.Sequential | nn.ModuleList)
+        parts = child.named_children() if expand else [("", child)]
         for sub, module in parts:
             if any(True for _ in module.parameters()):
                 units.append((f"{name}.{sub}" if sub else name, module))
+    own = [name for name, _ in model.named_parameters(recurse=False)]
+    if own:
+        units.insert(0, ("+".join(own), _OwnParameters(model)))
     return units[::-1]
 
 
@@ -133,9 +151,11 @@ def sanity_check(
     seed: int = 0,
     params: dict[str, dict[str, Any]] | None = None,
     device: str | None = None,
+    target_layer: str | None = None,
 ) -> pd.DataFrame:
     """``trustlab sanity-check``: the randomisation test on the first ``n_items`` items of a split.
 
+    target_layer: the CAM methods' layer (a dotted module name; default: found for the model).
     Returns the rows of :func:`randomisation_test` for each method, with a ``method`` column."""
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
@@ -145,6 +165,7 @@ def sanity_check(
     loaded = load_model(settings, model, device=device)
     x = loaded.load_items(items)
     frames = []
+    params = with_target_layer(methods, params, target_layer)
     for method in methods:
         resolved = resolve_params(method, params)
 

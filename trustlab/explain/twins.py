@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from trustlab.explain.base import Attribution, Explainer, ExplainError, register
-from trustlab.explain.layers import penultimate_features
+from trustlab.explain.layers import find_module, penultimate_features
 
 FeaturesFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -62,7 +62,10 @@ class _TwinBase(Explainer):
     ) -> None:
         super().__init__(model, **kwargs)
         self.gallery = gallery
-        self.features = features or (lambda x: penultimate_features(model, x))
+        layer = self.params.get("feature_layer") or None
+        if layer:
+            find_module(model, layer)  # a wrong name fails here, listing close matches
+        self.features = features or (lambda x: penultimate_features(model, x, layer=layer))
 
     def search_classes(self, x: torch.Tensor, targets: list[int]) -> list[int]:
         """The class whose training items are searched for each image."""
@@ -94,7 +97,9 @@ class _TwinBase(Explainer):
 @register
 class TwinExplainer(_TwinBase):
     """The k most similar training items of the explained class (``gallery`` and ``features``
-    are constructor arguments; default features: input of the model's last linear layer)."""
+    are constructor arguments; default features: the classifier head's input, found for any model
+    by :func:`~trustlab.explain.layers.penultimate_features`, or the output of the optional
+    ``feature_layer`` parameter, a dotted module name)."""
 
     name = "twin"
 

@@ -29,7 +29,7 @@ from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import get_study_by_id
 from trustlab.db.queries.users import set_completion_code
-from trustlab.platform import disclosure, files, payloads, recruit_steps
+from trustlab.platform import disclosure, files, payloads, recolour, recruit_steps
 from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
 from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row
@@ -335,4 +335,8 @@ class Services:
             with read_session(self.settings) as s:
                 relative = self._unlabelled.path(s, row, item_id=assignment.item_id)
             return existing_file(self.settings.artifacts_dir, relative)
+        colormap = ctx.config.display.colormap
+        if colormap != recolour.DEFAULT_CMAP:  # the study's heatmap colours (issue 16)
+            item = files.item_image(self.settings, principal, item_id=assignment.item_id)
+            return recolour.overlay_in(self.settings, row, item_path=item, colormap=colormap)
         return existing_file(self.settings.artifacts_dir, row.overlay_path)

@@ -71,7 +71,8 @@ def build_ui(services: Services) -> gr.Blocks:
 def mount_ui(app: FastAPI, services: Services) -> FastAPI:
     demo = build_ui(services)
     css = (STATIC / "style.css").read_text(encoding="utf-8")
-    head = f"<script>{(STATIC / 'keyboard.js').read_text(encoding='utf-8')}</script>"
+    scripts = ("keyboard.js", "redirect.js")
+    head = "".join(f"<script>{(STATIC / name).read_text(encoding='utf-8')}</script>" for name in scripts)
     # show_error=False: an unexpected exception's text (SQL, paths) stays in the server log; the
     # handlers show their own messages for what a user can fix. max_file_size: /gradio_api/upload
     # needs no sign-in, so without a limit a loop of large POSTs fills the disk.

@@ -1,4 +1,6 @@
-"""The rating screen (Gradio): one item at a time, keyboard answers, completion code.
+"""The rating screen (Gradio): one item at a time, keyboard answers, completion code; for a link-mode
+study's participants also the practice items, attention checks and endings (``ui_steps``), and the
+consent and instructions of the public link (``ui_entry``).
 
 Per-rater state lives in the database; the page holds only the bearer token (per-tab gr.State, and
 the browser's localStorage through gr.BrowserState so a reload resumes: see ui_rater_access, which
@@ -11,68 +13,53 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import gradio as gr
 
-from trustlab.platform import auth
+from trustlab.platform import auth, ui_steps
 from trustlab.platform.errors import InvalidAnswer, PlatformError
 from trustlab.platform.on_demand import RETRY_AFTER_S
+from trustlab.platform.recruit_steps import is_participant
 from trustlab.platform.services import Finished, NotAnswerable, Services
+from trustlab.platform.ui_rater_view import (
+    ANSWER_KEYS,
+    DEFAULT_SUBMIT_LABEL,
+    WELCOME,
+    RaterView,
+    answers_from,
+    hidden_questions,
+    notice_only,
+    notice_screen,
+    question_updates,
+    study_texts,
+    submit_label,
+    unchanged,
+)
 from trustlab.platform.ui_render import HELP_HTML, done_html, notice_html, progress_html, stage_html
-from trustlab.studies.questions import ANSWER_KIND, CANT_TELL, TASK_ANSWER
+from trustlab.studies.questions import ANSWER_KIND, CANT_TELL
 
 log = logging.getLogger(__name__)
 
-# The answer widgets, one per answer key the studies' tasks can ask (studies.questions).
-ANSWER_KEYS = tuple(TASK_ANSWER.values())
-YES, NO = "yes", "no"
 KEYS_TOGGLE_LABEL = "Single-key shortcuts (y, n, digits, c, t, ?)"
 PREPARING = "The explanation is being prepared… this page updates by itself in a moment."
-WELCOME = (
-    "Welcome",
-    "To rate images, open the invite link you were given (it looks like http://.../?invite=...). "
-    "Staff: sign in on the Researcher or Curator tab.",
-)
-
-
-@dataclass
-class RaterView:
-    """The rating tab's components (``outputs`` is the order every handler returns)."""
-
-    state: gr.State
-    stored: gr.BrowserState
-    notice: gr.HTML
-    panel: gr.Column
-    progress: gr.HTML
-    stage: gr.HTML
-    questions: dict[str, gr.components.Component]
-    cant_tell: gr.Checkbox
-    message: gr.Markdown
-    submit: gr.Button
-    # Ticks while an explanation is being computed: the item is fetched again until every one is shown.
-    poll: gr.Timer
-
-    @property
-    def outputs(self) -> list[Any]:
-        return [
-            self.state,
-            self.notice,
-            self.panel,
-            self.progress,
-            self.stage,
-            *self.questions.values(),
-            self.cant_tell,
-            self.message,
-            self.poll,
-        ]
+# Kept importable from here (older imports).
+_notice_only = notice_only
+__all__ = ["WELCOME", "RaterView", "build_rater_tab", "on_submit", "show_next"]
 
 
 def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
     """Create the rating components inside the current Blocks context and wire submit."""
     state = gr.State({})
     notice = gr.HTML(notice_html(*WELCOME), elem_id="tl-notice")
+    with gr.Column(visible=False, elem_id="tl-consent") as consent:
+        consent_text = gr.Markdown(elem_id="tl-consent-text")
+        with gr.Row():
+            consent_accept = gr.Button(variant="primary", elem_id="tl-consent-accept")
+            consent_decline = gr.Button(elem_id="tl-consent-decline")
+    intro_open = gr.Button("Instructions", size="sm", visible=False, elem_id="tl-instructions-open")
+    with gr.Column(visible=False, elem_id="tl-instructions-box") as intro:
+        intro_text = gr.Markdown(elem_id="tl-instructions-text")
+        intro_close = gr.Button(variant="primary", elem_id="tl-instructions-close")
     with gr.Column(visible=False, elem_id="tl-rate-panel") as panel:
         progress = gr.HTML(elem_id="tl-progress")
         with gr.Row(equal_height=False):
@@ -98,7 +85,7 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
                     label="I can't tell (c)", elem_id="tl-q-cant_tell", elem_classes=["tl-cant-tell"]
                 )
                 message = gr.Markdown(elem_id="tl-message")
-                submit = gr.Button("Submit and next  (Enter)", variant="primary", elem_id="tl-submit")
+                submit = gr.Button(DEFAULT_SUBMIT_LABEL, variant="primary", elem_id="tl-submit")
                 gr.HTML(HELP_HTML, elem_id="tl-help", visible=True, elem_classes=["tl-help-box"])
                 # WCAG 2.1.4: single-key shortcuts can be switched off (keyboard.js reads this box and
                 # remembers the choice in the browser); no server handler.
@@ -118,9 +105,17 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
         message=message,
         submit=submit,
         poll=poll,
+        consent=consent,
+        consent_text=consent_text,
+        consent_accept=consent_accept,
+        consent_decline=consent_decline,
+        intro=intro,
+        intro_text=intro_text,
+        intro_close=intro_close,
+        intro_open=intro_open,
     )
     poll.tick(
-        lambda st: show_next(services, view, st) if st.get("pending") else _unchanged(view),
+        lambda st: show_next(services, view, st) if st.get("pending") else unchanged(view),
         inputs=[state],
         outputs=view.outputs,
         concurrency_limit=None,
@@ -136,40 +131,33 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
     return view
 
 
-def _notice_only(view: RaterView, title: str, text: str) -> list:
-    hidden = [gr.update(visible=False) for _ in view.questions]
-    return [
-        {},
-        gr.update(value=notice_html(title, text), visible=True),
-        gr.update(visible=False),
-        gr.update(),
-        gr.update(),
-        *hidden,
-        gr.update(value=False),
-        gr.update(value=""),
-        gr.Timer(active=False),
-    ]
-
-
-def _unchanged(view: RaterView) -> list:
-    """No change, and the poll timer stopped (nothing is pending)."""
-    return [*(gr.update() for _ in view.outputs[:-1]), gr.Timer(active=False)]
-
-
 def show_next(services: Services, view: RaterView, state: dict, message: str = "") -> list:
-    """Fetch the rater's current item and return every output's update.
+    """Fetch the rater's current screen and return every output's update.
 
+    A link-mode participant (issue 16) may first have a practice item or an attention check, or be
+    finished or screened out (``ui_steps``); everyone else gets the next item or the completion code.
     While an explanation is still being computed the questions stay hidden and the state holds no
     assignment (nothing can be answered: the judgement is about the explanation); the poll timer
     fetches the item again every RETRY_AFTER_S seconds until every explanation is shown."""
     try:
         principal = auth.authenticate(services.settings, state.get("token"))
-        study = state.get("study") or services.study(study_id=principal.study_id).name
+        ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
+        study = state.get("study") or (ctx.name if ctx is not None else "")
+        if ctx is not None and is_participant(ctx.config):
+            screen = ui_steps.step_screen(services, view, state, principal, ctx, message=message)
+            if screen is not None:
+                return screen
         result = services.next_item(principal, study=study)
     except PlatformError as exc:
-        return _notice_only(view, "Cannot continue", exc.message)
+        return notice_only(view, "Cannot continue", exc.message)
+    texts = study_texts(ctx.config if ctx is not None else None)
+    link = bool(state.get("link"))  # a participant who came by the public link (not by invite)
     if isinstance(result, Finished):
-        return _notice_only_done(view, state, result)
+        if ctx is not None and is_participant(ctx.config):  # the completion screen (and redirect)
+            screen = ui_steps.step_screen(services, view, state, principal, ctx)
+            if screen is not None:
+                return screen
+        return _done(view, state, result)
     item_path = services.item_image(principal, item_id=result["item_id"])
 
     def explanation_path(index: int):
@@ -182,27 +170,31 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
                       exc_info=True)
             return None
 
-    def screen(new_state: dict, questions: list, cant_tell: bool, note: str, poll: bool) -> list:
-        done, total = result["progress"]["done"], result["progress"]["total"]
-        return [
-            new_state,
-            gr.update(visible=False),
-            gr.update(visible=True),
-            progress_html(done, total),
-            stage_html(result, item_path=item_path, explanation_path=explanation_path),
-            *questions,
-            gr.update(value=False, visible=cant_tell),
-            gr.update(value=note),
-            gr.Timer(active=poll),
-        ]
-
+    done, total = result["progress"]["done"], result["progress"]["total"]
+    colormap = ctx.config.display.colormap if ctx is not None else None
+    base = {
+        view.notice: gr.update(visible=False),
+        view.panel: gr.update(visible=True),
+        view.progress: progress_html(done, total),
+        view.stage: stage_html(
+            result, item_path=item_path, explanation_path=explanation_path, **_colormap(colormap)
+        ),
+        view.submit: gr.update(value=submit_label(texts)),
+        view.consent: gr.update(visible=False),
+        view.intro: gr.update(visible=False),
+        view.intro_open: gr.update(
+            visible=link and ctx.config.instructions is not None, value=texts["instructions_open"]
+        ),
+    }
     if result.get("pending"):  # no assignment in the state: nothing can be answered until it is shown
-        hidden = [gr.update(visible=False) for _ in view.questions]
-        waiting = {"token": state["token"], "study": study, "pending": True}
-        return screen(waiting, hidden, False, PREPARING, True)
+        waiting = {**_kept(state), "study": study, "pending": True}
+        return view.out({**base, **hidden_questions(view), view.state: waiting,
+                         view.cant_tell: gr.update(value=False, visible=False),
+                         view.message: gr.update(value=PREPARING), view.poll: gr.Timer(active=True)})
     new_state = {
-        "token": state["token"],
+        **_kept(state),
         "study": study,
+        "mode": "item",
         "assignment_id": result["assignment_id"],
         # One key per shown item: a double Enter stores one judgement, not two.
         "key": f"ui-{result['assignment_id']}-{uuid.uuid4().hex}",
@@ -210,67 +202,38 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
         "keys": [q["key"] for q in result["questions"]],
         "labels": {q["key"]: q["label"] for q in result["questions"]},
     }
-    by_key = {q["key"]: q for q in result["questions"]}
-    updates = [_question_update(key, by_key.get(key)) for key in view.questions]
-    return screen(new_state, updates, CANT_TELL in by_key, message, False)
+    asked = {q["key"] for q in result["questions"]}
+    return view.out({**base, **question_updates(view, result["questions"]), view.state: new_state,
+                     view.cant_tell: gr.update(value=False, visible=CANT_TELL in asked),
+                     view.message: gr.update(value=message), view.poll: gr.Timer(active=False)})
 
 
-def _notice_only_done(view: RaterView, state: dict, result: Finished) -> list:
-    outputs = _notice_only(view, "", "")
-    outputs[0] = {"token": state.get("token"), "study": state.get("study"), "finished": True}
-    outputs[1] = gr.update(value=done_html(result.completion_code, result.done, result.total), visible=True)
-    return outputs
+def _colormap(colormap: str | None) -> dict:
+    return {"colormap": colormap} if colormap else {}
 
 
-def _question_update(key: str, question: dict | None) -> Any:
-    if question is None:
-        return gr.update(visible=False, value=None)
-    kind, label = question["kind"], question["label"]
-    if kind == "bool":
-        return gr.update(
-            visible=True, value=None, label=f"{label}  (y / n)", choices=[("Yes", YES), ("No", NO)]
-        )
-    if kind == "choice":
-        choices = [(f"{i + 1}  {name}", name) for i, name in enumerate(question["options"])]
-        return gr.update(visible=True, value=None, label=f"{label}  (keys 1-{len(choices)})", choices=choices)
-    if kind == "likert":
-        low, high = question.get("anchors") or ("low", "high")
-        lo, hi = question["min"], question["max"]
-        return gr.update(
-            visible=True,
-            value=None,
-            choices=[str(v) for v in range(lo, hi + 1)],
-            label=f"{label}  ({lo} = {low}, {hi} = {high})",
-        )
-    return gr.update(visible=True, value="", label=label)
+def _kept(state: dict) -> dict:
+    """What every screen's state carries on: the token and the link-mode flags."""
+    return {k: state[k] for k in ("token", "link", "intro_seen") if k in state}
 
 
-def answers_from(state: dict, values: tuple) -> dict[str, Any]:
-    """The API's answers dict from the widgets' values (only this study's questions)."""
-    *question_values, cant_tell = values
-    asked = set(state.get("keys") or [])
-    answers: dict[str, Any] = {}
-    for key, value in zip(ANSWER_KEYS, question_values, strict=True):
-        if key not in asked or value in (None, ""):
-            continue
-        kind = ANSWER_KIND[key]
-        if kind == "bool":
-            answers[key] = value == YES
-        elif kind == "likert":
-            answers[key] = int(value)
-        elif kind == "text":
-            answers[key] = str(value).strip()
-        else:
-            answers[key] = value
-    if CANT_TELL in asked:
-        answers[CANT_TELL] = bool(cant_tell)
-    return answers
+def _done(view: RaterView, state: dict, result: Finished) -> list:
+    finished = {"token": state.get("token"), "study": state.get("study"), "finished": True}
+    html = done_html(result.completion_code, result.done, result.total)
+    return view.out(notice_screen(view, "", "", body_html=html, state=finished))
 
 
 def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -> list:
+    mode = state.get("mode")
+    if mode in ui_steps.STEP_MODES:
+        try:
+            principal = auth.authenticate(services.settings, state.get("token"))
+            screen = ui_steps.on_step_submit(services, view, state, principal, values)
+        except PlatformError as exc:
+            return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
+        return screen if screen is not None else show_next(services, view, state)
     if not state.get("assignment_id"):
-        return show_next(services, view, state) if state.get("token") else _notice_only(view, *WELCOME)
-    no_change = [gr.update() for _ in view.outputs]
+        return show_next(services, view, state) if state.get("token") else notice_only(view, *WELCOME)
     try:
         principal = auth.authenticate(services.settings, state.get("token"))
         elapsed_ms = round((time.monotonic() - state.get("shown_at", time.monotonic())) * 1000.0, 1)
@@ -282,13 +245,9 @@ def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -
             client_elapsed_ms=elapsed_ms,
         )
     except InvalidAnswer as exc:
-        label = (state.get("labels") or {}).get(exc.field, exc.field)
-        text = f"**Please answer:** {label}" if "required" in exc.message else f"**{label}:** {exc.message}"
-        no_change[-2] = gr.update(value=text)
-        return no_change
+        return view.out({view.message: gr.update(value=ui_steps.invalid_text(state, exc))})
     except NotAnswerable as exc:  # closed study, released item, finished rater: show where they stand
         return show_next(services, view, state, message=f"**Not saved:** {exc.message}")
     except PlatformError as exc:
-        no_change[-2] = gr.update(value=f"**Not saved:** {exc.message}")
-        return no_change
+        return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
     return show_next(services, view, state)

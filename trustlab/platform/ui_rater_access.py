@@ -10,15 +10,17 @@ alone, like a session cookie, and sign-out revokes it on the server.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
 import gradio as gr
 
-from trustlab.platform import auth
+from trustlab.platform import auth, ui_entry
 from trustlab.platform.errors import NotAuthenticated, PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_rater import WELCOME, RaterView, _notice_only, show_next
+from trustlab.studies.crowd_config import PLATFORM_PARAMS
 
 # The localStorage key and the (public) BrowserState key: fixed, so that every worker and every
 # restart reads what another wrote; not a secret (Gradio puts it in the page config of every visitor).
@@ -27,10 +29,12 @@ RATER_STORAGE_CIPHER_KEY = "trustlab-rater-storage-not-a-secret"
 STORED_KEYS = ("token", "invite")
 INVITE_MARKER_CHARS = 16
 # Runs in the browser after the load step: the query parameters that carry the invite (and the
-# participant id) leave the address bar, so the link is not left in history, bookmarks or screen shares.
+# participant id, and a recruiting platform's ids) leave the address bar, so the link is not left in
+# history, bookmarks or screen shares; ``study`` stays (a reload resumes with the stored token).
+_URL_PARAMS = ["invite", "pid", *sorted({p for params in PLATFORM_PARAMS.values() for p in params})]
 CLEAN_URL_JS = """() => {
   const url = new URL(window.location.href);
-  const params = ['invite', 'pid'];
+  const params = """ + json.dumps(_URL_PARAMS) + """;
   if (!params.some((p) => url.searchParams.has(p))) return [];
   params.forEach((p) => url.searchParams.delete(p));
   window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
@@ -91,6 +95,18 @@ def build_rater_access(services: Services, view: RaterView) -> RaterAccess:
     keep.click(lambda st: keep_current(services, view, st), [view.stored], outputs)
     switch.click(lambda st, p: switch_invite(services, view, st, p), [view.stored, pending], outputs)
     signout.click(lambda st, s: sign_out(services, view, st, s), [view.stored, view.state], outputs)
+
+    def entered(result: ui_entry.Entry) -> list:  # a link-mode study's consent step
+        stored, screen, signed_in = result
+        return [stored, *screen, *access_updates(signed_in=signed_in)]
+
+    both = [view.stored, view.state]
+    accept, decline = ui_entry.accept_consent, ui_entry.decline_consent
+    view.consent_accept.click(lambda st, s: entered(accept(services, view, st or {}, s)), both, outputs)
+    view.consent_decline.click(lambda st, s: entered(decline(services, view, st or {}, s)), both, outputs)
+    intro_open, intro_close = ui_entry.open_instructions, ui_entry.close_instructions
+    view.intro_open.click(lambda s: intro_open(services, view, s), [view.state], view.outputs)
+    view.intro_close.click(lambda s: intro_close(services, view, s), [view.state], view.outputs)
     return access
 
 
@@ -104,6 +120,9 @@ def sign_in(services: Services, view: RaterView, stored: dict | None, request: g
     params = dict(request.query_params) if request is not None else {}
     invite, pid = params.get("invite"), params.get("pid")
     stored = {k: v for k, v in (stored or {}).items() if k in STORED_KEYS}
+    if params.get("study") and not invite:  # a link-mode study's public link (issue 16)
+        stored, screen, signed_in = ui_entry.link_sign_in(services, view, stored, params)
+        return [stored, *screen, *access_updates(signed_in=signed_in)]
     token = stored.get("token") if _valid(services, stored.get("token")) else None
     if invite and token and stored.get("invite") != invite_marker(invite):
         asked = {"invite": invite, "pid": pid}

@@ -128,18 +128,22 @@ def stage_html(
     explanation_path: Callable[[int], Path | None],
     colormap: str = DEFAULT_CMAP,
     instructions: str = INSTRUCTIONS,
+    stage_id: str | None = None,
+    banner: str = "",
 ) -> str:
     """The left side of the rating screen: a one-line instruction, the prediction, then the image and
     its explanations side by side (all within a laptop screen's height: see style.css).
 
     ``colormap`` is the study's heatmap colour map (for the reading hint and the alt text);
-    ``instructions`` a format string with ``{prediction_part}`` (the study's texts may replace it).
+    ``instructions`` a format string with ``{prediction_part}`` (the study's texts may replace it);
+    ``stage_id`` marks the screen (default: the assignment id); ``banner``: HTML above it (practice).
     """
     prediction = payload.get("prediction")
     pred_part = ", the model's prediction" if prediction else ""
     if payload.get("explanations"):
         pred_part += " and the explanation of it"
-    parts = [f'<div class="tl-stage" data-assignment="{int(payload["assignment_id"])}">']
+    marker = html.escape(stage_id) if stage_id else str(int(payload["assignment_id"]))
+    parts = [f'<div class="tl-stage" data-assignment="{marker}">', banner]
     parts.append(f'<p class="tl-instructions">{instructions.format(prediction_part=pred_part)}</p>')
     if prediction:
         parts.append(_prediction_html(prediction))
@@ -193,3 +197,30 @@ def done_html(code: str, done: int, total: int) -> str:
 
 def notice_html(title: str, text: str) -> str:
     return f'<div class="tl-notice"><h2>{html.escape(title)}</h2><p>{html.escape(text)}</p></div>'
+
+
+def attention_html(title: str, prompt: str, *, stage_id: str) -> str:
+    """An attention check's screen: its instruction, prominently (the questions are on the right)."""
+    return (
+        f'<div class="tl-stage tl-attention" data-assignment="{html.escape(stage_id)}">'
+        f"<h2>{html.escape(title)}</h2><p>{html.escape(prompt)}</p></div>"
+    )
+
+
+def done_link_html(
+    title: str, text: str, *, code: str = "", url: str | None, redirecting: str, link_text: str
+) -> str:
+    """The end of a link-mode study: the text, the completion code (when there is one) and, with a
+    ``url``, a marker that ``static/redirect.js`` follows after a moment, plus a link for when it does
+    not."""
+    parts = [f'<div class="tl-done"><h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>']
+    if code:
+        parts.append(f'<p class="tl-code" id="tl-completion-code">{html.escape(code)}</p>')
+    if url:
+        href = html.escape(url, quote=True)
+        parts.append(
+            f'<p id="tl-redirect" data-href="{href}">{html.escape(redirecting)}</p>'
+            f'<p><a href="{href}" id="tl-redirect-link">{html.escape(link_text)}</a></p>'
+        )
+    parts.append("</div>")
+    return "".join(parts)

@@ -169,6 +169,13 @@ class AnalysisSpec(_Strict):
         return pairs
 
 
+class DisplaySpec(_Strict):
+    """Heatmaps' ``colormap``: viridis (perceptually uniform, colour-blind safe) or jet as in a paper.
+    explain.render.COLORMAPS lists the same names (a test checks)."""
+
+    colormap: Literal["viridis", "cividis", "jet"] = "viridis"
+
+
 class StudyConfig(_Strict):
     """A validated study (see issue 6 for the YAML)."""
 
@@ -201,6 +208,7 @@ class StudyConfig(_Strict):
     attention: list[AttentionCheck] = Field(default_factory=list)
     max_minutes: float | None = Field(default=None, gt=0)
     texts: dict[str, str] = Field(default_factory=dict)
+    display: DisplaySpec = DisplaySpec()  # how raters see explanations (issue 16)
 
     @field_validator("texts")
     @classmethod
@@ -339,6 +347,7 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 _SUBMODELS: dict[str, type[BaseModel]] = {
     "items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec, "recruitment": RecruitmentSpec,
     "consent": TextSpec, "instructions": TextSpec, "practice": PracticeSpec, "attention": AttentionCheck,
+    "display": DisplaySpec,
 }
 
 

@@ -8,6 +8,9 @@
   let lastAssignment = null;
 
   const visible = (el) => !!el && el.offsetParent !== null;
+  // Really on screen (Gradio may hide a block without display: none on its ancestors).
+  const shown = (el) => visible(el) && (!el.checkVisibility || el.checkVisibility({ checkOpacity: true, visibilityProperty: true }))
+    && el.getBoundingClientRect().width > 0;
   const byId = (id) => document.getElementById(id);
   const questions = () => Array.from(document.querySelectorAll('.tl-q')).filter(visible);
   // WCAG 2.1.4: the rater can switch single-key shortcuts off (a checkbox on the page, remembered in
@@ -96,7 +99,7 @@
     }
     const qs = questions();
     if (e.key === 'Enter') {
-      if (t && t.tagName === 'BUTTON') return;  // a focused button takes its own Enter
+      if (t && t.tagName === 'BUTTON' && shown(t)) return;  // a focused button takes its own Enter
       e.preventDefault(); click('tl-submit'); return;
     }
     // Arrows scroll the page unless a question has focus; then they move between questions.
