@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -56,8 +55,6 @@ MANY_PASSES = names_where(many_passes=True)
 GALLERY_SIZE = 64
 # Fewest interleaved runs whose median is worth quoting on a shared machine.
 MIN_REPEATS = 5
-# On simple_cnn (GAP straight into the head) CAM equals Grad-CAM, so the demo compares HiResCAM.
-DEMO_METHODS = ["gradcam", "hirescam"]
 
 
 def _sync(device: torch.device) -> None:
@@ -288,81 +285,6 @@ def run_speed(args: argparse.Namespace) -> None:
     _ratio_table(cam_times, "plain forward (no_grad)", unit=1000.0, unit_name="ms", invert=False)
 
 
-def run_demo(args: argparse.Namespace) -> None:
-    from explain_demo_gallery import save_gallery, watermarked
-
-    from trustlab.data.demo import generate_demo
-    from trustlab.data.ingest import ingest
-    from trustlab.db.engine import dispose_engines, unit_of_work
-    from trustlab.db.queries.explanations import list_explanations
-    from trustlab.explain.bias import bias_report, watermark_region
-    from trustlab.explain.precompute import explain_split
-    from trustlab.models.evaluate import evaluate_model
-    from trustlab.models.train import train_model
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    binary = args.demo_classes == "binary"
-    data_dir = Path(args.demo) / f"{args.demo_classes}-watermark"
-    if not (data_dir / "manifest.csv").is_file():
-        generate_demo(data_dir, n=args.demo_n, seed=0, binary=binary, bias="watermark")
-    with tempfile.TemporaryDirectory() as home:
-        from trustlab.config import load_settings
-
-        settings = load_settings(home=home, db_url="")
-        ingest(settings, data_dir, dataset="demo", manifest=data_dir / "manifest.csv")
-        started = time.perf_counter()
-        # train's defaults (image size, batch, lr, augmentation) unless --img-size is given.
-        sized = {"img_size": args.img_size} if args.img_size else {}
-        version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
-                              epochs=args.epochs, seed=0, progress=False, **sized)
-        print(
-            f"trained simple_cnn in {time.perf_counter() - started:.0f} s "
-            f"(best epoch {version.history.get('best_epoch')})",
-            flush=True,
-        )
-        for split in ("val", "test"):
-            accuracy = evaluate_model(settings, model="demo_cnn", split=split, progress=False)
-            print(f"{split} accuracy {accuracy.metrics['accuracy']:.3f}", flush=True)
-        started = time.perf_counter()
-        explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test", device="cpu")
-        print(f"explained the test split in {time.perf_counter() - started:.0f} s", flush=True)
-        with unit_of_work(settings) as session:
-            rows = list_explanations(session, model_version_id=version.id, method="gradcam", split="test")
-        # Contact images: an evidence mask (the text) and a class other than "none", correctly classified.
-        contact = [
-            e.faithfulness
-            for e, p, item in rows
-            if "pointing_game" in e.faithfulness and p.predicted_label == item.current_label != "none"
-        ]
-        hits = [f["pointing_game"] for f in contact]
-        shares = [f.get("mass_inside") for f in contact]
-        correct = sum(p.predicted_label == item.current_label for _, p, item in rows)
-        print(f"\ntest accuracy {correct / len(rows):.3f} ({len(rows)} items)")
-        print(
-            f"Grad-CAM pointing game on correctly classified contact images: {np.mean(hits):.3f} "
-            f"({len(hits)} images); mean saliency mass inside the text mask "
-            f"{np.nanmean([s for s in shares if s is not None]):.3f}"
-        )
-        report = bias_report(
-            settings,
-            model="demo_cnn",
-            region=watermark_region(data_dir),
-            methods=DEMO_METHODS,
-            split="test",
-        )
-        print("\nwatermark bias report (share of saliency inside the watermark box)")
-        print(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        wrong = [(e, p, item) for e, p, item in rows if p.predicted_label != item.current_label]
-        marked = watermarked(data_dir)
-        on_logo = sum(marked.get(Path(item.source_path).name, False) for _, _, item in wrong)
-        print(f"\nmisclassified test images: {len(wrong)}, {on_logo} of them carry the watermark")
-        if args.gallery:
-            save_gallery(settings, wrong, marked, Path(args.gallery))
-            print(f"Grad-CAM of misclassified test images: {args.gallery}")
-        dispose_engines()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -397,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"note: --repeats {args.repeats} < {MIN_REPEATS}: medians of so few runs are not figures "
               "to quote")
     if args.demo:
+        from explain_demo_gallery import run_demo
+
         run_demo(args)
     else:
         run_speed(args)
