@@ -9,6 +9,8 @@ of a forward pass), and every tensor the CAM object keeps between calls is dropp
 from __future__ import annotations
 
 import contextlib
+import importlib
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +30,15 @@ from torch import nn
 from trustlab.explain.base import Attribution, Explainer, ExplainError, register
 from trustlab.explain.cam_target import CamTarget, TokensToMap, cam_target
 from trustlab.explain.layers import classifier_head, find_module
+
+# Score-CAM and Ablation-CAM draw a tqdm bar per call (one per image batch), with no switch to turn
+# it off: off a terminal that is thousands of lines in a job's log. Our own progress (per batch of
+# items, trustlab/progress.py) covers the work, so their module-level ``tqdm`` is made a pass-through.
+_QUIET_TQDM = SimpleNamespace(tqdm=lambda iterable, *args, **kwargs: iterable)
+for _name in ("score_cam", "ablation_cam", "ablation_cam_multilayer"):
+    _module = importlib.import_module(f"pytorch_grad_cam.{_name}")
+    if hasattr(_module, "tqdm"):
+        _module.tqdm = _QUIET_TQDM
 
 
 class _ClassActivationMap(BaseCAM):
