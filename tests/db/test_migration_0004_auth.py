@@ -6,20 +6,15 @@ from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import text
-from test_migrations import ROWS_AT_0001, _insert, _upgrade
+from test_migrations import _insert, _seeded_at, _upgrade
 
-from trustlab.db.engine import make_engine
 from trustlab.db.migrate import alembic_config, current_revision
 from trustlab.db.queries.times import as_utc
 
 
 def test_0004_gives_every_token_an_expiry_and_invites_their_simulated_flag(settings):
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    _upgrade(engine, "0003")
+    engine = _seeded_at(settings, "0003")
     with engine.begin() as connection:
-        for table, row in ROWS_AT_0001:
-            _insert(connection, table, row)
         for rid, simulated in ((1, True), (2, False)):
             _insert(connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater", "study_id": 1,
                                            "simulated": simulated})

@@ -6,21 +6,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from test_migrations import ROWS_AT_0001, _insert, _upgrade
+from test_migrations import _insert, _seeded_at
 
-from trustlab.db.engine import make_engine
 from trustlab.db.migrate import current_revision, upgrade_to_head
 
 ANSWER = 'INSERT INTO participant_answers (participant_id, kind, "index", answers, correct, created_at)'
 
 
 def test_0006_adds_participants_to_a_database_with_data(settings):
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    _upgrade(engine, "0005")
+    engine = _seeded_at(settings, "0005")
     with engine.begin() as connection:
-        for table, row in ROWS_AT_0001:
-            _insert(connection, table, row)
         for rid in (1, 2):
             _insert(
                 connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater", "simulated": False}

@@ -64,6 +64,17 @@ def test_0002_freezes_the_labels_of_existing_studies(settings):
     engine.dispose()
 
 
+def _seeded_at(settings, revision: str):
+    """A fresh database upgraded to ``revision`` holding ROWS_AT_0001; returns its engine."""
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+    _upgrade(engine, revision)
+    with engine.begin() as connection:
+        for table, row in ROWS_AT_0001:
+            _insert(connection, table, row)
+    return engine
+
+
 def _upgrade(engine, revision: str) -> None:
     cfg = alembic_config(engine)
     with engine.begin() as connection:
@@ -74,12 +85,8 @@ def _upgrade(engine, revision: str) -> None:
 def test_0003_records_studies_closed_before_it_as_unblinded(settings):
     """A study closed before 0003 had its outcomes open: it gets a `close` record, so reopening it does
     not blind it again; an open study stays blinded (no record); the new table takes appends."""
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    _upgrade(engine, "0002")
+    engine = _seeded_at(settings, "0002")
     with engine.begin() as connection:
-        for table, row in ROWS_AT_0001:
-            _insert(connection, table, row)
         _insert(connection, "studies", {"id": 2, "name": "done", "dataset_id": 1, "model_version_id": 1,
                                         "config": "{}", "status": "closed"})
     _upgrade(engine, "0003")
@@ -108,12 +115,8 @@ def test_0005_relinks_forked_chains_and_scopes_keys_per_assignment(settings):
     chain is untouched. Afterwards a judgement has one successor and keys repeat across assignments."""
     from sqlalchemy.exc import IntegrityError
 
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    _upgrade(engine, "0003")
+    engine = _seeded_at(settings, "0003")
     with engine.begin() as connection:
-        for table, row in ROWS_AT_0001:
-            _insert(connection, table, row)
         for rid in (1, 2):  # one assignment each (of the one item)
             _insert(connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater",
                                            "simulated": False})
@@ -144,12 +147,7 @@ def test_0008_adds_imported_methods_beside_existing_explanations(settings):
     method's name is unique, and downgrading drops only the new table."""
     from sqlalchemy.exc import IntegrityError
 
-    settings.ensure_dirs()
-    engine = make_engine(settings.database_url)
-    _upgrade(engine, "0007")
-    with engine.begin() as connection:
-        for table, row in ROWS_AT_0001:
-            _insert(connection, table, row)
+    engine = _seeded_at(settings, "0007")
     _upgrade(engine, "0008")
     row = {"name": "lab_map", "title": "Our map", "description": "", "params": "{}"}
     with engine.begin() as connection:

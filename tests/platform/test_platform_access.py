@@ -6,29 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import AuthToken, Invite, Rater
 from trustlab.platform import access, auth
-from trustlab.platform.app import create_app
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotAuthenticated, PlatformError
-from trustlab.platform.worker import ExplanationWorker
 from trustlab.studies.design import close_study
 
 PASSWORD = "long-enough-pw"
-
-
-@pytest.fixture
-def client(world):
-    def no_explainer(settings, *, model, item_ids, methods):
-        raise RuntimeError("not in these tests")
-
-    worker = ExplanationWorker(world.settings, explain_fn=no_explainer)
-    with TestClient(create_app(world.settings, ui=False, worker=worker)) as c:
-        yield c
 
 
 def bearer(token: str) -> dict:

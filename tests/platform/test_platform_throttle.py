@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from trustlab.platform import auth
-from trustlab.platform.app import create_app
 from trustlab.platform.errors import NotAuthenticated, ServerBusy, TooManyRequests
 from trustlab.platform.throttle import MAX_FAILURES, LoginThrottle
-from trustlab.platform.worker import ExplanationWorker
 
 PASSWORD = "correct-horse-1"
 
@@ -68,16 +65,6 @@ def test_login_is_refused_after_ten_failures_per_name_or_address(sqlite_settings
         login("user-last", "x", "10.1.1.1")
     with pytest.raises(TooManyRequests):
         login("bob", PASSWORD, "10.1.1.1")
-
-
-@pytest.fixture
-def client(world):
-    def no_explainer(settings, *, model, item_ids, methods):
-        raise RuntimeError("not in these tests")
-
-    worker = ExplanationWorker(world.settings, explain_fn=no_explainer)
-    with TestClient(create_app(world.settings, ui=False, worker=worker)) as c:
-        yield c
 
 
 def test_api_login_answers_429_with_retry_after(world, client):

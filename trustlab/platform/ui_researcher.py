@@ -158,10 +158,9 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
     }
 
 
-def export_judgements(
-    services: Services, st: dict | None, name: str | None, previous: str | None
-) -> tuple[str | None, str | None]:
-    """The judgements CSV of study ``name`` as a fresh file for the download button.
+def _export(services: Services, st: dict | None, name: str | None, previous: str | None, *, csv_of,
+            suffix: str) -> tuple[str | None, str | None]:
+    """``csv_of(services, principal, study=name)`` as a fresh file for a download button.
 
     Returns (file path or None, the path to remember as this page's last export). The page's previous
     export is deleted first, so one page holds at most one export file at a time.
@@ -170,37 +169,28 @@ def export_judgements(
     if principal is None or not name:
         return None, previous
     try:
-        text = staff.judgements_csv(services, principal, study=name)
+        text = csv_of(services, principal, study=name)
     except PlatformError as exc:
         gr.Warning(exc.message)
         return None, previous
     path = write_export(
-        export_root(services.settings.home), name=name, suffix="-judgements.csv", text=text, previous=previous
+        export_root(services.settings.home), name=name, suffix=suffix, text=text, previous=previous
     )
     return str(path), str(path)
+
+
+def export_judgements(
+    services: Services, st: dict | None, name: str | None, previous: str | None
+) -> tuple[str | None, str | None]:
+    """The judgements CSV of study ``name`` for the download button (see ``_export``)."""
+    return _export(services, st, name, previous, csv_of=staff.judgements_csv, suffix="-judgements.csv")
 
 
 def export_participants(
     services: Services, st: dict | None, name: str | None, previous: str | None
 ) -> tuple[str | None, str | None]:
-    """The participants CSV of a link-mode study (for approving and paying) as a fresh file for the
-    download button; same file handling as ``export_judgements``."""
-    principal = principal_of(services, st)
-    if principal is None or not name:
-        return None, previous
-    try:
-        text = recruit.participants_csv(services, principal, study=name)
-    except PlatformError as exc:
-        gr.Warning(exc.message)
-        return None, previous
-    path = write_export(
-        export_root(services.settings.home),
-        name=name,
-        suffix="-participants.csv",
-        text=text,
-        previous=previous,
-    )
-    return str(path), str(path)
+    """The participants CSV of a link-mode study (for approving and paying) for the download button."""
+    return _export(services, st, name, previous, csv_of=recruit.participants_csv, suffix="-participants.csv")
 
 
 def _study_choices(services: Services, st: dict) -> dict:
