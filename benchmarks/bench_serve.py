@@ -4,6 +4,7 @@
     python benchmarks/bench_serve.py --raters 50 --items 20 --crash
     python benchmarks/bench_serve.py --raters 10 --items 10 --think-ms 0 --compare-synchronous 5
     python benchmarks/bench_serve.py --burst --participants 300 --join-window-s 60 --think-s 2 5
+    python benchmarks/bench_serve.py --burst --modes ui --join link --workers 2 [--db-url postgresql+psycopg://...]
 
 Builds a throw-away TRUSTLAB_HOME (a dataset of small PNGs, a model's predictions, precomputed
 Grad-CAM and twin explanations, an open study with conditions none/gradcam/twin, one invite per
@@ -27,6 +28,9 @@ fresh home and server per mode, the modes' order alternating between rounds; pri
 rate with ``--think-s LOW HIGH`` seconds of reading per item, through the REST API (the baseline) and
 through the Gradio page's own events (``--modes rest,ui``); one table of submit-to-next-item
 p50/p95/p99, joins/s and Gradio queue waits, then judgements in the database == acknowledged submits.
+``--workers N`` runs N servers on one home and database behind a real nginx (serve_deploy.py), each
+participant with its own ``trustlab_route`` cookie; ``--db-url postgresql+psycopg://...`` runs the burst on
+a fresh schema of that database per mode (default: SQLite).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from serve_burst import run_burst  # noqa: E402 - benchmarks/ is on sys.path as the script's folder
+from serve_pg import throwaway_schema  # noqa: E402
 from serve_server import Server  # noqa: E402
 from serve_world import build_study  # noqa: E402
 
@@ -198,6 +203,9 @@ def main() -> int:
     burst.add_argument("--modes", default="rest,ui", help="rest, ui or rest,ui (REST is the baseline)")
     burst.add_argument("--join", choices=("invite", "link"), default="invite",
                        help="single-use invites, or one public link with participant ids (issue 16)")
+    burst.add_argument("--workers", type=int, default=1,
+                       help="`trustlab serve` processes on one database; more than 1: behind nginx running "
+                            "deploy/nginx.conf (/usr/sbin/nginx)")
     args = parser.parse_args()
     if args.burst:
         return run_burst(args)
@@ -207,7 +215,7 @@ def main() -> int:
     from trustlab.platform.auth import create_invites
 
     home = Path(tempfile.mkdtemp(prefix="trustlab-bench-serve-"))
-    db_url, drop_schema = _throwaway_schema(args.db_url) if args.db_url else ("", None)
+    db_url, drop_schema = throwaway_schema(args.db_url) if args.db_url else ("", None)
     settings = load_settings(home=home, db_url=db_url)
     t0 = time.monotonic()
     study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
@@ -283,27 +291,6 @@ def compare_synchronous(args) -> int:
     print(f"FULL / NORMAL throughput (medians): {full / normal:.2f}")
     print("RESULT:", "OK, nothing lost" if not failures else "FAILED")
     return 0 if not failures else 1
-
-
-def _throwaway_schema(base_url: str):
-    """A fresh schema in the PostgreSQL database at ``base_url`` (dropped afterwards), so the run
-    never touches existing tables."""
-    from urllib.parse import quote
-
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}", drop
 
 
 def _check(settings: Settings, baseline: Tally, tally: Tally, wall: float, args) -> int:

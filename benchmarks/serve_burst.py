@@ -23,7 +23,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from serve_server import Server
+from serve_deploy import Deployment
+from serve_pg import ThrowawaySchema
 from serve_ui import PageError, PageEvents, PageSession, Screen, answer_values
 from serve_world import build_study
 
@@ -32,6 +33,7 @@ from trustlab.db.engine import dispose_engines, read_session
 from trustlab.db.queries.judgements import count_judgements
 
 MODES = ("rest", "ui")
+REQUEST_PREFIX = {"rest": "/api/v1/", "ui": "/gradio_api/"}  # each mode's requests, counted per worker
 REQUEST_TIMEOUT_S = 60
 MAX_TRIES = 5
 RETRY_SLEEP_S = 0.5
@@ -99,9 +101,9 @@ def rest_join(client: httpx.Client, study: str, join: dict[str, str]) -> httpx.R
 
 
 def rest_participant(base_url: str, study: str, join: dict[str, str], tally: BurstTally, seed: int,
-                     think_s: tuple[float, float]) -> None:
+                     think_s: tuple[float, float], cookies: dict[str, str] | None = None) -> None:
     rng = np.random.default_rng(seed)
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S) as client:
+    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_S, cookies=cookies) as client:
         t0 = time.perf_counter()
         tally.add(join_started=t0)
         accepted = rest_join(client, study, join).raise_for_status()
@@ -143,9 +145,9 @@ def rest_participant(base_url: str, study: str, join: dict[str, str], tally: Bur
 
 
 def ui_participant(base_url: str, page: PageEvents, params: dict[str, str], tally: BurstTally, seed: int,
-                   think_s: tuple[float, float]) -> None:
+                   think_s: tuple[float, float], cookies: dict[str, str] | None = None) -> None:
     rng = np.random.default_rng(seed)
-    session = PageSession(base_url, page, timeout_s=REQUEST_TIMEOUT_S)
+    session = PageSession(base_url, page, timeout_s=REQUEST_TIMEOUT_S, cookies=cookies)
     try:
         t0 = time.perf_counter()
         tally.add(join_started=t0)
@@ -180,11 +182,23 @@ def _guarded(tally: BurstTally, target: Callable, *args) -> None:
 
 
 def run_mode(mode: str, args) -> dict:
-    """One mode against a fresh world and server; returns the row of the table."""
+    """One mode against a fresh world (a fresh PostgreSQL schema with ``args.db_url``) and fresh servers
+    (``args.workers``, behind nginx when more than one); returns the row of the table."""
+    home = Path(tempfile.mkdtemp(prefix=f"trustlab-bench-burst-{mode}-"))
+    schema = ThrowawaySchema(args.db_url) if getattr(args, "db_url", "") else None
+    try:
+        settings = load_settings(home=home, db_url=schema.url if schema else "")
+        row = _run_world(mode, args, settings, home, schema)
+    finally:
+        if schema is not None:
+            dispose_engines()
+            schema.drop()
+    return row
+
+
+def _run_world(mode: str, args, settings: Settings, home: Path, schema: ThrowawaySchema | None) -> dict:
     from trustlab.platform.auth import create_invites
 
-    home = Path(tempfile.mkdtemp(prefix=f"trustlab-bench-burst-{mode}-"))
-    settings = load_settings(home=home, db_url="")
     link = args.join == "link"
     study = build_study(settings, raters=args.participants, items_per_rater=args.items, link=link)
     if link:
@@ -192,9 +206,8 @@ def run_mode(mode: str, args) -> dict:
     else:
         links = create_invites(settings, study=study, n=args.participants, simulated=True)
         joins = [{"invite": link.token} for link in links]
-    server = Server(settings)
-    server.start()
-    cpu_at_start = server.cpu_seconds()
+    deployment = Deployment(settings, workers=getattr(args, "workers", 1), run=home / "nginx", schema=schema)
+    deployment.start()
     tally = BurstTally()
     rng = np.random.default_rng(1)
     arrivals = np.sort(rng.uniform(0.0, args.join_window_s, size=args.participants))
@@ -202,26 +215,34 @@ def run_mode(mode: str, args) -> dict:
     try:
         page = None
         if mode == "ui":
-            with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as client:
+            with httpx.Client(base_url=deployment.url, timeout=REQUEST_TIMEOUT_S) as client:
                 page = PageEvents.read(client)
         threads = []
+        cpu_at_start = deployment.cpu()
+        client_cpu_at_start = time.process_time()
         t_start = time.perf_counter()
         for i, (join, at) in enumerate(zip(joins, arrivals, strict=True)):
             time.sleep(max(0.0, t_start + at - time.perf_counter()))
+            cookies = deployment.route_cookies(i)
             if mode == "ui":
-                work = (ui_participant, server.url, page, join, tally, i, think_s)
+                work = (ui_participant, deployment.url, page, join, tally, i, think_s, cookies)
             else:
-                work = (rest_participant, server.url, study, join, tally, i, think_s)
+                work = (rest_participant, deployment.url, study, join, tally, i, think_s, cookies)
             thread = threading.Thread(target=_guarded, args=(tally, *work), daemon=True)
             thread.start()
             threads.append(thread)
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - t_start
-        cpu_s = server.cpu_seconds() - cpu_at_start
+        cpu = deployment.cpu().since(cpu_at_start)
+        cpu["client"] = time.process_time() - client_cpu_at_start
+        per_worker = deployment.requests_per_worker(REQUEST_PREFIX[mode])
     finally:
-        server.stop()
-    return _row(mode, settings, tally, wall, cpu_s, args)
+        deployment.stop()
+    row = _row(mode, settings, tally, wall, cpu, args)
+    row["requests_per_worker"] = per_worker
+    row["db"] = "postgresql" if schema is not None else "sqlite"
+    return row
 
 
 def stored_count(settings: Settings) -> int:
@@ -234,7 +255,8 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def _row(mode: str, settings: Settings, tally: BurstTally, wall: float, cpu_s: float, args) -> dict:
+def _row(mode: str, settings: Settings, tally: BurstTally, wall: float, cpu: dict[str, float],
+         args) -> dict:
     stored = stored_count(settings)
     joined = len(tally.join_done)
     join_span = (max(tally.join_done) - min(tally.join_started)) if joined else float("nan")
@@ -258,26 +280,34 @@ def _row(mode: str, settings: Settings, tally: BurstTally, wall: float, cpu_s: f
         "queue_size": tally.queue_size,
         "errors": tally.errors,
         "wall": wall,
-        # The server's CPU time (joins, page loads and submits) per acknowledged submit.
-        "cpu_ms": cpu_s * 1000.0 / max(tally.acknowledged, 1),
+        "workers": getattr(args, "workers", 1),
+        # The server side's CPU time (joins, page loads and submits: every worker, nginx and the database
+        # backends) per acknowledged submit, and the benchmark client's own (it shares the machine).
+        "cpu_ms": sum(v for k, v in cpu.items() if k != "client") * 1000.0 / max(tally.acknowledged, 1),
+        "cpu_parts_ms": {k: v * 1000.0 / max(tally.acknowledged, 1) for k, v in cpu.items()},
+        "client_ms": cpu["client"] * 1000.0 / max(tally.acknowledged, 1),
     }
 
 
 def print_table(rows: list[dict], args) -> bool:
     """One table, REST first (the baseline); True when every mode lost nothing and met its plan."""
+    db = rows[0].get("db", "sqlite") if rows else "sqlite"
+    db_kind = "PostgreSQL (a fresh schema per mode)" if db == "postgresql" else "SQLite (one WAL file)"
     print(f"\nlaunch burst: {args.participants} participants joining ({args.join}) within "
           f"{args.join_window_s:.0f} s, "
-          f"{args.items} items each, think {args.think_s[0]:g}-{args.think_s[1]:g} s")
-    head = (f"{'mode':<6}{'joined':>7}{'joins/s':>8}{'join p95':>9}{'submits':>8}{'p50 ms':>8}{'p95 ms':>8}"
-            f"{'p99 ms':>8}{'queue p50/p95/p99 ms':>22}{'acked':>7}{'in db':>7}{'errors':>7}"
-            f"{'cpu ms/sub':>11}")
+          f"{args.items} items each, think {args.think_s[0]:g}-{args.think_s[1]:g} s; database {db_kind}")
+    head = (f"{'mode':<6}{'workers':>8}{'joined':>7}{'joins/s':>8}{'join p95':>9}{'submits':>8}{'p50 ms':>8}"
+            f"{'p95 ms':>8}{'p99 ms':>8}{'queue p50/p95/p99 ms':>22}{'acked':>7}{'in db':>7}{'errors':>7}"
+            f"{'cpu ms/sub':>11}{'client ms/sub':>14}")
     print(head)
     ok = True
     for r in rows:
         wait = "-" if r["wait50"] is None else f"{r['wait50']:.0f}/{r['wait95']:.0f}/{r['wait99']:.0f}"
-        print(f"{r['mode']:<6}{r['joined']:>7}{r['joins_s']:>8.1f}{r['join_p95']:>9.0f}{r['submits']:>8}"
-              f"{r['p50']:>8.0f}{r['p95']:>8.0f}{r['p99']:>8.0f}{wait:>22}{r['acked']:>7}{r['stored']:>7}"
-              f"{len(r['errors']):>7}{r['cpu_ms']:>11.1f}")
+        client_ms = r.get("client_ms", float("nan"))
+        print(f"{r['mode']:<6}{r.get('workers', 1):>8}{r['joined']:>7}{r['joins_s']:>8.1f}"
+              f"{r['join_p95']:>9.0f}{r['submits']:>8}{r['p50']:>8.0f}{r['p95']:>8.0f}{r['p99']:>8.0f}"
+              f"{wait:>22}{r['acked']:>7}{r['stored']:>7}{len(r['errors']):>7}{r['cpu_ms']:>11.1f}"
+              f"{client_ms:>14.1f}")
         ok &= r["acked"] == r["stored"] == r["planned"] and not r["errors"]
     for r in rows:
         for error in r["errors"][:5]:
@@ -285,8 +315,11 @@ def print_table(rows: list[dict], args) -> bool:
         if r["retries"]:
             print(f"  {r['mode']}: {r['retries']} retried requests")
         if r["mode"] == "ui":
-            print(f"  ui: at most {r['queue_size']} events waited in Gradio's queue at once; server CPU "
-                  f"{r['cpu_ms']:.1f} ms per acknowledged submit (joins included)")
+            print(f"  ui: at most {r['queue_size']} events waited in Gradio's queue at once (per worker)")
+        if r.get("requests_per_worker"):
+            print(f"  {r['mode']}: requests under {REQUEST_PREFIX[r['mode']]} per worker "
+                  f"{r['requests_per_worker']} (nginx's access log)")
+    _print_footer(rows, db)
     ui = next((r for r in rows if r["mode"] == "ui"), None)
     if ui is not None:
         verdict = "meets" if ui["p95"] <= TARGET_P95_MS else "misses"
@@ -296,12 +329,37 @@ def print_table(rows: list[dict], args) -> bool:
     return ok
 
 
+def _print_footer(rows: list[dict], db: str) -> None:
+    """What the CPU columns count, and how the workers were reached."""
+    for r in rows:
+        parts = {"workers": "the workers"}
+        if r.get("workers", 1) > 1:
+            parts["nginx"] = "nginx"
+        if db == "postgresql":
+            parts["db"] = "PostgreSQL backends"
+        got = r.get("cpu_parts_ms", {})
+        if len(parts) > 1 and got:
+            split = " + ".join(f"{name} {got[key]:.1f}" for key, name in parts.items())
+            print(f"  {r['mode']}: cpu ms/sub = {split}")
+    print("cpu ms/sub: the server side's CPU time per acknowledged submit (joins and page loads included): "
+          "every worker + nginx"
+          + (" + the PostgreSQL backends still connected at the end (ones that closed midway are missed)"
+             if db == "postgresql" else " (SQLite runs inside the workers)")
+          + "; client ms/sub: the benchmark's own CPU (it shares the machine's cores with the server)")
+    if any(r.get("workers", 1) > 1 for r in rows):
+        print("workers > 1: N `trustlab serve` processes on one home and database behind nginx running "
+              "deploy/nginx.conf; every participant carries its own trustlab_route cookie from its first "
+              "request (as distinct client addresses would get; all come from 127.0.0.1)")
+
+
 def run_burst(args) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = set(modes) - set(MODES)
     if unknown:
         raise SystemExit(f"--modes: unknown {sorted(unknown)}; choose from {', '.join(MODES)}")
-    if args.db_url:
-        raise SystemExit("--burst measures the embedded SQLite database: drop --db-url")
+    if args.db_url and not args.db_url.startswith("postgresql"):
+        raise SystemExit("--burst --db-url: give a postgresql+psycopg://... URL (default: SQLite)")
+    if getattr(args, "workers", 1) < 1:
+        raise SystemExit(f"--workers: at least 1, not {args.workers}")
     rows = [run_mode(mode, args) for mode in modes]
     return 0 if print_table(rows, args) else 1

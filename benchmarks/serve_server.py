@@ -19,13 +19,48 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER_START_TIMEOUT_S = 120
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """CPU time (user + system) process ``pid`` has used so far (Linux /proc; NaN elsewhere or when it
+    is gone); ``reaped_children``: plus that of its children it has waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid``, its living descendants, and the children it has reaped."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        cpu = process_cpu_seconds(current, reaped_children=True)
+        total += 0.0 if cpu != cpu else cpu  # NaN: it ended between the scan and the read
+        todo.extend(children.get(current, []))
+    return total
+
+
 class Server:
     """`python -m trustlab serve` in a subprocess on a free loopback port."""
 
     def __init__(self, settings: Settings) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.settings = settings
         self.proc: subprocess.Popen | None = None
 
@@ -64,11 +99,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server process has used so far (Linux /proc; NaN elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (AttributeError, OSError):
-            return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return float("nan") if self.proc is None else process_cpu_seconds(self.proc.pid)
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -154,8 +154,10 @@ def answer_values(page: PageEvents, screen: Screen, rng: np.random.Generator) ->
 class PageSession:
     """One browser tab: a Gradio session hash, an HTTP client, the page's events."""
 
-    def __init__(self, base_url: str, page: PageEvents, *, timeout_s: float) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_url: str, page: PageEvents, *, timeout_s: float,
+                 cookies: dict[str, str] | None = None) -> None:
+        # cookies: the browser's own before its first request (e.g. the proxy's route cookie)
+        self.client = httpx.Client(base_url=base_url, timeout=timeout_s, cookies=cookies)
         self.page = page
         self.session_hash = uuid.uuid4().hex[:11]
 

@@ -1,0 +1,85 @@
+"""What bench_serve.py --burst runs against: one `trustlab serve` process (``workers=1``: no proxy, as
+before), or N of them on the same TRUSTLAB_HOME and database behind nginx running deploy/nginx.conf, as
+README "Deployment for many raters" documents; and the CPU time all of it used.
+
+With N > 1 every client request goes through nginx: /api/v1 round-robin over the workers, the UI pinned
+per browser by the ``trustlab_route`` cookie (the benchmark gives each participant its own value, as
+distinct client addresses would get; without it, every participant from 127.0.0.1 lands on one worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from serve_nginx import ROUTE_COOKIE, Proxy
+from serve_pg import ThrowawaySchema
+from serve_server import Server
+
+from trustlab.config import Settings
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds used so far by the workers, nginx (0 without it) and the database backends
+    (pid -> seconds; empty for SQLite, whose work happens inside the workers)."""
+
+    workers: float
+    nginx: float
+    backends: dict[int, float]
+
+    def since(self, start: CpuSample) -> dict[str, float]:
+        """Seconds used between ``start`` and this sample, per part. A backend that closed meanwhile is
+        not counted; one that opened meanwhile counts from its start."""
+        return {
+            "workers": self.workers - start.workers,
+            "nginx": self.nginx - start.nginx,
+            "db": sum(s - start.backends.get(pid, 0.0) for pid, s in self.backends.items()),
+        }
+
+
+class Deployment:
+    """``workers`` servers on ``settings`` (one home, one database); nginx in front of them when there is
+    more than one (its files under ``run``). ``schema``: the PostgreSQL schema the database URL reaches,
+    whose backends' CPU is counted."""
+
+    def __init__(self, settings: Settings, *, workers: int, run: Path,
+                 schema: ThrowawaySchema | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"--workers must be at least 1, not {workers}")
+        self.servers = [Server(settings) for _ in range(workers)]
+        self.proxy = Proxy(run, [s.port for s in self.servers]) if workers > 1 else None
+        self.schema = schema
+
+    @property
+    def url(self) -> str:
+        return self.proxy.url if self.proxy is not None else self.servers[0].url
+
+    def start(self) -> None:
+        # One after the other: the first start migrates the database and creates the shared files.
+        for server in self.servers:
+            server.start()
+        if self.proxy is not None:
+            self.proxy.start()
+
+    def route_cookies(self, participant: int) -> dict[str, str]:
+        """The cookies participant ``participant``'s client carries from its first request."""
+        return {ROUTE_COOKIE: f"bench-{participant:06d}"} if self.proxy is not None else {}
+
+    def cpu(self) -> CpuSample:
+        return CpuSample(
+            workers=sum(server.cpu_seconds() for server in self.servers),
+            nginx=self.proxy.cpu_seconds() if self.proxy is not None else 0.0,
+            backends=self.schema.backend_cpu() if self.schema is not None else {},
+        )
+
+    def requests_per_worker(self, prefix: str) -> list[int]:
+        """Requests under ``prefix`` (e.g. "/gradio_api/": the page's events and streams) each worker
+        answered through nginx; [] without it."""
+        return list(self.proxy.requests_per_worker(prefix).values()) if self.proxy is not None else []
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+        for server in self.servers:
+            server.stop()
