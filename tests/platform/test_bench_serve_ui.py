@@ -4,6 +4,7 @@ real server subprocess; every acknowledged submit is in the database, and the ta
 
 from __future__ import annotations
 
+import shutil
 import sys
 from argparse import Namespace
 from pathlib import Path
@@ -78,3 +79,29 @@ def test_page_events_found_by_elem_id(serve_burst):
     assert (item.kind, item.assignment_id) == ("item", 5)
     done = screen_from(page, [2, 3, 4], ["", {"visible": False}, '<div class="tl-done">'])
     assert done.kind == "done"
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed (apt-get install nginx)")
+def test_burst_ui_through_nginx_with_two_workers(serve_burst, capsys):
+    """--workers 2: two servers on one database behind nginx running deploy/nginx.conf; each participant's
+    own route cookie spreads the UI over both workers, and nothing acknowledged is lost."""
+    args = Namespace(participants=12, items=2, join_window_s=1.0, think_s=(0.05, 0.1), modes="ui",
+                     join="link", db_url="", workers=2)
+    row = serve_burst.run_mode("ui", args)
+    assert row["errors"] == [], row["errors"]
+    assert row["joined"] == row["finished"] == 12
+    assert row["acked"] == row["stored"] == row["submits"] == 24
+    # nginx's access log: both workers answered page events (12 distinct cookies all on one worker of two:
+    # a chance of 1 in 2048 per run, since nginx's consistent hash places the run's random ports)
+    per_worker = row["requests_per_worker"]
+    assert len(per_worker) == 2 and all(n > 0 for n in per_worker), per_worker
+    assert sum(per_worker) >= 12 * 3 * 2  # a join and a stream per event: load + 2 submits each
+    assert row["cpu_parts_ms"]["nginx"] > 0 and row["client_ms"] > 0
+    assert serve_burst.print_table([row], args)
+    table = capsys.readouterr().out
+    assert "database SQLite" in table and "trustlab_route cookie" in table
+    ui_line = next(line for line in table.splitlines() if line.startswith("ui "))
+    assert ui_line.split()[:2] == ["ui", "2"]  # the workers column
