@@ -208,6 +208,7 @@ def _run_world(mode: str, args, settings: Settings, home: Path, schema: Throwawa
         joins = [{"invite": link.token} for link in links]
     deployment = Deployment(settings, workers=getattr(args, "workers", 1), run=home / "nginx", schema=schema)
     deployment.start()
+    cpu_at_start = deployment.cpu()
     tally = BurstTally()
     rng = np.random.default_rng(1)
     arrivals = np.sort(rng.uniform(0.0, args.join_window_s, size=args.participants))
@@ -218,7 +219,6 @@ def _run_world(mode: str, args, settings: Settings, home: Path, schema: Throwawa
             with httpx.Client(base_url=deployment.url, timeout=REQUEST_TIMEOUT_S) as client:
                 page = PageEvents.read(client)
         threads = []
-        cpu_at_start = deployment.cpu()
         client_cpu_at_start = time.process_time()
         t_start = time.perf_counter()
         for i, (join, at) in enumerate(zip(joins, arrivals, strict=True)):
