@@ -341,12 +341,13 @@ def _print_footer(rows: list[dict], db: str) -> None:
         if len(parts) > 1 and got:
             split = " + ".join(f"{name} {got[key]:.1f}" for key, name in parts.items())
             print(f"  {r['mode']}: cpu ms/sub = {split}")
+    proxied = any(r.get("workers", 1) > 1 for r in rows)
     print("cpu ms/sub: the server side's CPU time per acknowledged submit (joins and page loads included): "
-          "every worker + nginx"
+          + ("every worker + nginx" if proxied else "the one server process")
           + (" + the PostgreSQL backends still connected at the end (ones that closed midway are missed)"
              if db == "postgresql" else " (SQLite runs inside the workers)")
           + "; client ms/sub: the benchmark's own CPU (it shares the machine's cores with the server)")
-    if any(r.get("workers", 1) > 1 for r in rows):
+    if proxied:
         print("workers > 1: N `trustlab serve` processes on one home and database behind nginx running "
               "deploy/nginx.conf; every participant carries its own trustlab_route cookie from its first "
               "request (as distinct client addresses would get; all come from 127.0.0.1)")
