@@ -206,7 +206,7 @@ def _run_world(mode: str, args, settings: Settings, home: Path, schema: Throwawa
     else:
         links = create_invites(settings, study=study, n=args.participants, simulated=True)
         joins = [{"invite": link.token} for link in links]
-    deployment = Deployment(settings, workers=getattr(args, "workers", 1), run=home / "nginx", schema=schema)
+    deployment = Deployment(settings, workers=getattr(args, "workers", 1), run=home / "serve", schema=schema)
     deployment.start()
     cpu_at_start = deployment.cpu()
     tally = BurstTally()
@@ -241,6 +241,7 @@ def _run_world(mode: str, args, settings: Settings, home: Path, schema: Throwawa
         deployment.stop()
     row = _row(mode, settings, tally, wall, cpu, args)
     row["requests_per_worker"] = per_worker
+    row["logs"] = str(deployment.run)
     row["db"] = "postgresql" if schema is not None else "sqlite"
     return row
 
@@ -312,6 +313,8 @@ def print_table(rows: list[dict], args) -> bool:
     for r in rows:
         for error in r["errors"][:5]:
             print(f"  {r['mode']} error: {error}")
+        if r["errors"] and r.get("logs"):
+            print(f"  {r['mode']}: the servers' stderr (tracebacks) is under {r['logs']}")
         if r["retries"]:
             print(f"  {r['mode']}: {r['retries']} retried requests")
         if r["mode"] == "ui":

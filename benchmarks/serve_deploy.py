@@ -47,7 +47,9 @@ class Deployment:
                  schema: ThrowawaySchema | None = None) -> None:
         if workers < 1:
             raise ValueError(f"--workers must be at least 1, not {workers}")
-        self.servers = [Server(settings) for _ in range(workers)]
+        run.mkdir(parents=True, exist_ok=True)
+        self.run = run  # the workers' logs (serve-PORT.log) and nginx's files
+        self.servers = [Server(settings, log_dir=run) for _ in range(workers)]
         self.proxy = Proxy(run, [s.port for s in self.servers]) if workers > 1 else None
         self.schema = schema
 

@@ -59,8 +59,10 @@ def tree_cpu_seconds(pid: int) -> float:
 class Server:
     """`python -m trustlab serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, log_dir: Path | None = None) -> None:
         self.port = free_port()
+        # stderr (tracebacks of failed events) to a file: a pipe nobody reads would stall a chatty server
+        self.log = log_dir / f"serve-{self.port}.log" if log_dir is not None else None
         self.settings = settings
         self.proc: subprocess.Popen | None = None
 
@@ -84,11 +86,12 @@ class Server:
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log.open("ab") if self.log is not None else subprocess.PIPE,
         )
         while time.monotonic() - t0 < SERVER_START_TIMEOUT_S:
             if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.proc.stderr.read().decode()[-2000:])
+                tail = self.log.read_text() if self.log is not None else self.proc.stderr.read().decode()
+                raise RuntimeError(f"server exited: {tail[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
                     return time.monotonic() - t0
