@@ -347,7 +347,7 @@ def _print_footer(rows: list[dict], db: str) -> None:
     proxied = any(r.get("workers", 1) > 1 for r in rows)
     print("cpu ms/sub: the server side's CPU time per acknowledged submit (joins and page loads included): "
           + ("every worker + nginx" if proxied else "the one server process")
-          + (" + the PostgreSQL backends still connected at the end (ones that closed midway are missed)"
+          + (" + the PostgreSQL backends (read every second: one that closed midway keeps its last reading)"
              if db == "postgresql" else " (SQLite runs inside the workers)")
           + "; client ms/sub: the benchmark's own CPU (it shares the machine's cores with the server)")
     if proxied:

@@ -9,6 +9,7 @@ distinct client addresses would get; without it, every participant from 127.0.0.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from serve_pg import ThrowawaySchema
 from serve_server import Server
 
 from trustlab.config import Settings
+
+# How often the database backends' CPU is read: a backend that closes midway (a pool's overflow
+# connection) keeps the time it had at the last reading.
+BACKEND_POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,10 @@ class Deployment:
         self.servers = [Server(settings, log_dir=run) for _ in range(workers)]
         self.proxy = Proxy(run, [s.port for s in self.servers]) if workers > 1 else None
         self.schema = schema
+        self._backends: dict[int, float] = {}  # pid -> CPU seconds at its last reading
+        self._backends_lock = threading.Lock()
+        self._stop_polling = threading.Event()
+        self._poller: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -63,6 +72,19 @@ class Deployment:
             server.start()
         if self.proxy is not None:
             self.proxy.start()
+        if self.schema is not None:
+            self._poller = threading.Thread(target=self._poll_backends, daemon=True)
+            self._poller.start()
+
+    def _read_backends(self) -> dict[int, float]:
+        current = self.schema.backend_cpu() if self.schema is not None else {}
+        with self._backends_lock:
+            self._backends.update(current)
+            return dict(self._backends)
+
+    def _poll_backends(self) -> None:
+        while not self._stop_polling.wait(BACKEND_POLL_S):
+            self._read_backends()
 
     def route_cookies(self, participant: int) -> dict[str, str]:
         """The cookies participant ``participant``'s client carries from its first request."""
@@ -72,7 +94,7 @@ class Deployment:
         return CpuSample(
             workers=sum(server.cpu_seconds() for server in self.servers),
             nginx=self.proxy.cpu_seconds() if self.proxy is not None else 0.0,
-            backends=self.schema.backend_cpu() if self.schema is not None else {},
+            backends=self._read_backends(),
         )
 
     def requests_per_worker(self, prefix: str) -> list[int]:
@@ -81,6 +103,9 @@ class Deployment:
         return list(self.proxy.requests_per_worker(prefix).values()) if self.proxy is not None else []
 
     def stop(self) -> None:
+        self._stop_polling.set()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
         if self.proxy is not None:
             self.proxy.stop()
         for server in self.servers:
