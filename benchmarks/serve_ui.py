@@ -53,6 +53,10 @@ class PageEvents:
     submit_outputs: list[int]
     elem_ids: dict[int, str]
     types: dict[int, str]
+    # The Submit click's api name and whether it goes through Gradio's queue (False: the browser POSTs
+    # it to /gradio_api/run/<api name> and reads the outputs from the response).
+    submit_api: str = ""
+    submit_queued: bool = True
 
     @classmethod
     def read(cls, client: httpx.Client) -> PageEvents:
@@ -82,6 +86,8 @@ class PageEvents:
             submit_outputs=submit["outputs"],
             elem_ids=elem_ids,
             types=types,
+            submit_api=str(submit.get("api_name") or ""),
+            submit_queued=submit.get("queue") is not False,
         )
 
 
@@ -166,6 +172,19 @@ class PageSession:
         """GET the page itself (HTML with its config), as a browser does before any event."""
         self.client.get("/", params=params).raise_for_status()
 
+    def direct(self, api_name: str, fn_index: int, data: list[Any], *, trigger_id: int | None
+               ) -> tuple[list[Any], EventTiming]:
+        """Run one event that skips the queue (``queue=False``), as the browser does: one POST to
+        ``/gradio_api/run/<api name>``, the outputs in its response."""
+        body = {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
+                "session_hash": self.session_hash}
+        t0 = time.perf_counter()
+        answered = self.client.post(f"{GRADIO_API}/run/{api_name}", json=body)
+        if answered.status_code != 200:
+            raise PageError(f"run/{api_name} answered {answered.status_code}: {answered.text[:200]}",
+                            retry=answered.status_code >= 500)
+        return answered.json()["data"], EventTiming(time.perf_counter() - t0, 0.0)
+
     def event(
         self, fn_index: int, data: list[Any], *, trigger_id: int | None, params: dict[str, str] | None = None
     ) -> tuple[list[Any], EventTiming]:
@@ -218,5 +237,10 @@ class PageSession:
         return screen_from(self.page, self.page.load_outputs, data), timing
 
     def submit(self, values: list[Any]) -> tuple[Screen, EventTiming]:
-        data, timing = self.event(self.page.submit_fn, values, trigger_id=self.page.submit_trigger)
+        if self.page.submit_queued:
+            data, timing = self.event(self.page.submit_fn, values, trigger_id=self.page.submit_trigger)
+        else:
+            data, timing = self.direct(
+                self.page.submit_api, self.page.submit_fn, values, trigger_id=self.page.submit_trigger
+            )
         return screen_from(self.page, self.page.submit_outputs, data), timing

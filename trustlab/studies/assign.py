@@ -246,6 +246,25 @@ def next_assignment(
     )
 
 
+def current_assignment(
+    session: DbSession, *, study_id: int, rater_id: int
+) -> tuple[Assignment, int, int] | None:
+    """Read only: (the rater's open assignment with the lowest position, done, total) when their list
+    exists and has an open assignment; None when ``next_assignment`` must run instead (no list yet,
+    the rater has finished, or released items may come back), or the study is not open.
+
+    The common case of a rater going on to their next item, without the write lock."""
+    study = get_study_by_id(session, study_id=study_id)
+    if study.status != "open":
+        return None
+    mine = rater_assignments(session, study_id=study_id, rater_id=rater_id)
+    found = _first_open(mine)
+    if found is None:
+        return None
+    active = [a for a in mine if a.status != "released"]
+    return found, sum(a.status == "done" for a in active), len(active)
+
+
 def _allocate(
     session: DbSession, *, study_id: int, rater_id: int, config: StudyConfig, now: datetime
 ) -> Assignment | None:
