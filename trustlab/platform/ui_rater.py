@@ -28,10 +28,12 @@ from trustlab.platform.ui_rater_view import (
     WELCOME,
     RaterView,
     answers_from,
+    cleared_answers,
     hidden_questions,
     notice_only,
     notice_screen,
     question_updates,
+    screen_shell,
     study_texts,
     submit_label,
     unchanged,
@@ -191,6 +193,7 @@ def show_next(
         return view.out({**base, **hidden_questions(view), view.state: waiting,
                          view.cant_tell: gr.update(value=False, visible=False),
                          view.message: gr.update(value=PREPARING), view.poll: gr.Timer(active=True)})
+    intro_open = link and ctx.config.instructions is not None
     new_state = {
         **_kept(state),
         "study": study,
@@ -201,7 +204,17 @@ def show_next(
         "shown_at": time.monotonic(),
         "keys": [q["key"] for q in result["questions"]],
         "labels": {q["key"]: q["label"] for q in result["questions"]},
+        "shell": screen_shell(result["questions"], texts, intro_open=intro_open),
     }
+    if state.get("shell") == new_state["shell"] and state.get("mode") == "item":
+        # The next item of the screen on show (same questions, same buttons): new values only.
+        return view.lean_out(texts, {
+            view.state: new_state,
+            view.progress: base[view.progress],
+            view.stage: base[view.stage],
+            **cleared_answers(view),
+            view.message: message,
+        })
     asked = {q["key"] for q in result["questions"]}
     return view.out({**base, **question_updates(view, result["questions"]), view.state: new_state,
                      view.cant_tell: gr.update(value=False, visible=CANT_TELL in asked),
