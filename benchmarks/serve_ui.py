@@ -53,6 +53,10 @@ class PageEvents:
     submit_outputs: list[int]
     elem_ids: dict[int, str]
     types: dict[int, str]
+    # The Submit click's api name and whether it goes through Gradio's queue (False: the browser POSTs
+    # it to /gradio_api/run/<api name> and reads the outputs from the response).
+    submit_api: str = ""
+    submit_queued: bool = True
 
     @classmethod
     def read(cls, client: httpx.Client) -> PageEvents:
@@ -82,6 +86,8 @@ class PageEvents:
             submit_outputs=submit["outputs"],
             elem_ids=elem_ids,
             types=types,
+            submit_api=str(submit.get("api_name") or ""),
+            submit_queued=submit.get("queue") is not False,
         )
 
 
@@ -107,22 +113,33 @@ class EventTiming:
     queue_size: int = 0  # the most events Gradio said were queued while this one waited
 
 
-def screen_from(page: PageEvents, outputs: list[int], data: list[Any]) -> Screen:
-    """Read the rater's screen from an event's output updates (by the components' elem_id)."""
-    values = {page.elem_ids.get(cid, ""): value for cid, value in zip(outputs, data, strict=True)}
+def screen_from(page: PageEvents, outputs: list[int], data: list[Any],
+                shown: dict[str, dict[str, Any]] | None = None) -> Screen:
+    """Read the rater's screen from an event's output updates (by the components' elem_id).
+
+    ``shown``: what the page shows, by elem_id ({prop: value}), kept across events as the browser
+    keeps it: a property update changes the props it names, a plain value only the value (a screen
+    laid out as the last one comes back as plain values: ``RaterView.lean_out``)."""
+    shown = {} if shown is None else shown
+    for cid, value in zip(outputs, data, strict=True):
+        elem_id = page.elem_ids.get(cid, "")
+        if not elem_id:
+            continue
+        props = shown.setdefault(elem_id, {})
+        if isinstance(value, dict):  # no rater component's value is a dict: a property update
+            props.update({k: v for k, v in value.items() if k != "__type__"})
+        else:
+            props["value"] = value
 
     def text(elem_id: str) -> str:
-        value = values.get(elem_id)
-        if isinstance(value, dict):
-            value = value.get("value")
+        value = shown.get(elem_id, {}).get("value")
         return value if isinstance(value, str) else ""
 
-    notice = text("tl-notice")
+    notice = text("tl-notice") if shown.get("tl-notice", {}).get("visible", True) else ""
     visible = {
         k: v
-        for k, v in values.items()
-        if k.startswith(QUESTION_PREFIX) and k != CANT_TELL_ELEM_ID
-        and isinstance(v, dict) and v.get("visible")
+        for k, v in shown.items()
+        if k.startswith(QUESTION_PREFIX) and k != CANT_TELL_ELEM_ID and v.get("visible")
     }
     match = ASSIGNMENT.search(text("tl-stage"))
     if "tl-done" in notice:
@@ -160,6 +177,7 @@ class PageSession:
         self.client = httpx.Client(base_url=base_url, timeout=timeout_s, cookies=cookies)
         self.page = page
         self.session_hash = uuid.uuid4().hex[:11]
+        self.shown: dict[str, dict[str, Any]] = {}  # what the page shows (screen_from)
 
     def close(self) -> None:
         self.client.close()
@@ -167,6 +185,19 @@ class PageSession:
     def open_page(self, params: dict[str, str]) -> None:
         """GET the page itself (HTML with its config), as a browser does before any event."""
         self.client.get("/", params=params).raise_for_status()
+
+    def direct(self, api_name: str, fn_index: int, data: list[Any], *, trigger_id: int | None
+               ) -> tuple[list[Any], EventTiming]:
+        """Run one event that skips the queue (``queue=False``), as the browser does: one POST to
+        ``/gradio_api/run/<api name>``, the outputs in its response."""
+        body = {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger_id,
+                "session_hash": self.session_hash}
+        t0 = time.perf_counter()
+        answered = self.client.post(f"{GRADIO_API}/run/{api_name}", json=body)
+        if answered.status_code != 200:
+            raise PageError(f"run/{api_name} answered {answered.status_code}: {answered.text[:200]}",
+                            retry=answered.status_code >= 500)
+        return answered.json()["data"], EventTiming(time.perf_counter() - t0, 0.0)
 
     def event(
         self, fn_index: int, data: list[Any], *, trigger_id: int | None, params: dict[str, str] | None = None
@@ -217,8 +248,13 @@ class PageSession:
         """The page's load event (sign-in from the link's query string; empty browser storage)."""
         inputs = [{} for _ in self.page.load_inputs]
         data, timing = self.event(self.page.load_fn, inputs, trigger_id=None, params=params)
-        return screen_from(self.page, self.page.load_outputs, data), timing
+        return screen_from(self.page, self.page.load_outputs, data, self.shown), timing
 
     def submit(self, values: list[Any]) -> tuple[Screen, EventTiming]:
-        data, timing = self.event(self.page.submit_fn, values, trigger_id=self.page.submit_trigger)
-        return screen_from(self.page, self.page.submit_outputs, data), timing
+        if self.page.submit_queued:
+            data, timing = self.event(self.page.submit_fn, values, trigger_id=self.page.submit_trigger)
+        else:
+            data, timing = self.direct(
+                self.page.submit_api, self.page.submit_fn, values, trigger_id=self.page.submit_trigger
+            )
+        return screen_from(self.page, self.page.submit_outputs, data, self.shown), timing

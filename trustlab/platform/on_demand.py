@@ -36,6 +36,16 @@ def stored_explanation(session: Any, ctx: StudyContext, *, item_id: int, method:
     return prediction, get_explanation(session, prediction_id=prediction.id, method=method)
 
 
+def stored_rows(
+    session: Any, ctx: StudyContext, *, item_id: int, methods: list[str]
+) -> tuple[Any, list[Any]]:
+    """(prediction, [each method's stored Explanation or None]) of the study model for ``item_id``."""
+    prediction = get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
+    if prediction is None:
+        return None, [None] * len(methods)
+    return prediction, [get_explanation(session, prediction_id=prediction.id, method=m) for m in methods]
+
+
 def explanation_row(
     settings: Settings,
     worker: ExplanationWorker,

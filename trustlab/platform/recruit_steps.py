@@ -83,13 +83,25 @@ def _ended_step(services: Services, ctx: StudyContext, participant, done: int, t
 def next_step(services: Services, principal: Principal) -> Step:
     """What the participant should see now (see ``recruit.Step``); finishing happens here when every
     item and check is done. NotFoundError for an invited rater (they have only items)."""
-    if refresh_status(services, principal) is None:
-        raise NotAParticipant("you joined by invite: this study has no participant steps for you")
+    invited = NotAParticipant("you joined by invite: this study has no participant steps for you")
+    if principal.is_staff or principal.study_id is None:
+        raise invited
     ctx = services.study(study_id=principal.study_id)
-    with read_session(services.settings) as s:
-        participant = participant_of(s, principal)
-        done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
-        answered = participant_answers(s, participant_id=participant.id)
+    if not rules.is_link_study(ctx.config):
+        raise invited
+    with read_session(services.settings) as s:  # one read in the common case
+        participant = participant_for_rater(s, rater_id=principal.rater_id)
+        if participant is None:
+            raise invited
+        expired = participant.status == "started" and rules.timed_out(
+            ctx.config, started_at=participant.started_at, now=_now()
+        )
+        if not expired:
+            done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+            answered = participant_answers(s, participant_id=participant.id)
+    if expired:  # past max_minutes: end the session (its items are released), then say so
+        refresh_status(services, principal)
+        return next_step(services, principal)
     if participant.status != "started":
         return _ended_step(services, ctx, participant, done, total)
     kw = {"done": done, "items_total": total}

@@ -25,6 +25,7 @@ from trustlab.db.queries.assignments import (
     mark_served,
 )
 from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.items import get_item
 from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import get_study_by_id
@@ -32,12 +33,12 @@ from trustlab.db.queries.users import set_completion_code
 from trustlab.platform import disclosure, files, payloads, recolour, recruit_steps
 from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
-from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row
+from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row, stored_rows
 from trustlab.platform.paths import existing_file
 from trustlab.platform.study_cache import StudyCache, StudyContext
 from trustlab.platform.throttle import LoginThrottle
 from trustlab.platform.worker import ExplanationPending, ExplanationWorker
-from trustlab.studies.assign import StudyNotOpen, next_assignment, progress
+from trustlab.studies.assign import StudyNotOpen, current_assignment, next_assignment, progress
 from trustlab.studies.config import condition_methods
 from trustlab.studies.questions import AnswerError, validate_answers
 
@@ -47,6 +48,15 @@ MAX_IDEMPOTENCY_KEY = 200
 class NotAnswerable(Conflict):
     """The assignment takes no answer now: its study is not open, it was released (given back after a
     timeout), or its rater has finished. Loading the next item shows where the rater stands."""
+
+
+@dataclass(frozen=True)
+class ScreenFiles:
+    """The files a rater's item screen shows: the item's image and each explanation's picture (None
+    where there is none: pending or not computed)."""
+
+    item: Path
+    explanations: list[Path | None]
 
 
 @dataclass(frozen=True)
@@ -109,14 +119,88 @@ class Services:
         the dict ``pending: true`` and ``retry_after_s``: ask again (the worker goes on meanwhile).
         The item counts as shown (its response time starts) only once every explanation is ready.
         """
+        return self.next_screen(principal, study=study)[0]
+
+    def next_screen(
+        self, principal: Principal, *, study: str, participant: bool | None = None
+    ) -> tuple[dict[str, Any] | Finished, ScreenFiles | None]:
+        """``next_item`` and the files its pictures show (the item's image, each explanation's
+        picture or None), for the rater page, which draws them itself: the assignment is the rater's
+        own, so no access check is needed again.
+
+        ``participant``: whether the rater is a link-mode participant whose next step the caller has
+        just found to be an item (``recruit_steps.next_step``); None: find out here."""
         ctx = self._rater_study(principal, study)
-        # A link-mode participant: their session may have ended, or a practice item or an attention
-        # check comes first (recruit_steps); invited raters go straight on.
-        participant = recruit_steps.is_participant(ctx.config) and recruit_steps.pending_check(
-            self, principal
+        if participant is None:
+            # A link-mode participant: their session may have ended, or a practice item or an
+            # attention check comes first (recruit_steps); invited raters go straight on.
+            participant = recruit_steps.is_participant(ctx.config) and recruit_steps.pending_check(
+                self, principal
+            )
+        # The common case reads only: the rater's list exists and every explanation is stored.
+        with read_session(self.settings) as s:
+            current = current_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
+            if current is not None:
+                assignment = current[0]
+                methods = condition_methods(assignment.condition)
+                prediction, rows = stored_rows(s, ctx, item_id=assignment.item_id, methods=methods)
+                item = get_item(s, item_id=assignment.item_id)
+        if current is None:
+            assigned = self._assign(ctx, principal, study=study, participant=participant)
+            if isinstance(assigned, Finished):
+                return assigned, None
+            current = assigned
+            assignment = current[0]
+            methods = condition_methods(assignment.condition)
+            rows = None
+        _, done, total = current
+        if rows is None or any(row is None for row in rows):  # computed now by the worker, or pending
+            rows = self._explanation_rows(ctx, item_id=assignment.item_id, methods=methods)
+            # Computing an explanation also predicts: read the prediction after.
+            with read_session(self.settings) as s:
+                prediction = get_prediction(
+                    s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
+                )
+                item = get_item(s, item_id=assignment.item_id)
+        explanations = [
+            payloads.explanation_entry(
+                ctx,
+                assignment_id=assignment.id,
+                index=index,
+                methods=methods,
+                row=None if row is PENDING else row,
+                pending=row is PENDING,
+            )
+            for index, row in enumerate(rows)
+        ]
+        ready = all(row is not PENDING for row in rows)
+        # The item is shown (its response time starts) when the rater sees every explanation, not
+        # while one is pending.
+        if ready and assignment.served_at is None:
+            with unit_of_work(self.settings) as s:
+                mark_served(s, assignment_id=assignment.id, now=_now())
+        payload = payloads.item_payload(
+            ctx,
+            assignment=assignment,
+            prediction=prediction,
+            explanations=explanations,
+            done=done,
+            total=total,
+            retry_after_s=RETRY_AFTER_S,
         )
-        # The first unit (assignment, progress) commits, releasing the study's assignment lock, before
-        # the explanations may wait for the worker with no session open.
+        item_path = existing_file(self.settings.images_dir, item.path)
+        pictures = [
+            self._explanation_file(ctx, principal, row, item_id=assignment.item_id, item_path=item_path)
+            for row in rows
+        ]
+        return payload, ScreenFiles(item=item_path, explanations=pictures)
+
+    def _assign(
+        self, ctx: StudyContext, principal: Principal, *, study: str, participant: bool
+    ) -> tuple[Any, int, int] | Finished:
+        """(assignment, done, total) from ``next_assignment`` (making the rater's list on first
+        arrival, giving back released items), or Finished: in a unit that writes, committed (releasing
+        the study's assignment lock) before any explanation may be waited for."""
         with unit_of_work(self.settings) as s:
             try:
                 assignment = next_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
@@ -135,35 +219,7 @@ class Services:
         if assignment is None:  # a participant: every check answered (pending_check), so finish
             code, _url = recruit_steps.finish(self, principal)
             return Finished(completion_code=code, done=done, total=total)
-        methods = condition_methods(assignment.condition)
-        rows = self._explanation_rows(ctx, item_id=assignment.item_id, methods=methods)
-        explanations = [
-            payloads.explanation_entry(
-                ctx,
-                assignment_id=assignment.id,
-                index=index,
-                methods=methods,
-                row=None if row is PENDING else row,
-                pending=row is PENDING,
-            )
-            for index, row in enumerate(rows)
-        ]
-        ready = all(row is not PENDING for row in rows)
-        # Computing an explanation also predicts: read the prediction after. The item is shown (its
-        # response time starts) when the rater sees every explanation, not while one is pending.
-        with unit_of_work(self.settings) as s:
-            prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=assignment.item_id)
-            if ready and assignment.served_at is None:
-                mark_served(s, assignment_id=assignment.id, now=_now())
-        return payloads.item_payload(
-            ctx,
-            assignment=assignment,
-            prediction=prediction,
-            explanations=explanations,
-            done=done,
-            total=total,
-            retry_after_s=RETRY_AFTER_S,
-        )
+        return assignment, done, total
 
     def _explanation_rows(self, ctx: StudyContext, *, item_id: int, methods: list[str]) -> list[Any]:
         """Each method's Explanation row, None (could not be computed) or ``PENDING`` (still
@@ -211,45 +267,47 @@ class Services:
             client_elapsed_ms < 0 or client_elapsed_ms != client_elapsed_ms
         ):
             raise InvalidAnswer("client_elapsed_ms", "must be a non-negative number of milliseconds")
-        with read_session(self.settings) as s:
-            assignment = assignment_for_rater(s, assignment_id=assignment_id, rater_id=principal.rater_id)
-            existing, key_elsewhere = None, False
-            if assignment is not None:
-                # Keys are unique per assignment: another rater's keys are never seen here.
-                existing = judgement_by_key(s, assignment_id=assignment_id, idempotency_key=idempotency_key)
-                key_elsewhere = existing is None and rater_key_elsewhere(
-                    s, rater_id=principal.rater_id, idempotency_key=idempotency_key,
-                    assignment_id=assignment_id,
-                )
-        if assignment is None:
-            raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
-        # After the read session: the study cache may open a session of its own (one at a time each).
-        ctx = self.study(study_id=assignment.study_id)
-        try:
-            cleaned = validate_answers(ctx.config, answers, ctx.class_names, condition=assignment.condition)
-        except AnswerError as exc:
-            raise InvalidAnswer(exc.field, exc.message) from exc
-        if existing is not None:  # sent again (even after the study closed): acknowledged again
-            return self._replay(existing, cleaned), False
-        if key_elsewhere:
-            raise Conflict("this idempotency_key was already used for another answer; send a new key")
-        now = _now()
-        shown_at = assignment.served_at or assignment.assigned_at
-        if shown_at.tzinfo is None:
-            shown_at = shown_at.replace(tzinfo=UTC)
-        response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
-        # The write in its own unit: returning from inside it commits first, so a judgement is on
-        # disk before the rater is told it was stored.
+        not_yours = NotFoundError(f"assignment {assignment_id} is not one of your assignments")
+        if principal.study_id is None:  # staff: they have no assignments
+            raise not_yours
+        # Before the unit: the study cache may open a session of its own (one at a time each).
+        ctx = self.study(study_id=principal.study_id)
+        # One unit: the checks read fresh, with the assignment locked (PostgreSQL; SQLite: the write
+        # lock), and returning from inside it commits first, so a judgement is on disk before the
+        # rater is told it was stored.
         with unit_of_work(self.settings) as s:
-            # Read fresh in the writing unit (the cache may be seconds old): a closed study has been
-            # unblinded and analysed, so its data must not change afterwards.
+            found = assignment_for_answer(s, assignment_id=assignment_id, rater_id=principal.rater_id)
+            if found is None or found[0].study_id != ctx.id:
+                raise not_yours
+            assignment, completion_code = found
+            try:
+                cleaned = validate_answers(
+                    ctx.config, answers, ctx.class_names, condition=assignment.condition
+                )
+            except AnswerError as exc:
+                raise InvalidAnswer(exc.field, exc.message) from exc
+            # Keys are unique per assignment: another rater's keys are never seen here.
+            existing = judgement_by_key(s, assignment_id=assignment_id, idempotency_key=idempotency_key)
+            if existing is not None:  # sent again (even after the study closed): acknowledged again
+                return self._replay(existing, cleaned), False
+            if rater_key_elsewhere(
+                s, rater_id=principal.rater_id, idempotency_key=idempotency_key, assignment_id=assignment_id
+            ):
+                raise Conflict("this idempotency_key was already used for another answer; send a new key")
+            # Read fresh (the cache may be seconds old): a closed study has been unblinded and
+            # analysed, so its data must not change afterwards.
             study = get_study_by_id(s, study_id=assignment.study_id)
             if study.status != "open":
                 raise NotAnswerable(
                     f"study {study.name!r} is {study.status}: it takes no more answers (your earlier "
                     "answers are stored)"
                 )
-            self._check_answerable(s, principal, assignment_id=assignment_id)
+            self._check_answerable(assignment, completion_code)
+            now = _now()
+            shown_at = assignment.served_at or assignment.assigned_at
+            if shown_at.tzinfo is None:
+                shown_at = shown_at.replace(tzinfo=UTC)
+            response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
             try:
                 judgement, created = record_judgement(
                     s,
@@ -260,6 +318,7 @@ class Services:
                     now=now,
                     response_ms=response_ms,
                     client_elapsed_ms=client_elapsed_ms,
+                    assignment=assignment,
                 )
             except NotFound as exc:
                 raise NotFoundError(str(exc)) from exc
@@ -268,13 +327,10 @@ class Services:
             recruit_steps.after_judgement(s, ctx, principal, assignment=assignment, answers=cleaned)
             return judgement.id, True
 
-    def _check_answerable(self, session, principal: Principal, *, assignment_id: int) -> None:
+    @staticmethod
+    def _check_answerable(assignment: Any, completion_code: str | None) -> None:
         """Raise NotAnswerable when the assignment was released or its rater has finished (read and
         locked in the writing unit: a release committed meanwhile is seen)."""
-        found = assignment_for_answer(session, assignment_id=assignment_id, rater_id=principal.rater_id)
-        if found is None:
-            raise NotFoundError(f"assignment {assignment_id} is not one of your assignments")
-        assignment, completion_code = found
         if assignment.status == "released":
             raise NotAnswerable(
                 "this item was released after a time without activity and may now be with another "
@@ -329,14 +385,25 @@ class Services:
             method=methods[index],
             timeout=self.worker.wait_s,
         )
-        if row is None or not row.overlay_path:
+        picture = self._explanation_file(ctx, principal, row, item_id=assignment.item_id)
+        if picture is None:
             raise NotFoundError("this explanation is not available")
+        return picture
+
+    def _explanation_file(
+        self, ctx: StudyContext, principal: Principal, row: Any, *, item_id: int,
+        item_path: Path | None = None,
+    ) -> Path | None:
+        """The picture a rater sees of ``row`` (None: not to be had): twins without their classes
+        where the study hides the prediction, heatmaps in the study's colour map."""
+        if row is None or row is PENDING or not row.overlay_path:
+            return None
         if row.neighbours and not ctx.config.show_prediction:
             with read_session(self.settings) as s:
-                relative = self._unlabelled.path(s, row, item_id=assignment.item_id)
+                relative = self._unlabelled.path(s, row, item_id=item_id)
             return existing_file(self.settings.artifacts_dir, relative)
         colormap = ctx.config.display.colormap
         if colormap != recolour.DEFAULT_CMAP:  # the study's heatmap colours (issue 16)
-            item = files.item_image(self.settings, principal, item_id=assignment.item_id)
+            item = item_path or files.item_image(self.settings, principal, item_id=item_id)
             return recolour.overlay_in(self.settings, row, item_path=item, colormap=colormap)
         return existing_file(self.settings.artifacts_dir, row.overlay_path)

@@ -133,7 +133,8 @@ def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -
 def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first: bool) -> list:
     """The instructions: before the first step (``first``: its button starts) or reopened."""
     return view.out({
-        view.state: {**state, "intro": "first"} if first else state,
+        # Without the item screen's fingerprint: the next screen is drawn whole (ui_rater.show_next).
+        view.state: _without_shell(state, first=first),
         view.notice: gr.update(visible=False),
         view.panel: gr.update(visible=False),
         view.consent: gr.update(visible=False),
@@ -142,6 +143,11 @@ def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first:
         view.intro_close: gr.update(value=texts["start"] if first else texts["instructions_close"]),
         view.intro_open: gr.update(visible=False),
     })
+
+
+def _without_shell(state: dict, *, first: bool) -> dict:
+    kept = {k: v for k, v in state.items() if k != "shell"}
+    return {**kept, "intro": "first"} if first else kept
 
 
 def open_instructions(services: Any, view: RaterView, state: dict) -> list:

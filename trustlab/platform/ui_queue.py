@@ -11,12 +11,17 @@ tabs keep ``settings.ui_concurrency``. ``benchmarks/bench_serve.py --burst`` mea
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import gradio as gr
 
 from trustlab.config import Settings
 
+# Gradio summarises every finished event for its monitoring page (a pandas frame over up to 10,000
+# past events, rebuilt after each event); trustlab has no such page. Read when the queue is made; an
+# operator's own setting wins.
+GRADIO_ANALYTICS_ENV = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000000", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
 RATER_GROUP = "rater"
 LOAD_EVENT = "load"
 
@@ -25,6 +30,8 @@ def configure_queue(demo: gr.Blocks, settings: Settings, *, rater_components: It
     """Enable the queue with ``settings``' limits; the page's load event and every event triggered by
     one of ``rater_components`` join the rater group (``ui_rater_concurrency`` 0: no limit of their
     own, only Gradio's thread pool). Call once, after the Blocks are built and before serving."""
+    for name, value in GRADIO_ANALYTICS_ENV.items():
+        os.environ.setdefault(name, value)
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     rater_ids = {block._id for block in rater_components}
     limit = settings.ui_rater_concurrency or None

@@ -17,6 +17,7 @@ import uuid
 import gradio as gr
 
 from trustlab.platform import auth, ui_steps
+from trustlab.platform.auth import Principal
 from trustlab.platform.errors import InvalidAnswer, PlatformError
 from trustlab.platform.on_demand import RETRY_AFTER_S
 from trustlab.platform.recruit_steps import is_participant
@@ -27,10 +28,12 @@ from trustlab.platform.ui_rater_view import (
     WELCOME,
     RaterView,
     answers_from,
+    cleared_answers,
     hidden_questions,
     notice_only,
     notice_screen,
     question_updates,
+    screen_shell,
     study_texts,
     submit_label,
     unchanged,
@@ -127,12 +130,16 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
         outputs=view.outputs,
         concurrency_limit=None,
         show_progress="hidden",
+        queue=False,
     )
     return view
 
 
-def show_next(services: Services, view: RaterView, state: dict, message: str = "") -> list:
-    """Fetch the rater's current screen and return every output's update.
+def show_next(
+    services: Services, view: RaterView, state: dict, message: str = "", *, principal: Principal | None = None
+) -> list:
+    """Fetch the rater's current screen and return every output's update (``principal``: the
+    caller's, when it has just authenticated the state's token).
 
     A link-mode participant (issue 16) may first have a practice item or an attention check, or be
     finished or screened out (``ui_steps``); everyone else gets the next item or the completion code.
@@ -140,14 +147,16 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
     assignment (nothing can be answered: the judgement is about the explanation); the poll timer
     fetches the item again every RETRY_AFTER_S seconds until every explanation is shown."""
     try:
-        principal = auth.authenticate(services.settings, state.get("token"))
+        principal = principal or auth.authenticate(services.settings, state.get("token"))
         ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
         study = state.get("study") or (ctx.name if ctx is not None else "")
+        participant = None
         if ctx is not None and is_participant(ctx.config):
-            screen = ui_steps.step_screen(services, view, state, principal, ctx, message=message)
-            if screen is not None:
-                return screen
-        result = services.next_item(principal, study=study)
+            step = ui_steps.current_step(services, principal)  # None: a rater who came by invite
+            if step is not None and step.kind != "item":
+                return ui_steps.step_screen(services, view, state, principal, ctx, message=message, step=step)
+            participant = step is not None
+        result, files = services.next_screen(principal, study=study, participant=participant)
     except PlatformError as exc:
         return notice_only(view, "Cannot continue", exc.message)
     texts = study_texts(ctx.config if ctx is not None else None)
@@ -158,17 +167,10 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
             if screen is not None:
                 return screen
         return _done(view, state, result)
-    item_path = services.item_image(principal, item_id=result["item_id"])
+    item_path = files.item
 
     def explanation_path(index: int):
-        try:
-            return services.assignment_explanation_image(
-                principal, assignment_id=result["assignment_id"], index=index
-            )
-        except PlatformError:
-            log.debug("explanation %s of assignment %s not shown", index, result["assignment_id"],
-                      exc_info=True)
-            return None
+        return files.explanations[index]
 
     done, total = result["progress"]["done"], result["progress"]["total"]
     colormap = ctx.config.display.colormap if ctx is not None else None
@@ -191,6 +193,7 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
         return view.out({**base, **hidden_questions(view), view.state: waiting,
                          view.cant_tell: gr.update(value=False, visible=False),
                          view.message: gr.update(value=PREPARING), view.poll: gr.Timer(active=True)})
+    intro_open = link and ctx.config.instructions is not None
     new_state = {
         **_kept(state),
         "study": study,
@@ -201,7 +204,17 @@ def show_next(services: Services, view: RaterView, state: dict, message: str = "
         "shown_at": time.monotonic(),
         "keys": [q["key"] for q in result["questions"]],
         "labels": {q["key"]: q["label"] for q in result["questions"]},
+        "shell": screen_shell(result["questions"], texts, intro_open=intro_open),
     }
+    if state.get("shell") == new_state["shell"] and state.get("mode") == "item":
+        # The next item of the screen on show (same questions, same buttons): new values only.
+        return view.lean_out(texts, {
+            view.state: new_state,
+            view.progress: base[view.progress],
+            view.stage: base[view.stage],
+            **cleared_answers(view),
+            view.message: message,
+        })
     asked = {q["key"] for q in result["questions"]}
     return view.out({**base, **question_updates(view, result["questions"]), view.state: new_state,
                      view.cant_tell: gr.update(value=False, visible=CANT_TELL in asked),
@@ -231,7 +244,7 @@ def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -
             screen = ui_steps.on_step_submit(services, view, state, principal, values)
         except PlatformError as exc:
             return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
-        return screen if screen is not None else show_next(services, view, state)
+        return screen if screen is not None else show_next(services, view, state, principal=principal)
     if not state.get("assignment_id"):
         return show_next(services, view, state) if state.get("token") else notice_only(view, *WELCOME)
     try:
@@ -247,7 +260,7 @@ def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -
     except InvalidAnswer as exc:
         return view.out({view.message: gr.update(value=ui_steps.invalid_text(state, exc))})
     except NotAnswerable as exc:  # closed study, released item, finished rater: show where they stand
-        return show_next(services, view, state, message=f"**Not saved:** {exc.message}")
+        return show_next(services, view, state, message=f"**Not saved:** {exc.message}", principal=principal)
     except PlatformError as exc:
         return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
-    return show_next(services, view, state)
+    return show_next(services, view, state, principal=principal)

@@ -8,6 +8,8 @@ outputs list (anything not named is left as it is).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +83,28 @@ class RaterView:
         """The outputs list from ``{component: update}``; components not named stay as they are."""
         return [updates.get(component, gr.update()) for component in self.outputs]
 
+    def lean_out(self, texts: dict[str, str], values: dict[Any, Any]) -> list[Any]:
+        """The outputs list for a screen laid out as the one on show (``screen_shell`` unchanged):
+        ``values`` are plain values, and every component not named gets a plain value that changes
+        nothing visible (its label, or empty text where it is hidden and set again whenever shown).
+
+        Gradio builds a new component for every property update (``gr.update(...)``, even an empty
+        one), about 0.2 ms each: a rater's next item needs none. Layout blocks take no value, so they
+        get an empty update (cheap)."""
+        unchanged = {
+            self.notice: "",
+            self.submit: submit_label(texts),
+            self.consent_text: "",
+            self.consent_accept: texts["consent_accept"],
+            self.consent_decline: texts["consent_decline"],
+            self.intro_text: "",
+            self.intro_close: texts["instructions_close"],
+            self.intro_open: texts["instructions_open"],
+        }
+        return [
+            values[c] if c in values else unchanged.get(c, gr.update()) for c in self.outputs
+        ]
+
 
 def submit_label(texts: dict[str, str]) -> str:
     return texts["submit"] + SUBMIT_KEY_HINT
@@ -143,6 +167,23 @@ def question_update(key: str, question: dict | None) -> Any:
             label=f"{label}  ({lo} = {low}, {hi} = {high})",
         )
     return gr.update(visible=True, value="", label=label)
+
+
+def screen_shell(questions: list[dict], texts: dict[str, str], *, intro_open: bool) -> str:
+    """A fingerprint of an item screen's layout (its questions with their labels and options, the
+    button labels, whether the instructions can be reopened): equal fingerprints, equal screens
+    but for the item (``RaterView.lean_out``)."""
+    layout = [questions, [texts["submit"], texts["instructions_open"]], intro_open]
+    return hashlib.sha256(json.dumps(layout, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cleared_answers(view: RaterView) -> dict[Any, Any]:
+    """Every answer widget emptied, as plain values (no property update)."""
+    cleared: dict[Any, Any] = {
+        widget: "" if ANSWER_KIND[key] == "text" else None for key, widget in view.questions.items()
+    }
+    cleared[view.cant_tell] = False
+    return cleared
 
 
 def question_updates(view: RaterView, questions: list[dict]) -> dict[Any, Any]:

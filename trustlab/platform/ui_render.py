@@ -7,6 +7,7 @@ so the page never holds a file URL (and a blinded study never a method name).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,8 @@ from trustlab.explain.render import DEFAULT_CMAP
 # Small images are scaled up with crisp pixels; larger ones smoothly. The image is shown at the
 # explanations' display size (explain.render.DISPLAY_SIDE) so the two can be compared side by side.
 PIXELATED_BELOW_PX = 128
+# Encoded pictures kept in memory (a few tens of kB each: a few MB at most).
+DATA_URI_CACHE_ENTRIES = 256
 IMAGE_DISPLAY_PX = 256
 
 # How to read a heatmap, per colour map (explain.render.COLORMAPS; the study's `display.colormap`).
@@ -70,10 +73,17 @@ previous question (otherwise the arrows scroll the page)</li>
 
 
 def data_uri(path: Path) -> tuple[str, int]:
-    """(data URI of a PNG, its width in pixels)."""
+    """(data URI of a PNG, its width in pixels); kept for the file's size and modification time, so
+    that the raters of one item (and a reload) do not read and encode it again."""
+    stat = path.stat()
+    return _data_uri(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=DATA_URI_CACHE_ENTRIES)
+def _data_uri(path: str, _mtime_ns: int, _size: int) -> tuple[str, int]:
     with Image.open(path) as image:
         width = image.width
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode(), width
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode(), width
 
 
 def _img(path: Path | None, alt: str, *, css_class: str, max_px: int | None = None, missing: str = "") -> str:

@@ -37,14 +37,23 @@ STEP_MODES = (PRACTICE, ATTENTION, FEEDBACK)
 PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "generic": "the study site"}
 
 
-def step_screen(
-    services: Any, view: RaterView, state: dict, principal: Principal, ctx: StudyContext, *, message: str = ""
-) -> list | None:
-    """The participant's current step as outputs (None: show the next regular item; also for a rater
-    who came to a link-mode study by invite: they rate as before)."""
+def current_step(services: Any, principal: Principal) -> Step | None:
+    """The participant's current step (``recruit_steps.next_step``); None for a rater who came to a
+    link-mode study by invite (they rate as before)."""
     try:
-        step = recruit_steps.next_step(services, principal)
+        return recruit_steps.next_step(services, principal)
     except NotAParticipant:
+        return None
+
+
+def step_screen(
+    services: Any, view: RaterView, state: dict, principal: Principal, ctx: StudyContext, *,
+    message: str = "", step: Step | None = None,
+) -> list | None:
+    """The participant's current step (``step``: as the caller just found it) as outputs (None: show
+    the next regular item; also for a rater who came to a link-mode study by invite)."""
+    step = step or current_step(services, principal)
+    if step is None:
         return None
     texts = study_texts(ctx.config)
     kept = {"token": state.get("token"), "study": ctx.name, "link": True, "intro_seen": True}

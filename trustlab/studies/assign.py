@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -40,9 +41,9 @@ from trustlab.db.queries.assignments import (
     reactivate_assignments,
     release_inactive,
 )
-from trustlab.db.queries.studies import get_study_by_id, lock_study, study_items
+from trustlab.db.queries.studies import get_study_by_id, lock_study, study_item_facts
 from trustlab.db.queries.times import as_utc
-from trustlab.db.schema import Assignment, StudyItem, utcnow
+from trustlab.db.schema import Assignment, utcnow
 from trustlab.studies.config import StudyConfig, load_study_config
 from trustlab.studies.orders import stratified_groups, williams_rows
 
@@ -181,8 +182,9 @@ def _with_gold(
     return out
 
 
-def item_groups(config: StudyConfig, study_items: Sequence[StudyItem]) -> tuple[list[list[int]], list[int]]:
-    """(regular item ids as stratified cycles: C groups within, one between; gold item ids sorted)."""
+def item_groups(config: StudyConfig, study_items: Sequence[Any]) -> tuple[list[list[int]], list[int]]:
+    """(regular item ids as stratified cycles: C groups within, one between; gold item ids sorted);
+    ``study_items``: StudyItem rows or the light rows of ``study_item_facts``."""
     regular = [(si.item_id, si.model_correct) for si in study_items if not si.is_gold]
     gold = sorted(si.item_id for si in study_items if si.is_gold)
     n_groups = len(config.conditions) if config.design == "within" else 1
@@ -246,6 +248,25 @@ def next_assignment(
     )
 
 
+def current_assignment(
+    session: DbSession, *, study_id: int, rater_id: int
+) -> tuple[Assignment, int, int] | None:
+    """Read only: (the rater's open assignment with the lowest position, done, total) when their list
+    exists and has an open assignment; None when ``next_assignment`` must run instead (no list yet,
+    the rater has finished, or released items may come back), or the study is not open.
+
+    The common case of a rater going on to their next item, without the write lock."""
+    study = get_study_by_id(session, study_id=study_id)
+    if study.status != "open":
+        return None
+    mine = rater_assignments(session, study_id=study_id, rater_id=rater_id)
+    found = _first_open(mine)
+    if found is None:
+        return None
+    active = [a for a in mine if a.status != "released"]
+    return found, sum(a.status == "done" for a in active), len(active)
+
+
 def _allocate(
     session: DbSession, *, study_id: int, rater_id: int, config: StudyConfig, now: datetime
 ) -> Assignment | None:
@@ -257,7 +278,7 @@ def _allocate(
         release_inactive(
             session, study_id=study_id, cutoff=now - timedelta(minutes=config.timeout_minutes)
         )
-    groups, gold = item_groups(config, study_items(session, study_id=study_id))
+    groups, gold = item_groups(config, study_item_facts(session, study_id=study_id))
     plan = plan_rater(
         config=config,
         groups=groups,

@@ -69,6 +69,7 @@ def record_judgement(
     now: datetime,
     response_ms: float | None = None,
     client_elapsed_ms: float | None = None,
+    assignment: Assignment | None = None,
 ) -> tuple[Judgement, bool]:
     """Insert a judgement and mark the assignment done, in the caller's unit of work.
 
@@ -76,16 +77,18 @@ def record_judgement(
     ``with unit_of_work`` block). A second answer to the same assignment supersedes the previous row
     (append-only). Returns ``(judgement, created)``; ``created`` is False when ``idempotency_key`` was
     already stored for this assignment (then the stored row is returned and nothing is written).
-    Raises NotFound if the assignment is not the rater's.
+    Raises NotFound if the assignment is not the rater's. ``assignment``: the rater's row, already
+    read (and locked) in this unit, so it is not read again.
 
     Concurrent answers to one assignment are serialised (the assignment row is locked on
     PostgreSQL; a SQLite unit of work holds the write lock from its start), and the unique index on
     ``supersedes_id`` keeps the chain from forking if they were not: the loser is re-linked to the
     winner, at most ``CHAIN_ATTEMPTS`` times.
     """
-    assignment = assignment_for_rater(
-        session, assignment_id=assignment_id, rater_id=rater_id, for_update=True
-    )
+    if assignment is None or assignment.id != assignment_id or assignment.rater_id != rater_id:
+        assignment = assignment_for_rater(
+            session, assignment_id=assignment_id, rater_id=rater_id, for_update=True
+        )
     if assignment is None:
         raise NotFound(f"assignment {assignment_id} is not one of your assignments")
     for attempt in range(CHAIN_ATTEMPTS):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -71,6 +72,17 @@ def study_items(session: Session, *, study_id: int) -> list[StudyItem]:
     """The study's items (regular and gold) ordered by item id."""
     query = select(StudyItem).where(StudyItem.study_id == study_id).order_by(StudyItem.item_id)
     return list(session.scalars(query))
+
+
+def study_item_facts(session: Session, *, study_id: int) -> list[Any]:
+    """The study's items as light rows (``item_id``, ``is_gold``, ``model_correct``) by item id: what
+    assignment needs, without loading each StudyItem (a new rater's list is made from these)."""
+    query = (
+        select(StudyItem.item_id, StudyItem.is_gold, StudyItem.model_correct)
+        .where(StudyItem.study_id == study_id)
+        .order_by(StudyItem.item_id)
+    )
+    return list(session.execute(query))
 
 
 def list_studies(session: Session) -> list[Study]:
