@@ -98,7 +98,7 @@ def test_burst_ui_through_nginx_with_two_workers(serve_burst, capsys):
     # a chance of 1 in 2048 per run, since nginx's consistent hash places the run's random ports)
     per_worker = row["requests_per_worker"]
     assert len(per_worker) == 2 and all(n > 0 for n in per_worker), per_worker
-    assert sum(per_worker) >= 12 * 3 * 2  # a join and a stream per event: load + 2 submits each
+    assert sum(per_worker) >= 12 * 3  # at least one request per event: a load and 2 submits each
     assert row["cpu_parts_ms"]["nginx"] > 0 and row["client_ms"] > 0
     assert serve_burst.print_table([row], args)
     table = capsys.readouterr().out
