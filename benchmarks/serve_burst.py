@@ -348,7 +348,7 @@ def _print_footer(rows: list[dict], db: str) -> None:
     print("cpu ms/sub: the server side's CPU time per acknowledged submit (joins and page loads included): "
           + ("every worker + nginx" if proxied else "the one server process")
           + (" + the PostgreSQL backends (read every second: one that closed midway keeps its last reading)"
-             if db == "postgresql" else " (SQLite runs inside the workers)")
+             if db == "postgresql" else " (SQLite's work is inside the server processes)")
           + "; client ms/sub: the benchmark's own CPU (it shares the machine's cores with the server)")
     if proxied:
         print("workers > 1: N `trustlab serve` processes on one home and database behind nginx running "
