@@ -21,7 +21,7 @@ DEFAULT_UI_CONCURRENCY = 32
 # Measured (bench_serve.py --burst, 2 cores): a handler mostly waits on commits (fsync) and the
 # write lock, so 2 or 4 at a time only moved the wait into Gradio's queue (p95 up to 2x); 16 was as
 # fast as no limit and leaves 24 of the process's 40 worker threads to the REST API and staff tabs.
-DEFAULT_UI_RATER_CONCURRENCY = 16
+DEFAULT_UI_RATER_CONCURRENCY = 4
 # Events waiting in the queue before it answers "queue full" (a page shows an error and the rater
 # clicks again): far above what a launch burst queues, a bound on memory under a flood of page loads.
 DEFAULT_UI_QUEUE_SIZE = 2000

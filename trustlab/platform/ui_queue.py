@@ -11,9 +11,13 @@ tabs keep ``settings.ui_concurrency``. ``benchmarks/bench_serve.py --burst`` mea
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+import anyio
 import gradio as gr
 
 from trustlab.config import Settings
@@ -35,9 +39,36 @@ def configure_queue(demo: gr.Blocks, settings: Settings, *, rater_components: It
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     rater_ids = {block._id for block in rater_components}
     limit = settings.ui_rater_concurrency or None
+    gate = DirectGate(limit or 1)
     for fn in demo.fns.values():
         if fn.fn is None:  # a browser-only step (js): it never reaches the queue
             continue
         if any(block_id in rater_ids or event == LOAD_EVENT for block_id, event in fn.targets):
             fn.concurrency_id = RATER_GROUP
             fn.concurrency_limit = limit
+            if not fn.queue and limit is not None:  # Submit: one POST, no queue (see DirectGate)
+                fn.fn = gate.wrap(fn.fn)
+
+
+class DirectGate:
+    """At most ``limit`` of the wrapped handlers run at once; the others wait on the event loop, in
+    arrival order, holding no thread.
+
+    For rater events that skip Gradio's queue (``queue=False``: the Submit click, one POST instead of a
+    queue join and an event stream). Without a bound, a burst runs dozens of them side by side on one
+    interpreter lock, each holding the database's write lock while it waits for its turn to run:
+    slower for everyone (``benchmarks/bench_serve.py --burst``)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None  # made in the server's event loop
+
+    def wrap(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        async def gated(*args: Any, **kwargs: Any) -> Any:
+            if self._semaphore is None:
+                self._semaphore = asyncio.Semaphore(self.limit)
+            async with self._semaphore:
+                return await anyio.to_thread.run_sync(functools.partial(handler, *args, **kwargs))
+
+        return gated
