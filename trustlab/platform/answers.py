@@ -11,7 +11,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import assignment_for_answer
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
-from trustlab.db.queries.studies import get_study_by_id
+from trustlab.db.queries.studies import study_name_status
 from trustlab.platform import recruit_steps
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
@@ -76,10 +76,10 @@ def submit(
             raise Conflict("this idempotency_key was already used for another answer; send a new key")
         # Read fresh (the cache may be seconds old): a closed study has been unblinded and
         # analysed, so its data must not change afterwards.
-        study = get_study_by_id(s, study_id=assignment.study_id)
-        if study.status != "open":
+        name, status = study_name_status(s, study_id=assignment.study_id)
+        if status != "open":
             raise NotAnswerable(
-                f"study {study.name!r} is {study.status}: it takes no more answers (your earlier "
+                f"study {name!r} is {status}: it takes no more answers (your earlier "
                 "answers are stored)"
             )
         _check_answerable(assignment, completion_code)

@@ -41,7 +41,7 @@ from trustlab.db.queries.assignments import (
     reactivate_assignments,
     release_inactive,
 )
-from trustlab.db.queries.studies import get_study_by_id, lock_study, study_item_facts
+from trustlab.db.queries.studies import get_study_by_id, lock_study, study_item_facts, study_name_status
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import Assignment, utcnow
 from trustlab.studies.config import StudyConfig, load_study_config
@@ -256,8 +256,7 @@ def current_assignment(
     the rater has finished, or released items may come back), or the study is not open.
 
     The common case of a rater going on to their next item, without the write lock."""
-    study = get_study_by_id(session, study_id=study_id)
-    if study.status != "open":
+    if study_name_status(session, study_id=study_id)[1] != "open":
         return None
     mine = rater_assignments(session, study_id=study_id, rater_id=rater_id)
     found = _first_open(mine)

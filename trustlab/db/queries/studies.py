@@ -26,6 +26,14 @@ def get_study(session: Session, *, name: str) -> Study:
     return study
 
 
+def study_name_status(session: Session, *, study_id: int) -> tuple[str, str]:
+    """(name, status) of a study, without loading its config (the rater's every answer checks it)."""
+    row = session.execute(select(Study.name, Study.status).where(Study.id == study_id)).first()
+    if row is None:
+        raise NotFound(f"study id {study_id} does not exist")
+    return row[0], row[1]
+
+
 def get_study_by_id(session: Session, *, study_id: int) -> Study:
     study = session.get(Study, study_id)
     if study is None:
