@@ -1,12 +1,13 @@
 """Gradio's queue for the whole UI, from Settings: how many events run at once, and how many wait.
 
-Every event of the page (the rater's sign-in from the link, each Submit, the pending-explanation poll,
-the staff tabs) goes through Gradio's queue. The rater page's events share one concurrency group
-(``RATER_GROUP``, ``settings.ui_rater_concurrency`` at once), so that a launch burst of joins and
-submits runs a few handlers at a time and queues the rest instead of running dozens side by side in
-one process, where they only contend for the interpreter lock and the database's write lock; the staff
-tabs keep ``settings.ui_concurrency``. ``benchmarks/bench_serve.py --burst`` measured the defaults
-(README, "Deployment for many raters").
+The page's events (the rater's sign-in from the link, the pending-explanation poll, sign-out, the staff
+tabs) go through Gradio's queue; the rater page's share one concurrency group (``RATER_GROUP``,
+``settings.ui_rater_concurrency`` at once) and the staff tabs keep ``settings.ui_concurrency``. The
+rater's Submit skips the queue (``queue=False`` in ``ui_rater``: one POST that answers with the next
+item; the queue's join, event stream and estimates cost as much as the handler), and ``DirectGate``
+bounds it instead: at most ``ui_rater_concurrency`` per worker at once, the rest waiting on the event
+loop. ``benchmarks/bench_serve.py --burst`` measured the defaults (README, "Deployment for many
+raters").
 """
 
 from __future__ import annotations
