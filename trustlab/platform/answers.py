@@ -38,7 +38,14 @@ def submit(
     idempotency_key: str,
     client_elapsed_ms: float | None = None,
 ) -> tuple[int, bool]:
-    """``Services.submit`` (its docstring says what it returns and raises)."""
+    """Store a judgement (``Services.submit``); returns ``(judgement_id, created)``.
+
+    The same ``idempotency_key`` again returns the stored id with ``created=False``. Raises
+    NotFoundError (not the caller's assignment), InvalidAnswer (names the field), Conflict (key
+    reused for another of the rater's assignments, or sent again with different answers),
+    NotAnswerable (a Conflict: the study is not open, the assignment was released after a
+    timeout, or the rater has finished).
+    """
     # Before any unit: the study cache may open a session of its own (one at a time each).
     ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
     if ctx is not None and ctx.config.max_minutes is not None:

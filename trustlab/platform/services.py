@@ -232,31 +232,8 @@ class Services:
                 rows.append(PENDING)
         return rows
 
-    def submit(
-        self,
-        principal: Principal,
-        *,
-        assignment_id: int,
-        answers: dict[str, Any],
-        idempotency_key: str,
-        client_elapsed_ms: float | None = None,
-    ) -> tuple[int, bool]:
-        """Store a judgement; returns ``(judgement_id, created)``.
-
-        The same ``idempotency_key`` again returns the stored id with ``created=False``. Raises
-        NotFoundError (not the caller's assignment), InvalidAnswer (names the field), Conflict (key
-        reused for another of the rater's assignments, or sent again with different answers),
-        NotAnswerable (a Conflict: the study is not open, the assignment was released after a
-        timeout, or the rater has finished).
-        """
-        return answers_module.submit(
-            self,
-            principal,
-            assignment_id=assignment_id,
-            answers=answers,
-            idempotency_key=idempotency_key,
-            client_elapsed_ms=client_elapsed_ms,
-        )
+    # Store an answer (``answers.submit``: checked, idempotent, on disk before it is acknowledged).
+    submit = answers_module.submit
 
     # ---- files ---------------------------------------------------------------------------------
     def item_image(self, principal: Principal, *, item_id: int) -> Path:
