@@ -63,3 +63,23 @@ def test_heatmaps_are_served_in_the_studys_colour_map(world, colormap):
         top = _bar_top(io.BytesIO(picture.content))
         expected = (np.array(colormaps["jet"](1.0)[:3]) * 255).astype(int)
         assert np.abs(top - expected).max() <= 2
+
+
+def test_practice_heatmaps_are_drawn_in_the_studys_colour_map(world, client):
+    from recruit_world import add_link_study, link_config
+
+    from trustlab.platform import auth, recruit_steps
+    from trustlab.platform.services import Services
+
+    with unit_of_work(world.settings) as s:
+        for row in s.scalars(select(Explanation).where(Explanation.method == "gradcam")):
+            row.raw_path = save_array(world.settings, np.outer(np.linspace(0, 1, 8), np.ones(8)))
+    add_link_study(world, link_config(practice={"n": 1}, display={"colormap": "jet"}))
+    body = {"params": {"PROLIFIC_PID": "p-jet"}, "consent": True}
+    joined = client.post("/api/v1/studies/crowd/join", json=body)
+    principal = auth.authenticate(world.settings, joined.json()["token"])
+    practice = recruit_steps.practice_item(Services(world.settings), principal, index=0)
+    assert practice["explanations"], "the practice item shows its Grad-CAM"
+    top = _bar_top(practice["explanations"][0]["image_path"])
+    expected = (np.array(colormaps["jet"](1.0)[:3]) * 255).astype(int)
+    assert np.abs(top - expected).max() <= 2

@@ -11,7 +11,6 @@ from typing import Any
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.assignments import rater_progress
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.explanations import item_explanations
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.participants import (
     add_failures,
@@ -23,9 +22,10 @@ from trustlab.db.queries.participants import (
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import study_items
 from trustlab.db.queries.users import get_rater, set_completion_code
-from trustlab.platform import routes
+from trustlab.platform import recolour, routes
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
+from trustlab.platform.on_demand import stored_rows
 from trustlab.platform.paths import existing_file
 from trustlab.platform.recruit import (
     NotAParticipant,
@@ -181,23 +181,21 @@ def practice_item(services: Services, principal: Principal, *, index: int) -> di
         participant_of(s, principal)
         item = get_item(s, item_id=ids[index])
         prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=item.id)
-        stored = [
-            e
-            for e in item_explanations(s, item_id=item.id)
-            if e["model_version_id"] == ctx.model_version_id and e["overlay_path"]
-        ]
+        _, rows = stored_rows(s, ctx, item_id=item.id, methods=condition_methods(condition))
+    item_path = existing_file(services.settings.images_dir, item.path)
     explanations = []
-    for method in condition_methods(condition):
-        row = next((e for e in stored if e["method"] == method), None)
-        if row is not None:
-            path = existing_file(services.settings.artifacts_dir, row["overlay_path"])
+    for row in rows:
+        if row is not None and row.overlay_path:  # drawn in the study's colour map, like its items
+            path = recolour.overlay_in(
+                services.settings, row, item_path=item_path, colormap=ctx.config.display.colormap
+            )
             explanations.append({"title": f"explanation {len(explanations) + 1}", "image_path": str(path)})
     payload: dict[str, Any] = {
         "index": index,
         "total": len(ids),
         "item_id": item.id,
         "image_url": routes.practice_image_path(ctx.name, index),
-        "image_path": str(existing_file(services.settings.images_dir, item.path)),
+        "image_path": str(item_path),
         "explanations": explanations,
         "questions": questions_for(ctx.config, ctx.class_names, condition=condition),
         "intro": rater_texts(ctx.config.texts)["practice_intro"],
