@@ -30,10 +30,8 @@ PENDING = object()
 
 def stored_explanation(session: Any, ctx: StudyContext, *, item_id: int, method: str) -> tuple[Any, Any]:
     """(prediction, explanation) of the study model for ``item_id`` by ``method``; either may be None."""
-    prediction = get_prediction(session, model_version_id=ctx.model_version_id, item_id=item_id)
-    if prediction is None:
-        return None, None
-    return prediction, get_explanation(session, prediction_id=prediction.id, method=method)
+    prediction, rows = stored_rows(session, ctx, item_id=item_id, methods=[method])
+    return prediction, rows[0]
 
 
 def stored_rows(

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from trustlab.db.engine import DbSession, read_session, unit_of_work
-from trustlab.db.queries.assignments import rater_progress
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.participants import (
@@ -98,9 +97,7 @@ def next_step(services: Services, principal: Principal) -> Step:
             ctx.config, started_at=participant.started_at, now=_now()
         )
         if not expired:
-            done, total = rater_progress(s, study_id=ctx.id, rater_id=principal.rater_id)
-            if total == 0:  # no list yet: the planned length
-                done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+            done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
             answered = participant_answers(s, participant_id=participant.id)
     if expired:  # past max_minutes: end the session (its items are released), then say so
         refresh_status(services, principal)

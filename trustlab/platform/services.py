@@ -27,7 +27,7 @@ from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.users import set_completion_code
 from trustlab.platform import answers as answers_module
 from trustlab.platform import disclosure, files, payloads, recolour, recruit_steps
-from trustlab.platform.answers import MAX_IDEMPOTENCY_KEY, NotAnswerable  # noqa: F401 - callers import them from here
+from trustlab.platform.answers import NotAnswerable  # noqa: F401 - the UI imports it from here
 from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, NotFoundError
 from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row, stored_rows

@@ -40,14 +40,14 @@ def configure_queue(demo: gr.Blocks, settings: Settings, *, rater_components: It
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     rater_ids = {block._id for block in rater_components}
     limit = settings.ui_rater_concurrency or None
-    gate = DirectGate(limit or 1)
+    gate = DirectGate(limit) if limit is not None else None
     for fn in demo.fns.values():
         if fn.fn is None:  # a browser-only step (js): it never reaches the queue
             continue
         if any(block_id in rater_ids or event == LOAD_EVENT for block_id, event in fn.targets):
             fn.concurrency_id = RATER_GROUP
             fn.concurrency_limit = limit
-            if not fn.queue and limit is not None:  # Submit: one POST, no queue (see DirectGate)
+            if not fn.queue and gate is not None:  # Submit: one POST, no queue (see DirectGate)
                 fn.fn = gate.wrap(fn.fn)
 
 

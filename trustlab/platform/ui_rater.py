@@ -167,11 +167,6 @@ def show_next(
             if screen is not None:
                 return screen
         return _done(view, state, result)
-    item_path = files.item
-
-    def explanation_path(index: int):
-        return files.explanations[index]
-
     done, total = result["progress"]["done"], result["progress"]["total"]
     colormap = ctx.config.display.colormap if ctx is not None else None
     base = {
@@ -179,7 +174,10 @@ def show_next(
         view.panel: gr.update(visible=True),
         view.progress: progress_html(done, total),
         view.stage: stage_html(
-            result, item_path=item_path, explanation_path=explanation_path, **_colormap(colormap)
+            result,
+            item_path=files.item,
+            explanation_path=files.explanations.__getitem__,
+            **_colormap(colormap),
         ),
         view.submit: gr.update(value=submit_label(texts)),
         view.consent: gr.update(visible=False),

@@ -38,6 +38,7 @@ from trustlab.db.queries.assignments import (
     add_assignments,
     arrived_raters,
     rater_assignments,
+    rater_progress,
     reactivate_assignments,
     release_inactive,
 )
@@ -306,16 +307,13 @@ def _allocate(
 
 
 def progress(session: DbSession, *, study_id: int, rater_id: int) -> tuple[int, int]:
-    """(done, total) for the rater; before their first arrival, total is the planned list length."""
-    mine = [
-        a
-        for a in rater_assignments(session, study_id=study_id, rater_id=rater_id)
-        if a.status != "released"
-    ]
-    if not mine:
+    """(done, total) for the rater, released assignments left out, counted in SQL; before their
+    first arrival, total is the planned list length."""
+    done, total = rater_progress(session, study_id=study_id, rater_id=rater_id)
+    if total == 0:
         config = load_study_config(get_study_by_id(session, study_id=study_id).config)
         return 0, config.per_rater_total
-    return sum(a.status == "done" for a in mine), len(mine)
+    return done, total
 
 
 def release_abandoned(session: DbSession, *, study_id: int, older_than: datetime | timedelta) -> int:
