@@ -161,3 +161,26 @@ def test_0008_adds_imported_methods_beside_existing_explanations(settings):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM studies")).scalar_one() == 1
     engine.dispose()
+
+
+def test_0009_adds_preregistration_records_and_marks_old_studies_undeclared(settings):
+    """0009 adds `studies.analysis_declared` (false for every existing study: their stored configs cannot
+    tell a written analysis block from defaults) and the one-per-study preregistration table."""
+    from sqlalchemy.exc import IntegrityError
+
+    engine = _seeded_at(settings, "0008")
+    _upgrade(engine, "0009")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT analysis_declared FROM studies")).scalars().all() == [False]
+        row = {"study_id": 1, "analysis": "{}", "analysis_sha256": "a" * 64, "declared": False,
+               "actor": "rita", "judgements_before": 0}
+        _insert(connection, "study_preregistrations", {"id": 1, **row})
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        _insert(connection, "study_preregistrations", {"id": 2, **row})
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0008")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM studies")).scalar_one() == 1
+    engine.dispose()

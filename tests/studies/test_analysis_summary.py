@@ -24,7 +24,12 @@ from trustlab.studies.config import PRIMARY_MEASURES, load_study_config
 CONDITIONS = ["none", "gradcam", "twin"]
 
 
-def study_data(analysis: dict | None = None, *, assignments: pd.DataFrame | None = None) -> StudyData:
+def study_data(
+    analysis: dict | None = None,
+    *,
+    assignments: pd.DataFrame | None = None,
+    preregistration: dict | None = None,
+) -> StudyData:
     spec = SyntheticStudy(
         n_raters=18, n_items=30, conditions=tuple(CONDITIONS), effect={"gradcam": 0.15}, cant_tell_rate=0.05
     )
@@ -44,7 +49,10 @@ def study_data(analysis: dict | None = None, *, assignments: pd.DataFrame | None
         config["analysis"] = analysis
     study = SimpleNamespace(name="synthetic", id=1, status="closed")
     scores = pd.DataFrame(columns=["item_id", "method", "faithfulness"])
-    return StudyData(study, load_study_config(config), ["a", "b"], df, scores, "cnn", assignments)
+    return StudyData(
+        study, load_study_config(config), ["a", "b"], df, scores, "cnn", assignments,
+        preregistration=preregistration,
+    )
 
 
 def assignments_for(df: pd.DataFrame) -> pd.DataFrame:
@@ -61,9 +69,11 @@ def test_summary_keys_primary_and_report():
     base = study_data(
         {"primary": "verification_accuracy", "contrasts": [["gradcam", "none"], ["twin", "none"]]}
     )
+    recorded = {"preregistered": True, "statement": "pre-registered: the study config's analysis: block"}
     data = study_data(
         {"primary": "verification_accuracy", "contrasts": [["gradcam", "none"], ["twin", "none"]]},
         assignments=assignments_for(base.judgements),
+        preregistration=recorded,
     )
     result = summarize(data, replicates=100)
     summary = json.loads(json.dumps(_jsonable(result.summary)))
@@ -102,6 +112,7 @@ def test_summary_keys_primary_and_report():
     page = render_report(summary, result.frame)
     for text in (
         "Primary result (confirmatory)",
+        "pre-registered: the study config&#x27;s analysis: block",
         "Participant flow",
         "two-way cluster-robust",
         "exploratory",
@@ -112,6 +123,7 @@ def test_summary_keys_primary_and_report():
 def test_default_primary_is_each_condition_against_none_and_not_preregistered():
     summary = summarize(study_data(), replicates=20).summary
     assert not summary["primary"]["preregistered"]
+    assert summary["primary"]["preregistration"]["statement"].startswith("not pre-registered")
     assert [(r["a"], r["b"]) for r in summary["primary"]["contrasts"]] == [
         ("gradcam", "none"),
         ("twin", "none"),

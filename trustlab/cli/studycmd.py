@@ -70,15 +70,24 @@ def _print_balance(balance: dict) -> None:
 
 
 @study_app.command("open")
-def open_(name: str = typer.Argument(..., help="Study name."), as_json: bool = JSON_OPTION) -> None:
-    """Open a study: raters get assignments."""
-    from trustlab.studies.design import open_study
+def open_(
+    name: str = typer.Argument(..., help="Study name."),
+    actor: str | None = typer.Option(None, "--actor", help="Who opens it (default: the OS user)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Open a study: raters get assignments. The first opening records the analysis: block (its
+    SHA-256, who, when): the primary analysis counts as pre-registered only when the researcher wrote
+    that block and it was recorded before the first judgement."""
+    from trustlab.studies.design import open_study, study_preregistration_of
 
+    settings = load_settings()
     try:
-        open_study(load_settings(), name)
+        open_study(settings, name, actor=actor)
+        prereg = study_preregistration_of(settings, name)
     except _errors() as exc:
         raise fail(str(exc)) from None
-    emit({"study": name, "status": "open"}, as_json=as_json, text=f"study [bold]{name}[/] is open")
+    emit({"study": name, "status": "open", "preregistration": prereg}, as_json=as_json,
+         text=f"study [bold]{name}[/] is open; primary analysis {prereg['statement']}")
 
 
 @study_app.command("close")

@@ -155,6 +155,24 @@ class Study(Base):
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | open | closed
+    # Whether the researcher wrote the config's `analysis:` block (``config`` holds its defaults too).
+    analysis_declared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyPreregistration(Base):
+    """The confirmatory analysis as it stood when the study first opened (one row per study, never
+    changed): the ``analysis:`` block, its SHA-256, whether the researcher wrote it, who opened the
+    study and when, and how many judgements existed then (0 when recorded before the first one)."""
+
+    __tablename__ = "study_preregistrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), unique=True)
+    analysis: Mapped[dict[str, Any]] = mapped_column(JSON)
+    analysis_sha256: Mapped[str] = mapped_column(String(64))
+    declared: Mapped[bool] = mapped_column(Boolean)
+    actor: Mapped[str] = mapped_column(String(200))
+    judgements_before: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

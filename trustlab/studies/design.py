@@ -39,9 +39,10 @@ from trustlab.db.schema import Item, Prediction, Study, StudyItem, utcnow
 from trustlab.models.external import is_external
 from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.studies.balance import nearest_balanced, realised_balance
-from trustlab.studies.blinding import record_unblinding
+from trustlab.studies.blinding import default_actor, record_unblinding
 from trustlab.studies.config import StudyConfig, load_study_config
 from trustlab.studies.judgements import model_correct
+from trustlab.studies.preregistered import record_at_open, study_preregistration
 from trustlab.studies.questions import TASK_ANSWER
 from trustlab.studies.recruitment import ensure_codes, is_link_study
 
@@ -257,6 +258,7 @@ def create_study(
             model_version_id=model.id,
             config=config.model_dump(mode="json"),
             status="draft",
+            analysis_declared="analysis" in config.model_fields_set,
         )
         study = add_study(session, study=study, items=rows)
         if is_link_study(config):  # the codes a researcher enters on the platform exist from now on
@@ -305,11 +307,21 @@ def set_status(settings: Settings, name: str, status: str, *, actor: str | None 
         study = get_study(session, name=name)
         if status == "closed" and not study_unblindings(session, study_id=study.id):
             record_unblinding(session, study_id=study.id, source="close", actor=actor)
+        if status == "open":
+            record_at_open(session, study, actor=actor or default_actor(), now=utcnow())
         return set_study_status(session, study_id=study.id, status=status)
 
 
-def open_study(settings: Settings, name: str) -> Study:
-    return set_status(settings, name, "open")
+def open_study(settings: Settings, name: str, *, actor: str | None = None) -> Study:
+    """Open a study; its first opening records the analysis block as it stands (``preregistered``)."""
+    return set_status(settings, name, "open", actor=actor)
+
+
+def study_preregistration_of(settings: Settings, name: str) -> dict[str, Any]:
+    """Whether the stored study's primary analysis is pre-registered (``preregistered``)."""
+    with read_session(settings) as session:
+        study = get_study(session, name=name)
+        return study_preregistration(session, study, load_study_config(study.config))
 
 
 def close_study(settings: Settings, name: str, *, actor: str | None = None) -> Study:

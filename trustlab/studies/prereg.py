@@ -33,6 +33,7 @@ from trustlab.studies.power import (
     power_target,
     study_power,
 )
+from trustlab.studies.preregistered import analysis_sha256
 
 DEFAULT_EFFECT = 0.10
 DEFAULT_SIMS = 500
@@ -193,6 +194,11 @@ def preregistration(
         "",
         f"**Inference criteria.** A hypothesis is supported when its Holm-adjusted p < {spec.alpha} "
         "(two-sided).",
+        "",
+        f"**Fingerprint.** The study config's `analysis:` block has SHA-256 `{analysis_sha256(config)}`. "
+        "trustlab records it at the study's first `study open`; the report calls the primary analysis "
+        "pre-registered only when the researcher wrote that block, it was recorded before the first "
+        "judgement, and it is unchanged at analysis.",
         "",
         "**Data exclusion.** "
         + (

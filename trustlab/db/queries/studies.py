@@ -12,6 +12,7 @@ from trustlab.db.queries.errors import NotFound
 from trustlab.db.schema import (
     Study,
     StudyItem,
+    StudyPreregistration,
     StudyUnblinding,
 )
 
@@ -115,3 +116,16 @@ def study_unblindings(session: Session, *, study_id: int) -> list[StudyUnblindin
         .order_by(StudyUnblinding.created_at, StudyUnblinding.id)
     )
     return list(session.scalars(query))
+
+
+def get_preregistration(session: Session, *, study_id: int) -> StudyPreregistration | None:
+    """The study's record of its analysis at its first opening (None: never opened since 0009)."""
+    return session.scalars(
+        select(StudyPreregistration).where(StudyPreregistration.study_id == study_id)
+    ).first()
+
+
+def add_preregistration(session: Session, *, record: StudyPreregistration) -> StudyPreregistration:
+    session.add(record)
+    session.flush()
+    return record

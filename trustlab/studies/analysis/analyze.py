@@ -15,7 +15,12 @@ from trustlab.config import Settings
 from trustlab.csv_safety import write_csv
 from trustlab.db.schema import Study
 from trustlab.studies.analysis.agreement import agreement, agreement_by_condition
-from trustlab.studies.analysis.confirmatory import confirmatory_pairs, label_and_correct, primary_result
+from trustlab.studies.analysis.confirmatory import (
+    confirmatory_pairs,
+    label_and_correct,
+    preregistration_fields,
+    primary_result,
+)
 from trustlab.studies.analysis.estimators import ESTIMATORS
 from trustlab.studies.analysis.faithfulness import faithfulness_vs_human
 from trustlab.studies.analysis.honesty import flow, item_table, learning_check
@@ -148,7 +153,8 @@ def summarize(
         summary.update(
             conditions={},
             contrasts=[],
-            primary={"measure": config.analysis.primary, "contrasts": [], "reason": "no judgements"},
+            primary={"measure": config.analysis.primary, "contrasts": [], "reason": "no judgements",
+                     **preregistration_fields(config, data.preregistration)},
             mixed_model={"error": "no judgements", "role": "exploratory"},
             agreement={},
             items=[],
@@ -170,7 +176,7 @@ def summarize(
     )
     rows = label_and_correct(contrasts(data_v, conditions, pairs=pairs), config)
     summary["contrasts"] = rows
-    summary["primary"] = primary_result(rows, config)
+    summary["primary"] = primary_result(rows, config, data.preregistration)
     summary["learning"] = learning_check(data_v, conditions)
     summary["items"] = item_table(data_v)
     summary["mixed_model"] = verification_model(data_v, conditions)

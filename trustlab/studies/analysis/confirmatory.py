@@ -16,6 +16,7 @@ import numpy as np
 
 from trustlab.studies.analysis.inference import adjusted_interval, contrast_pairs, holm
 from trustlab.studies.config import NO_EXPLANATION, AnalysisSpec, StudyConfig
+from trustlab.studies.preregistered import preregistration_status
 
 
 def holm_levels(p_values: Sequence[float | None], alpha: float) -> list[float | None]:
@@ -73,9 +74,13 @@ def label_and_correct(rows: list[dict[str, Any]], config: StudyConfig) -> list[d
     return rows
 
 
-def primary_result(rows: list[dict[str, Any]], config: StudyConfig) -> dict[str, Any]:
-    """summary["primary"]: the pre-registered (or default) measure, its contrasts with Holm-adjusted p
-    and Holm-consistent intervals, and which of them are significant at the family-wise alpha."""
+def primary_result(
+    rows: list[dict[str, Any]], config: StudyConfig, preregistration: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """summary["primary"]: the primary measure, its contrasts with Holm-adjusted p and Holm-consistent
+    intervals, which of them are significant at the family-wise alpha, and whether it was
+    pre-registered (``preregistration``: ``preregistered.preregistration_status``; None counts as no
+    record, so not pre-registered)."""
     spec = config.analysis
     pairs = confirmatory_pairs(config)
     found = {(r["a"], r["b"]): r for r in rows if r["role"] == "confirmatory"}
@@ -92,6 +97,12 @@ def primary_result(rows: list[dict[str, Any]], config: StudyConfig) -> dict[str,
         "measure": spec.primary,
         "alpha": spec.alpha,
         "correction": f"Holm over the {len(pairs)} confirmatory contrast(s); intervals at Holm's step level",
-        "preregistered": "analysis" in config.model_fields_set,
+        **preregistration_fields(config, preregistration),
         "contrasts": results,
     }
+
+
+def preregistration_fields(config: StudyConfig, preregistration: dict[str, Any] | None) -> dict[str, Any]:
+    """{preregistered, preregistration} for summary["primary"]."""
+    status = preregistration or preregistration_status(None, config)
+    return {"preregistered": bool(status["preregistered"]), "preregistration": status}

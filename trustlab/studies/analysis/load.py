@@ -17,6 +17,7 @@ from trustlab.db.queries.studies import get_study, study_items
 from trustlab.db.schema import Study
 from trustlab.studies.config import StudyConfig, load_study_config
 from trustlab.studies.judgements import read_judgements
+from trustlab.studies.preregistered import study_preregistration
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class StudyData:
     # Crowd participants the study screened out while it ran (rater_id -> why): excluded like gold
     # failures (``truth.exclusions``).
     screened_out: dict[int, str] = field(default_factory=dict)
+    # Whether the primary analysis was pre-registered (``preregistered.preregistration_status``);
+    # None: not loaded from a database (nothing was recorded).
+    preregistration: dict | None = None
 
 
 def load_study_data(settings: Settings, study: str | Study) -> StudyData:
@@ -52,7 +56,8 @@ def load_study_data(settings: Settings, study: str | Study) -> StudyData:
         model = get_model_name(session, model_version_id=row.model_version_id)
         assignments = assignments_frame(study_progress_rows(session, study_id=row.id))
         screened = screened_out_reasons(session, study_id=row.id)
-    return StudyData(row, config, classes, df, scores, model, assignments, screened)
+        prereg = study_preregistration(session, row, config)
+    return StudyData(row, config, classes, df, scores, model, assignments, screened, prereg)
 
 
 def assignments_frame(progress_rows: list[dict]) -> pd.DataFrame:

@@ -24,11 +24,8 @@ def primary_section(summary: dict[str, Any]) -> str:
     primary = summary.get("primary") or {}
     if not primary.get("contrasts"):
         return ""
-    origin = (
-        "pre-registered in the study config (<code>analysis:</code>)"
-        if primary.get("preregistered")
-        else "the default (the study config has no <code>analysis:</code> block)"
-    )
+    statement = (primary.get("preregistration") or {}).get("statement") or "not pre-registered"
+    origin = html.escape(statement)
     lines = []
     for row in primary["contrasts"]:
         pair = f"<b>{html.escape(row['a'])}</b> − <b>{html.escape(row['b'])}</b>"
