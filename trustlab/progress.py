@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 from tqdm.auto import tqdm
 
+from trustlab.wording import counted
+
 ENV_VAR = "TRUSTLAB_PROGRESS"
 MODES = ("bar", "log", "off")
 # Off a terminal: one line each time this share of the total is passed (0.1: at 10 %, 20 %, ...).
@@ -123,9 +125,9 @@ class LogProgress:
     def _line(self, done: bool = False) -> None:
         seconds = time.perf_counter() - self._started
         if self.total:
-            share = f"{100 * self.n / self.total:.0f}% ({self.n}/{self.total} {self.unit})"
+            share = f"{100 * self.n / self.total:.0f}% ({self.n}/{counted(self.total, self.unit)})"
         else:
-            share = f"{self.n} {self.unit}"
+            share = counted(self.n, self.unit)
         postfix = f", {self._postfix}" if self._postfix else ""
         word = "done " if done else ""
         print(f"{_stamp()} {self.desc}: {word}{share} in {seconds:.1f} s{postfix}", file=sys.stderr,

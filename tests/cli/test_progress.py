@@ -52,3 +52,16 @@ def test_mode_from_environment(monkeypatch):
     assert prog.current_mode() == "log"  # pytest's captured stderr is not a terminal
     with pytest.raises(ValueError, match="not one of"):
         prog.set_mode("loud")
+
+
+def test_log_lines_count_their_units_in_the_right_number(log_mode, capsys):
+    """"done 60 judgements", not "done 60 judgement" (issue 23); one unit stays singular."""
+    with prog.progress(total=None, desc="simulating", unit="judgement") as bar:
+        bar.update(60)
+    with prog.progress(total=2, desc="train", unit="batch") as bar:
+        bar.update(2)
+    with prog.progress(total=None, desc="one", unit="judgement") as bar:
+        bar.update(1)
+    err = capsys.readouterr().err
+    assert "simulating: done 60 judgements" in err and "(2/2 batches)" in err
+    assert "one: done 1 judgement in" in err

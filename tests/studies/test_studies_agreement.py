@@ -108,3 +108,21 @@ def test_krippendorff_example_end_to_end(settings, tmp_path):
     assert ordinal == pytest.approx(krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal"))
     fleiss = on_disk["agreement"]["true_label"]["fleiss_kappa"]
     assert fleiss["value"] is None and "same number" in fleiss["reason"]
+
+
+def test_unanimous_ratings_give_undefined_agreement_without_library_warnings():
+    """Everyone giving the same class makes chance agreement 1: kappa and alpha are undefined, said in
+    words, and no statsmodels RuntimeWarning reaches the terminal of `analyze` (issue 23)."""
+    import warnings
+
+    import pandas as pd
+
+    from trustlab.studies.analysis.agreement import fleiss, krippendorff_alpha
+
+    df = pd.DataFrame({"item_id": [1, 1, 2, 2, 3, 3], "rater_id": [1, 2] * 3, "answer": ["cat"] * 6})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kappa = fleiss(df, "answer")
+        alpha = krippendorff_alpha(df, "answer", "nominal")
+    assert kappa == {"value": None, "reason": "every rating is the same ('cat'): Fleiss' kappa is undefined"}
+    assert alpha["value"] is None and "same value" in alpha["reason"]

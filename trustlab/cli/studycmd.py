@@ -16,6 +16,7 @@ from trustlab.config import load_settings
 from trustlab.db.queries.errors import NotFound
 from trustlab.studies.config import StudyConfigError
 from trustlab.studies.design import StudyError
+from trustlab.wording import counted
 
 DEFAULT_URL = None
 
@@ -296,8 +297,8 @@ def analyze(
               "labels": labels, "items_relabelled_since_create": changed}
 
     def text() -> None:
-        console.print(f"wrote {out / 'report.html'} ({result['n_judgements']} judgements, "
-                      f"{len(result['excluded_raters'])} raters excluded)", markup=False)
+        console.print(f"wrote {out / 'report.html'} ({counted(result['n_judgements'], 'judgement')}, "
+                      f"{counted(len(result['excluded_raters']), 'rater')} excluded)", markup=False)
         if sensitivity:
             console.print(f"sensitivity (current labels): {changed} rated items relabelled since "
                           'study create; see the report\'s "frozen vs current labels" section', markup=False)

@@ -24,6 +24,7 @@ from trustlab.studies.analysis.report_sections import (  # noqa: E402
     primary_section,
     sensitivity_section,
 )
+from trustlab.wording import counted  # noqa: E402
 
 # The measures in the headline table and the forest plot, with the words a reader sees.
 HEADLINE = {
@@ -254,8 +255,8 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         f"<p class='meta'>Model <b>{html.escape(str(study['model']))}</b> on dataset "
         f"<b>{html.escape(study['dataset'])}</b> · {study['design']}-subject design · "
         f"{study.get('n_raters', 0)} raters, {study.get('n_items', 0)} items, "
-        f"{study.get('n_judgements', 0)} judgements analysed · "
-        f"{len(summary.get('excluded_raters', []))} raters excluded</p>",
+        f"{counted(study.get('n_judgements', 0), 'judgement')} analysed · "
+        f"{counted(len(summary.get('excluded_raters', [])), 'rater')} excluded</p>",
     ]
     for note in summary.get("notes", []):
         parts.append(f"<div class='note'>{html.escape(note)}</div>")

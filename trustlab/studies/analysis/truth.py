@@ -22,6 +22,7 @@ from trustlab.studies.analysis.measures import validate_judgements
 from trustlab.studies.analysis.raters import excluded_raters, screened_out_raters
 from trustlab.studies.config import StudyConfig
 from trustlab.studies.questions import TASK_ANSWER
+from trustlab.wording import counted
 
 LABELS = ("frozen", "current")
 # Measures shown under both label sets: those that depend on the labels (every verdict measure and
@@ -155,9 +156,10 @@ def scoreable(regular: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
         notes.append("the model is right on every rated item: measures on model errors are undefined")
     cant = int(data_v["cant_tell"].astype(bool).sum())
     if cant:
+        answers = counted(cant, "\"can't tell\" answer")
         notes.append(
-            f'{cant} "can\'t tell" answers are left out of the accuracy, trust and agreement measures; '
-            "their share per condition is cant_tell_rate"
+            f"{answers} {'is' if cant == 1 else 'are'} left out of the accuracy, trust and agreement "
+            "measures; the report gives their share per condition as the can't-tell rate"
         )
     return data_v
 
