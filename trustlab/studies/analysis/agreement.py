@@ -50,7 +50,7 @@ def krippendorff_alpha(df: pd.DataFrame, column: str, level: str, *, numeric: bo
     if pairable < MIN_PAIRABLE_ITEMS:
         return _nan(f"fewer than {MIN_PAIRABLE_ITEMS} items have {column} answers from two or more raters")
     if len(np.unique(matrix[~np.isnan(matrix)])) < 2:
-        return _nan(f"every rating is the same value: alpha is undefined")
+        return _nan("every rating is the same value: alpha is undefined")
     value = krippendorff.alpha(reliability_data=matrix, level_of_measurement=level)
     return {"value": float(value), "n_items": int(pairable), "n_raters": int(matrix.shape[0])}
 
@@ -125,7 +125,7 @@ def alpha_with_ci(
     if matrix.shape[1] < MIN_PAIRABLE_ITEMS:
         return _nan(f"fewer than {MIN_PAIRABLE_ITEMS} items have {column} answers from two or more raters")
     if len(np.unique(matrix[~np.isnan(matrix)])) < 2:
-        return _nan(f"every rating is the same value: alpha is undefined")
+        return _nan("every rating is the same value: alpha is undefined")
 
     def alpha_of(m: np.ndarray) -> float:
         return float(krippendorff.alpha(reliability_data=m, level_of_measurement=level, value_domain=domain))
