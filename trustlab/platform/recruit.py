@@ -15,6 +15,7 @@ reopened with ``open_instructions`` from any screen.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,31 @@ class NotAParticipant(NotFoundError):
 
 class StudyFull(Conflict):
     """409: every place of the study is taken (``recruitment.max_participants``)."""
+
+
+class UnexpandedLink(InvalidAnswer):
+    """422: the link still holds the platform's placeholders (``{{%PROLIFIC_PID%}}``): it was opened
+    directly, not through the platform, so it carries no participant id. Nothing is stored."""
+
+
+# What a platform replaces in a study URL ({{%PROLIFIC_PID%}}, ${workerId}, %PID%, {pid}, <pid>) and
+# the stand-in `trustlab study link` prints for the generic platform.
+_PLACEHOLDER = re.compile(r"\{.*\}|%[A-Za-z_][\w .-]*%|^<[^<>]*>$|^\[\[.*\]\]$")
+_PLACEHOLDER_WORDS = frozenset({"PARTICIPANT_ID"})
+
+
+def refuse_placeholders(values: dict[str, str | None]) -> None:
+    """Raise UnexpandedLink when a link parameter (the participant id, STUDY_ID, ...) is still the
+    platform's placeholder rather than a value the platform filled in."""
+    for name, value in values.items():
+        if value and (_PLACEHOLDER.search(value) or value.strip().upper() in _PLACEHOLDER_WORDS):
+            raise UnexpandedLink(
+                name,
+                f"{value} is a placeholder, not a value: this link was opened directly (as "
+                f"`trustlab study link` prints it), not through the recruiting platform, which fills "
+                f"in each participant's id. Nothing was stored and no place was used. To try the study "
+                f"yourself, use the platform's preview, or put a made-up id in place of {value}.",
+            )
 
 
 class ConsentRequired(Forbidden):
@@ -175,7 +201,8 @@ def join_study(
     while the study is open and has a free place: concurrent joins are serialised on the study's row
     lock (PostgreSQL) or SQLite's write lock, so ``max_participants`` is never exceeded.
 
-    Raises InvalidAnswer (422) for a missing or bad pid, NotFoundError for an unknown or invite-mode
+    Raises InvalidAnswer (422) for a missing or bad pid (UnexpandedLink: a platform placeholder such
+    as ``{{%PROLIFIC_PID%}}``, the link opened directly), NotFoundError for an unknown or invite-mode
     study, ConsentRequired (403) when the study asks for consent and ``consent`` is not true (nothing
     stored), StudyFull (409) and Conflict (409) when the study is not open.
     """
@@ -183,6 +210,7 @@ def join_study(
     config = ctx.config
     from_params, platform_params = rules.split_params(config, params or {})
     pid = auth.validate_pid(pid or from_params)
+    refuse_placeholders({config.recruitment.pid_param: pid, **platform_params})
     if pid is None:
         raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
     now = _now()

@@ -17,7 +17,13 @@ from trustlab.platform.ui_curator import build_curator_tab
 from trustlab.platform.ui_exports import serve_exports_from
 from trustlab.platform.ui_queue import configure_queue
 from trustlab.platform.ui_rater import build_rater_tab
-from trustlab.platform.ui_rater_access import CLEAN_URL_JS, build_rater_access, rater_storage, sign_in
+from trustlab.platform.ui_rater_access import (
+    CLEAN_URL_JS,
+    build_rater_access,
+    participant_link,
+    rater_storage,
+    sign_in,
+)
 from trustlab.platform.ui_researcher import build_researcher_tab
 from trustlab.platform.ui_staff import do_logout
 
@@ -39,18 +45,20 @@ def build_ui(services: Services) -> gr.Blocks:
             with gr.Tab("Rate", id="rate", elem_id="tl-tab-rate"):
                 view = build_rater_tab(services, rater_stored)
                 access = build_rater_access(services, view)
-            with gr.Tab("Researcher", id="research", elem_id="tl-tab-research"):
+            with gr.Tab("Researcher", id="research", elem_id="tl-tab-research") as research_tab:
                 researcher = build_researcher_tab(services, staff_state)
-            with gr.Tab("Curator", id="curate", elem_id="tl-tab-curate"):
+            with gr.Tab("Curator", id="curate", elem_id="tl-tab-curate") as curate_tab:
                 curator = build_curator_tab(services, staff_state)
 
         def on_load(stored: dict, request: gr.Request) -> list:
-            return sign_in(services, view, stored, request)
+            # A participant who came by a study link sees only the Rate tab; staff open / without one.
+            staff_tabs = gr.update(visible=not participant_link(request))
+            return [*sign_in(services, view, stored, request), staff_tabs, staff_tabs]
 
         demo.load(
             on_load,
             inputs=[rater_stored],
-            outputs=[rater_stored, *view.outputs, *access.outputs],
+            outputs=[rater_stored, *view.outputs, *access.outputs, research_tab, curate_tab],
         ).then(None, js=CLEAN_URL_JS)
 
         # One sign-out for both staff tabs (they share the token): revoke it, empty both tabs.
