@@ -34,7 +34,7 @@ from trustlab.db.queries.studies import get_study, lock_study
 from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
 from trustlab.platform import auth
 from trustlab.platform.auth import Principal
-from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
+from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError, PlatformError
 from trustlab.platform.study_cache import StudyContext
 from trustlab.studies import participants
 from trustlab.studies import recruitment as rules
@@ -63,6 +63,10 @@ class UnexpandedLink(InvalidAnswer):
     """422: the link still holds the platform's placeholders (``{{%PROLIFIC_PID%}}``): it was opened
     directly, not through the platform, so it carries no participant id. Nothing is stored."""
 
+    def __init__(self, field: str, message: str) -> None:
+        PlatformError.__init__(self, message)  # a sentence, not InvalidAnswer's "field: ..."
+        self.field = field
+
 
 # What a platform replaces in a study URL ({{%PROLIFIC_PID%}}, ${workerId}, %PID%, {pid}, <pid>) and
 # the stand-in `trustlab study link` prints for the generic platform.
@@ -77,10 +81,11 @@ def refuse_placeholders(values: dict[str, str | None]) -> None:
         if value and (_PLACEHOLDER.search(value) or value.strip().upper() in _PLACEHOLDER_WORDS):
             raise UnexpandedLink(
                 name,
-                f"{value} is a placeholder, not a value: this link was opened directly (as "
-                f"`trustlab study link` prints it), not through the recruiting platform, which fills "
-                f"in each participant's id. Nothing was stored and no place was used. To try the study "
-                f"yourself, use the platform's preview, or put a made-up id in place of {value}.",
+                f"The link's {name} is {value}, a placeholder that the recruiting platform fills in "
+                f"for each participant: this link was opened directly (as 'trustlab study link' "
+                f"prints it), not through the platform. Nothing was stored and no place was used. To "
+                f"try the study yourself, use the platform's preview, or put a made-up id in place "
+                f"of {value}.",
             )
 
 

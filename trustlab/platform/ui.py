@@ -20,7 +20,6 @@ from trustlab.platform.ui_rater import build_rater_tab
 from trustlab.platform.ui_rater_access import (
     CLEAN_URL_JS,
     build_rater_access,
-    participant_link,
     rater_storage,
     sign_in,
 )
@@ -45,20 +44,18 @@ def build_ui(services: Services) -> gr.Blocks:
             with gr.Tab("Rate", id="rate", elem_id="tl-tab-rate"):
                 view = build_rater_tab(services, rater_stored)
                 access = build_rater_access(services, view)
-            with gr.Tab("Researcher", id="research", elem_id="tl-tab-research") as research_tab:
+            with gr.Tab("Researcher", id="research", elem_id="tl-tab-research"):
                 researcher = build_researcher_tab(services, staff_state)
-            with gr.Tab("Curator", id="curate", elem_id="tl-tab-curate") as curate_tab:
+            with gr.Tab("Curator", id="curate", elem_id="tl-tab-curate"):
                 curator = build_curator_tab(services, staff_state)
 
         def on_load(stored: dict, request: gr.Request) -> list:
-            # A participant who came by a study link sees only the Rate tab; staff open / without one.
-            staff_tabs = gr.update(visible=not participant_link(request))
-            return [*sign_in(services, view, stored, request), staff_tabs, staff_tabs]
+            return sign_in(services, view, stored, request)
 
         demo.load(
             on_load,
             inputs=[rater_stored],
-            outputs=[rater_stored, *view.outputs, *access.outputs, research_tab, curate_tab],
+            outputs=[rater_stored, *view.outputs, *access.outputs],
         ).then(None, js=CLEAN_URL_JS)
 
         # One sign-out for both staff tabs (they share the token): revoke it, empty both tabs.
@@ -79,7 +76,7 @@ def build_ui(services: Services) -> gr.Blocks:
 def mount_ui(app: FastAPI, services: Services) -> FastAPI:
     demo = build_ui(services)
     css = (STATIC / "style.css").read_text(encoding="utf-8")
-    scripts = ("keyboard.js", "redirect.js")
+    scripts = ("keyboard.js", "redirect.js", "study_link.js")
     head = "".join(f"<script>{(STATIC / name).read_text(encoding='utf-8')}</script>" for name in scripts)
     # show_error=False: an unexpected exception's text (SQL, paths) stays in the server log; the
     # handlers show their own messages for what a user can fix. max_file_size: /gradio_api/upload

@@ -117,11 +117,6 @@ def build_rater_access(services: Services, view: RaterView) -> RaterAccess:
     return access
 
 
-def participant_link(request: gr.Request | None) -> bool:
-    """Whether the page was opened by a public study link (``?study=``): a participant's page."""
-    return request is not None and bool(request.query_params.get("study"))
-
-
 def sign_in(services: Services, view: RaterView, stored: dict | None, request: gr.Request) -> list:
     """The load step for raters: accept ``?invite=`` (recording ``&pid=``) or reuse the stored token.
 
