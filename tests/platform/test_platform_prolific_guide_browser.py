@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app as cli_app
-from trustlab.db.engine import read_session
-from trustlab.db.schema import Participant
-
-pytestmark = [*pytestmark, pytest.mark.slow]  # noqa: F811 (the browser marks, and slow: ~40 s)
+from trustlab.db.engine import read_session, unit_of_work
+from trustlab.db.queries.users import add_invites
+from trustlab.db.schema import Participant, Rater, Study
+from trustlab.platform import auth
 
 SHOTS = Path(os.environ.get("TRUSTLAB_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "tl-shots")
 COMPLETE = "https://app.prolific.com/submissions/complete?cc="
@@ -55,11 +55,11 @@ gold: {n: 1, max_failures: 1}
 """
 
 
-def trustlab(settings, *args: str) -> str:
+def trustlab(settings, *args: str, exit_code: int = 0) -> str:
     env = {"TRUSTLAB_HOME": str(settings.home), "TRUSTLAB_DB_URL": settings.database_url}
     result = CliRunner().invoke(cli_app, list(args), env=env)
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    assert result.exit_code == exit_code, result.output
+    return result.stdout if exit_code == 0 else result.output
 
 
 @pytest.fixture
@@ -135,6 +135,7 @@ def staff_tabs_shown(page) -> bool:
     return page.locator("#tl-tab-research-button, #tl-tab-curate-button").filter(visible=True).count() > 0
 
 
+@pytest.mark.slow  # ~30 s
 def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
     from playwright.sync_api import sync_playwright
 
@@ -217,3 +218,29 @@ def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
         ("P005", "s", "x", "completed", 1)
     ]
     assert rows[0]["completion_code"] == code and rows[0]["attention_failures"] == 0
+
+
+def test_an_invite_into_a_link_study_is_refused_by_the_cli_and_the_page(guide):
+    """Issue 23 item 6: an invite skipped consent, instructions and practice. `study invite` refuses
+    with the command to use instead; an invite made before that creates no rater in the browser."""
+    from playwright.sync_api import sync_playwright
+
+    settings, base = guide
+    refused = " ".join(trustlab(settings, "study", "invite", "crowd-trust", exit_code=1).split())
+    assert "takes participants through its public link" in refused
+    assert "trustlab study link crowd-trust" in refused
+    old = auth.new_token()
+    with unit_of_work(settings) as s:
+        study_id = s.scalars(select(Study.id).where(Study.name == "crowd-trust")).one()
+        add_invites(s, study_id=study_id, token_hashes=[auth.hash_token(old)], expires_at=None)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{base}/?invite={old}")
+            page.wait_for_selector("#tl-notice :text('This invite link cannot be used')", timeout=TIMEOUT_MS)
+            assert not page.locator("#tl-rate-panel").is_visible()
+        finally:
+            browser.close()
+    with read_session(settings) as s:
+        assert s.scalar(select(func.count()).select_from(Rater)) == 0
