@@ -10,7 +10,7 @@ from sqlalchemy import select
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import AuthToken, Invite, ModelVersion, Rater, Study
 from trustlab.platform import auth
-from trustlab.platform.errors import Conflict, Gone, NotAuthenticated, NotFoundError
+from trustlab.platform.errors import Conflict, Gone, NotAuthenticated, NotFoundError, PlatformError
 
 
 def _study(settings, name="s1") -> int:
@@ -114,3 +114,33 @@ def test_expired_invite_is_gone(settings):
         s.commit()
     with pytest.raises(Gone):
         auth.accept_invite(settings, invite=link.token)
+
+
+def test_invite_errors_are_sentences(settings):
+    """Issue 23 item 11: the invite paths' messages (shown on the rater page and by the CLI) start
+    with a capital letter, like every sentence."""
+    _study(settings)
+    link = auth.create_invites(settings, study="s1", n=1)[0]
+    with unit_of_work(settings) as s:
+        s.scalars(select(Invite)).one().expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        s.scalars(select(Study)).one().status = "closed"
+        s.commit()
+    errors = []
+    for call in (
+        lambda: auth.accept_invite(settings, invite="not-a-token"),
+        lambda: auth.accept_invite(settings, invite=link.token),
+        lambda: auth.create_invites(settings, study="nope", n=1),
+        lambda: auth.create_invites(settings, study="s1", n=0),
+        lambda: auth.create_invites(settings, study="s1", n=1, expires_hours=-1),
+    ):
+        with pytest.raises(PlatformError) as caught:
+            call()
+        errors.append(caught.value.message)
+    with unit_of_work(settings) as s:
+        s.scalars(select(Invite)).one().expires_at = None
+        s.commit()
+    with pytest.raises(Conflict) as closed:
+        auth.accept_invite(settings, invite=link.token)
+    errors.append(closed.value.message)
+    assert all(m[0].isupper() for m in errors), errors
+    assert "has expired" in errors[1] and "has closed" in errors[-1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from recruit_world import add_link_study, link_config
 from sqlalchemy import func, select
 
@@ -229,28 +230,57 @@ def test_timed_out_session_releases_its_items_and_takes_no_answers(world, client
     assert client.get("/api/v1/studies/crowd/next", headers=bearer(token)).status_code == 409
 
 
-def test_an_invited_rater_of_a_link_study_rates_as_before(world, client):
-    """Invites still work on a link-mode study: no participant steps, the rater's own code."""
-    add_link_study(world, link_config(practice={"n": 1}, attention=ATTENTION))
-    invite = world.invite("crowd")[0]
-    token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
-    assert client.get("/api/v1/step", headers=bearer(token)).status_code == 404
-    for k in range(3):
-        item = client.get("/api/v1/studies/crowd/next", headers=bearer(token)).json()
-        r = client.post(
-            "/api/v1/judgements",
-            headers=bearer(token),
-            json={
-                "assignment_id": item["assignment_id"],
-                "idempotency_key": f"i{k}",
-                "answers": {"model_correct": True, "true_label": "square", "trust": 4},
-            },
-        )
-        assert r.status_code == 201, r.text
-    done = client.get("/api/v1/studies/crowd/next", headers=bearer(token))
-    assert done.status_code == 204
-    me = client.get("/api/v1/me", headers=bearer(token)).json()
-    assert me["status"] == "completed" and me["completion_code"] == done.headers["X-Completion-Code"]
+def test_invites_into_a_link_study_are_refused_so_no_one_skips_its_steps(world, client):
+    """Issue 23 item 6: an invite into a link-mode study skipped consent, instructions and practice
+    and held a list of items. Making one is refused with the command to use instead; one made before
+    (or written into the database) creates no rater; the simulator's robots may still be invited."""
+    from trustlab.db.queries.users import add_invites
+    from trustlab.platform import auth
+
+    study_id = add_link_study(world, link_config(practice={"n": 1}, attention=ATTENTION))
+    with pytest.raises(auth.LinkStudyInvite) as refused:
+        world.invite("crowd")
+    assert refused.value.status == 409
+    assert refused.value.message.startswith("Study 'crowd' takes participants through its public link")
+    assert "`trustlab study link crowd`" in refused.value.message
+    old = auth.new_token()
+    with unit_of_work(world.settings) as s:
+        add_invites(s, study_id=study_id, token_hashes=[auth.hash_token(old)], expires_at=None)
+    answer = client.post("/api/v1/invites/accept", json={"invite": old})
+    assert answer.status_code == 409 and answer.json()["detail"].startswith("This invite link cannot be used")
+    assert count(world.settings, Rater) == 0 and count(world.settings, Assignment) == 0
+    robot = auth.create_invites(world.settings, study="crowd", n=1, simulated=True)[0].token
+    assert client.post("/api/v1/invites/accept", json={"invite": robot}).status_code == 200
+
+
+def test_a_study_link_opened_with_its_placeholders_stores_nothing(world, client):
+    """Issue 23 item 5: the `study link` URL as printed ({{%PROLIFIC_PID%}}, opened directly instead
+    of through the platform) created that "participant" and used a place. Placeholders are refused
+    (422, saying what happened), in the pid and in the platform's other parameters."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from trustlab.studies.participants import study_link
+
+    add_link_study(world, link_config(max_participants=1))
+    printed = study_link(world.settings, "crowd", base_url="https://rate.example.org")["url"]
+    params = dict(parse_qsl(urlsplit(printed).query))
+    assert params["PROLIFIC_PID"] == "{{%PROLIFIC_PID%}}"
+    for bad in (
+        params,
+        {**PARAMS, "STUDY_ID": "{{%STUDY_ID%}}"},
+        {**PARAMS, "PROLIFIC_PID": "%PROLIFIC_PID%"},
+        {**PARAMS, "PROLIFIC_PID": "${PROLIFIC_PID}"},
+        {**PARAMS, "PROLIFIC_PID": "{pid}"},
+        {**PARAMS, "PROLIFIC_PID": "PARTICIPANT_ID"},
+    ):
+        for consent in (None, True):
+            answer = join(client, bad, consent=consent)
+            assert answer.status_code == 422, (bad, answer.text)
+            assert "opened directly" in answer.json()["detail"]
+            assert "platform's preview" in answer.json()["detail"]
+    assert count(world.settings, Participant) == 0 and count(world.settings, Rater) == 0
+    # A real id takes the one place (it was not used up by the placeholders).
+    assert join(client, {**PARAMS, "PROLIFIC_PID": "5f3c9a1b2d4e6f7a8b9c0d1e"}).status_code == 201
 
 
 def test_recruitment_paths_are_served(client):

@@ -4,7 +4,8 @@ attention answers and the next step. Thin: parse, call ``recruit`` / ``recruit_s
 
 ``POST /studies/{study}/join`` answers 201 with a token for a new participant, 200 for a known pid
 (the same rater: resume), 403 when consent is required and not given (with ``screenout_url``; nothing
-is stored), 409 when the study is full or not open.
+is stored), 409 when the study is full or not open, 422 when the link still holds the platform's
+placeholders (opened directly, not through the platform; nothing is stored).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class AnswersIn(BaseModel):
         200: {"description": "a known participant id: the same rater, a new token (resume)"},
         403: {"description": "consent is required and was not given; `screenout_url`; nothing stored"},
         409: {"description": "the study is full or not open"},
+        422: {"description": "no participant id, or a placeholder ({{%PROLIFIC_PID%}}); nothing stored"},
     },
 )
 def join(study: str, body: JoinIn, services: ServicesDep, response: Response) -> Any:

@@ -15,6 +15,7 @@ reopened with ``open_instructions`` from any screen.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from trustlab.db.queries.studies import get_study, lock_study
 from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
 from trustlab.platform import auth
 from trustlab.platform.auth import Principal
-from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError
+from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError, PlatformError
 from trustlab.platform.study_cache import StudyContext
 from trustlab.studies import participants
 from trustlab.studies import recruitment as rules
@@ -56,6 +57,36 @@ class NotAParticipant(NotFoundError):
 
 class StudyFull(Conflict):
     """409: every place of the study is taken (``recruitment.max_participants``)."""
+
+
+class UnexpandedLink(InvalidAnswer):
+    """422: the link still holds the platform's placeholders (``{{%PROLIFIC_PID%}}``): it was opened
+    directly, not through the platform, so it carries no participant id. Nothing is stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        PlatformError.__init__(self, message)  # a sentence, not InvalidAnswer's "field: ..."
+        self.field = field
+
+
+# What a platform replaces in a study URL ({{%PROLIFIC_PID%}}, ${workerId}, %PID%, {pid}, <pid>) and
+# the stand-in `trustlab study link` prints for the generic platform.
+_PLACEHOLDER = re.compile(r"\{.*\}|%[A-Za-z_][\w .-]*%|^<[^<>]*>$|^\[\[.*\]\]$")
+_PLACEHOLDER_WORDS = frozenset({"PARTICIPANT_ID"})
+
+
+def refuse_placeholders(values: dict[str, str | None]) -> None:
+    """Raise UnexpandedLink when a link parameter (the participant id, STUDY_ID, ...) is still the
+    platform's placeholder rather than a value the platform filled in."""
+    for name, value in values.items():
+        if value and (_PLACEHOLDER.search(value) or value.strip().upper() in _PLACEHOLDER_WORDS):
+            raise UnexpandedLink(
+                name,
+                f"The link's {name} is {value}, a placeholder that the recruiting platform fills in "
+                f"for each participant: this link was opened directly (as 'trustlab study link' "
+                f"prints it), not through the platform. Nothing was stored and no place was used. To "
+                f"try the study yourself, use the platform's preview, or put a made-up id in place "
+                f"of {value}.",
+            )
 
 
 class ConsentRequired(Forbidden):
@@ -175,7 +206,8 @@ def join_study(
     while the study is open and has a free place: concurrent joins are serialised on the study's row
     lock (PostgreSQL) or SQLite's write lock, so ``max_participants`` is never exceeded.
 
-    Raises InvalidAnswer (422) for a missing or bad pid, NotFoundError for an unknown or invite-mode
+    Raises InvalidAnswer (422) for a missing or bad pid (UnexpandedLink: a platform placeholder such
+    as ``{{%PROLIFIC_PID%}}``, the link opened directly), NotFoundError for an unknown or invite-mode
     study, ConsentRequired (403) when the study asks for consent and ``consent`` is not true (nothing
     stored), StudyFull (409) and Conflict (409) when the study is not open.
     """
@@ -183,6 +215,7 @@ def join_study(
     config = ctx.config
     from_params, platform_params = rules.split_params(config, params or {})
     pid = auth.validate_pid(pid or from_params)
+    refuse_placeholders({config.recruitment.pid_param: pid, **platform_params})
     if pid is None:
         raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
     now = _now()

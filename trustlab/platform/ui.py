@@ -17,7 +17,12 @@ from trustlab.platform.ui_curator import build_curator_tab
 from trustlab.platform.ui_exports import serve_exports_from
 from trustlab.platform.ui_queue import configure_queue
 from trustlab.platform.ui_rater import build_rater_tab
-from trustlab.platform.ui_rater_access import CLEAN_URL_JS, build_rater_access, rater_storage, sign_in
+from trustlab.platform.ui_rater_access import (
+    CLEAN_URL_JS,
+    build_rater_access,
+    rater_storage,
+    sign_in,
+)
 from trustlab.platform.ui_researcher import build_researcher_tab
 from trustlab.platform.ui_staff import do_logout
 
@@ -71,7 +76,7 @@ def build_ui(services: Services) -> gr.Blocks:
 def mount_ui(app: FastAPI, services: Services) -> FastAPI:
     demo = build_ui(services)
     css = (STATIC / "style.css").read_text(encoding="utf-8")
-    scripts = ("keyboard.js", "redirect.js")
+    scripts = ("keyboard.js", "redirect.js", "study_link.js")
     head = "".join(f"<script>{(STATIC / name).read_text(encoding='utf-8')}</script>" for name in scripts)
     # show_error=False: an unexpected exception's text (SQL, paths) stays in the server log; the
     # handlers show their own messages for what a user can fix. max_file_size: /gradio_api/upload

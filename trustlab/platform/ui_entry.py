@@ -6,6 +6,12 @@ any device; a new one first sees the consent text (declining sends them to the s
 stores nothing) and then the instructions, which every later screen can reopen. A full or closed
 study says so. Each function returns ``(stored, view outputs, signed_in)``; ``ui_rater_access``
 adds the access outputs.
+
+A reload (or Back and Forward, or a phone reloading a background tab) comes back to the same step:
+the address bar loses the participant id at once (``ui_rater_access.CLEAN_URL_JS``), so until consent
+is given the link's parameters wait in the browser's stored value (``join``; nothing is stored on the
+server before consent), and until the participant presses Start on the first instructions the
+stored value says so (``intro``: their rater id). After that the stored token resumes every step.
 """
 
 from __future__ import annotations
@@ -21,62 +27,77 @@ from trustlab.platform.ui_rater import show_next
 from trustlab.platform.ui_rater_view import RaterView, notice_only, notice_screen
 from trustlab.platform.ui_render import done_link_html
 from trustlab.platform.ui_steps import PLATFORM_NAMES
+from trustlab.studies.crowd_config import PLATFORM_PARAMS
+from trustlab.studies.texts import DEFAULT_TEXTS
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[dict, list, bool]
 BROKEN_LINK = "This link does not work"
+# The link parameters kept in the browser until consent (with ``study``).
+LINK_PARAMS = frozenset({"pid", *(p for params in PLATFORM_PARAMS.values() for p in params)})
 
 
 def link_sign_in(services: Any, view: RaterView, stored: dict, params: dict[str, str]) -> Entry:
-    """The load step for ``?study=NAME``: join with the link's participant id, or resume with the
-    token this browser stored for the study."""
+    """The load step for ``?study=NAME``: join with the link's participant id; else (a reload: the
+    address bar has lost it) the link this browser kept until consent, or the token it stored."""
     study = params.get("study", "")
     try:
         entry = recruit.study_entry(services, study=study)
     except PlatformError as exc:
         return stored, notice_only(view, BROKEN_LINK, exc.message), False
-    texts = entry.texts
-    pid = params.get(entry.pid_param) or params.get("pid")
-    if not pid:
-        token = _token_for(services, stored.get("token"), study)
-        if token is not None:
-            return stored, show_next(services, view, _state(token, study)), True
-        platform = PLATFORM_NAMES.get(entry.platform, PLATFORM_NAMES["generic"])
-        return stored, notice_only(view, BROKEN_LINK, texts["missing_pid"].format(platform=platform)), False
-    return _join(services, view, stored, entry, params, consent=None)
+    if params.get(entry.pid_param) or params.get("pid"):
+        link = {"study": study, "params": {k: v for k, v in params.items() if k in LINK_PARAMS}}
+        return _join(services, view, {**stored, "join": link}, entry, consent=None)
+    if (stored.get("join") or {}).get("study") == study:  # consent not given yet
+        return _join(services, view, stored, entry, consent=None)
+    principal = _principal_for(services, stored.get("token"), study)
+    if principal is not None:
+        state = _state(stored["token"], study)
+        if entry.instructions and stored.get("intro") == principal.rater_id:  # Start not pressed yet
+            return stored, intro_screen(view, entry.texts, entry.instructions, state, first=True), True
+        return stored, show_next(services, view, state, principal=principal), True
+    platform = PLATFORM_NAMES.get(entry.platform, PLATFORM_NAMES["generic"])
+    return stored, notice_only(view, BROKEN_LINK, entry.texts["missing_pid"].format(platform=platform)), False
 
 
-def _join(services: Any, view: RaterView, stored: dict, entry: recruit.StudyEntry, params: dict,
-          *, consent: bool | None) -> Entry:
+def _join(services: Any, view: RaterView, stored: dict, entry: recruit.StudyEntry, *,
+          consent: bool | None) -> Entry:
+    """Join with the link kept in ``stored["join"]``; until consent is given it stays there."""
     texts = entry.texts
+    params = {**stored["join"]["params"], "study": entry.study}
+    left = {k: v for k, v in stored.items() if k != "join"}  # what the browser keeps once it is used
     try:
         joined = recruit.join_study(services, study=entry.study, pid=None, params=params, consent=consent)
     except recruit.ConsentRequired:
         if entry.full:
             return stored, notice_only(view, texts["full_title"], texts["full_body"]), False
-        return stored, consent_screen(view, entry, params), False
+        return stored, consent_screen(view, entry), False
     except recruit.StudyFull:
         return stored, notice_only(view, texts["full_title"], texts["full_body"]), False
+    except recruit.UnexpandedLink as exc:
+        return left, notice_only(view, texts["placeholder_title"], exc.message), False
     except Conflict:
         return stored, notice_only(view, "", texts["closed_body"]), False
     except PlatformError as exc:
-        return stored, notice_only(view, BROKEN_LINK, exc.message), False
-    new_stored = {"token": joined.token}
+        return left, notice_only(view, BROKEN_LINK, exc.message), False
     state = _state(joined.token, entry.study)
-    if joined.created and entry.instructions:
+    first = entry.instructions and (joined.created or left.get("intro") == joined.rater_id)
+    if not first:
+        return {"token": joined.token}, show_next(services, view, state), True
+    if joined.created:
         principal = auth.authenticate(services.settings, joined.token)
         recruit_steps.open_instructions(services, principal)
-        return new_stored, intro_screen(view, texts, entry.instructions, state, first=True), True
-    return new_stored, show_next(services, view, state), True
+    new_stored = {"token": joined.token, "intro": joined.rater_id}
+    return new_stored, intro_screen(view, texts, entry.instructions, state, first=True), True
 
 
 def _state(token: str, study: str) -> dict:
     return {"token": token, "study": study, "link": True}
 
 
-def _token_for(services: Any, token: str | None, study: str) -> str | None:
-    """The stored token when it is a rater's of this study (else None)."""
+def _principal_for(services: Any, token: str | None, study: str) -> auth.Principal | None:
+    """Who the stored token signs in, when it is a rater's of this study (else None)."""
     if not token:
         return None
     try:
@@ -85,16 +106,25 @@ def _token_for(services: Any, token: str | None, study: str) -> str | None:
     except (NotAuthenticated, PlatformError):
         log.debug("the stored token does not resume study %s", study, exc_info=True)
         return None
-    return token if not principal.is_staff and principal.study_id == ctx.id else None
+    return principal if not principal.is_staff and principal.study_id == ctx.id else None
 
 
-def consent_screen(view: RaterView, entry: recruit.StudyEntry, params: dict) -> list:
+def titled(title: str, text: str) -> str:
+    """``text`` under the heading ``title``, unless the text starts with a heading of its own."""
+    lines = text.lstrip().splitlines()
+    own = bool(lines) and (
+        lines[0].startswith("#") or (len(lines) > 1 and set(lines[1].strip()) in ({"="}, {"-"}))
+    )
+    return text if own else f"## {title}\n\n{text}"
+
+
+def consent_screen(view: RaterView, entry: recruit.StudyEntry) -> list:
     texts = entry.texts
-    updates = notice_screen(view, "", "", state={"join": {"study": entry.study, "params": dict(params)}})
+    updates = notice_screen(view, "", "", state={"join": {"study": entry.study}})
     updates.update({
         view.notice: gr.update(visible=False),
         view.consent: gr.update(visible=True),
-        view.consent_text: f"## {texts['consent_title']}\n\n{entry.consent}",
+        view.consent_text: titled(texts["consent_title"], entry.consent or ""),
         view.consent_accept: gr.update(value=texts["consent_accept"]),
         view.consent_decline: gr.update(value=texts["consent_decline"]),
     })
@@ -102,12 +132,15 @@ def consent_screen(view: RaterView, entry: recruit.StudyEntry, params: dict) -> 
 
 
 def accept_consent(services: Any, view: RaterView, stored: dict, state: dict) -> Entry:
-    pending = (state or {}).get("join") or {}
+    """Agreed: join with the link this browser kept (the study on screen's)."""
+    study = ((state or {}).get("join") or {}).get("study", "")
+    if (stored.get("join") or {}).get("study") != study:  # another tab used or dropped the link
+        return link_sign_in(services, view, stored, {"study": study})
     try:
-        entry = recruit.study_entry(services, study=pending.get("study", ""))
+        entry = recruit.study_entry(services, study=study)
     except PlatformError as exc:
         return stored, notice_only(view, BROKEN_LINK, exc.message), False
-    return _join(services, view, stored, entry, pending.get("params") or {}, consent=True)
+    return _join(services, view, stored, entry, consent=True)
 
 
 def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -> Entry:
@@ -119,6 +152,7 @@ def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -
     except PlatformError as exc:
         return stored, notice_only(view, BROKEN_LINK, exc.message), False
     texts = entry.texts
+    stored = {k: v for k, v in stored.items() if k != "join"}  # nothing about them is kept
     platform = PLATFORM_NAMES.get(entry.platform, PLATFORM_NAMES["generic"])
     body = done_link_html(
         texts["screened_out_title"],
@@ -139,7 +173,7 @@ def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first:
         view.panel: gr.update(visible=False),
         view.consent: gr.update(visible=False),
         view.intro: gr.update(visible=True),
-        view.intro_text: f"## {texts['instructions_title']}\n\n{text}",
+        view.intro_text: titled(texts["instructions_title"], text),
         view.intro_close: gr.update(value=texts["start"] if first else texts["instructions_close"]),
         view.intro_open: gr.update(visible=False),
     })
@@ -161,13 +195,26 @@ def open_instructions(services: Any, view: RaterView, state: dict) -> list:
     return intro_screen(view, texts, opened["text"] or "", state, first=False)
 
 
-def close_instructions(services: Any, view: RaterView, state: dict) -> list:
-    """Back to the task: the first time, the first step; later, the screen as it was."""
+def close_instructions(services: Any, view: RaterView, stored: dict, state: dict) -> tuple[dict, list]:
+    """Back to the task: the first time (Start), the first step, and a reload no longer shows the
+    instructions first; later, the screen as it was. Returns ``(stored, view outputs)``."""
     state = dict(state or {})
     if state.pop("intro", None) == "first":
-        return show_next(services, view, state)
-    return view.out({
+        return {k: v for k, v in stored.items() if k != "intro"}, show_next(services, view, state)
+    return stored, view.out({
         view.intro: gr.update(visible=False),
         view.panel: gr.update(visible=True),
         view.intro_open: gr.update(visible=True),
     })
+
+
+def signed_out_screen(services: Any, view: RaterView, study: str) -> list:
+    """A participant who signed out: to go on, they come back through the platform's link."""
+    try:
+        entry = recruit.study_entry(services, study=study)
+    except PlatformError:
+        log.debug("signed out of study %s, which has gone", study, exc_info=True)
+        entry = None
+    texts = entry.texts if entry is not None else DEFAULT_TEXTS
+    platform = PLATFORM_NAMES.get(entry.platform if entry else "generic", PLATFORM_NAMES["generic"])
+    return notice_only(view, texts["signed_out_title"], texts["signed_out_body"].format(platform=platform))

@@ -2,7 +2,9 @@
 before another invite replaces a signed-in rater's token, sign-out, and a clean address bar.
 
 The browser keeps only ``{"token", "invite"}`` (the bearer token and a 16-hex-digit marker of the
-invite it came from) in localStorage through ``gr.BrowserState``, so that a reload resumes. Gradio
+invite it came from) in localStorage through ``gr.BrowserState``, so that a reload resumes; a public
+study link's participant also ``join`` (the link, until consent) and ``intro`` (until Start), see
+``ui_entry``. Gradio
 encrypts that value with a key it sends to every visitor, so the encryption hides nothing from anyone
 who can read the browser's storage: the token is protected by the browser's same-origin storage
 alone, like a session cookie, and sign-out revokes it on the server.
@@ -26,11 +28,11 @@ from trustlab.studies.crowd_config import PLATFORM_PARAMS
 # restart reads what another wrote; not a secret (Gradio puts it in the page config of every visitor).
 RATER_STORAGE_KEY = "trustlab-rater"
 RATER_STORAGE_CIPHER_KEY = "trustlab-rater-storage-not-a-secret"
-STORED_KEYS = ("token", "invite")
+STORED_KEYS = ("token", "invite", "join", "intro")
 INVITE_MARKER_CHARS = 16
 # Runs in the browser after the load step: the query parameters that carry the invite (and the
 # participant id, and a recruiting platform's ids) leave the address bar, so the link is not left in
-# history, bookmarks or screen shares; ``study`` stays (a reload resumes with the stored token).
+# history, bookmarks or screen shares; ``study`` stays (a reload resumes with what the browser stored).
 _URL_PARAMS = ["invite", "pid", *sorted({p for params in PLATFORM_PARAMS.values() for p in params})]
 CLEAN_URL_JS = """() => {
   const url = new URL(window.location.href);
@@ -46,7 +48,7 @@ SWITCH_TEXT = (
     "Keep your current study, or switch to the new invite (your current study then needs its own "
     "link again). Nothing changes until you choose."
 )
-SIGNED_OUT = (
+SIGNED_OUT = (  # an invited rater's (a study link's participant: ui_entry.signed_out_screen)
     "Signed out",
     "You have signed out and this browser forgot your session. To continue later, open your invite "
     "link again.",
@@ -106,7 +108,12 @@ def build_rater_access(services: Services, view: RaterView) -> RaterAccess:
     view.consent_decline.click(lambda st, s: entered(decline(services, view, st or {}, s)), both, outputs)
     intro_open, intro_close = ui_entry.open_instructions, ui_entry.close_instructions
     view.intro_open.click(lambda s: intro_open(services, view, s), [view.state], view.outputs)
-    view.intro_close.click(lambda s: intro_close(services, view, s), [view.state], view.outputs)
+
+    def started(st: dict | None, s: dict) -> list:  # Start (or Back to the task) on the instructions
+        stored, screen = intro_close(services, view, st or {}, s)
+        return [stored, *screen]
+
+    view.intro_close.click(started, both, [view.stored, *view.outputs])
     return access
 
 
@@ -171,7 +178,11 @@ def sign_out(services: Services, view: RaterView, stored: dict | None, state: di
     """Revoke the rater's token(s) on the server and empty the browser's stored value."""
     for token in {(stored or {}).get("token"), (state or {}).get("token")}:
         auth.logout(services.settings, token)
-    return [{}, *_notice_only(view, *SIGNED_OUT), *access_updates(signed_in=False)]
+    if (state or {}).get("link"):
+        screen = ui_entry.signed_out_screen(services, view, state.get("study", ""))
+    else:
+        screen = _notice_only(view, *SIGNED_OUT)
+    return [{}, *screen, *access_updates(signed_in=False)]
 
 
 def _valid(services: Services, token: str | None) -> bool:

@@ -49,6 +49,12 @@ DEFAULT_TEXTS: dict[str, str] = {
     "full_body": "All places in this study have been taken. Thank you for your interest.",
     "closed_body": "This study has closed and takes no more answers. Thank you.",
     "missing_pid": "This link is missing your participant id; please open the study from {platform}.",
+    "placeholder_title": "This link was opened directly",
+    "signed_out_title": "Signed out",
+    "signed_out_body": (
+        "You have signed out and this browser forgot your session. To continue, open the study again "
+        "from {platform}: you will come back to where you stopped."
+    ),
 }
 
 
