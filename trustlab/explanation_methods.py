@@ -146,7 +146,7 @@ _ALL: tuple[MethodSpec, ...] = (
         display="regions",
         title="LIME: regions that pushed the prediction",
         description="The image is cut into regions and the model is shown copies with some regions "
-        "hidden; green regions pushed the model towards its prediction, red ones against it.",
+        "hidden; blue regions pushed the model towards its prediction, orange ones against it.",
         needs_gradients=False,
         many_passes=True,
         params={
@@ -169,8 +169,8 @@ _ALL: tuple[MethodSpec, ...] = (
         family="example",
         display="examples",
         title="Similar training images of the predicted class",
-        description="The training images of the predicted class that the model finds most similar to "
-        "this one, with their similarity (1.00 = identical to the model).",
+        description="Training images of the predicted class that the model finds most like this one; "
+        "under each, how alike the model finds them (similarity 1.00 = identical).",
         needs_gradients=False,
         params={"k": 5},
         optional=("feature_layer",),
@@ -180,8 +180,8 @@ _ALL: tuple[MethodSpec, ...] = (
         family="example",
         display="examples",
         title="Similar training images of another class",
-        description="The training images of the next most likely class that the model finds most "
-        "similar to this one: what the image would have to look like to be that class.",
+        description="Training images of the next most likely class that the model finds most like "
+        "this one: what this image would look like as that class (similarity 1.00 = identical).",
         needs_gradients=False,
         params={"k": 5},
         optional=("feature_layer",),

@@ -16,7 +16,7 @@ from platform_world import CLASSES, build_world, study_config
 from serve_workers import serving
 from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 
-from trustlab.platform.ui_render import BLIND_HINT
+from trustlab.platform.ui_render import BLIND_GALLERY_HINT, BLIND_HINT
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,6 +48,22 @@ def data_uri_pixels(src: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def neighbour_pixels(world) -> list[np.ndarray]:
+    """The images of every twin neighbour in the world (training items), as stored."""
+    from trustlab.db.engine import read_session
+    from trustlab.db.queries.items import get_item
+    from trustlab.db.schema import Explanation
+
+    with read_session(world.settings) as s:
+        ids = {n["item_id"] for row in s.query(Explanation).filter_by(method="twin") for n in row.neighbours}
+        paths = [world.settings.images_dir / get_item(s, item_id=i).path for i in ids]
+    out = []
+    for path in paths:
+        with Image.open(path) as image:
+            out.append(np.asarray(image.convert("RGB")))
+    return out
+
+
 def test_blinded_simulate_page_names_no_class_and_no_method(leak_server):
     from playwright.sync_api import sync_playwright
     from test_platform_leaks import twins_pictures
@@ -67,8 +83,9 @@ def test_blinded_simulate_page_names_no_class_and_no_method(leak_server):
                     assert word not in stage, f"the rating screen shows {word!r}: {stage}"
                 assert page.locator(".tl-prediction").count() == 0
                 assert page.locator(".tl-expl h3").all_text_contents() == ["Explanation 1", "Explanation 2"]
-                assert set(page.locator(".tl-hint").all_text_contents()) == {BLIND_HINT}
-                assert page.locator(".tl-neighbours li").count() == 0  # blinded: the picture alone
+                # Method-neutral hints: the heatmap's picture, the twins' captioned pictures (issue 23).
+                assert page.locator(".tl-hint").all_text_contents() == [BLIND_HINT, BLIND_GALLERY_HINT]
+                assert page.locator(".tl-neighbours li").count() == 0  # blinded: no neighbour list
                 body = page.text_content("body").lower()
                 for word in METHOD_WORDS:
                     assert word not in body, f"the page names {word!r}"
@@ -78,10 +95,13 @@ def test_blinded_simulate_page_names_no_class_and_no_method(leak_server):
                         "els => els.map(e => e.getAttribute('src'))"
                     )
                 ]
-                # The twins picture is the strip without classes, for one of the study's items.
+                # The twins are their neighbours' own images (no class printed on them), never a strip.
+                assert len(pictures) == 4
+                neighbours = neighbour_pixels(world)
+                assert all(any(np.array_equal(p, n) for n in neighbours) for p in pictures[1:])
                 candidates = [twins_pictures(world, i) for i in world.alpha_items]
-                assert any(np.array_equal(pictures[1], unlabelled) for _, unlabelled in candidates)
-                assert not any(np.array_equal(pictures[1], labelled) for labelled, _ in candidates)
+                strips = [strip for pair in candidates for strip in pair]
+                assert not any(np.array_equal(p, strip) for p in pictures for strip in strips)
                 press(page, "1", "4", "Enter")  # a class for "which class did the model predict?", trust 4
             page.wait_for_selector("#tl-completion-code", timeout=TIMEOUT_MS)
         finally:

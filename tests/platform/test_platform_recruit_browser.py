@@ -123,8 +123,9 @@ def test_prolific_link_consent_instructions_practice_items_attention_completion(
                 )
             right = world.predicted[practice] == world.item_labels[practice]
             feedback = page.text_content(".tl-feedback")
-            assert f"Is the model's prediction correct? {'Yes' if right else 'No'}" in feedback
-            assert f"What is really in the image? {world.item_labels[practice]}" in feedback
+            # Each right answer in words, not the questions' texts (issue 23).
+            assert f"the model's prediction was {'right' if right else 'wrong'}" in feedback
+            assert f"the right class is {world.item_labels[practice]}" in feedback
             assert feedback.startswith("✔" if right and world.item_labels[practice] == "square" else "✘")
             press(page, "Enter")  # Continue
             seen: list[str] = []

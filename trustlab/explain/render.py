@@ -32,6 +32,11 @@ LIME_POSITIVE = np.array([0, 114, 178]) / 255
 LIME_NEGATIVE = np.array([230, 159, 0]) / 255
 LIME_BOUNDARY = (1.0, 1.0, 1.0)
 LIME_TINT = 0.5
+# The colour bar's labels in words (top, middle, bottom), not the map's raw numbers (issue 23): a
+# heatmap's scale is relative (each map is scaled to its own maximum). Signed maps: for / against the
+# explained class. Method-neutral, so that a blinded study's pictures name no method.
+SCALE_WORDS = ("more\nimportant", "", "less\nimportant")
+SIGNED_SCALE_WORDS = ("for the\nclass", "no effect", "against\nthe class")
 
 
 def _font() -> ImageFont.ImageFont:
@@ -83,10 +88,13 @@ def heatmap_overlay(
     ramp = np.linspace(1, 0, base.height)[:, None].repeat(COLOUR_BAR_WIDTH, axis=1)
     panel.paste(Image.fromarray((ramp_map(ramp)[..., :3] * 255).astype(np.uint8)), (base.width + MARGIN, 0))
     draw, font, x_text = ImageDraw.Draw(panel), _font(), base.width + COLOUR_BAR_WIDTH + 2 * MARGIN
-    draw.text((x_text, 0), f"{high:.3g}", fill="black", font=font)
-    middle = "0" if signed else "more"
-    draw.text((x_text, base.height // 2 - FONT_SIZE // 2), middle, fill="black", font=font)
-    draw.text((x_text, base.height - FONT_SIZE - 2), f"{low:.3g}", fill="black", font=font)
+    top, middle, bottom = SIGNED_SCALE_WORDS if signed else SCALE_WORDS
+    draw.multiline_text((x_text, 0), top, fill="black", font=font, spacing=2)
+    if middle:
+        draw.text((x_text, base.height // 2 - FONT_SIZE // 2), middle, fill="black", font=font)
+    lines = bottom.count("\n") + 1
+    draw.multiline_text((x_text, base.height - lines * (FONT_SIZE + 2) - 2), bottom, fill="black", font=font,
+                        spacing=2)
     return _with_title(panel, title)
 
 

@@ -32,6 +32,26 @@ def method_title(ctx: StudyContext, method: str) -> str:
     return ctx.imported_methods.get(method, {}).get("title", method)
 
 
+def rater_heading(ctx: StudyContext, *, index: int, methods: list[str]) -> dict[str, Any]:
+    """What a rater's screen (an item or a practice item) says of the ``index``-th of ``methods``:
+    {method, title, kind?}. Blinded studies name no method and no family (``disclosure``)."""
+    method, blind = methods[index], ctx.config.blind_condition
+    heading: dict[str, Any] = {
+        "method": f"explanation-{index + 1}" if blind else method,
+        "title": disclosure.rater_title(
+            method_title(ctx, method),
+            examples=method_kind(method) == "examples",
+            index=index,
+            n_methods=len(methods),
+            blind=blind,
+            show_prediction=ctx.config.show_prediction,
+        ),
+    }
+    if not blind:  # the family (heatmap, regions, examples) would hint at the method
+        heading["kind"] = method_kind(method)
+    return heading
+
+
 def explanation_entry(
     ctx: StudyContext,
     *,
@@ -47,23 +67,12 @@ def explanation_entry(
 
     ``status`` is "ready" (``image_url`` shows it), "pending" (still being computed: no image yet, ask
     for the item again) or "failed" (no image; ``error`` says so)."""
-    method = methods[index]
     blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
     entry: dict[str, Any] = {
-        "method": f"explanation-{index + 1}" if blind else method,
-        "title": disclosure.rater_title(
-            method_title(ctx, method),
-            examples=method_kind(method) == "examples",
-            index=index,
-            n_methods=len(methods),
-            blind=blind,
-            show_prediction=shown,
-        ),
+        **rater_heading(ctx, index=index, methods=methods),
         # Opaque: the assignment and the position in its condition, never the method name.
         "image_url": routes.explanation_image_path(assignment_id, index),
     }
-    if not blind:  # the family (heatmap, regions, examples) would hint at the method
-        entry["kind"] = method_kind(method)
     entry["status"] = READY
     if pending:
         entry["status"], entry["image_url"] = PENDING, None

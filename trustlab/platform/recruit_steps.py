@@ -21,9 +21,10 @@ from trustlab.db.queries.participants import (
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.queries.studies import study_items
 from trustlab.db.queries.users import get_rater, set_completion_code
-from trustlab.platform import recolour, routes
+from trustlab.platform import payloads, recolour, routes
 from trustlab.platform.auth import Principal
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
+from trustlab.platform.neighbours import neighbour_pictures
 from trustlab.platform.on_demand import stored_rows
 from trustlab.platform.paths import existing_file
 from trustlab.platform.recruit import (
@@ -38,6 +39,7 @@ from trustlab.platform.study_cache import StudyContext
 from trustlab.studies import recruitment as rules
 from trustlab.studies.assign import progress
 from trustlab.studies.config import StudyConfig, condition_methods
+from trustlab.studies.practice_feedback import practice_feedback
 from trustlab.studies.questions import AnswerError, gold_failures, questions_for, validate_answers
 from trustlab.studies.texts import rater_texts
 
@@ -167,26 +169,31 @@ def open_instructions(services: Services, principal: Principal) -> dict[str, Any
 
 def practice_item(services: Services, principal: Principal, *, index: int) -> dict[str, Any]:
     """The ``index``-th practice item: {index, total, item_id, image_url, image_path (server file, for
-    the Gradio UI), prediction {label, confidence} (when the study shows it), explanations [{title,
-    image_path}] (stored ones only), questions, intro}."""
+    the Gradio UI), prediction {label, confidence} (when the study shows it), explanations [{method,
+    title, kind?, image_path, neighbour_pictures}] (stored ones only; ``payloads.rater_heading``),
+    questions, intro}."""
     ctx = services.study(study_id=principal.study_id)
     ids = _practice_ids(services, ctx)
     if not 0 <= index < len(ids):
         raise NotFoundError(f"practice item {index + 1} does not exist (the study has {len(ids)})")
     condition = _practice_condition(ctx)
+    methods = condition_methods(condition)
     with read_session(services.settings) as s:
         participant_of(s, principal)
         item = get_item(s, item_id=ids[index])
         prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=item.id)
-        _, rows = stored_rows(s, ctx, item_id=item.id, methods=condition_methods(condition))
+        _, rows = stored_rows(s, ctx, item_id=item.id, methods=methods)
+        shown = [neighbour_pictures(services.settings, s, r, show_prediction=ctx.config.show_prediction)
+                 for r in rows]
     item_path = existing_file(services.settings.images_dir, item.path)
     explanations = []
-    for row in rows:
+    for k, row in enumerate(rows):  # headed as the study's items are (payloads.rater_heading)
         if row is not None and row.overlay_path:  # drawn in the study's colour map, like its items
             path = recolour.overlay_in(
                 services.settings, row, item_path=item_path, colormap=ctx.config.display.colormap
             )
-            explanations.append({"title": f"explanation {len(explanations) + 1}", "image_path": str(path)})
+            heading = payloads.rater_heading(ctx, index=k, methods=methods)
+            explanations.append({**heading, "image_path": str(path), "neighbour_pictures": shown[k]})
     payload: dict[str, Any] = {
         "index": index,
         "total": len(ids),
@@ -242,9 +249,7 @@ def answer_practice(services: Services, principal: Principal, *, index: int, ans
             correct=correct,
             now=_now(),
         )
-    texts = rater_texts(ctx.config.texts)
-    shown = ", ".join(f"{k}: {v}" for k, v in right.items())
-    feedback = texts["practice_correct"] if correct else texts["practice_wrong"].format(answer=shown)
+    feedback = practice_feedback(rater_texts(ctx.config.texts), right, correct=correct)
     return {"correct": correct, "right_answers": right, "feedback": feedback}
 
 

@@ -10,7 +10,7 @@ live apart: ``study_cache`` (what a study is), ``payloads`` (what a screen recei
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from trustlab.platform import disclosure, files, payloads, recolour, recruit_ste
 from trustlab.platform.answers import NotAnswerable  # noqa: F401 - the UI imports it from here
 from trustlab.platform.auth import Principal, new_completion_code
 from trustlab.platform.errors import Conflict, Forbidden, NotFoundError
+from trustlab.platform.neighbours import NeighbourPicture, neighbour_pictures
 from trustlab.platform.on_demand import PENDING, RETRY_AFTER_S, explanation_row, stored_rows
 from trustlab.platform.paths import existing_file
 from trustlab.platform.study_cache import StudyCache, StudyContext
@@ -46,6 +47,8 @@ class ScreenFiles:
 
     item: Path
     explanations: list[Path | None]
+    # Each explanation's neighbours as the rater page shows them (empty where it is not a twin).
+    neighbours: list[list[NeighbourPicture]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,20 @@ class Services:
             self._explanation_file(ctx, principal, row, item_id=assignment.item_id, item_path=item_path)
             for row in rows
         ]
-        return payload, ScreenFiles(item=item_path, explanations=pictures)
+        return payload, ScreenFiles(
+            item=item_path, explanations=pictures, neighbours=self._neighbours(ctx, rows)
+        )
+
+    def _neighbours(self, ctx: StudyContext, rows: list[Any]) -> list[list[NeighbourPicture]]:
+        """Each row's neighbours as the rater page shows them (``neighbours``)."""
+        if not any(row is not PENDING and row is not None and row.neighbours for row in rows):
+            return [[] for _ in rows]
+        with read_session(self.settings) as s:
+            return [
+                neighbour_pictures(self.settings, s, None if row is PENDING else row,
+                                   show_prediction=ctx.config.show_prediction)
+                for row in rows
+            ]
 
     def _assign(
         self, ctx: StudyContext, principal: Principal, *, study: str, participant: bool

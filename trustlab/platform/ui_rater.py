@@ -177,6 +177,7 @@ def show_next(
             result,
             item_path=files.item,
             explanation_path=files.explanations.__getitem__,
+            neighbour_pictures=lambda i: files.neighbours[i] if i < len(files.neighbours) else [],
             **_colormap(colormap),
         ),
         view.submit: gr.update(value=submit_label(texts)),

@@ -213,11 +213,4 @@ def answers_from(state: dict, values: tuple) -> dict[str, Any]:
     return answers
 
 
-def shown_answer(question: dict | None, value: Any) -> str:
-    """An answer as the rater saw it (Yes / No for a yes-no question)."""
-    if question is not None and question["kind"] == "bool":
-        return "Yes" if value else "No"
-    return str(value)
-
-
 DEFAULT_SUBMIT_LABEL = submit_label(DEFAULT_TEXTS)

@@ -9,13 +9,17 @@ from __future__ import annotations
 import base64
 import functools
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from trustlab.explain.render import DEFAULT_CMAP
+from trustlab.explanation_methods import METHODS
+
+if TYPE_CHECKING:
+    from trustlab.platform.neighbours import NeighbourPicture
 
 # Small images are scaled up with crisp pixels; larger ones smoothly. The image is shown at the
 # explanations' display size (explain.render.DISPLAY_SIDE) so the two can be compared side by side.
@@ -25,13 +29,14 @@ DATA_URI_CACHE_ENTRIES = 256
 IMAGE_DISPLAY_PX = 256
 
 # How to read a heatmap, per colour map (explain.render.COLORMAPS; the study's `display.colormap`).
+SCALE_HINT = "The bar on the right runs from less important (bottom) to more important (top)."
 HEATMAP_HINTS = {
     "viridis": "Bright yellow marks the parts of the image the model relied on most; dark purple the "
-    "parts it ignored. The bar on the right is the scale.",
+    f"parts it ignored. {SCALE_HINT}",
     "cividis": "Bright yellow marks the parts of the image the model relied on most; dark blue the parts "
-    "it ignored. The bar on the right is the scale.",
+    f"it ignored. {SCALE_HINT}",
     "jet": "Warm colours (red, yellow) mark the parts of the image the model relied on most; cool "
-    "colours (blue) the parts it ignored. The bar on the right is the scale.",
+    f"colours (blue) the parts it ignored. {SCALE_HINT}",
 }
 READING_HINTS = {
     "regions": "Blue regions pushed the model towards its prediction; orange regions pushed against it.",
@@ -47,6 +52,10 @@ ALT_TEXTS = {
 # A blinded explanation has no kind (it would hint at the method); an unlabelled one no classes.
 BLIND_HINT = "The picture shows what the model based its prediction on; its legend says how to read it."
 BLIND_ALT = "A picture explaining the model's prediction for this image; its legend says how to read it."
+# A blinded explanation shown as several pictures (twins): the captions, not a legend, say how to read it.
+BLIND_GALLERY_HINT = (
+    "The pictures show what the model based its prediction on; the caption under each says how to read it."
+)
 UNLABELLED_EXAMPLES_HINT = (
     "Training images that the model finds most similar to this one, with their similarity "
     "(1.00 = identical to the model)."
@@ -140,13 +149,16 @@ def stage_html(
     instructions: str = INSTRUCTIONS,
     stage_id: str | None = None,
     banner: str = "",
+    neighbour_pictures: Callable[[int], Sequence[NeighbourPicture]] | None = None,
 ) -> str:
     """The left side of the rating screen: a one-line instruction, the prediction, then the image and
     its explanations side by side (all within a laptop screen's height: see style.css).
 
     ``colormap`` is the study's heatmap colour map (for the reading hint and the alt text);
     ``instructions`` a format string with ``{prediction_part}`` (the study's texts may replace it);
-    ``stage_id`` marks the screen (default: the assignment id); ``banner``: HTML above it (practice).
+    ``stage_id`` marks the screen (default: the assignment id); ``banner``: HTML above it (practice);
+    ``neighbour_pictures(i)``: the i-th explanation's neighbours (``platform.neighbours``), shown as
+    pictures of their own instead of its strip when there are any (twins).
     """
     prediction = payload.get("prediction")
     pred_part = ", the model's prediction" if prediction else ""
@@ -163,27 +175,76 @@ def stage_html(
     explanations = payload.get("explanations") or []
     for index, expl in enumerate(explanations):
         path = explanation_path(index) if expl.get("image_url") else None
-        parts.append('<section class="tl-expl">')
-        parts.append(f"<h3>{html.escape(expl.get('title') or 'Explanation')}</h3>")
-        neighbours = expl.get("neighbours") or []
-        kind = expl.get("kind")
-        parts.append(f'<p class="tl-hint">{html.escape(_hint(kind, neighbours, colormap))}</p>')
-        if expl.get("status") == "pending":
-            parts.append('<div class="tl-missing tl-pending">This explanation is being prepared…</div>')
-        else:
-            alt = explanation_alt(kind, neighbours, colormap)
-            parts.append(_img(path, alt, css_class="tl-expl-img", missing="This explanation"))
-        if neighbours:
+        shown = neighbour_pictures(index) if neighbour_pictures is not None else []
+        parts.append(_explanation_html(expl, path, shown, colormap))
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def _explanation_html(
+    expl: dict[str, Any], path: Path | None, neighbours: Sequence[NeighbourPicture], colormap: str
+) -> str:
+    """One explanation's section: its heading, how to read it, then its picture (or its neighbours)."""
+    kind = expl.get("kind")
+    listed = expl.get("neighbours") or []
+    ready = expl.get("status") != "pending"
+    gallery = bool(neighbours) and ready
+    hint = _gallery_hint(expl, neighbours) if gallery else _hint(kind, listed, colormap)
+    parts = [
+        f'<section class="tl-expl{" tl-expl-gallery" if gallery else ""}">',
+        f"<h3>{html.escape(expl.get('title') or 'Explanation')}</h3>",
+        f'<p class="tl-hint">{html.escape(hint)}</p>',
+    ]
+    if not ready:
+        parts.append('<div class="tl-missing tl-pending">This explanation is being prepared…</div>')
+    elif gallery:
+        parts.append(gallery_html(neighbours, blind=kind is None))
+    else:
+        alt = explanation_alt(kind, listed, colormap)
+        parts.append(_img(path, alt, css_class="tl-expl-img", missing="This explanation"))
+        if listed:
             cells = "".join(
                 "<li>"
                 + (f"<b>{html.escape(str(n['label']))}</b> " if n.get("label") is not None else "")
                 + f"similarity {float(n['similarity']):.2f}</li>"
-                for n in neighbours
+                for n in listed
             )
             parts.append(f'<ol class="tl-neighbours">{cells}</ol>')
-        parts.append("</section>")
-    parts.append("</div></div>")
+    parts.append("</section>")
     return "".join(parts)
+
+
+def _gallery_hint(expl: dict[str, Any], neighbours: Sequence[NeighbourPicture]) -> str:
+    """How to read neighbours shown as pictures: the method's own description from the catalogue;
+    method-neutral when blinded (no kind), class-neutral when the prediction is hidden (no labels)."""
+    if expl.get("kind") is None:
+        return BLIND_GALLERY_HINT
+    if any(picture.label is None for picture in neighbours):
+        return UNLABELLED_EXAMPLES_HINT
+    spec = METHODS.get(str(expl.get("method")))
+    return spec.description if spec is not None else READING_HINTS["examples"]
+
+
+def neighbour_caption(picture: NeighbourPicture) -> str:
+    """The text under a neighbour: its class (where shown) and its similarity."""
+    label = f"<b>{html.escape(picture.label)}</b> " if picture.label is not None else ""
+    return f"{label}<span>similarity {picture.similarity:.2f}</span>"
+
+
+def gallery_html(neighbours: Sequence[NeighbourPicture], *, blind: bool) -> str:
+    """The neighbours side by side, each a picture with its caption in page text (readable at any
+    size, unlike the strip's drawn captions). ``blind``: alt texts name no method."""
+    cells = []
+    for k, picture in enumerate(neighbours, start=1):
+        said = f"similarity {picture.similarity:.2f}"
+        said = f"{picture.label}, {said}" if picture.label is not None else said
+        what = "picture" if blind else "training image"
+        alt = f"{what.capitalize()} {k} of {len(neighbours)}: {said}"
+        cells.append(
+            f'<li><figure class="tl-neighbour">{_img(picture.path, alt, css_class="tl-neighbour-img")}'
+            f"<figcaption>{neighbour_caption(picture)}</figcaption></figure></li>"
+        )
+    return f'<ol class="tl-gallery">{"".join(cells)}</ol>'
 
 
 def progress_html(done: int, total: int) -> str:

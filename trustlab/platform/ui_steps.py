@@ -22,11 +22,11 @@ from trustlab.platform.errors import InvalidAnswer
 from trustlab.platform.recruit import NotAParticipant, Step
 from trustlab.platform.study_cache import StudyContext
 from trustlab.platform.ui_rater_view import (
+    SUBMIT_KEY_HINT,
     RaterView,
     answers_from,
     notice_screen,
     question_updates,
-    shown_answer,
     study_texts,
     submit_label,
 )
@@ -95,16 +95,19 @@ def _question_state(kept: dict, mode: str, index: int, questions: list[dict]) ->
 
 def _practice(services, view, principal, ctx, step: Step, texts, kept, message) -> list:
     payload = recruit_steps.practice_item(services, principal, index=step.index)
+    shown = payload["explanations"]  # headed as the study's items are, so practice looks the same
     explanations = [
-        {"title": e["title"], "image_url": True, "kind": None} for e in payload["explanations"]
+        {**{k: e[k] for k in ("method", "title", "kind") if k in e}, "image_url": True, "status": "ready"}
+        for e in shown
     ]
-    paths = [Path(e["image_path"]) for e in payload["explanations"]]
+    paths = [Path(e["image_path"]) for e in shown]
     title = texts["practice_title"].format(n=step.index + 1, total=step.total)
     banner = f'<div class="tl-practice"><b>{html.escape(title)}</b> {html.escape(payload["intro"])}</div>'
     stage = stage_html(
         {"assignment_id": 0, "prediction": payload.get("prediction"), "explanations": explanations},
         item_path=Path(payload["image_path"]),
         explanation_path=lambda i: paths[i],
+        neighbour_pictures=lambda i: shown[i].get("neighbour_pictures") or [],
         colormap=ctx.config.display.colormap,
         stage_id=f"practice-{step.index}",
         banner=banner,
@@ -188,20 +191,10 @@ def on_step_submit(
     except InvalidAnswer as exc:
         return view.out({view.message: gr.update(value=invalid_text(state, exc))})
     ctx = services.study(study_id=principal.study_id)
-    texts = study_texts(ctx.config)
-    by_key = {q["key"]: q for q in state.get("questions") or []}
-    labels = state.get("labels") or {}
-    right = "; ".join(
-        f"{html.escape(labels.get(k, k))} <b>{html.escape(shown_answer(by_key.get(k), v))}</b>"
-        for k, v in feedback["right_answers"].items()
-    )
-    if feedback["correct"]:
-        text = f"✔ {html.escape(texts['practice_correct'])} {right}"
-    else:
-        text = "✘ " + html.escape(texts["practice_wrong"]).replace("{answer}", right)
+    text = ("✔ " if feedback["correct"] else "✘ ") + html.escape(feedback["feedback"])
     verdict = "tl-right" if feedback["correct"] else "tl-wrong"
     return view.out({
         view.state: {**state, "mode": FEEDBACK},
         view.message: gr.update(value=f'<div class="tl-feedback {verdict}">{text}</div>'),
-        view.submit: gr.update(value=texts["practice_next"] + "  (Enter)"),
+        view.submit: gr.update(value=study_texts(ctx.config)["practice_next"] + SUBMIT_KEY_HINT),
     })

@@ -25,8 +25,14 @@ DEFAULT_TEXTS: dict[str, str] = {
     # practice
     "practice_title": "Practice item {n} of {total}",
     "practice_intro": "This is a practice item: your answer is not part of the study.",
-    "practice_correct": "Correct.",
-    "practice_wrong": "Not quite: the right answer is {answer}.",
+    # feedback: {answer} is each question's right answer in words, joined by "; "
+    "practice_correct": "Correct: {answer}.",
+    "practice_wrong": "Not quite: {answer}.",
+    "practice_model_right": "the model's prediction was right",
+    "practice_model_wrong": "the model's prediction was wrong",
+    "practice_true_label": "the right class is {label}",
+    "practice_predicted_label": "the model predicted {label}",
+    "practice_no_answer": "This practice item has no single right answer.",
     "practice_next": "Continue",
     # attention checks
     "attention_title": "Please read carefully",

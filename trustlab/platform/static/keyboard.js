@@ -39,10 +39,27 @@
     const qs = questions();
     qs.forEach((q, i) => q.classList.toggle('tl-active', i === active));
   }
+  // A new screen starts at its top (a phone stayed scrolled down to the Submit it left from).
   function syncItem() {
     const stage = document.querySelector('.tl-stage');
     const id = stage ? stage.getAttribute('data-assignment') : null;
-    if (id !== lastAssignment) { lastAssignment = id; active = 0; digits = ''; }
+    if (id !== lastAssignment) {
+      const scrolled = lastAssignment !== null && id !== null;
+      lastAssignment = id; active = 0; digits = '';
+      if (scrolled) window.scrollTo(0, 0);
+    }
+  }
+  // Feedback or a "please answer" under the questions is brought into view with the button that
+  // goes on (Continue, Submit): Enter must never act below the fold.
+  let lastMessage = '';
+  function syncMessage() {
+    // The message's own text (not Gradio's status tracker beside it, which shows timings).
+    const box = document.querySelector('#tl-message [data-testid="markdown"]');
+    const text = box && visible(box) ? box.textContent.trim() : '';
+    if (text === lastMessage) return;
+    lastMessage = text;
+    const submit = byId('tl-submit');
+    if (text && visible(submit)) requestAnimationFrame(() => submit.scrollIntoView({ block: 'nearest' }));
   }
   function move(step, focus) {
     const qs = questions();
@@ -154,6 +171,6 @@
   }, true);
 
   // Re-highlight after Gradio re-renders the questions.
-  new MutationObserver(function () { syncItem(); mark(); syncToggle(); })
+  new MutationObserver(function () { syncItem(); syncMessage(); mark(); syncToggle(); })
     .observe(document.documentElement, { childList: true, subtree: true });
 })();
