@@ -31,6 +31,10 @@ def item_server(sqlite_settings):
         study_config("twins", conditions=["twin"], n=6, per_rater=2, blind=False, tasks=SIX_TASKS),
         world.alpha_items,
     )
+    world.add_study(
+        study_config("combo", conditions=["gradcam+twin"], n=6, per_rater=2, blind=False, tasks=SIX_TASKS),
+        world.alpha_items,
+    )
     crowd = link_config("crowd", practice={"n": 1}, tasks=SIX_TASKS, conditions=["gradcam", "twin"])
     add_link_study(world, crowd)
     with serving(create_app(sqlite_settings)) as url:
@@ -95,6 +99,30 @@ def test_twins_are_readable_at_1366x768_without_scrolling(item_server):
             )
             assert min(widths) >= MIN_NEIGHBOUR_PX, widths
             page.screenshot(path=str(SCREENSHOT_DIR / "twin-390x844.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_a_heatmap_with_twins_fits_a_laptop_screen(item_server):
+    """gradcam+twin: the image and the map shrink so the three twins end above the fold with Submit."""
+    from playwright.sync_api import sync_playwright
+
+    world, base = item_server
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport=LAPTOP)
+            page.goto(f"{base}/?invite={world.invite('combo')[0]}")
+            wait_item(page)
+            page.wait_for_timeout(300)
+            boxes = page.locator(".tl-neighbour").evaluate_all(
+                "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.width, r.bottom]; })"
+            )
+            assert len(boxes) == 3 and min(w for w, _ in boxes) >= MIN_NEIGHBOUR_PX, boxes
+            assert max(bottom for _, bottom in boxes) <= LAPTOP["height"], f"twins below the fold: {boxes}"
+            for selector in (".tl-main", ".tl-expl-img", "#tl-submit"):
+                assert inside_viewport(page, selector), f"{selector} is below the fold at 1366 x 768"
+            page.screenshot(path=str(SCREENSHOT_DIR / "gradcam-twin-1366x768.png"))
         finally:
             browser.close()
 
