@@ -160,7 +160,7 @@ def test_curator_enter_count_undo_reject_choose_first_and_buttons_in_view(live_s
             card_count_is(page, 60)  # all of them, not the 50 the queue lists
             assert "Rater votes: no rater votes yet" in page.inner_text("#tl-cur-card")
             for selector in ("#tl-cur-accept", "#tl-cur-reject", "#tl-cur-apply", "#tl-cur-undo",
-                             ".tl-cur-labels", "#tl-cur-other"):
+                             ".tl-cur-labels", ".tl-cur-images", "#tl-cur-other"):
                 box = page.locator(selector).bounding_box()
                 assert box and box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"], selector
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)

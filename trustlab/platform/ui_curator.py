@@ -166,17 +166,18 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
     )
     item_img = img(lambda: services.item_image(principal, item_id=proposal["item_id"]))
     score = f"{float(proposal['score']):.3f} ({html.escape(proposal['method'])})"
+    # Labels and evidence text first, then the item and its explanations in one row, so the whole card
+    # fits beside the decision buttons on a 1366 x 768 screen.
     return (
         f'<div class="tl-cur-card" data-proposal="{int(proposal["proposal_id"])}">'
         f'<p class="tl-cur-count">{open_count_text(n_open)}; this one scores {score}.</p>'
-        f'<div class="tl-row"><figure>{item_img}'
+        f'<p class="tl-cur-labels">Current label: <b>{html.escape(proposal["current_label"])}</b> → '
+        f"proposed: <b>{html.escape(proposal['proposed_label'])}</b></p>"
+        f'<p class="tl-cur-evidence">Rater votes: {votes}<br>Model probabilities: {probs or "not stored"}'
+        f"<br>Similar training images: {twins or 'not stored'}</p>"
+        f'<div class="tl-row tl-cur-images"><figure>{item_img}'
         f"<figcaption>item {int(proposal['item_id'])} ({html.escape(proposal['split'])})"
-        "</figcaption></figure>"
-        f'<div><p class="tl-cur-labels">Current label: <b>{html.escape(proposal["current_label"])}</b><br>'
-        f"Proposed label: <b>{html.escape(proposal['proposed_label'])}</b></p>"
-        f"<p>Rater votes: {votes}<br>Model probabilities: {probs or 'not stored'}<br>"
-        f"Similar training images: {twins or 'not stored'}</p></div></div>"
-        f'<div class="tl-row">{overlays}</div></div>'
+        f"</figcaption></figure>{overlays}</div></div>"
     )
 
 
