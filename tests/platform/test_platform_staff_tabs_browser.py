@@ -74,6 +74,8 @@ def test_closed_study_shows_primary_result_flow_and_report_and_downloads_in_one_
             assert "significant at α = 0.05" in analysis
             flow = page.inner_text("#tl-res-flow")
             assert all(c in flow for c in ("gradcam", "none", "twin", "completed", "excluded"))
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "researcher.png"))  # the README's, at 1366x768
             # One click each: the files were prepared when the study was chosen.
             name, text = download_in_one_click(page, "#tl-res-export")
             assert name == "alpha-judgements.csv" and text.splitlines()[0].startswith("judgement_id")
@@ -86,8 +88,7 @@ def test_closed_study_shows_primary_result_flow_and_report_and_downloads_in_one_
             frame.locator("h2:text('Participant flow')").wait_for(timeout=TIMEOUT_MS)
             assert page.get_attribute("#tl-res-report iframe", "sandbox") is not None
             assert CLI_FLAG not in tab_text(page)
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "researcher-closed.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / "researcher-report.png"), full_page=True)
         finally:
             browser.close()
     assert looks(world) == [("close", "pi")]  # a closed study's analysis and export are no looks
@@ -164,7 +165,7 @@ def test_curator_enter_count_undo_reject_choose_first_and_buttons_in_view(live_s
                 box = page.locator(selector).bounding_box()
                 assert box and box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"], selector
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "curator-1366.png"))
+            page.screenshot(path=str(SCREENSHOTS / "curator.png"))  # the README's
 
             page.keyboard.press("o")  # no label chosen yet
             page.wait_for_selector("#tl-cur-result :text('Choose a label first')", timeout=TIMEOUT_MS)

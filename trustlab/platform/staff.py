@@ -135,8 +135,8 @@ def study_analysis(services: Services, principal: Principal, *, study: str, reas
     try:
         analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
                       source="analyze")
-    except StillBlinded as exc:
-        raise Conflict(f"the analysis is withheld: {exc}") from exc
+    except StillBlinded as exc:  # worded for the tab: the CLI's flags mean nothing in a browser
+        raise Conflict(f"the analysis is withheld: study {study!r} is blinded") from exc
     with tempfile.TemporaryDirectory(prefix="trustlab-analysis-") as folder:
         summary = analyze_study(services.settings, study, folder)
         report_html = (Path(folder) / "report.html").read_text(encoding="utf-8")
