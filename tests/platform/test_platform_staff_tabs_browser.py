@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from recruit_world import add_link_study, link_config
 from sqlalchemy import func, select
 from staff_world import add_many_proposals, rate_to_the_end
 from test_platform_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server  # noqa: F401
@@ -100,6 +101,7 @@ def test_running_study_blinded_then_each_look_recorded_and_worded_for_the_tab(li
     world, base = live_server
     auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-123")
     rate_to_the_end(world)
+    add_link_study(world, link_config())
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
@@ -129,6 +131,13 @@ def test_running_study_blinded_then_each_look_recorded_and_worded_for_the_tab(li
             page.wait_for_timeout(500)  # the click's record is written by its own event
             assert looks(world)[-1] == ("export", "rita") and len(looks(world)) == 3
             assert CLI_FLAG not in tab_text(page)
+            assert page.is_disabled("#tl-res-participants-export")  # alpha recruits by invite
+            # A link-mode study's participants list: one click too (blinding does not withhold it).
+            page.click("#tl-res-study input")
+            page.click("[role=option][aria-label='crowd']")
+            page.wait_for_selector("#tl-res-summary :text('crowd')", timeout=TIMEOUT_MS)
+            name, text = download_in_one_click(page, "#tl-res-participants-export")
+            assert name == "crowd-participants.csv" and text.splitlines()[0].startswith("pid")
         finally:
             browser.close()
 
