@@ -155,7 +155,9 @@ def test_participants_csv_route_is_for_researchers(world, crowd, tmp_path):
     rater_token = join(crowd, PARAMS).json()["token"]
     assert crowd.get("/api/v1/studies/crowd/participants.csv", headers=bearer(rater_token)).status_code == 403
     assert crowd.get("/api/v1/studies/alpha/participants.csv", headers=bearer(staff_token)).status_code == 409
-    from trustlab.platform.ui_researcher import export_participants
+    from trustlab.platform.ui_research_results import results as research_results
 
-    path, remembered = export_participants(crowd.app.state.services, {"token": staff_token}, "crowd", None)
-    assert path == remembered and open(path, encoding="utf-8").read() == response.text
+    principal = auth.authenticate(world.settings, staff_token)
+    shown = research_results(crowd.app.state.services, principal, "crowd", None)  # the tab's button's file
+    assert shown.downloads["participants"]
+    assert open(shown.exported["participants"], encoding="utf-8").read() == response.text

@@ -79,13 +79,10 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
                                    timeout=TIMEOUT_MS)
             assert "study unblind alpha" in page.inner_text("#tl-res-summary")
             assert page.locator("td :text-is('blinded')").count() >= 2
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "researcher.png"), full_page=True)
 
             page.click("#tl-tab-curate-button")
             sign_in(page, "tl-cur", "carl", "carl-pw-123")
             page.wait_for_selector(f".tl-cur-card[data-proposal='{proposal_ids[0]}']", timeout=TIMEOUT_MS)
-            page.screenshot(path=str(SCREENSHOTS / "curator.png"), full_page=True)
             page.keyboard.press("a")
             page.wait_for_selector(f".tl-cur-card[data-proposal='{proposal_ids[1]}']", timeout=TIMEOUT_MS)
             page.keyboard.press("r")

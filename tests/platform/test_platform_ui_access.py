@@ -26,7 +26,7 @@ from trustlab.platform.ui_exports import (
 )
 from trustlab.platform.ui_rater import build_rater_tab
 from trustlab.platform.ui_rater_access import rater_storage, sign_out
-from trustlab.platform.ui_researcher import export_judgements
+from trustlab.platform.ui_research_results import results as research_results
 from trustlab.platform.ui_staff import do_logout
 from trustlab.studies.design import close_study
 
@@ -75,21 +75,22 @@ def test_exporting_twice_leaves_one_file_served_without_a_gradio_copy(world):
     st = {"token": auth.login(world.settings, username="rita", password="rita-pw-1234").token}
     close_study(world.settings, "alpha", actor="test")  # unblinded: the CSV may be exported
     serve_exports_from(world.settings.home)
-    first, previous = export_judgements(services, st, "alpha", None)
-    second, previous = export_judgements(services, st, "alpha", previous)
-    assert first and second and previous == second and not Path(first).exists()
-    files = [p for p in export_root(world.settings.home).rglob("*") if p.is_file()]
-    assert files == [Path(second)]
-    assert Path(second).name == "alpha-judgements.csv"
     principal = auth.authenticate(world.settings, st["token"])
+    first = research_results(services, principal, "alpha", None).exported
+    second = research_results(services, principal, "alpha", first).exported
+    assert not Path(first["judgements"]).exists() and not Path(first["report"]).exists()
+    files = sorted(p for p in export_root(world.settings.home).rglob("*") if p.is_file())
+    assert files == sorted(Path(second[k]) for k in ("judgements", "report"))  # alpha has no participants
+    judgements = Path(second["judgements"])
+    assert judgements.name == "alpha-judgements.csv" and Path(second["report"]).name == "alpha-report.html"
     expected = staff.judgements_csv(services, principal, study="alpha")
-    assert Path(second).read_text(encoding="utf-8") == expected
-    assert oct(Path(second).stat().st_mode & 0o777) == oct(0o600)
-    assert oct(Path(second).parent.stat().st_mode & 0o777) == oct(0o700)
+    assert judgements.read_text(encoding="utf-8") == expected
+    assert oct(judgements.stat().st_mode & 0o777) == oct(0o600)
+    assert oct(judgements.parent.stat().st_mode & 0o777) == oct(0o700)
     # A static path: Gradio serves it from here and puts no copy into its own cache.
-    assert is_static_file(second)
-    # Signed out (or never signed in): nothing is written, the page's last export is kept as it was.
-    assert export_judgements(services, {}, "alpha", previous) == (None, previous)
+    assert is_static_file(str(judgements))
+    # Signed out (or never signed in): nothing is written, the page's last exports are kept as they were.
+    assert research_results(services, None, "alpha", second).exported == second
 
 
 def test_export_names_are_sanitised_and_old_exports_expire(tmp_path):

@@ -13,12 +13,14 @@ from trustlab.db.queries.proposals import open_proposals, upsert_proposals
 from trustlab.db.schema import LabelRevision, RelabelProposal
 from trustlab.studies.relabel.curation import (
     EXPORT_COLUMNS,
+    CurationConflict,
     CurationError,
     decide,
     export_labels,
     merge_labels,
     review_queue,
     undo,
+    undo_decision,
     write_labels_csv,
 )
 
@@ -116,6 +118,10 @@ def test_decide_validates_its_inputs(settings, dataset):
             decide(s, proposal_id=p0.id, action="maybe", actor="cura")
         with pytest.raises(CurationError, match="not a class"):
             decide(s, proposal_id=p0.id, action="other", label="hexagon", actor="cura")
+        for nothing in (None, ""):  # "other" with no label chosen: say so, not "label None is not a class"
+            with pytest.raises(CurationError, match="no label chosen: choose a label first") as caught:
+                decide(s, proposal_id=p0.id, action="other", label=nothing, actor="cura")
+            assert "None" not in str(caught.value)
         with pytest.raises(CurationError, match="actor"):
             decide(s, proposal_id=p0.id, action="accept", actor="")
         with pytest.raises(LookupError, match="proposal 999999"):
@@ -211,3 +217,58 @@ def test_the_cli_verbs_library_calls_work_by_name_and_commit(settings, dataset):
     with unit_of_work(settings) as s:
         assert "round" in class_names(s, dataset_id=dataset_id)
         assert get_item(s, item_id=item_ids[0]).current_label == "square"
+
+
+def test_undo_of_a_reject_reopens_it_as_a_new_proposal_and_keeps_the_rejection(settings, dataset):
+    dataset_id, ids = dataset
+    with unit_of_work(settings) as s:
+        p1 = _proposal_for(s, ids[1])
+        assert decide(s, proposal_id=p1.id, action="reject", actor="cura") is None
+        decided_at = s.get(RelabelProposal, p1.id).decided_at
+        with pytest.raises(CurationConflict, match="made by cura, not by bob"):
+            undo_decision(s, item_id=ids[1], actor="bob")
+        undone = undo_decision(s, item_id=ids[1], actor="cura")
+        # The rejection stays as it was (who, when); an open copy says which rejection it reopens.
+        rejected = s.get(RelabelProposal, p1.id)
+        assert (rejected.status, rejected.decided_by, rejected.decided_at) == ("rejected", "cura", decided_at)
+        copy = s.get(RelabelProposal, undone.proposal_id)
+        assert copy.id != p1.id and copy.status == "open" and copy.decided_by is None
+        assert (copy.item_id, copy.current_label, copy.proposed_label) == (ids[1], "square", "cross")
+        assert copy.evidence["votes"] == {"cross": 2, "square": 1}
+        assert copy.evidence["undo"]["reopens_proposal_id"] == p1.id and copy.evidence["undo"]["by"] == "cura"
+        assert (undone.kind, undone.revision, undone.label) == ("reject", None, "square")
+        assert ids[1] in [q["item_id"] for q in review_queue(s, dataset_id=dataset_id)]
+        assert get_item(s, item_id=ids[1]).current_label == "square"
+        assert s.query(LabelRevision).count() == 0  # a reject changed no label; its undo changes none
+        with pytest.raises(CurationError, match="no decision to undo"):
+            undo_decision(s, item_id=ids[1], actor="cura")
+        # The reopened proposal can be decided like any other, and that decision undone in turn.
+        decide(s, proposal_id=copy.id, action="accept", actor="cura")
+        assert get_item(s, item_id=ids[1]).current_label == "cross"
+        again = undo_decision(s, item_id=ids[1], actor="cura")
+        assert (again.kind, again.label, again.proposal_id) == ("label change", "square", copy.id)
+        assert s.get(RelabelProposal, copy.id).status == "open"
+
+
+def test_undo_walks_back_through_an_items_decisions_newest_first(settings, dataset):
+    """A reject and a label change of one item, undone in the reverse order they were made."""
+    dataset_id, ids = dataset
+    with unit_of_work(settings) as s:
+        upsert_proposals(s, dataset_id=dataset_id, rows=[{
+            "item_id": ids[0], "current_label": "square", "proposed_label": "cross", "score": 0.5,
+            "method": "crowdlab", "evidence": {},
+        }])
+        to_disc, to_cross = (
+            next(p for p, i in open_proposals(s, dataset_id=dataset_id) if i.id == ids[0] and
+                 p.proposed_label == label) for label in ("disc", "cross")
+        )
+        decide(s, proposal_id=to_cross.id, action="reject", actor="cura")
+        decide(s, proposal_id=to_disc.id, action="accept", actor="cura")
+        first = undo_decision(s, item_id=ids[0], actor="cura")
+        assert (first.kind, first.proposal_id, first.label) == ("label change", to_disc.id, "square")
+        second = undo_decision(s, item_id=ids[0], actor="cura")
+        assert second.kind == "reject"
+        assert s.get(RelabelProposal, second.proposal_id).proposed_label == "cross"
+        # undo() itself still reverts label changes only (the `labels undo` verb): none is left.
+        with pytest.raises(CurationError, match="no label change to undo"):
+            undo(s, item_id=ids[0], actor="cura")

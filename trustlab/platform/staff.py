@@ -6,6 +6,8 @@ Called by the API routes and the researcher/curator tabs; every function checks 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from trustlab.db.engine import read_session, unit_of_work
@@ -15,8 +17,9 @@ from trustlab.db.queries.errors import NotFound
 from trustlab.platform.auth import Principal, require_role
 from trustlab.platform.errors import Conflict, NotFoundError, PlatformError
 from trustlab.platform.services import Services
+from trustlab.studies.analysis import analyze_study
 from trustlab.studies.analysis.agreement import krippendorff_alpha
-from trustlab.studies.blinding import StillBlinded, analysis_look, session_blinding
+from trustlab.studies.blinding import StillBlinded, analysis_look, session_blinding, study_blinding
 from trustlab.studies.export import judgements_export
 from trustlab.studies.judgements import export_csv, read_judgements
 from trustlab.studies.progress import live_outcomes, progress_counts, rater_quality
@@ -90,15 +93,54 @@ def judgements_csv(services: Services, principal: Principal, *, study: str) -> s
     """Every judgement of the study (superseded ones too, flagged) as CSV text, in the export's columns
     (``studies.judgements.EXPORT_COLUMNS``). Conflict while the study is blinded (``studies.blinding``)."""
     require_role(principal, "researcher")
-    ctx = services.study(name=study, fresh=True)
+    record_judgements_look(services, principal, study=study, reason="judgements CSV from the API")
+    return _judgements_text(services, study)
+
+
+def record_judgements_look(services: Services, principal: Principal, *, study: str, reason: str) -> None:
+    """Record that ``principal`` takes the raw judgements of a running, unblinded study (a look at its
+    outcomes; nothing is recorded for a closed study). Conflict while the study is blinded."""
+    require_role(principal, "researcher")
     try:  # raw judgements give every outcome away: refused while blinded, a recorded look while running
-        analysis_look(services.settings, ctx.name, unblind=False, actor=principal.handle,
-                      reason="judgements CSV from the researcher tab or API", source="export")
+        analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
+                      source="export")
     except StillBlinded as exc:
         raise Conflict(f"the judgements export is withheld: {exc}") from exc
+
+
+def judgements_csv_to_hand_over(services: Services, principal: Principal, *, study: str) -> str:
+    """``judgements_csv`` prepared ahead of a download button's click, before anyone sees it: Conflict
+    while the study is blinded; the caller records the look when the file is taken
+    (``record_judgements_look``)."""
+    require_role(principal, "researcher")
+    if study_blinding(services.settings, study)["blinded"]:
+        raise Conflict(f"the judgements export is withheld: study {study!r} is blinded")
+    return _judgements_text(services, study)
+
+
+def _judgements_text(services: Services, study: str) -> str:
+    ctx = services.study(name=study, fresh=True)
     with read_session(services.settings) as s:
         _, table = judgements_export(s, study_id=ctx.id, model=ctx.model_name, include_superseded=True)
     return export_csv(table)
+
+
+def study_analysis(services: Services, principal: Principal, *, study: str, reason: str) -> dict[str, Any]:
+    """The study's analysis as `trustlab analyze` makes it: {summary, report_html}.
+
+    Follows ``studies.blinding``: Conflict while the study is blinded; a running, unblinded study's
+    analysis is a look recorded with ``principal``'s handle and ``reason``; a closed study's is not.
+    """
+    require_role(principal, "researcher")
+    try:
+        analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
+                      source="analyze")
+    except StillBlinded as exc:  # worded for the tab: the CLI's flags mean nothing in a browser
+        raise Conflict(f"the analysis is withheld: study {study!r} is blinded") from exc
+    with tempfile.TemporaryDirectory(prefix="trustlab-analysis-") as folder:
+        summary = analyze_study(services.settings, study, folder)
+        report_html = (Path(folder) / "report.html").read_text(encoding="utf-8")
+    return {"summary": summary, "report_html": report_html}
 
 
 # ---- curation (the relabel engine's functions, behind the curator role) ---------------------------
@@ -146,24 +188,44 @@ def curator_decide(
 
 
 def curator_undo(services: Services, principal: Principal, *, item_id: int) -> dict[str, Any]:
+    """Undo the curator's newest decision on an item, a reject as well as a label change
+    (``relabel.curation.undo_decision``). Returns {item_id, undone ("reject" or "label change"),
+    proposal_id (open again), revision_id (None for a reject), old_label, new_label}."""
     require_role(principal, "curator")
-    from trustlab.studies.relabel.curation import CurationConflict, CurationError, undo
+    from trustlab.studies.relabel.curation import CurationConflict, CurationError, undo_decision
 
     with unit_of_work(services.settings) as s:
         try:
-            revision = undo(s, item_id=item_id, actor=principal.handle)
+            done = undo_decision(s, item_id=item_id, actor=principal.handle)
         except NotFound as exc:
             raise NotFoundError(str(exc)) from exc
-        except CurationConflict as exc:  # the newest change is someone else's: 409 naming them
+        except CurationConflict as exc:  # the newest decision is someone else's: 409 naming them
             raise Conflict(str(exc)) from exc
         except CurationError as exc:
             raise PlatformError(str(exc)) from exc
+        revision = done.revision
         return {
             "item_id": item_id,
-            "revision_id": revision.id,
-            "old_label": revision.old_label,
-            "new_label": revision.new_label,
+            "undone": done.kind,
+            "proposal_id": done.proposal_id,
+            "revision_id": None if revision is None else revision.id,
+            "old_label": done.label if revision is None else revision.old_label,
+            "new_label": done.label,
         }
+
+
+def curator_open_count(services: Services, principal: Principal, *, dataset: str) -> int:
+    """How many relabel proposals of the dataset are open (all of them, not only a queue's page)."""
+    require_role(principal, "curator")
+    from trustlab.db.queries.datasets import get_dataset
+    from trustlab.studies.relabel.curation import open_proposal_count
+
+    with read_session(services.settings) as s:
+        try:
+            dataset_id = get_dataset(s, name=dataset).id
+        except NotFound as exc:
+            raise NotFoundError(str(exc)) from exc
+        return open_proposal_count(s, dataset_id=dataset_id)
 
 
 def dataset_names(services: Services) -> list[str]:

@@ -13,7 +13,7 @@ from trustlab.platform import staff
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_render import data_uri
-from trustlab.platform.ui_staff import SIGNED_OUT, build_login, do_login, principal_of
+from trustlab.platform.ui_staff import build_login, principal_of
 
 log = logging.getLogger(__name__)
 
@@ -23,47 +23,51 @@ EMPTY_QUEUE = "<b>The queue is empty.</b> Nothing to review."
 SIGNED_OUT_CARD = "Sign in as a curator and choose a dataset."
 
 
+CHOOSE_FIRST = "Choose a label first (press its digit or click it), then apply it (o)."
+
+
 def build_curator_tab(services: Services, staff_state: gr.State) -> dict:
-    login = build_login("tl-cur")
+    login = build_login(services, "tl-cur")
     with gr.Row():
         dataset = gr.Dropdown(choices=[], label="Dataset", elem_id="tl-cur-dataset", scale=3)
         reload_btn = gr.Button("Reload queue", scale=1)
     current = gr.State({})
-    with gr.Column(elem_id="tl-cur-panel"):
-        card = gr.HTML(SIGNED_OUT_CARD, elem_id="tl-cur-card")
-        with gr.Row():
+    # The card on the left, the decisions beside it: both in view on a 1366 x 768 screen.
+    with gr.Row(elem_id="tl-cur-panel", equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            card = gr.HTML(SIGNED_OUT_CARD, elem_id="tl-cur-card")
+        with gr.Column(scale=1, min_width=260, elem_id="tl-cur-actions"):
             accept = gr.Button("Accept proposed label (a)", variant="primary", elem_id="tl-cur-accept")
             reject = gr.Button("Reject: keep current label (r)", elem_id="tl-cur-reject")
+            other = gr.Radio(
+                choices=[], label="Or choose another label (digits), then apply (o)", elem_id="tl-cur-other"
+            )
+            apply_other = gr.Button("Apply chosen label (o)", elem_id="tl-cur-apply")
             undo = gr.Button("Undo my last decision (u)", elem_id="tl-cur-undo")
-        other = gr.Radio(
-            choices=[], label="Or choose another label (digits), then apply (o)", elem_id="tl-cur-other"
-        )
-        apply_other = gr.Button("Apply chosen label (o)", elem_id="tl-cur-apply")
-        result = gr.Markdown(elem_id="tl-cur-result")
+            result = gr.Markdown(elem_id="tl-cur-result")
     outputs = [current, card, other, result]
+    login.on_sign_in(lambda st: [dataset_choices(services, st)], staff_state, [dataset])
 
-    def sign_in(username, password, request: gr.Request):
-        st, text = do_login(services, username, password, request)
-        return st, text, gr.update(value=""), dataset_choices(services, st)
-
-    def show(st, name, note="", last_item_id=None):
-        # The item decided last is remembered so that `u` undoes it after the card has moved on.
+    def show(st, name, note="", last_item_id=None, first=None):
+        """The queue's card: proposal ``first`` when it is open (the one an undo reopened), else the
+        best one. The item decided last is remembered so that `u` undoes it after the card moved on."""
         keep = {"last_item_id": last_item_id} if last_item_id is not None else {}
         principal = principal_of(services, st)
         if principal is None or not name:
-            return keep, "Sign in as a curator and choose a dataset.", gr.update(choices=[]), note
+            return keep, SIGNED_OUT_CARD, gr.update(choices=[]), note
         try:
             queue = staff.curator_queue(services, principal, dataset=name, limit=QUEUE_LIMIT)
+            n_open = staff.curator_open_count(services, principal, dataset=name)
         except PlatformError as exc:
             return keep, html.escape(exc.message), gr.update(choices=[]), note
         if not queue:
             empty = f'<div class="tl-cur-card tl-cur-empty"><p>{EMPTY_QUEUE}</p></div>'
             return keep, empty, gr.update(choices=[]), note
-        proposal = queue[0]
+        proposal = next((p for p in queue if p["proposal_id"] == first), queue[0])
         choices = [(f"{i + 1}  {c}", c) for i, c in enumerate(proposal["classes"])]
         return (
             {"proposal_id": proposal["proposal_id"], "item_id": proposal["item_id"], **keep},
-            card_html(services, principal, proposal, len(queue)),
+            card_html(services, principal, proposal, n_open),
             gr.update(choices=choices, value=None),
             note,
         )
@@ -73,31 +77,23 @@ def build_curator_tab(services: Services, staff_state: gr.State) -> dict:
         if principal is None or not cur:
             return show(st, name, "Nothing selected.")
         last = cur.get("last_item_id")
+        if action == "other" and not label:
+            return cur, gr.skip(), gr.skip(), CHOOSE_FIRST
         try:
             if action == "undo":
                 if last is None:
                     return show(st, name, "Nothing to undo yet.")
                 out = staff.curator_undo(services, principal, item_id=last)
-                note = f"Undone: item {out['item_id']} is back to **{out['new_label']}**."
-            else:
-                if "proposal_id" not in cur:
-                    return show(st, name, "The queue is empty.", last)
-                out = staff.curator_decide(
-                    services, principal, proposal_id=cur["proposal_id"], action=action, label=label
-                )
-                last = cur["item_id"]
-                note = f"Proposal {out['proposal_id']}: {action}" + (
-                    f" → **{out['new_label']}**" if out.get("new_label") else " (label kept)"
-                )
+                return show(st, name, undone_note(out), last, first=out["proposal_id"])
+            if "proposal_id" not in cur:
+                return show(st, name, "The queue is empty.", last)
+            out = staff.curator_decide(
+                services, principal, proposal_id=cur["proposal_id"], action=action, label=label
+            )
         except PlatformError as exc:
             return show(st, name, f"**Not done:** {exc.message}", last)
-        return show(st, name, note, last)
+        return show(st, name, decided_note(cur["item_id"], action, out), cur["item_id"])
 
-    login.button.click(
-        sign_in,
-        [login.username, login.password],
-        [staff_state, login.status, login.password, dataset],
-    )
     for event in (dataset.change, reload_btn.click):
         event(show, [staff_state, dataset], outputs)
     accept.click(lambda st, n, c: decide(st, n, c, "accept"), [staff_state, dataset, current], outputs)
@@ -109,14 +105,26 @@ def build_curator_tab(services: Services, staff_state: gr.State) -> dict:
 
     def signed_out() -> list:
         no_choices = gr.update(choices=[], value=None)
-        return [SIGNED_OUT, no_choices, {}, SIGNED_OUT_CARD, gr.update(choices=[], value=None), ""]
+        return [*login.signed_out(), no_choices, {}, SIGNED_OUT_CARD, gr.update(choices=[], value=None), ""]
 
     return {
         "status": login.status,
         "dataset": dataset,
         "signout": login.signout,
-        "signed_out": (signed_out, [login.status, dataset, *outputs]),
+        "signed_out": (signed_out, [*login.signed_out_outputs, dataset, *outputs]),
     }
+
+
+def decided_note(item_id: int, action: str, out: dict) -> str:
+    if out.get("new_label"):
+        return f"Item {item_id}: label changed to **{out['new_label']}** ({action}). Undo with u."
+    return f"Item {item_id}: label kept ({action}). Undo with u."
+
+
+def undone_note(out: dict) -> str:
+    if out["undone"] == "reject":
+        return f"Undone: your reject of item {out['item_id']}; its proposal is open again (below)."
+    return f"Undone: item {out['item_id']} is back to **{out['new_label']}**."
 
 
 def dataset_choices(services: Services, st: dict | None) -> Any:
@@ -139,7 +147,8 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
         return f'<img class="{css_class} tl-pixelated" src="{uri}">'
 
     votes = (
-        ", ".join(f"{html.escape(str(k))}: {v}" for k, v in (proposal.get("votes") or {}).items()) or "none"
+        ", ".join(f"{html.escape(str(k))}: {v}" for k, v in (proposal.get("votes") or {}).items())
+        or "no rater votes yet"
     )
     probs = ", ".join(
         f"{html.escape(str(k))}: {float(v):.2f}"
@@ -157,15 +166,20 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
     )
     item_img = img(lambda: services.item_image(principal, item_id=proposal["item_id"]))
     score = f"{float(proposal['score']):.3f} ({html.escape(proposal['method'])})"
+    # Labels and evidence text first, then the item and its explanations in one row, so the whole card
+    # fits beside the decision buttons on a 1366 x 768 screen.
     return (
         f'<div class="tl-cur-card" data-proposal="{int(proposal["proposal_id"])}">'
-        f"<p>{n_open} open proposal(s); this one scores {score}.</p>"
-        f'<div class="tl-row"><figure>{item_img}'
+        f'<p class="tl-cur-count">{open_count_text(n_open)}; this one scores {score}.</p>'
+        f'<p class="tl-cur-labels">Current label: <b>{html.escape(proposal["current_label"])}</b> → '
+        f"proposed: <b>{html.escape(proposal['proposed_label'])}</b></p>"
+        f'<p class="tl-cur-evidence">Rater votes: {votes}<br>Model probabilities: {probs or "not stored"}'
+        f"<br>Similar training images: {twins or 'not stored'}</p>"
+        f'<div class="tl-row tl-cur-images"><figure>{item_img}'
         f"<figcaption>item {int(proposal['item_id'])} ({html.escape(proposal['split'])})"
-        "</figcaption></figure>"
-        f'<div><p class="tl-cur-labels">Current label: <b>{html.escape(proposal["current_label"])}</b><br>'
-        f"Proposed label: <b>{html.escape(proposal['proposed_label'])}</b></p>"
-        f"<p>Rater votes: {votes}<br>Model probabilities: {probs or 'none'}<br>"
-        f"Similar training images: {twins or 'none'}</p></div></div>"
-        f'<div class="tl-row">{overlays}</div></div>'
+        f"</figcaption></figure>{overlays}</div></div>"
     )
+
+
+def open_count_text(n_open: int) -> str:
+    return f"{n_open} open proposal{'' if n_open == 1 else 's'} left"

@@ -1,4 +1,4 @@
-"""Files the staff tabs hand to a browser (the researcher tab's judgements CSV).
+"""Files the staff tabs hand to a browser (the researcher tab's CSVs and study report).
 
 An export holds personal data (participant ids, comments), so exports never pile up in temp
 folders: each is written into its own directory (a random 128-bit name, mode 0700) under one root in

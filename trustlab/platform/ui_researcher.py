@@ -1,5 +1,6 @@
-"""The researcher tab: progress, attrition and rater quality live; accuracy per condition only once the
-study is unblinded (closed or `study unblind`); agreement pooled over conditions; CSV export."""
+"""The researcher tab: progress, attrition and rater quality live; accuracy per condition, the analysis
+(primary result, participant flow, report) and the judgements export only once the study is unblinded
+(closed or `study unblind`, see ``ui_research_results``); agreement pooled over conditions."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ import gradio as gr
 from trustlab.platform import recruit, staff
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
-from trustlab.platform.ui_exports import export_root, write_export
-from trustlab.platform.ui_staff import SIGNED_OUT, build_login, do_login, principal_of
+from trustlab.platform.ui_research_results import (
+    ResultsView,
+    blinded_text,
+    record_download,
+    refresh_csvs,
+    stale,
+)
+from trustlab.platform.ui_research_results import results as research_results
+from trustlab.platform.ui_staff import build_login, principal_of
 
 REFRESH_S = 10.0
 RATER_COLUMNS = [
@@ -32,14 +40,11 @@ def _seconds(value: float | None) -> str:
 
 
 def blinding_line(data: dict) -> str:
-    """The tab's line about the outcome numbers: blinded (and how to unblind), or who unblinded when."""
+    """The tab's line about the outcome numbers: blinded (what shows meanwhile, and how the study gets
+    unblinded), or who unblinded it when."""
     blinding = data["blinding"]
     if blinding["blinded"]:
-        return (
-            f"🔒 **Outcomes per condition are blinded** while the study is {data['status']}: close it "
-            f"(`trustlab study close {data['study']}`) or unblind it (`trustlab study unblind "
-            f"{data['study']} --reason TEXT`, logged with who and when) to see them."
-        )
+        return blinded_text(data["study"], data["status"])
     first = blinding["unblinded"]
     if first is None:
         return "Outcomes per condition: unblinded (the study is closed)."
@@ -53,16 +58,16 @@ def blinding_line(data: dict) -> str:
 
 
 def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
-    login = build_login("tl-res")
+    login = build_login(services, "tl-res")
+    results = ResultsView()
     with gr.Row():
         study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
-        refresh = gr.Button("Refresh", scale=1)
-        download = gr.DownloadButton("Export judgements (CSV)", scale=1, elem_id="tl-res-export")
-        download_participants = gr.DownloadButton(
-            "Participants (CSV)", scale=1, elem_id="tl-res-participants-export"
-        )
-    exported = gr.State(None)  # this page's last export file (deleted by its next export)
+        refresh = gr.Button("Refresh", scale=1, elem_id="tl-res-refresh")
+        for button in (results.judgements, results.participants, results.report_file):
+            button.render()
+    stamp = gr.State(None)  # (study, status, judgements, blinded) as the live tables last saw it
     summary = gr.Markdown(elem_id="tl-res-summary")
+    results.build_area()
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
     conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
     # Link-mode (crowdsourced) studies: each participant's attention and gold failures, live.
@@ -72,125 +77,104 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
     )
     # Ticks only once a researcher is signed in (raters' pages never poll).
     timer = gr.Timer(REFRESH_S, active=False)
+    login.on_sign_in(
+        lambda st: [_study_choices(services, st), gr.Timer(active=bool(st))], staff_state, [study, timer]
+    )
 
-    def sign_in(username, password, request: gr.Request):
-        st, text = do_login(services, username, password, request)
-        return st, text, gr.update(value=""), _study_choices(services, st), gr.Timer(active=bool(st))
+    def live(st, name):
+        return live_tables(services, principal_of(services, st), name)
 
-    def report(st, name):
+    def show_results(st, name, exported, look=False):
         principal = principal_of(services, st)
-        if principal is None or not name:
-            return "Sign in and choose a study.", None, None, None
-        try:
-            data = staff.study_progress(services, principal, study=name)
-            participant_rows = recruit.participant_failures(services, principal, study=name)
-        except PlatformError as exc:
-            return f"**{exc.message}**", None, None, None
-        rater_rows = [
-            [
-                r["rater"],
-                r.get("external_pid") or "",
-                r["done"],
-                r["assigned"],
-                r["released"],
-                ", ".join(f"{c}: {n}" for c, n in sorted(r["by_condition"].items())),
-                f"{r['gold_failures']}/{r['gold_seen']}",
-                _pct(r["cant_tell_rate"]),
-                _seconds(r["median_time_s"]),
-            ]
-            for r in data["raters"]
-        ]
-        blinded = data["blinded"]
-        cond_rows = [
-            [
-                c,
-                v["assigned"],
-                v["done"],
-                v["released"],
-                BLINDED_CELL if blinded else _pct(v.get("verification_accuracy")),
-                BLINDED_CELL if blinded else _pct(v.get("true_label_accuracy")),
-            ]
-            for c, v in data["conditions"].items()
-        ]
-        alpha = data["agreement"]["true_label_krippendorff_alpha"]
-        text = (
-            f"**{data['study']}** ({data['status']}): {data['judgements']} judgements from "
-            f"{len(data['raters'])} raters. Agreement on the true label (Krippendorff's alpha): "
-            f"{'not enough data yet' if alpha is None else f'{alpha:.2f}'} (all conditions pooled).\n\n"
-            + blinding_line(data)
-        )
-        return text, rater_rows, cond_rows, participant_rows
+        return results.values(research_results(services, principal, name, exported, look=look))
 
-    login.button.click(
-        sign_in,
-        [login.username, login.password],
-        [staff_state, login.status, login.password, study, timer],
-    )
-    login.password.submit(
-        sign_in,
-        [login.username, login.password],
-        [staff_state, login.status, login.password, study, timer],
-    )
-    for event in (refresh.click, study.change, timer.tick):
-        event(
-            report, [staff_state, study], [summary, raters, conditions, participants], show_progress="hidden"
+    def on_tick(st, name, exported, now):
+        what = stale(exported, now)
+        principal = principal_of(services, st)
+        if what == "all":
+            return results.values(research_results(services, principal, name, exported))
+        found = refresh_csvs(services, principal, exported, now) if what == "csv" else None
+        keep = [gr.skip()] * (len(results.outputs) - len(results.download_outputs))
+        return [*results.downloads(found), *keep] if found else [gr.skip()] * len(results.outputs)
+
+    live_outputs = [summary, raters, conditions, participants, stamp]
+    for event in (refresh.click, study.change):
+        event(live, [staff_state, study], live_outputs, show_progress="hidden").then(
+            show_results, [staff_state, study, results.exported], results.outputs, show_progress="minimal"
         )
-    download.click(
-        lambda st, name, previous: export_judgements(services, st, name, previous),
-        [staff_state, study, exported],
-        [download, exported],
+    timer.tick(live, [staff_state, study], live_outputs, show_progress="hidden").then(
+        on_tick, [staff_state, study, results.exported, stamp], results.outputs, show_progress="hidden"
     )
-    download_participants.click(
-        lambda st, name, previous: export_participants(services, st, name, previous),
-        [staff_state, study, exported],
-        [download_participants, exported],
+    results.look.click(
+        lambda st, name, exported: show_results(st, name, exported, look=True),
+        [staff_state, study, results.exported], results.outputs,
+    )
+    results.judgements.click(
+        lambda st, name: record_download(services, principal_of(services, st), name),
+        [staff_state, study],
+        None,
     )
 
     def signed_out() -> list:
-        return [SIGNED_OUT, gr.update(choices=[], value=None), gr.Timer(active=False), "", None, None, None]
+        cleared = results.values(research_results(services, None, None, None))
+        return [*login.signed_out(), gr.update(choices=[], value=None), gr.Timer(active=False), "", None,
+                None, None, None, *cleared]
 
     return {
         "status": login.status,
         "study": study,
         "timer": timer,
         "signout": login.signout,
-        "signed_out": (signed_out, [login.status, study, timer, summary, raters, conditions, participants]),
+        "signed_out": (
+            signed_out, [*login.signed_out_outputs, study, timer, *live_outputs, *results.outputs]
+        ),
     }
 
 
-def _export(services: Services, st: dict | None, name: str | None, previous: str | None, *, csv_of,
-            suffix: str) -> tuple[str | None, str | None]:
-    """``csv_of(services, principal, study=name)`` as a fresh file for a download button.
-
-    Returns (file path or None, the path to remember as this page's last export). The page's previous
-    export is deleted first, so one page holds at most one export file at a time.
-    """
-    principal = principal_of(services, st)
+def live_tables(services: Services, principal, name: str | None) -> list:
+    """[summary, raters, conditions, participants, stamp] of the study, live."""
     if principal is None or not name:
-        return None, previous
+        return ["Sign in and choose a study.", None, None, None, None]
     try:
-        text = csv_of(services, principal, study=name)
+        data = staff.study_progress(services, principal, study=name)
+        participant_rows = recruit.participant_failures(services, principal, study=name)
     except PlatformError as exc:
-        gr.Warning(exc.message)
-        return None, previous
-    path = write_export(
-        export_root(services.settings.home), name=name, suffix=suffix, text=text, previous=previous
+        return [f"**{exc.message}**", None, None, None, None]
+    rater_rows = [
+        [
+            r["rater"],
+            r.get("external_pid") or "",
+            r["done"],
+            r["assigned"],
+            r["released"],
+            ", ".join(f"{c}: {n}" for c, n in sorted(r["by_condition"].items())),
+            f"{r['gold_failures']}/{r['gold_seen']}",
+            _pct(r["cant_tell_rate"]),
+            _seconds(r["median_time_s"]),
+        ]
+        for r in data["raters"]
+    ]
+    blinded = data["blinded"]
+    cond_rows = [
+        [
+            c,
+            v["assigned"],
+            v["done"],
+            v["released"],
+            BLINDED_CELL if blinded else _pct(v.get("verification_accuracy")),
+            BLINDED_CELL if blinded else _pct(v.get("true_label_accuracy")),
+        ]
+        for c, v in data["conditions"].items()
+    ]
+    alpha = data["agreement"]["true_label_krippendorff_alpha"]
+    text = (
+        f"**{data['study']}** ({data['status']}): {data['judgements']} judgements from "
+        f"{len(data['raters'])} raters. Agreement on the true label (Krippendorff's alpha): "
+        f"{'not enough data yet' if alpha is None else f'{alpha:.2f}'} (all conditions pooled).\n\n"
+        + blinding_line(data)
     )
-    return str(path), str(path)
-
-
-def export_judgements(
-    services: Services, st: dict | None, name: str | None, previous: str | None
-) -> tuple[str | None, str | None]:
-    """The judgements CSV of study ``name`` for the download button (see ``_export``)."""
-    return _export(services, st, name, previous, csv_of=staff.judgements_csv, suffix="-judgements.csv")
-
-
-def export_participants(
-    services: Services, st: dict | None, name: str | None, previous: str | None
-) -> tuple[str | None, str | None]:
-    """The participants CSV of a link-mode study (for approving and paying) for the download button."""
-    return _export(services, st, name, previous, csv_of=recruit.participants_csv, suffix="-participants.csv")
+    stamp = (data["study"], data["status"], data["judgements"], blinded)
+    return [text, rater_rows, cond_rows, participant_rows, stamp]
 
 
 def _study_choices(services: Services, st: dict) -> dict:

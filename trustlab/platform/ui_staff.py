@@ -25,23 +25,45 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StaffLogin:
+    services: Services
+    form: gr.Row  # user name, password, Sign in: hidden while signed in, so the work fits the screen
     username: gr.Textbox
     password: gr.Textbox
     button: gr.Button
     status: gr.Markdown
     signout: gr.Button
 
+    def on_sign_in(self, fn, staff_state: gr.State, outputs: list) -> None:
+        """Sign in on the button and on Enter in the password field: ``fn(st)`` (st: the new staff
+        state, {} when refused) returns the values of ``outputs`` (the tab's own components)."""
 
-def build_login(prefix: str) -> StaffLogin:
-    with gr.Row(equal_height=True):
+        def handler(username, password, request: gr.Request):
+            st, text = do_login(self.services, username, password, request)
+            return [st, text, gr.update(value=""), gr.update(visible=not st), *fn(st)]
+
+        for event in (self.button.click, self.password.submit):
+            event(handler, [self.username, self.password], [staff_state, self.status, self.password,
+                                                            self.form, *outputs])
+
+    def signed_out(self) -> list:
+        """Values for ``signed_out_outputs``: the form back, the status line saying so."""
+        return [gr.update(visible=True), SIGNED_OUT]
+
+    @property
+    def signed_out_outputs(self) -> list:
+        return [self.form, self.status]
+
+
+def build_login(services: Services, prefix: str) -> StaffLogin:
+    with gr.Row(equal_height=True) as form:
         username = gr.Textbox(label="User name", elem_id=f"{prefix}-user", scale=2)
         password = gr.Textbox(label="Password", type="password", elem_id=f"{prefix}-password", scale=2)
         button = gr.Button("Sign in", elem_id=f"{prefix}-signin", scale=1)
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, elem_classes=["tl-staff-status"]):
         status = gr.Markdown(NOT_SIGNED_IN, elem_id=f"{prefix}-status")
         signout = gr.Button("Sign out", elem_id=f"{prefix}-signout", size="sm", scale=0, min_width=100)
     gr.Markdown(RELOAD_NOTE, elem_classes=["tl-hint"])
-    return StaffLogin(username, password, button, status, signout)
+    return StaffLogin(services, form, username, password, button, status, signout)
 
 
 def client_address(request: gr.Request | None) -> str | None:

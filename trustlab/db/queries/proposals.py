@@ -188,6 +188,35 @@ def undo_revision(session: Session, *, item: Item, revision: LabelRevision, acto
     return new
 
 
+def item_proposals(session: Session, *, item_id: int) -> list[RelabelProposal]:
+    """Every proposal of an item (any status), oldest first."""
+    query = select(RelabelProposal).where(RelabelProposal.item_id == item_id).order_by(RelabelProposal.id)
+    return list(session.scalars(query))
+
+
+def reopen_rejected(session: Session, *, proposal: RelabelProposal, actor: str) -> RelabelProposal:
+    """An open copy of the rejected ``proposal``, which stays as it was (who rejected it, when): the
+    copy's evidence says which rejection it reopens, who reopened it and when (``evidence["undo"]``)."""
+    now = utcnow()
+    undo = {"reopens_proposal_id": proposal.id, "by": actor, "at": now.isoformat(timespec="seconds")}
+    copy = RelabelProposal(
+        dataset_id=proposal.dataset_id, item_id=proposal.item_id, current_label=proposal.current_label,
+        proposed_label=proposal.proposed_label, score=proposal.score, method=proposal.method,
+        evidence={**(proposal.evidence or {}), "undo": undo}, status=OPEN, created_at=now,
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def count_open_proposals(session: Session, *, dataset_id: int) -> int:
+    """How many open relabel proposals a dataset has (the curator's queue, unbounded)."""
+    query = select(func.count(RelabelProposal.id)).where(
+        RelabelProposal.dataset_id == dataset_id, RelabelProposal.status == OPEN
+    )
+    return int(session.scalar(query) or 0)
+
+
 def count_relabel_proposals(session: Session, *, dataset_id: int) -> int:
     """How many relabel proposals (open or decided) a dataset has."""
     query = select(func.count(RelabelProposal.id)).where(RelabelProposal.dataset_id == dataset_id)

@@ -8,6 +8,8 @@ trustlab/db/queries/labels.py; ``Item.original_label`` never changes. The curato
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,16 @@ from trustlab.db.queries.proposals import (
     OPEN,
     OTHER,
     REJECTED,
+    count_open_proposals,
     decide_proposal,
+    item_proposals,
     lock_item_labels,
     lock_proposal,
     open_proposals,
+    reopen_rejected,
     undo_revision,
 )
-from trustlab.db.schema import LabelRevision
+from trustlab.db.schema import LabelRevision, RelabelProposal
 
 ACTIONS = ("accept", "reject", "other")
 EXPORT_COLUMNS = [
@@ -60,6 +65,24 @@ class CurationError(ValueError):
 class CurationConflict(CurationError):
     """Someone else's decision is in the way: the proposal was decided already, or the change to undo
     is not the caller's. The message names who made it."""
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What ``undo_decision`` reverted.
+
+    kind: "label change" (an accept, an override or a merge: reverted by a new LabelRevision) or
+        "reject" (reopened as a new open proposal; the rejection itself stays as it was).
+    proposal_id: the proposal that is open again (the reopened copy for a reject; None for a merge).
+    revision: the new undo revision (None for a reject, which changed no label).
+    label: the item's label afterwards.
+    """
+
+    item_id: int
+    kind: str
+    proposal_id: int | None
+    revision: LabelRevision | None
+    label: str
 
 
 def decide(
@@ -90,7 +113,7 @@ def decide(
         raise CurationConflict(
             f"proposal {proposal_id} is already {proposal.status}"
             + (f" by {proposal.decided_by}" if proposal.decided_by else "")
-            + "; its decider can revert it with `trustlab labels undo ITEM`"
+            + "; only whoever decided it can undo that decision"
         )
     evidence = {"proposal": _proposal_summary(proposal)}
     if action == "reject":
@@ -107,7 +130,9 @@ def decide(
             evidence=evidence,
         )
     classes = class_names(session, dataset_id=proposal.dataset_id)
-    if label is None or label not in classes:
+    if not label:
+        raise CurationError(f"no label chosen: choose a label first (one of {', '.join(classes)})")
+    if label not in classes:
         raise CurationError(f"label {label!r} is not a class of this dataset (classes: {', '.join(classes)})")
     status = ACCEPTED if label == proposal.proposed_label else OTHER
     return decide_proposal(
@@ -163,6 +188,56 @@ def undo(session: DbSession, *, item_id: int, actor: str) -> LabelRevision:
             f"by {target.actor}, not by {actor}: only {target.actor} can undo it"
         )
     return undo_revision(session, item=item, revision=target, actor=actor)
+
+
+def undoable_rejection(proposals: Sequence[RelabelProposal]) -> RelabelProposal | None:
+    """The newest rejected proposal not reopened yet (a reopened copy names it in ``evidence["undo"]``)."""
+    reopened = {((p.evidence or {}).get("undo") or {}).get("reopens_proposal_id") for p in proposals}
+    rejected = [p for p in proposals if p.status == REJECTED and p.id not in reopened]
+    return max(rejected, key=lambda p: (_utc(p.decided_at), p.id), default=None)
+
+
+def _utc(moment: datetime | None) -> datetime:
+    """``moment`` as an aware UTC datetime (SQLite hands back naive ones, stored in UTC)."""
+    if moment is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def undo_decision(session: DbSession, *, item_id: int, actor: str) -> Undone:
+    """Undo ``actor``'s newest decision on an item that is not undone yet, whatever it was.
+
+    A label change (accept, override, merge) is reverted by ``undo``'s new revision and its proposal
+    reopened; a reject, which changed no label, is undone by an open copy of the proposal (the
+    rejection keeps who made it and when). Nothing is overwritten without a row that records it. Only
+    ``actor``'s own decision is undone: CurationConflict names whoever made a newer one.
+    """
+    if not actor:
+        raise CurationError("actor is empty: pass the curator's handle")
+    lock_item_labels(session, item_id=item_id)
+    item = get_item(session, item_id=item_id)
+    revision = undoable_revision(item_revisions(session, item_id=item_id))
+    rejection = undoable_rejection(item_proposals(session, item_id=item_id))
+    if revision is None and rejection is None:
+        raise CurationError(f"item {item_id} has no decision to undo (nothing was decided, or all is undone)")
+    if rejection is not None and (
+        revision is None or (_utc(rejection.decided_at), 1) > (_utc(revision.created_at), 0)
+    ):
+        if rejection.decided_by != actor:
+            raise CurationConflict(
+                f"the newest decision on item {item_id} (keeping {rejection.current_label!r}, not "
+                f"{rejection.proposed_label!r}) was made by {rejection.decided_by}, not by {actor}: only "
+                f"{rejection.decided_by} can undo it"
+            )
+        copy = reopen_rejected(session, proposal=rejection, actor=actor)
+        return Undone(item_id, "reject", copy.id, None, item.current_label)
+    new = undo(session, item_id=item_id, actor=actor)
+    return Undone(item_id, "label change", revision.proposal_id, new, new.new_label)
+
+
+def open_proposal_count(session: DbSession, *, dataset_id: int) -> int:
+    """How many proposals of the dataset are open (the whole queue, not only the part listed)."""
+    return count_open_proposals(session, dataset_id=dataset_id)
 
 
 def merge_labels(
