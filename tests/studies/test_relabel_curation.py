@@ -211,7 +211,7 @@ def test_the_cli_verbs_library_calls_work_by_name_and_commit(settings, dataset):
     assert (revision.old_label, revision.new_label) == ("square", "disc")
     assert export_dataset_labels(settings, dataset="shapes").set_index("item_id").loc[
         item_ids[0], "current_label"] == "disc"
-    assert undo_item(settings, item_id=item_ids[0], actor="cura").new_label == "square"
+    assert undo_item(settings, item_id=item_ids[0], actor="cura").label == "square"
     merged = merge_dataset_labels(settings, dataset="shapes", sources=["disc"], into="round", actor="cura")
     assert len(merged) == 4  # every disc item: 3 train + 1 test
     with unit_of_work(settings) as s:

@@ -223,6 +223,11 @@ def test_cli_relabel_decide_undo_merge_export(settings, world, tmp_path, monkeyp
     assert out.exit_code == 1 and "already accepted" in out.output
     out = runner.invoke(app, ["labels", "undo", str(item_id), "--actor", "cura"])
     assert out.exit_code == 0, out.output
+    other = proposals[proposals.item_id != item_id].iloc[0]  # a reject is undone by the same verb
+    out = runner.invoke(app, ["labels", "decide", str(int(other.proposal_id)), "reject", "--actor", "cura"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["labels", "undo", str(int(other.item_id)), "--actor", "cura"])
+    assert out.exit_code == 0 and "the reject is undone" in out.output, out.output
     out = runner.invoke(app, ["labels", "merge", "phone", "url", "--into", "contact", "--dataset", "planted"])
     assert out.exit_code == 0 and "relabelled" in out.output, out.output
     out = runner.invoke(app, ["labels", "merge", "fax", "--into", "contact", "--dataset", "planted"])

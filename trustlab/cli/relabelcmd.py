@@ -153,14 +153,20 @@ def _revision(revision) -> dict:
 
 @labels_app.command("undo")
 def undo_cmd(
-    item_id: int = typer.Argument(..., help="Item whose latest label change to revert."),
+    item_id: int = typer.Argument(..., help="Item whose latest decision to undo."),
     actor: str = typer.Option("cli", "--actor"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Revert an item's latest label change (a new revision; history is kept)."""
+    """Undo your latest decision on an item: a label change is reverted by a new revision, a reject is
+    reopened as a new open proposal (history is kept either way)."""
     try:
-        revision = undo_item(load_settings(), item_id=item_id, actor=actor)
+        undone = undo_item(load_settings(), item_id=item_id, actor=actor)
     except (CurationError, NotFound) as exc:
         raise fail(str(exc)) from exc
-    emit(_revision(revision), as_json=as_json,
-         text=f"item {item_id}: {revision.old_label} -> {revision.new_label} (revision {revision.id})")
+    revision = undone.revision
+    row = {"item_id": item_id, "undid": undone.kind, "proposal_id": undone.proposal_id, "label": undone.label,
+           "revision": _revision(revision) if revision is not None else None}
+    text = (f"item {item_id}: {revision.old_label} -> {revision.new_label} (revision {revision.id})"
+            if revision is not None else
+            f"item {item_id}: the reject is undone; proposal {undone.proposal_id} is open again")
+    emit(row, as_json=as_json, text=text)

@@ -349,7 +349,7 @@ def decide_by_id(
         return decide(session, proposal_id=proposal_id, action=action, label=label, actor=actor)
 
 
-def undo_item(settings: Settings, *, item_id: int, actor: str) -> LabelRevision:
-    """``undo``, committed."""
+def undo_item(settings: Settings, *, item_id: int, actor: str) -> Undone:
+    """``undo_decision``, committed: the CLI undoes what the curator tab's ``u`` undoes."""
     with unit_of_work(settings) as session:
-        return undo(session, item_id=item_id, actor=actor)
+        return undo_decision(session, item_id=item_id, actor=actor)
