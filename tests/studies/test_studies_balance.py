@@ -118,7 +118,7 @@ def test_balanced_numbers_realise_a_balanced_design(c, n, r, m, errors, design, 
 def test_readme_numbers_cannot_balance_and_the_nearest_ones_can():
     config = config_of()
     found = problems(config)
-    assert any("7.50 raters would fill the study" in p for p in found)
+    assert any("the ratings make 7.50 full lists" in p for p in found)
     assert nearest_balanced(config) == [
         "items_per_rater: 30 (10 raters)",
         "items.n: 80 (10 raters)",
