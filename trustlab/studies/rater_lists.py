@@ -171,9 +171,9 @@ def _pick_kind(
     *,
     descending: bool,
 ) -> None:
-    """Add ``wanted[c]`` items of one kind under each condition c to ``chosen``: in sequence order
-    from where the kind's sequence stands, each pick the open item not yet in the list that has had
-    the condition least often (counting this list's picks), next along the sequence on ties."""
+    """Add ``wanted[c]`` items of one kind under each condition c to ``chosen``, the conditions taking
+    turns in the kind's sequence order from where it stands: each pick the open item not yet in the
+    list that has had the condition least often, the next along the sequence on ties."""
     if not items or not sum(wanted.values()):
         return
     conditions = state.conditions
@@ -181,26 +181,24 @@ def _pick_kind(
     pointer = state.given(items, list(wanted))  # where the kind's sequence stands
     distance: dict[tuple[int, int], int] = {}
     for step in range(2 * n_items * n_cond):
-        pair = pair_at(pointer + step, n_items, n_cond, descending=descending)
-        distance.setdefault(pair, step)
-    local: Counter[tuple[int, str]] = Counter()
+        distance.setdefault(pair_at(pointer + step, n_items, n_cond, descending=descending), step)
+    open_ones = [j for j in range(n_items) if state.open(items[j])]
+    # A pick only ever excludes the picked item, so each condition's preference order is fixed.
+    ranked = {}
+    for c in wanted:
+        slot = conditions.index(c) if n_cond > 1 else 0
+        order = sorted(open_ones, key=lambda j, c=c, s=slot: (state.count(items[j], c), distance[(j, s)]))
+        ranked[c] = iter(order)
     left = dict(wanted)
     step = 0
     while sum(left.values()):
         slot = pair_at(pointer + step, n_items, n_cond, descending=descending)[1]
         step += 1
         condition = conditions[slot] if n_cond > 1 else next(iter(wanted))
-        if left.get(condition, 0) <= 0:
-            continue
-        index = min(
-            (j for j in range(n_items) if items[j] not in chosen and state.open(items[j])),
-            key=lambda j, c=condition, s=slot: (
-                state.count(items[j], c) + local[(items[j], c)], distance.get((j, s), n_items * n_cond)
-            ),
-        )
-        chosen[items[index]] = condition
-        local[(items[index], condition)] += 1
-        left[condition] -= 1
+        if left.get(condition, 0) > 0:
+            item_id = next(items[j] for j in ranked[condition] if items[j] not in chosen)
+            chosen[item_id] = condition
+            left[condition] -= 1
 
 
 def plan_rater(
