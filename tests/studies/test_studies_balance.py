@@ -18,7 +18,7 @@ from trustlab.db.schema import StudyItem
 from trustlab.studies.balance import nearest_balanced, problems, realised_balance
 from trustlab.studies.config import load_study_config
 from trustlab.studies.design import UnbalancedDesign, create_study
-from trustlab.studies.orders import spread_cycle, stratified_groups, williams_rows
+from trustlab.studies.orders import pair_at, seeded_kinds, williams_rows
 
 README_NUMBERS = {
     "conditions": ["none", "gradcam", "lime", "twin", "gradcam+twin"],
@@ -41,23 +41,31 @@ def test_williams_rows_balance_position_and_carry_over(n):
         assert len(pairs) == n * (n - 1) and len(set(pairs.values())) == 1
 
 
-def test_spread_cycle_runs_differ_by_at_most_one_error():
-    cycle = spread_cycle(list(range(7)), list(range(100, 117)))
-    flags = [x < 100 for x in cycle]
-    for length in range(1, len(cycle)):
-        runs = {sum(flags[(s + j) % len(flags)] for j in range(length)) for s in range(len(flags))}
-        assert max(runs) - min(runs) <= 1
+@pytest.mark.parametrize("descending", [False, True])
+def test_pair_sequence_runs_name_distinct_items_and_even_conditions(descending):
+    for n_items in range(1, 13):
+        for n_cond in range(1, 6):
+            period = n_items * n_cond
+            pairs = [pair_at(t, n_items, n_cond, descending=descending) for t in range(3 * period)]
+            every = {(i, c) for i in range(n_items) for c in range(n_cond)}
+            for periods in (1, 2, 3):  # from the start, every pair equally often
+                assert Counter(pairs[: periods * period]) == dict.fromkeys(every, periods)
+            for length in range(1, n_items):
+                for start in range(2 * period):
+                    run = pairs[start : start + length]
+                    assert len({i for i, _ in run}) == length
+                    per = Counter(c for _, c in run)
+                    assert max(per[c] for c in range(n_cond)) - min(per[c] for c in range(n_cond)) <= 1
 
 
-def test_stratified_groups_share_the_errors():
+def test_seeded_kinds_split_errors_from_right_items():
     rng = np.random.default_rng(0)
     items = [(i, bool(rng.random() > 0.3)) for i in range(61)]
-    groups = stratified_groups(items, 5, seed=2)
-    assert sorted(i for g in groups for i in g) == list(range(61))
+    errors, rights = seeded_kinds(items, seed=2)
     correct = dict(items)
-    errors = [sum(not correct[i] for i in g) for g in groups]
-    assert max(errors) - min(errors) <= 1 and max(map(len, groups)) - min(map(len, groups)) <= 1
-    assert groups == stratified_groups(items, 5, seed=2) != stratified_groups(items, 5, seed=3)
+    assert sorted(errors) == [i for i in range(61) if not correct[i]]
+    assert sorted(rights) == [i for i in range(61) if correct[i]]
+    assert (errors, rights) == seeded_kinds(items, seed=2) != seeded_kinds(items, seed=3)
 
 
 def fake_items(n: int, errors: int, gold: int = 0) -> list[StudyItem]:
@@ -110,7 +118,7 @@ def test_balanced_numbers_realise_a_balanced_design(c, n, r, m, errors, design, 
 def test_readme_numbers_cannot_balance_and_the_nearest_ones_can():
     config = config_of()
     found = problems(config)
-    assert any("7.50 raters would fill the study" in p for p in found)
+    assert any("the ratings make 7.50 full lists" in p for p in found)
     assert nearest_balanced(config) == [
         "items_per_rater: 30 (10 raters)",
         "items.n: 80 (10 raters)",

@@ -1,4 +1,4 @@
-"""`trustlab study create|open|close|status|export`, `trustlab simulate-raters`, `trustlab analyze`.
+"""`trustlab study create|balance|open|close|status|export`, `trustlab simulate-raters`, `trustlab analyze`.
 
 Thin wrappers over trustlab.studies (``study invite`` lives in servecmd.py with the platform)."""
 
@@ -29,19 +29,22 @@ def _errors():
 def create(
     config: Path = typer.Argument(..., help="Study YAML (see `issues show 6` / README)."),
     allow_unbalanced: bool = typer.Option(
-        False, "--allow-unbalanced", help="Create the study even when its numbers cannot balance."
+        False,
+        "--allow-unbalanced",
+        help="Create the study even when its design cannot balance (its problems are printed as warnings).",
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate a study YAML, select its items and gold items, print the design's balance, store it
-    as a draft (refused when the numbers cannot balance, unless --allow-unbalanced)."""
+    as a draft (refused when the design cannot balance, e.g. recruitment.max_participants too few to
+    fill it, unless --allow-unbalanced)."""
     from trustlab.studies.design import UnbalancedDesign, create_study, study_balance
 
     settings = load_settings()
     try:
         study = create_study(settings, config, allow_unbalanced=allow_unbalanced)
     except UnbalancedDesign as exc:
-        _print_balance(exc.balance)
+        _print_balance(exc.balance, warn=False)
         raise fail(str(exc)) from None
     except _errors() as exc:
         raise fail(str(exc)) from None
@@ -55,19 +58,33 @@ def create(
     emit({"study": study.name, "status": "draft", "balance": balance}, as_json=as_json, text=text)
 
 
-def _print_balance(balance: dict) -> None:
+@study_app.command("balance")
+def balance_(name: str = typer.Argument(..., help="Study name."), as_json: bool = JSON_OPTION) -> None:
+    """The realised balance of a created study's design: conditions, model errors per condition and
+    per rater, how many raters fill it, and its problems."""
+    from trustlab.studies.design import study_balance
+
+    try:
+        balance = study_balance(load_settings(), name)
+    except _errors() as exc:
+        raise fail(str(exc)) from None
+    emit({"study": name, "balance": balance}, as_json=as_json, text=lambda: _print_balance(balance))
+
+
+def _print_balance(balance: dict, *, warn: bool = True) -> None:
+    """The balance table and summary; ``warn``: its problems (a study created anyway) and notes."""
+    from rich.markup import escape
+
+    from trustlab.studies.balance import summary_line
+
     print_table("realised balance", ("condition", "assignments", "model errors", "error share"),
                 [(condition, row["assignments"], row["errors"], row["error_share"])
                  for condition, row in balance["conditions"].items()])
-    console.print(
-        f"{balance['raters']} raters fill the study ({balance['full_raters']} with a full list); "
-        f"{balance['items_every_condition']}/{balance['items']} items get every condition, "
-        f"{balance['items_equal']}/{balance['items']} equally often. Spread (max - min items): model "
-        f"errors over conditions {balance['error_spread']}; per rater: items per condition "
-        f"{balance['rater_condition_spread']}, model errors per condition {balance['rater_error_spread']}; "
-        f"a condition's count at one position {balance['position_spread']}",
-        markup=False,
-    )
+    console.print(summary_line(balance), markup=False)
+    for problem in balance["problems"] if warn else []:
+        info(f"[bold yellow]warning:[/] {escape(problem)}", markup=True)
+    for note in balance["notes"]:
+        info(f"[yellow]note:[/] {escape(note)}", markup=True)
 
 
 @study_app.command("open")

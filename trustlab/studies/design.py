@@ -62,10 +62,12 @@ class UnbalancedDesign(StudyError):
 
 
 def _check_balance(config: StudyConfig, rows: list[StudyItem], allow_unbalanced: bool) -> dict[str, Any]:
+    """The realised balance; refused (UnbalancedDesign) when it is not balanced, unless
+    ``allow_unbalanced`` (then the caller shows its problems as warnings)."""
     result = realised_balance(config, rows)
     if result["balanced"] or allow_unbalanced:
         return result
-    nearest = nearest_balanced(config)
+    nearest = nearest_balanced(config, raters_needed=result["raters"])
     raise UnbalancedDesign(
         "the study's numbers cannot balance: "
         + "; ".join(result["problems"])

@@ -1,8 +1,11 @@
-"""Pure building blocks of a balanced design: stratified item groups and Williams condition orders.
+"""Pure building blocks of a balanced design: the sequences raters take items from, and Williams
+condition orders.
 
-* ``stratified_groups``: the study's regular items split into groups whose model-error counts differ by
-  at most one, each group in a cyclic order that spreads its errors evenly, so that any run of q
-  consecutive items of a group holds q x (group error share) errors, rounded down or up.
+* ``seeded_kinds``: the study's regular items as its model errors and its right items, each in a
+  seeded order.
+* ``pair_at``: the (item, condition) pairs of one kind of item (model errors, or right items) in the
+  order raters take them: a run of consecutive pairs names distinct items and consecutive conditions,
+  and the sequence names every pair equally often.
 * ``williams_rows``: the rows of a Williams design (a balanced Latin square): over a full set of rows,
   every condition is at every position equally often and follows every other condition equally often
   (first-order carry-over balance).
@@ -10,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,36 +41,28 @@ def williams_rows(n: int) -> list[list[int]]:
     return rows
 
 
-def spread_cycle(errors: Sequence[int], rights: Sequence[int]) -> list[int]:
-    """errors and rights merged into one list with the errors spread evenly (Bresenham's rule).
+def pair_at(t: int, n_items: int, n_conditions: int, *, descending: bool = False) -> tuple[int, int]:
+    """The t-th (item index, condition index) pair of one kind's sequence (t = 0, 1, 2, ...).
 
-    As a cycle, any two runs of equal length hold error counts that differ by at most one.
+    Item (t + t // L) mod n_items under condition t mod C (``descending``: (-t - 1) mod C), with
+    L = lcm(n_items, C): items and conditions both step by one, except that the item steps by two at
+    each multiple of L. So any run of fewer than n_items consecutive pairs names distinct items and
+    holds every condition floor or ceil of (its length / C) times, and the pairs from 0 up to any
+    multiple of n_items x C name every (item, condition) pair equally often (the step by two reaches
+    the pairs that one block of L misses when n_items and C share a factor).
     """
-    n, e = len(errors) + len(rights), len(errors)
-    out, err_iter, right_iter = [], iter(errors), iter(rights)
-    for p in range(n):
-        out.append(next(err_iter) if (p + 1) * e // n > p * e // n else next(right_iter))
-    return out
+    block = math.lcm(n_items, n_conditions)
+    condition = (-t - 1) % n_conditions if descending else t % n_conditions
+    return (t + t // block) % n_items, condition
 
 
-def stratified_groups(
-    items: Sequence[tuple[int, bool | None]], n_groups: int, *, seed: int
-) -> list[list[int]]:
-    """The regular items as ``n_groups`` groups stratified by model correctness.
-
-    items: (item_id, model_correct) pairs (None counts as right). Errors, then right items, each in a
-    seeded order, are dealt round robin onto the groups (group sizes and error counts differ by at most
-    one); each group is then ordered by ``spread_cycle``. Deterministic in (items, n_groups, seed).
-    """
+def seeded_kinds(items: Sequence[tuple[int, bool | None]], *, seed: int) -> tuple[list[int], list[int]]:
+    """(the model errors, the right items) of ``items`` ((item_id, model_correct) pairs; None counts
+    as right), each in a seeded order. Deterministic in (items, seed)."""
     rng = np.random.default_rng([seed, 0])
     ordered = sorted(items, key=lambda pair: pair[0])
     errors = [i for i, correct in ordered if correct is False]
     rights = [i for i, correct in ordered if correct is not False]
     errors = [errors[j] for j in rng.permutation(len(errors))]
-    rights = [rights[j] for j in rng.permutation(len(rights))]
-    dealt: list[tuple[list[int], list[int]]] = [([], []) for _ in range(n_groups)]
-    for j, item_id in enumerate(errors):
-        dealt[j % n_groups][0].append(item_id)
-    for j, item_id in enumerate(rights, start=len(errors)):
-        dealt[j % n_groups][1].append(item_id)
-    return [spread_cycle(errs, oks) for errs, oks in dealt]
+    return errors, [rights[j] for j in rng.permutation(len(rights))]
+
