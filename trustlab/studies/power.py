@@ -2,10 +2,9 @@
 
 Each simulated study runs the study's own assignment and the analysis's own estimator:
 
-* design: the config's items (``items.n``, of which ``items.model_errors`` are model errors) split into
-  stratified groups and handed to R raters arriving in turn by ``assign.plan_rater`` (the code
-  ``study create`` and the rater app use: stratified groups, Latin square over groups x raters,
-  Williams orders), with ``raters_per_item`` set to what R raters of ``items_per_rater`` items fill
+* design: the config's items (``items.n``, of which ``items.model_errors`` are model errors) handed to
+  R raters arriving in turn by ``assign.plan_rater`` (the code ``study create`` and the rater app
+  use: each list at the study's model-error share, conditions balanced, Williams orders), with ``raters_per_item`` set to what R raters of ``items_per_rater`` items fill
   (ceil(R x items_per_rater / items.n)). Gold items are left out: the analysis never scores them.
   The plan is made once per R (it depends only on the config and its seed).
 * answers: ``synthetic.answer_judgements``: P(verdict right) = base rate + N(0, rater SD) per rater +

@@ -22,7 +22,7 @@ from trustlab.studies.analysis.estimators import ESTIMATORS
 from trustlab.studies.analysis.inference import CI_LEVEL, METHOD
 from trustlab.studies.analysis.raters import EXCLUSION_RULE
 from trustlab.studies.analysis.truth import SENSITIVITY_NOTE
-from trustlab.studies.balance import realised_balance
+from trustlab.studies.balance import realised_balance, summary_line
 from trustlab.studies.config import StudyConfig, load_study_config
 from trustlab.studies.design import study_balance
 from trustlab.studies.power import (
@@ -72,13 +72,7 @@ def _balance_table(balance: dict[str, Any]) -> list[str]:
         lines.append(f"| {condition} | {row['assignments']} | {row['errors']} | {share} |")
     lines.append("")
     lines.append(
-        f"{balance['raters']} raters fill the study ({balance['full_raters']} with a full list); "
-        f"{balance['items_every_condition']}/{balance['items']} items get every condition, "
-        f"{balance['items_equal']}/{balance['items']} equally often. Spread (max − min): model errors over "
-        f"conditions {balance['error_spread']}; per rater, items per condition "
-        f"{balance['rater_condition_spread']} and model errors per condition "
-        f"{balance['rater_error_spread']}; "
-        f"a condition's count at one position {balance['position_spread']}. "
+        summary_line(balance) + ". "
         + ("Balanced." if balance["balanced"] else "Not balanced: " + "; ".join(balance["problems"]) + ".")
     )
     return lines
@@ -146,11 +140,14 @@ def preregistration(
         "",
         *_balance_table(balance),
         "",
-        f"**Randomisation.** Seed **{config.seed}**. Items are split into groups stratified by model "
-        "correctness; rater k sees group g under condition (g + k) mod C (a Latin square over groups x "
-        "raters); conditions follow row k of a Williams design (balanced for position and first-order "
-        "carry-over); the order within a condition and the gold positions are drawn from the seed and the "
-        "rater id. Raters are assigned in order of arrival.",
+        f"**Randomisation.** Seed **{config.seed}**. Each rater's list holds the study's share of model "
+        "errors (rounded down or up) and an equal number of items per condition, with errors per condition "
+        "differing by at most one; model errors and right items are each taken from a seeded sequence of "
+        "(item, condition) pairs, the pair an item has had least often first, so every item gets every "
+        "condition equally often; conditions follow row k of a Williams design (balanced for position and "
+        "first-order carry-over); the order within a condition and the gold positions are drawn from the "
+        "seed and the rater id. Raters are assigned in order of arrival; a dropout's items go to the next "
+        "raters first.",
         "",
         f"## {SECTIONS[2]}",
         "",
