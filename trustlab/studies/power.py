@@ -4,7 +4,8 @@ Each simulated study runs the study's own assignment and the analysis's own esti
 
 * design: the config's items (``items.n``, of which ``items.model_errors`` are model errors) handed to
   R raters arriving in turn by ``assign.plan_rater`` (the code ``study create`` and the rater app
-  use: each list at the study's model-error share, conditions balanced, Williams orders), with ``raters_per_item`` set to what R raters of ``items_per_rater`` items fill
+  use: each list at the study's model-error share, conditions balanced, Williams orders), with
+  ``raters_per_item`` set to what R raters of ``items_per_rater`` items fill
   (ceil(R x items_per_rater / items.n)). Gold items are left out: the analysis never scores them.
   The plan is made once per R (it depends only on the config and its seed).
 * answers: ``synthetic.answer_judgements``: P(verdict right) = base rate + N(0, rater SD) per rater +
