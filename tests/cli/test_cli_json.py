@@ -73,7 +73,9 @@ def world(tmp_path_factory):
         study_yaml.write_text(yaml.safe_dump(study_config(dataset="rated")))
         created = js("study", "create", study_yaml)
         assert created["study"] == "s1" and created["status"] == "draft" and created["balance"]["conditions"]
-        assert js("study", "open", "s1") == {"study": "s1", "status": "open"}
+        opened = js("study", "open", "s1")
+        assert (opened["study"], opened["status"]) == ("s1", "open")
+        assert opened["preregistration"]["statement"].startswith("not pre-registered: default primary outcome")
         simulated = js("simulate-raters", "s1", "--n", 6, "--seed", 2)
         assert simulated["raters"] == 6 and simulated["judgements"] > 0
         yield {"home": home, "settings": settings, "cli": cli, "js": js}

@@ -101,6 +101,7 @@ def record_judgements_look(services: Services, principal: Principal, *, study: s
     """Record that ``principal`` takes the raw judgements of a running, unblinded study (a look at its
     outcomes; nothing is recorded for a closed study). Conflict while the study is blinded."""
     require_role(principal, "researcher")
+    study = services.study(name=study, fresh=True).name  # an unknown study is a 404, not a 500
     try:  # raw judgements give every outcome away: refused while blinded, a recorded look while running
         analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
                       source="export")
@@ -113,6 +114,7 @@ def judgements_csv_to_hand_over(services: Services, principal: Principal, *, stu
     while the study is blinded; the caller records the look when the file is taken
     (``record_judgements_look``)."""
     require_role(principal, "researcher")
+    study = services.study(name=study, fresh=True).name
     if study_blinding(services.settings, study)["blinded"]:
         raise Conflict(f"the judgements export is withheld: study {study!r} is blinded")
     return _judgements_text(services, study)
@@ -132,6 +134,7 @@ def study_analysis(services: Services, principal: Principal, *, study: str, reas
     analysis is a look recorded with ``principal``'s handle and ``reason``; a closed study's is not.
     """
     require_role(principal, "researcher")
+    study = services.study(name=study, fresh=True).name
     try:
         analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
                       source="analyze")

@@ -37,12 +37,12 @@ class StaffLogin:
         """Sign in on the button and on Enter in the password field: ``fn(st)`` (st: the new staff
         state, {} when refused) returns the values of ``outputs`` (the tab's own components)."""
 
-        def handler(username, password, request: gr.Request):
+        def sign_in(username, password, request: gr.Request):
             st, text = do_login(self.services, username, password, request)
             return [st, text, gr.update(value=""), gr.update(visible=not st), *fn(st)]
 
         for event in (self.button.click, self.password.submit):
-            event(handler, [self.username, self.password], [staff_state, self.status, self.password,
+            event(sign_in, [self.username, self.password], [staff_state, self.status, self.password,
                                                             self.form, *outputs])
 
     def signed_out(self) -> list:
