@@ -75,7 +75,7 @@ def world(tmp_path_factory):
         assert created["study"] == "s1" and created["status"] == "draft" and created["balance"]["conditions"]
         opened = js("study", "open", "s1")
         assert (opened["study"], opened["status"]) == ("s1", "open")
-        assert opened["preregistration"]["statement"].startswith("not pre-registered: default primary outcome")
+        assert opened["preregistration"]["statement"].startswith("not pre-registered: default primary")
         simulated = js("simulate-raters", "s1", "--n", 6, "--seed", 2)
         assert simulated["raters"] == 6 and simulated["judgements"] > 0
         yield {"home": home, "settings": settings, "cli": cli, "js": js}
