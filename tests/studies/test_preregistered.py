@@ -71,7 +71,7 @@ def test_a_block_recorded_after_judgements_or_changed_since_is_not_preregistered
         actor="rita", judgements_before=12, created_at=datetime.now(UTC),
     )
     assert preregistration_status(late, config)["statement"] == (
-        "not pre-registered: the analysis: block was recorded after 12 judgement(s) existed"
+        "not pre-registered: the analysis: block was recorded after 12 judgements existed"
     )
     changed = load_study_config({**row.config, "analysis": {**ANALYSIS, "alpha": 0.1}})
     status = preregistration_status(record, changed)

@@ -13,6 +13,7 @@ import typer
 from trustlab.cli.app import console, fail, study_app
 from trustlab.config import load_settings
 from trustlab.db.queries.errors import NotFound
+from trustlab.wording import counted
 
 FORMATS = ("trustlab", "mturk")
 
@@ -92,4 +93,4 @@ def returned(
     if as_json:
         print(json.dumps({"study": name, "returned": changed}))
         return
-    console.print(f"{changed} participant(s) of {name} marked returned", markup=False)
+    console.print(f"{counted(changed, 'participant')} of {name} marked returned", markup=False)

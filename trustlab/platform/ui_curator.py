@@ -14,6 +14,7 @@ from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_render import data_uri
 from trustlab.platform.ui_staff import build_login, principal_of
+from trustlab.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -182,4 +183,4 @@ def card_html(services: Services, principal, proposal: dict, n_open: int) -> str
 
 
 def open_count_text(n_open: int) -> str:
-    return f"{n_open} open proposal{'' if n_open == 1 else 's'} left"
+    return f"{counted(n_open, 'open proposal')} left"

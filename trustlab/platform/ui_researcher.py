@@ -18,6 +18,7 @@ from trustlab.platform.ui_research_results import (
 )
 from trustlab.platform.ui_research_results import results as research_results
 from trustlab.platform.ui_staff import build_login, principal_of
+from trustlab.wording import counted
 
 REFRESH_S = 10.0
 RATER_COLUMNS = [
@@ -50,7 +51,7 @@ def blinding_line(data: dict) -> str:
         return "Outcomes per condition: unblinded (the study is closed)."
     why = f": {first['reason']}" if first["reason"] else ""
     looks = len(blinding["looks"])
-    more = f"; {looks - 1} later look(s) recorded" if looks > 1 else ""
+    more = f"; {counted(looks - 1, 'later look')} recorded" if looks > 1 else ""
     return (
         f"Outcomes per condition unblinded by {first['actor']} ({first['source']}, {first['at']})"
         f"{why}{more}."

@@ -19,6 +19,7 @@ from trustlab.db.queries.judgements import count_judgements
 from trustlab.db.queries.studies import add_preregistration, get_preregistration
 from trustlab.db.schema import Study, StudyPreregistration
 from trustlab.studies.config import StudyConfig, load_study_config
+from trustlab.wording import counted
 
 DEFAULT_OUTCOME = "not pre-registered: default primary outcome (the study config has no analysis: block)"
 
@@ -69,8 +70,8 @@ def preregistration_status(record: StudyPreregistration | None, config: StudyCon
     if not record.declared:
         statement = DEFAULT_OUTCOME
     elif record.judgements_before:
-        statement = (f"not pre-registered: the analysis: block was recorded after {record.judgements_before} "
-                     "judgement(s) existed")
+        statement = ("not pre-registered: the analysis: block was recorded after "
+                     f"{counted(record.judgements_before, 'judgement')} existed")
     elif record.analysis_sha256 != analysis_sha256(config):
         statement = ("not pre-registered: the analysis: block differs from the one recorded at `study open` "
                      f"(SHA-256 {record.analysis_sha256[:12]}…)")

@@ -17,6 +17,7 @@ import numpy as np
 from trustlab.studies.analysis.inference import adjusted_interval, contrast_pairs, holm
 from trustlab.studies.config import NO_EXPLANATION, AnalysisSpec, StudyConfig
 from trustlab.studies.preregistered import preregistration_status
+from trustlab.wording import counted
 
 
 def holm_levels(p_values: Sequence[float | None], alpha: float) -> list[float | None]:
@@ -96,7 +97,8 @@ def primary_result(
     return {
         "measure": spec.primary,
         "alpha": spec.alpha,
-        "correction": f"Holm over the {len(pairs)} confirmatory contrast(s); intervals at Holm's step level",
+        "correction": f"Holm over the {counted(len(pairs), 'confirmatory contrast')}; intervals at Holm's "
+        "step level",
         **preregistration_fields(config, preregistration),
         "contrasts": results,
     }
