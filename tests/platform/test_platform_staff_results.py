@@ -123,3 +123,22 @@ def test_curator_undo_of_a_reject_and_the_open_count(world):
     assert staff.curator_open_count(services, carl, dataset="shapes") == 3
     with pytest.raises(PlatformError, match="no decision to undo"):
         staff.curator_undo(services, carl, item_id=item_id)
+
+
+def test_a_closed_study_chosen_again_shows_its_analysis_without_running_it_again(world, monkeypatch):
+    """Refresh or choosing the study again with nothing changed (the same stamp) reuses the page's
+    analysis; the report file is still written afresh, as every export is."""
+    services, rita = Services(world.settings), staff_member(world, "rita", "researcher")
+    rate_to_the_end(world)
+    close_study(world.settings, "alpha", actor="pi")
+    runs = []
+    real = staff.study_analysis
+    monkeypatch.setattr(staff, "study_analysis", lambda *a, **k: runs.append(1) or real(*a, **k))
+    first = research_results(services, rita, "alpha", None)
+    again = research_results(services, rita, "alpha", first.exported, stamp=first.exported["stamp"])
+    assert len(runs) == 1 and again.analysis == first.analysis and again.flow == first.flow
+    assert again.report == first.report and again.exported["report"] != first.exported["report"]
+    assert not Path(first.exported["report"]).exists() and Path(again.exported["report"]).is_file()
+    judged = ("alpha", "closed", first.exported["stamp"][2] + 1, False)  # something changed: run again
+    research_results(services, rita, "alpha", again.exported, stamp=judged)
+    assert len(runs) == 2

@@ -22,6 +22,7 @@ from trustlab.platform.auth import Principal
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.services import Services
 from trustlab.platform.ui_exports import EXPORT_MAX_AGE_S, export_root, remove_export, write_export
+from trustlab.studies.analysis.report_sections import preregistration_statement
 
 FLOW_COLUMNS = [
     "condition", "invited", "started", "completed", "timed out", "excluded", "analysed", "judgements",
@@ -71,10 +72,7 @@ def primary_markdown(summary: dict[str, Any]) -> str:
     """The primary (confirmatory) result as the report states it: measure, whether it was
     pre-registered, each contrast with its Holm-consistent interval and Holm-adjusted p."""
     primary = summary.get("primary") or {}
-    statement = (primary.get("preregistration") or {}).get("statement") or (
-        "pre-registered" if primary.get("preregistered") else "not pre-registered"
-    )
-    head = f"**Primary result** ({primary.get('measure', '–')}; {statement})"
+    head = f"**Primary result** ({primary.get('measure', '–')}; {preregistration_statement(primary)})"
     if not primary.get("contrasts"):
         return f"{head}: none yet ({primary.get('reason') or 'no contrast could be estimated'})."
     lines = []
@@ -150,35 +148,70 @@ def analyse(services: Services, principal: Principal, study: str, exported: dict
     """Run the analysis (a recorded look when the study is still running) and prepare the report."""
     out = staff.study_analysis(services, principal, study=study, reason=LOOK_REASON)
     _write(services, study, "report", out["report_html"], exported)
-    return Results(exported, {}, analysis=primary_markdown(out["summary"]), flow=flow_rows(out["summary"]),
-                   report=report_frame(out["report_html"]))
+    analysis, flow = primary_markdown(out["summary"]), flow_rows(out["summary"])
+    exported["analysed"] = {"analysis": analysis, "flow": flow}
+    return Results(exported, {}, analysis=analysis, flow=flow, report=report_frame(out["report_html"]))
+
+
+def _analysed_before(
+    services: Services, study: str, exported: dict[str, Any], stamp: tuple
+) -> Results | None:
+    """A closed study's analysis as this page last made it, when nothing changed since (the same
+    ``stamp``): choosing the study again or Refresh writes its report out afresh (as every export is)
+    but does not run the whole analysis again."""
+    cached = exported.get("analysed")
+    if not cached or tuple(exported.get("stamp") or ()) != stamp or "report" not in exported:
+        return None
+    try:
+        report_html = Path(exported["report"]).read_text(encoding="utf-8")
+    except OSError:  # swept: analyse again
+        return None
+    _write(services, study, "report", report_html, exported)
+    return Results(exported, {}, analysis=cached["analysis"], flow=cached["flow"],
+                   report=report_frame(report_html))
+
+
+def _study_stamp(services: Services, principal: Principal, study: str, stamp: tuple | None) -> tuple:
+    """(study, status, judgements, blinded): the live tables' ``stamp`` when it is this study's, else
+    read now."""
+    if stamp and stamp[0] == study:
+        return tuple(stamp)
+    state = staff.study_progress(services, principal, study=study)
+    return (study, state["status"], state["judgements"], state["blinded"])
 
 
 def results(services: Services, principal: Principal | None, study: str | None, exported: dict | None, *,
-            look: bool = False) -> Results:
+            look: bool = False, stamp: tuple | None = None) -> Results:
     """Everything the results area shows for ``study``; ``look``: the researcher asked for the analysis
-    of a running, unblinded study (recorded). Closed studies are analysed without asking."""
+    of a running, unblinded study (recorded). Closed studies are analysed without asking. ``stamp``:
+    the live tables' (study, status, judgements, blinded), which saves reading the study's progress
+    again."""
     exported = dict(exported or {})
     if principal is None or not study:
         return Results(exported, {}, analysis="Sign in and choose a study.")
     try:
-        state = staff.study_progress(services, principal, study=study)
-        blinded, closed = state["blinded"], state["status"] == "closed"
+        stamp = _study_stamp(services, principal, study, stamp)
+        _, status, _, blinded = stamp
+        closed = status == "closed"
         note = prepare_csvs(services, principal, study, blinded, exported)
         if blinded:  # the summary's blinding line says what opens when
             _drop(services, "report", exported)
+            exported.pop("analysed", None)
             found = Results(exported, {})
+        elif closed and not look and (again := _analysed_before(services, study, exported, stamp)):
+            found = again
         elif closed or look:
             found = analyse(services, principal, study, exported)
         else:
             _drop(services, "report", exported)
+            exported.pop("analysed", None)
             found = Results(exported, {}, analysis=running_text(study), can_look=True)
     except PlatformError as exc:
         ready = {k: k in exported for k in KINDS}
         return Results(exported, ready, analysis=f"**Not available:** {exc.message}")
     found.downloads = {k: k in exported for k in KINDS}
     found.note = note
-    found.exported["stamp"] = (study, state["status"], state["judgements"], blinded)
+    found.exported["stamp"] = stamp
     return found
 
 

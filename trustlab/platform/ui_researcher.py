@@ -85,15 +85,15 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
     def live(st, name):
         return live_tables(services, principal_of(services, st), name)
 
-    def show_results(st, name, exported, look=False):
+    def show_results(st, name, exported, now, look=False):
         principal = principal_of(services, st)
-        return results.values(research_results(services, principal, name, exported, look=look))
+        return results.values(research_results(services, principal, name, exported, look=look, stamp=now))
 
     def on_tick(st, name, exported, now):
         what = stale(exported, now)
         principal = principal_of(services, st)
         if what == "all":
-            return results.values(research_results(services, principal, name, exported))
+            return results.values(research_results(services, principal, name, exported, stamp=now))
         found = refresh_csvs(services, principal, exported, now) if what == "csv" else None
         keep = [gr.skip()] * (len(results.outputs) - len(results.download_outputs))
         return [*results.downloads(found), *keep] if found else [gr.skip()] * len(results.outputs)
@@ -101,14 +101,15 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
     live_outputs = [summary, raters, conditions, participants, stamp]
     for event in (refresh.click, study.change):
         event(live, [staff_state, study], live_outputs, show_progress="hidden").then(
-            show_results, [staff_state, study, results.exported], results.outputs, show_progress="minimal"
+            show_results, [staff_state, study, results.exported, stamp], results.outputs,
+            show_progress="minimal",
         )
     timer.tick(live, [staff_state, study], live_outputs, show_progress="hidden").then(
         on_tick, [staff_state, study, results.exported, stamp], results.outputs, show_progress="hidden"
     )
     results.look.click(
-        lambda st, name, exported: show_results(st, name, exported, look=True),
-        [staff_state, study, results.exported], results.outputs,
+        lambda st, name, exported, now: show_results(st, name, exported, now, look=True),
+        [staff_state, study, results.exported, stamp], results.outputs,
     )
     results.judgements.click(
         lambda st, name: record_download(services, principal_of(services, st), name),

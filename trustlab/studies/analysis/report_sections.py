@@ -19,13 +19,17 @@ def fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def preregistration_statement(primary: dict[str, Any]) -> str:
+    """The sentence saying whether summary["primary"] was pre-registered (``preregistered``)."""
+    return (primary.get("preregistration") or {}).get("statement") or "not pre-registered"
+
+
 def primary_section(summary: dict[str, Any]) -> str:
     """The confirmatory result first: measure, contrasts, Holm-adjusted p and Holm-consistent CI."""
     primary = summary.get("primary") or {}
     if not primary.get("contrasts"):
         return ""
-    statement = (primary.get("preregistration") or {}).get("statement") or "not pre-registered"
-    origin = html.escape(statement)
+    origin = html.escape(preregistration_statement(primary))
     lines = []
     for row in primary["contrasts"]:
         pair = f"<b>{html.escape(row['a'])}</b> − <b>{html.escape(row['b'])}</b>"
