@@ -49,59 +49,16 @@ def build_curator_tab(services: Services, staff_state: gr.State) -> dict:
     outputs = [current, card, other, result]
     login.on_sign_in(lambda st: [dataset_choices(services, st)], staff_state, [dataset])
 
-    def show(st, name, note="", last_item_id=None, first=None):
-        """The queue's card: proposal ``first`` when it is open (the one an undo reopened), else the
-        best one. The item decided last is remembered so that `u` undoes it after the card moved on."""
-        keep = {"last_item_id": last_item_id} if last_item_id is not None else {}
-        principal = principal_of(services, st)
-        if principal is None or not name:
-            return keep, SIGNED_OUT_CARD, gr.update(choices=[]), note
-        try:
-            queue = staff.curator_queue(services, principal, dataset=name, limit=QUEUE_LIMIT)
-            n_open = staff.curator_open_count(services, principal, dataset=name)
-        except PlatformError as exc:
-            return keep, html.escape(exc.message), gr.update(choices=[]), note
-        if not queue:
-            empty = f'<div class="tl-cur-card tl-cur-empty"><p>{EMPTY_QUEUE}</p></div>'
-            return keep, empty, gr.update(choices=[]), note
-        proposal = next((p for p in queue if p["proposal_id"] == first), queue[0])
-        choices = [(f"{i + 1}  {c}", c) for i, c in enumerate(proposal["classes"])]
-        return (
-            {"proposal_id": proposal["proposal_id"], "item_id": proposal["item_id"], **keep},
-            card_html(services, principal, proposal, n_open),
-            gr.update(choices=choices, value=None),
-            note,
-        )
-
-    def decide(st, name, cur, action, label=None):
-        principal = principal_of(services, st)
-        if principal is None or not cur:
-            return show(st, name, "Nothing selected.")
-        last = cur.get("last_item_id")
-        if action == "other" and not label:
-            return cur, gr.skip(), gr.skip(), CHOOSE_FIRST
-        try:
-            if action == "undo":
-                if last is None:
-                    return show(st, name, "Nothing to undo yet.")
-                out = staff.curator_undo(services, principal, item_id=last)
-                return show(st, name, undone_note(out), last, first=out["proposal_id"])
-            if "proposal_id" not in cur:
-                return show(st, name, "The queue is empty.", last)
-            out = staff.curator_decide(
-                services, principal, proposal_id=cur["proposal_id"], action=action, label=label
-            )
-        except PlatformError as exc:
-            return show(st, name, f"**Not done:** {exc.message}", last)
-        return show(st, name, decided_note(cur["item_id"], action, out), cur["item_id"])
-
     for event in (dataset.change, reload_btn.click):
-        event(show, [staff_state, dataset], outputs)
-    accept.click(lambda st, n, c: decide(st, n, c, "accept"), [staff_state, dataset, current], outputs)
-    reject.click(lambda st, n, c: decide(st, n, c, "reject"), [staff_state, dataset, current], outputs)
-    undo.click(lambda st, n, c: decide(st, n, c, "undo"), [staff_state, dataset, current], outputs)
+        event(lambda st, n: show_card(services, st, n), [staff_state, dataset], outputs)
+    def on(action: str):
+        return lambda st, n, c: decide_card(services, st, n, c, action)
+
+    inputs = [staff_state, dataset, current]
+    for button, action in ((accept, "accept"), (reject, "reject"), (undo, "undo")):
+        button.click(on(action), inputs, outputs)
     apply_other.click(
-        lambda st, n, c, lab: decide(st, n, c, "other", lab), [staff_state, dataset, current, other], outputs
+        lambda st, n, c, lab: decide_card(services, st, n, c, "other", lab), [*inputs, other], outputs
     )
 
     def signed_out() -> list:
@@ -114,6 +71,54 @@ def build_curator_tab(services: Services, staff_state: gr.State) -> dict:
         "signout": login.signout,
         "signed_out": (signed_out, [*login.signed_out_outputs, dataset, *outputs]),
     }
+
+
+def show_card(services: Services, st, name, note="", last_item_id=None, first=None) -> tuple:
+    """The queue's card: proposal ``first`` when it is open (the one an undo reopened), else the
+    best one. The item decided last is remembered so that `u` undoes it after the card moved on."""
+    keep = {"last_item_id": last_item_id} if last_item_id is not None else {}
+    principal = principal_of(services, st)
+    if principal is None or not name:
+        return keep, SIGNED_OUT_CARD, gr.update(choices=[]), note
+    try:
+        queue = staff.curator_queue(services, principal, dataset=name, limit=QUEUE_LIMIT)
+        n_open = staff.curator_open_count(services, principal, dataset=name)
+    except PlatformError as exc:
+        return keep, html.escape(exc.message), gr.update(choices=[]), note
+    if not queue:
+        empty = f'<div class="tl-cur-card tl-cur-empty"><p>{EMPTY_QUEUE}</p></div>'
+        return keep, empty, gr.update(choices=[]), note
+    proposal = next((p for p in queue if p["proposal_id"] == first), queue[0])
+    choices = [(f"{i + 1}  {c}", c) for i, c in enumerate(proposal["classes"])]
+    return (
+        {"proposal_id": proposal["proposal_id"], "item_id": proposal["item_id"], **keep},
+        card_html(services, principal, proposal, n_open),
+        gr.update(choices=choices, value=None),
+        note,
+    )
+
+def decide_card(services: Services, st, name, cur, action, label=None) -> tuple:
+    """Apply ``action`` (accept, reject, other with ``label``, undo) to the card ``cur``; the next card."""
+    principal = principal_of(services, st)
+    if principal is None or not cur:
+        return show_card(services, st, name, "Nothing selected.")
+    last = cur.get("last_item_id")
+    if action == "other" and not label:
+        return cur, gr.skip(), gr.skip(), CHOOSE_FIRST
+    try:
+        if action == "undo":
+            if last is None:
+                return show_card(services, st, name, "Nothing to undo yet.")
+            out = staff.curator_undo(services, principal, item_id=last)
+            return show_card(services, st, name, undone_note(out), last, first=out["proposal_id"])
+        if "proposal_id" not in cur:
+            return show_card(services, st, name, "The queue is empty.", last)
+        out = staff.curator_decide(
+            services, principal, proposal_id=cur["proposal_id"], action=action, label=label
+        )
+    except PlatformError as exc:
+        return show_card(services, st, name, f"**Not done:** {exc.message}", last)
+    return show_card(services, st, name, decided_note(cur["item_id"], action, out), cur["item_id"])
 
 
 def decided_note(item_id: int, action: str, out: dict) -> str:
