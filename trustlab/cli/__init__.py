@@ -11,8 +11,8 @@ log = logging.getLogger(__name__)
 
 # Each module attaches its verbs to `app`; one owner per module.
 VERB_MODULES = (
-    "dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "servecmd", "accesscmd", "relabelcmd",
-    "democmd",
+    "dbcmd", "datacmd", "modelcmd", "explaincmd", "studycmd", "studyplancmd", "servecmd", "accesscmd",
+    "relabelcmd", "democmd",
     "doctorcmd", "modelimportcmd", "participantscmd",
     "importcmd",
 )
