@@ -1,9 +1,9 @@
 """How balanced the realised study design is, with raters arriving through the real assignment code.
 
 For each seed: a throw-away SQLite home, a pool of 160 test items with a 30% model-error rate, a study
-created with ``trustlab.studies.design.create_study`` (the README's numbers by default: 5 conditions,
+created with ``trustlab.studies.design.create.create_study`` (the README's numbers by default: 5 conditions,
 60 items, 30% model errors, 5 raters per item, 40 items per rater, 4 gold items), opened, and raters
-arriving one after another through ``trustlab.studies.assign.next_assignment`` until the study is
+arriving one after another through ``trustlab.studies.design.assign.next_assignment`` until the study is
 full. Printed per config (min-max over seeds):
 
 * items with every condition (of items.n) and items that got every condition equally often;
@@ -37,8 +37,8 @@ from trustlab.db.queries.items import add_items
 from trustlab.db.queries.labels import ensure_labels
 from trustlab.db.queries.studies import study_items
 from trustlab.db.schema import Item, ModelVersion, Prediction, Rater  # noqa: E402
-from trustlab.studies.assign import next_assignment  # noqa: E402
-from trustlab.studies.design import create_study, open_study  # noqa: E402
+from trustlab.studies.design.assign import next_assignment  # noqa: E402
+from trustlab.studies.design.create import create_study, open_study  # noqa: E402
 
 CLASSES = ("phone", "email", "url", "none")
 POOL = 160

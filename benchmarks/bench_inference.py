@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from legacy_bootstrap import MEASURES, cluster_weights  # noqa: E402
 
 from trustlab.studies.analysis.inference import contrast  # noqa: E402
-from trustlab.studies.analysis.measures import validate_judgements  # noqa: E402
+from trustlab.studies.analysis.outcomes import validate_judgements  # noqa: E402
 from trustlab.studies.analysis.synthetic import SyntheticStudy, simulate_judgements  # noqa: E402
 
 # Measures both methods estimate (the bootstrap's d' is pooled over raters, the new one per rater).

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
-from trustlab.studies.config import NO_EXPLANATION
+from trustlab.studies.config.study import NO_EXPLANATION
 
 # Log-linear correction (Hautus 1995): add 0.5 to hit/false-alarm counts and 1 to the totals, so d' is
 # finite when a rate is 0 or 1.

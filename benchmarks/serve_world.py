@@ -46,7 +46,7 @@ def build_study(settings: Settings, *, raters: int, items_per_rater: int, link: 
     """Dataset, predictions, precomputed explanations and an open study; returns the study name.
     ``link``: a public-link study (Prolific parameters, room for ``raters`` participants) instead of
     one with single-use invites."""
-    from trustlab.studies.design import create_study, open_study
+    from trustlab.studies.design.create import create_study, open_study
 
     # Spare room so that late arrivals still get full lists under the raters_per_item cap.
     n_items = math.ceil(raters * items_per_rater * ITEM_MARGIN / RATERS_PER_ITEM)

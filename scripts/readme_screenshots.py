@@ -19,8 +19,8 @@ from playwright.sync_api import sync_playwright
 
 from trustlab.config import load_settings
 from trustlab.demo import CURATOR, RESEARCHER, STUDY, load_credentials, report_dir
+from trustlab.platform.accounts.auth import create_invites
 from trustlab.platform.app import create_app
-from trustlab.platform.auth import create_invites
 
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]

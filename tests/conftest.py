@@ -57,12 +57,6 @@ def sqlite_settings(tmp_path) -> Settings:
     dispose_engines()
 
 
-# Make tests/builders.py importable as `builders` under --import-mode=importlib.
-import sys as _sys  # noqa: E402
-from pathlib import Path as _Path  # noqa: E402
-
-_sys.path.insert(0, str(_Path(__file__).parent))
-
 
 @pytest.fixture
 def one_torch_thread():

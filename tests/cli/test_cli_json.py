@@ -14,19 +14,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from builders import make_image_dataset
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from tests.helpers.builders import make_image_dataset
+from tests.helpers.study_builders import make_model, study_config
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.cli.output import set_verbosity
 from trustlab.cli.tables import fmt
 from trustlab.config import load_settings
 from trustlab.db.engine import dispose_engines
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "studies"))
-from study_builders import make_model, study_config  # noqa: E402
 
 OFFLINE = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 COMMON = ["--dataset", "shapes", "--arch", "simple_cnn", "--img-size", "16", "--batch-size", "8"]

@@ -1,4 +1,4 @@
-"""trustlab.progress: bars in a terminal, a few timestamped lines in a log, nothing when off."""
+"""trustlab.job_progress: bars in a terminal, a few timestamped lines in a log, nothing when off."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from trustlab import progress as prog
+from trustlab import job_progress as prog
 
 
 @pytest.fixture

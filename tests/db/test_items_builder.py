@@ -1,5 +1,4 @@
-from builders import make_image_dataset
-
+from tests.helpers.builders import make_image_dataset
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset, split_counts
 from trustlab.db.queries.items import list_items

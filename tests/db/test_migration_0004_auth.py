@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import text
-from test_migrations import _insert, _seeded_at, _upgrade
 
+from tests.db.test_migrations import _insert, _seeded_at, _upgrade
 from trustlab.db.migrate import alembic_config, current_revision
 from trustlab.db.queries.times import as_utc
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from test_migrations import _insert, _seeded_at
 
+from tests.db.test_migrations import _insert, _seeded_at
 from trustlab.db.migrate import current_revision, upgrade_to_head
 
 ANSWER = 'INSERT INTO participant_answers (participant_id, kind, "index", answers, correct, created_at)'

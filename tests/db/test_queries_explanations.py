@@ -3,8 +3,7 @@ on (a savepoint, not a rollback of the whole unit)."""
 
 from __future__ import annotations
 
-from query_world import make_query_world
-
+from tests.helpers.query_world import make_query_world
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
 from trustlab.db.queries.explanations import add_explanation, find_explanations

@@ -7,9 +7,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from query_world import make_query_world
 from sqlalchemy import select
 
+from tests.helpers.query_world import make_query_world
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import get_assignment
 from trustlab.db.queries.errors import NotFound

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from query_world import make_query_world
 
+from tests.helpers.query_world import make_query_world
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item

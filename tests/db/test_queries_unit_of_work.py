@@ -4,9 +4,9 @@ the block commits first, read sessions refuse writes, and a savepoint never ends
 from __future__ import annotations
 
 import pytest
-from query_world import make_query_world
 from sqlalchemy import func, select
 
+from tests.helpers.query_world import make_query_world
 from trustlab.db.engine import ReadOnlyUnit, UnitRolledBack, make_engine, read_session, unit_of_work
 from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
 from trustlab.db.queries.explanations import add_explanation, get_explanation

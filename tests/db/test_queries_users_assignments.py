@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from query_world import make_query_world
-
+from tests.helpers.query_world import make_query_world
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import rater_assignments, release_inactive
 from trustlab.db.queries.users import (

@@ -1,19 +1,13 @@
-"""Fixtures of the platform tests; the builders live in platform_world.py (importable by name)."""
+"""Fixtures of the platform tests; the builders live in tests/helpers/platform_world.py."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from platform_world import World, build_world  # noqa: E402
-
-from trustlab.platform.app import create_app  # noqa: E402
-from trustlab.platform.worker import ExplanationWorker  # noqa: E402
+from tests.helpers.platform_world import World, build_world
+from trustlab.platform.app import create_app
+from trustlab.platform.content.worker import ExplanationWorker
 
 
 @pytest.fixture

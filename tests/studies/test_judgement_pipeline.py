@@ -6,14 +6,13 @@ import csv
 import io
 
 import pandas as pd
-from study_builders import add_judgement, make_raters, make_study
 
+from tests.helpers.study_builders import add_judgement, make_raters, make_study
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.labels import merge_item_labels
 from trustlab.db.queries.studies import study_items
 from trustlab.db.schema import Judgement
-from trustlab.studies.export import export_study
 from trustlab.studies.judgements import (
     EXPORT_COLUMNS,
     JUDGEMENT_COLUMNS,
@@ -24,6 +23,7 @@ from trustlab.studies.judgements import (
     model_correct,
     read_judgements,
 )
+from trustlab.studies.monitoring.export import export_study
 
 
 def test_model_correct_prefers_the_frozen_value():

@@ -3,9 +3,9 @@ questions' texts glued to raw values."""
 
 from __future__ import annotations
 
+from trustlab.studies.config.texts import DEFAULT_TEXTS, rater_texts
 from trustlab.studies.practice_feedback import practice_feedback
 from trustlab.studies.questions import questions_for
-from trustlab.studies.texts import DEFAULT_TEXTS, rater_texts
 
 
 def test_a_wrong_answer_gets_the_right_answers_in_words():

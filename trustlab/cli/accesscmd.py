@@ -1,4 +1,4 @@
-"""`trustlab user disable|enable`, `trustlab token revoke|purge`: ending access (trustlab.platform.access)."""
+"""`trustlab user disable|enable`, `trustlab token revoke|purge`: ending access (platform.accounts.access)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def user_disable(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Disable an account: its tokens stop working at once and it cannot sign in again."""
-    from trustlab.platform.access import disable_user
+    from trustlab.platform.accounts.access import disable_user
 
     try:
         revoked = disable_user(load_settings(), handle=name)
@@ -29,7 +29,7 @@ def user_disable(
 @user_app.command("enable")
 def user_enable(name: str = typer.Argument(..., help="User name."), as_json: bool = JSON_OPTION) -> None:
     """Let a disabled account sign in again (its old tokens stay revoked)."""
-    from trustlab.platform.access import enable_user
+    from trustlab.platform.accounts.access import enable_user
 
     try:
         enable_user(load_settings(), handle=name)
@@ -46,7 +46,7 @@ def token_revoke(
 ) -> None:
     """Sign out an account (--user) or a study's raters (--study) everywhere. Raters of an open study
     can sign in again with their invite link: close the study or disable them to keep them out."""
-    from trustlab.platform.access import revoke_tokens
+    from trustlab.platform.accounts.access import revoke_tokens
 
     try:
         revoked = revoke_tokens(load_settings(), user=user, study=study)
@@ -59,7 +59,7 @@ def token_revoke(
 @token_app.command("purge")
 def token_purge(as_json: bool = JSON_OPTION) -> None:
     """Delete expired tokens now (every sign-in and invite acceptance also does it)."""
-    from trustlab.platform.access import purge_tokens
+    from trustlab.platform.accounts.access import purge_tokens
 
     deleted = purge_tokens(load_settings())
     emit({"tokens_deleted": deleted}, as_json=as_json, text=f"{deleted} expired tokens deleted")

@@ -33,7 +33,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from trustlab import progress
+from trustlab import job_progress as progress
 
 OK, INPUT_ERROR, USAGE_ERROR = 0, 1, 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -1,7 +1,7 @@
 """`trustlab study link|participants|returned`: a crowdsourced (link-mode) study's link and codes,
 its participants table for approving and paying, and participants who returned the study (issue 16).
 
-Thin wrappers over ``trustlab.studies.participants``."""
+Thin wrappers over ``trustlab.studies.recruitment.participants``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ FORMATS = ("trustlab", "mturk")
 
 
 def _errors():
-    from trustlab.studies.participants import ParticipantsError
+    from trustlab.studies.recruitment.participants import ParticipantsError
 
     return (ParticipantsError, NotFound)
 
@@ -31,7 +31,7 @@ def link(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Print the study link to paste into Prolific / MTurk and the completion and screen-out codes."""
-    from trustlab.studies.participants import study_link
+    from trustlab.studies.recruitment.participants import study_link
 
     try:
         info = study_link(load_settings(), name, base_url=base_url)
@@ -56,7 +56,7 @@ def participants(
 ) -> None:
     """The study's participants (pid, platform parameters, status, times, minutes, attention and gold
     failures, completion code): the file a researcher uses to approve and pay."""
-    from trustlab.studies.participants import mturk_frame, participants_csv, participants_frame
+    from trustlab.studies.recruitment.participants import mturk_frame, participants_csv, participants_frame
 
     if fmt not in FORMATS:
         raise fail(f"--format {fmt!r} is unknown; use one of {', '.join(FORMATS)}", code=2)
@@ -84,7 +84,7 @@ def returned(
 ) -> None:
     """Mark participants who returned the study on Prolific / MTurk: their unfinished items are
     released and their place is free again."""
-    from trustlab.studies.participants import mark_returned
+    from trustlab.studies.recruitment.participants import mark_returned
 
     try:
         changed = mark_returned(load_settings(), name, pids=pids)

@@ -87,7 +87,7 @@ def user_add(
 ) -> None:
     """Create an account. Without a password option one is generated and printed once; a chosen
     password needs at least 10 characters."""
-    from trustlab.platform.auth import create_user
+    from trustlab.platform.accounts.auth import create_user
 
     chosen = _read_password(password, password_file, password_prompt)
     try:
@@ -119,7 +119,7 @@ def study_invite(
     base_url: str = typer.Option(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="Where raters reach the app."),
 ) -> None:
     """Print invite links http://HOST/?invite=TOKEN (append &pid=ID to record a participant id)."""
-    from trustlab.platform.auth import create_invites
+    from trustlab.platform.accounts.auth import create_invites
 
     try:
         links = create_invites(

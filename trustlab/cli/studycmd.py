@@ -14,8 +14,8 @@ from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
 from trustlab.cli.tables import print_table
 from trustlab.config import load_settings
 from trustlab.db.queries.errors import NotFound
-from trustlab.studies.config import StudyConfigError
-from trustlab.studies.design import StudyError
+from trustlab.studies.config.study import StudyConfigError
+from trustlab.studies.design.create import StudyError
 from trustlab.wording import counted
 
 DEFAULT_URL = None
@@ -38,7 +38,7 @@ def create(
     """Validate a study YAML, select its items and gold items, print the design's balance, store it
     as a draft (refused when the design cannot balance, e.g. recruitment.max_participants too few to
     fill it, unless --allow-unbalanced)."""
-    from trustlab.studies.design import UnbalancedDesign, create_study, study_balance
+    from trustlab.studies.design.create import UnbalancedDesign, create_study, study_balance
 
     settings = load_settings()
     try:
@@ -62,7 +62,7 @@ def create(
 def balance_(name: str = typer.Argument(..., help="Study name."), as_json: bool = JSON_OPTION) -> None:
     """The realised balance of a created study's design: conditions, model errors per condition and
     per rater, how many raters fill it, and its problems."""
-    from trustlab.studies.design import study_balance
+    from trustlab.studies.design.create import study_balance
 
     try:
         balance = study_balance(load_settings(), name)
@@ -75,7 +75,7 @@ def _print_balance(balance: dict, *, warn: bool = True) -> None:
     """The balance table and summary; ``warn``: its problems (a study created anyway) and notes."""
     from rich.markup import escape
 
-    from trustlab.studies.balance import summary_line
+    from trustlab.studies.design.balance import summary_line
 
     print_table("realised balance", ("condition", "assignments", "model errors", "error share"),
                 [(condition, row["assignments"], row["errors"], row["error_share"])
@@ -96,7 +96,7 @@ def open_(
     """Open a study: raters get assignments. The first opening records the analysis: block (its
     SHA-256, who, when): the primary analysis counts as pre-registered only when the researcher wrote
     that block and it was recorded before the first judgement."""
-    from trustlab.studies.design import open_study, study_preregistration_of
+    from trustlab.studies.design.create import open_study, study_preregistration_of
 
     settings = load_settings()
     try:
@@ -116,7 +116,7 @@ def close(
 ) -> None:
     """Close a study: no more assignments are given out, and its outcome numbers per condition are
     unblinded (recorded with who and when, unless unblinded before)."""
-    from trustlab.studies.design import close_study
+    from trustlab.studies.design.create import close_study
 
     try:
         close_study(load_settings(), name, actor=actor)
@@ -135,7 +135,7 @@ def unblind(
 ) -> None:
     """Show a running study's outcome numbers per condition (researcher tab, progress API): records
     who, when and why. Unblinding again appends a record; the first one stays the unblinding."""
-    from trustlab.studies.blinding import unblind_study
+    from trustlab.studies.monitoring.outcome_blinding import unblind_study
 
     try:
         state = unblind_study(load_settings(), name, actor=actor, reason=reason)
@@ -168,8 +168,8 @@ def status(
     wide: bool = WIDE_OPTION,
 ) -> None:
     """Progress per rater and per condition, and whether outcomes are blinded (who unblinded, when)."""
-    from trustlab.studies.blinding import study_blinding
-    from trustlab.studies.export import study_status
+    from trustlab.studies.monitoring.export import study_status
+    from trustlab.studies.monitoring.outcome_blinding import study_blinding
 
     try:
         settings = load_settings()
@@ -210,7 +210,7 @@ ACTOR_OPTION = typer.Option(None, "--actor", help="Who looks (default: the OS us
 
 def _look(name: str, *, unblind: bool, actor: str | None, reason: str, source: str) -> None:
     """Refuse a blinded running study without --unblind; record the look and warn when it runs."""
-    from trustlab.studies.blinding import StillBlinded, analysis_look
+    from trustlab.studies.monitoring.outcome_blinding import StillBlinded, analysis_look
 
     try:
         look = analysis_look(
@@ -239,7 +239,7 @@ def export(
 ) -> None:
     """Write the study's judgements (latest per assignment) as CSV and JSONL. A running study is
     blinded: exporting it needs --unblind (or `study unblind` first) and is recorded as a look."""
-    from trustlab.studies.export import export_study
+    from trustlab.studies.monitoring.export import export_study
 
     _look(name, unblind=unblind, actor=actor, reason=reason, source="export")
     try:
@@ -259,8 +259,8 @@ def simulate_raters_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Synthetic raters that go through the REST API: accept invite, answer every item, finish."""
+    from trustlab.platform.client.simulated import run_simulated_raters
     from trustlab.platform.errors import PlatformError
-    from trustlab.platform.simulated import run_simulated_raters
     from trustlab.studies.simulate import SimulationError
 
     try:

@@ -1,5 +1,5 @@
 """`trustlab study power|preregister`: planning a study before it runs (thin wrappers over
-trustlab.studies.power and trustlab.studies.prereg)."""
+trustlab.studies.design.power and trustlab.studies.design.prereg)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def power(
 ) -> None:
     """Simulation-based power of the study's confirmatory contrast: the study's own assignment and the
     analysis's own estimator."""
-    from trustlab.studies.config import load_study_config
-    from trustlab.studies.power import load_pilot, power_plot, power_target, study_power
+    from trustlab.studies.config.study import load_study_config
+    from trustlab.studies.design.power import load_pilot, power_plot, power_target, study_power
 
     try:
         study = load_study_config(config)
@@ -54,7 +54,7 @@ def power(
 
 
 def _print_power(study, rows, effect: float, inputs) -> None:
-    from trustlab.studies.power import PILOT_METHOD, PowerInputs, power_target
+    from trustlab.studies.design.power import PILOT_METHOD, PowerInputs, power_target
 
     a, b = power_target(study)
     print_table(
@@ -89,7 +89,7 @@ def preregister(
 ) -> None:
     """Write a pre-registration (OSF template order): hypotheses, primary outcome and contrasts, design
     and balance table, sample size with its power, exclusion rules, analysis plan, seed."""
-    from trustlab.studies.prereg import preregister as make_prereg
+    from trustlab.studies.design.prereg import preregister as make_prereg
 
     try:
         counts = [int(v) for v in raters.split(",") if v.strip()]

@@ -40,7 +40,7 @@ from trustlab.data.demo_draw import (
 )
 from trustlab.data.images import png_bytes
 from trustlab.data.splits import DEFAULT_SPLIT, stratified_splits
-from trustlab.progress import progress as progress_bar
+from trustlab.job_progress import progress as progress_bar
 
 CONTENT_KINDS = ("phone", "email", "url", "none")
 BINARY_CLASSES = ("contact", "none")

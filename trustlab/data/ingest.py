@@ -48,7 +48,7 @@ from trustlab.db.queries.datasets import find_dataset, get_or_create_dataset
 from trustlab.db.queries.items import add_items, items_by_sha, list_items
 from trustlab.db.queries.labels import class_names, ensure_labels
 from trustlab.db.schema import Item
-from trustlab.progress import progress as progress_bar
+from trustlab.job_progress import progress as progress_bar
 
 REASON_BAD_MASK = "bad mask"
 MASK_PREFIX = "masks/"

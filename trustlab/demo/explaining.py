@@ -24,7 +24,7 @@ from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.studies import get_study, study_exists, study_items
 from trustlab.demo.plan import DATASET, MODEL, STUDY, DemoPlan, study_config
-from trustlab.studies.config import load_study_config
+from trustlab.studies.config.study import load_study_config
 
 # The split the demo's study draws from and the background job completes.
 SPLIT = "test"

@@ -155,7 +155,7 @@ def study_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.studies.design import create_study, open_study
+    from trustlab.studies.design.create import create_study, open_study
 
     # The fast plan's study is too small to balance; the full plan's numbers balance.
     create_study(settings, study_config(plan), allow_unbalanced=True)
@@ -173,7 +173,7 @@ def users_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def users_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.platform.auth import create_user
+    from trustlab.platform.accounts.auth import create_user
 
     made = {}
     for handle, role in ((RESEARCHER, "researcher"), (CURATOR, "curator")):
@@ -194,7 +194,7 @@ def simulate_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def simulate_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.platform.simulated import run_simulated_raters
+    from trustlab.platform.client.simulated import run_simulated_raters
 
     outcome = run_simulated_raters(settings, study=STUDY, n=plan.simulated_raters, seed=plan.seed)
     return (f"{outcome.raters} simulated raters ({outcome.careless} careless) gave "
@@ -210,7 +210,7 @@ def analyze_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 def analyze_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
     from trustlab.studies.analysis import analyze_study
-    from trustlab.studies.blinding import analysis_look
+    from trustlab.studies.monitoring.outcome_blinding import analysis_look
 
     # The demo's study stays open for human raters, so its report is an interim look: recorded.
     reason = "the demo's report of its simulated raters"
@@ -240,7 +240,7 @@ def invite_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def invite_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.platform.auth import create_invites
+    from trustlab.platform.accounts.auth import create_invites
 
     link = create_invites(settings, study=STUDY, n=1)[0]
     result.invite_url = link.url

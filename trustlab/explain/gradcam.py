@@ -33,7 +33,7 @@ from trustlab.explain.layers import classifier_head, find_module
 
 # Score-CAM and Ablation-CAM draw a tqdm bar per call (one per image batch), with no switch to turn
 # it off: off a terminal that is thousands of lines in a job's log. Our own progress (per batch of
-# items, trustlab/progress.py) covers the work, so their module-level ``tqdm`` is made a pass-through.
+# items, trustlab/job_progress.py) covers the work, so their module-level ``tqdm`` is made a pass-through.
 _QUIET_TQDM = SimpleNamespace(tqdm=lambda iterable, *args, **kwargs: iterable)
 for _name in ("score_cam", "ablation_cam", "ablation_cam_multilayer"):
     _module = importlib.import_module(f"pytorch_grad_cam.{_name}")

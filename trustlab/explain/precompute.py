@@ -33,12 +33,12 @@ from trustlab.explain.faithfulness import faithfulness_scores
 from trustlab.explain.gallery import train_gallery
 from trustlab.explain.gradcam import CamExplainer
 from trustlab.explain.record import build_explanation
+from trustlab.job_progress import progress as progress_bar
 from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.errors import ModelError
 from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.models.infer import iter_probabilities
 from trustlab.models.predict import HOLDOUT, prediction_rows
-from trustlab.progress import progress as progress_bar
 
 DEFAULT_BATCH_SIZE = 16
 # Model evaluations per forward pass inside LIME / captum perturbation loops.

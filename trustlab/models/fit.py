@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from trustlab.job_progress import note
+from trustlab.job_progress import progress as progress_bar
 from trustlab.models.datasets import AugmentConfig, batches, prepare
-from trustlab.progress import note
-from trustlab.progress import progress as progress_bar
 
 
 @dataclass(frozen=True)

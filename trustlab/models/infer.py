@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from trustlab.db.schema import Item
+from trustlab.job_progress import progress as progress_bar
 from trustlab.models.checkpoint import LoadedModel
-from trustlab.progress import progress as progress_bar
 
 DEFAULT_BATCH_SIZE = 64
 

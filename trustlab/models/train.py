@@ -17,6 +17,7 @@ from trustlab.db.queries.items import list_items
 from trustlab.db.queries.labels import class_names as dataset_class_names
 from trustlab.db.queries.models import find_model_version
 from trustlab.db.schema import Item, ModelVersion
+from trustlab.job_progress import note
 from trustlab.models.arch import TORCH_CACHE, build_model, check_arch, count_params, freeze_backbone
 from trustlab.models.checkpoint import pick_device, register_model
 from trustlab.models.datasets import AugmentConfig, ItemImages, item_label
@@ -24,7 +25,6 @@ from trustlab.models.errors import DataError, DuplicateModelError
 from trustlab.models.fit import FitConfig, fit
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD, UINT8_MAX
 from trustlab.models.plots import plot_curves
-from trustlab.progress import note
 
 NORMALISATIONS = ("imagenet", "dataset", "none")
 CURVES_FILENAME = "curves.png"

@@ -7,13 +7,13 @@ import os
 from fastapi import FastAPI
 
 from trustlab.config import Settings
-from trustlab.platform.api import platform_error_handler, router
-from trustlab.platform.api_recruit import router as recruit_router
+from trustlab.platform.api.limits import API_BODY_LIMIT_BYTES, REQUEST_BODY_LIMIT_BYTES
+from trustlab.platform.api.recruitment import router as recruit_router
+from trustlab.platform.api.v1 import platform_error_handler, router
+from trustlab.platform.content.worker import ExplanationWorker
 from trustlab.platform.errors import PlatformError
-from trustlab.platform.limits import API_BODY_LIMIT_BYTES, REQUEST_BODY_LIMIT_BYTES
 from trustlab.platform.routes import API_PREFIX
-from trustlab.platform.services import Services
-from trustlab.platform.worker import ExplanationWorker
+from trustlab.platform.services.rater import Services
 
 
 def create_app(settings: Settings, *, ui: bool = True, worker: ExplanationWorker | None = None) -> FastAPI:
@@ -50,7 +50,7 @@ def create_app(settings: Settings, *, ui: bool = True, worker: ExplanationWorker
         return {"status": "ok"}
 
     if ui:
-        from trustlab.platform.ui import mount_ui
+        from trustlab.platform.ui.build import mount_ui
 
         app = mount_ui(app, services)
     return app

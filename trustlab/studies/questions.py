@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trustlab.studies.config import NO_EXPLANATION, StudyConfig
+from trustlab.studies.config.study import NO_EXPLANATION, StudyConfig
 
 # In the order the rater app lays the answers out (its keyboard shortcuts follow that order).
 TASK_ANSWER: dict[str, str] = {

@@ -5,7 +5,7 @@ the condition it is shown in.
 answers, with condition-dependent probabilities; ``study_truth`` and ``assignment_conditions`` read
 what the model needs from the database (the true label and condition that a blinded rater never
 sees). No HTTP here: the driver that takes these raters through the REST API is
-``trustlab.platform.rater_driver`` (the platform owns its wire protocol).
+``trustlab.platform.client.driver`` (the platform owns its wire protocol).
 
 Probabilities are on the probability scale and additive: a rater verifies a prediction correctly with
 ``verify_model_right`` (+ the condition's ``model_right`` boost + the rater's and the item's offsets)
@@ -30,7 +30,7 @@ from trustlab.db.queries.assignments import assignment_condition
 from trustlab.db.queries.items import item_labels
 from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.queries.studies import get_study, study_items
-from trustlab.studies.config import NO_EXPLANATION, condition_methods
+from trustlab.studies.config.study import NO_EXPLANATION, condition_methods
 from trustlab.studies.questions import CANT_TELL, TASK_ANSWER
 
 # The answer keys the simulated rater fills in, by task (one home: studies.questions).

@@ -2,7 +2,7 @@
 answers and their study's completion and screen-out codes.
 
 Facts only: when a participant counts as admitted, finished or screened out is decided above ``db``
-(``trustlab.studies.recruitment``)."""
+(``trustlab.studies.recruitment.rules``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Queries for accounts, bearer tokens and invites.
 
 Secrets never reach this module in clear text: callers hash passwords and tokens in
-trustlab.platform.auth and store or look up only the hashes."""
+trustlab.platform.accounts.auth and store or look up only the hashes."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from trustlab.studies.analysis.confirmatory import (
 )
 from trustlab.studies.analysis.estimators import ESTIMATORS
 from trustlab.studies.analysis.faithfulness import faithfulness_vs_human
-from trustlab.studies.analysis.honesty import flow, item_table, learning_check
+from trustlab.studies.analysis.flow import flow, item_table, learning_check
 from trustlab.studies.analysis.inference import CI_LEVEL, METHOD, contrast_pairs, contrasts, estimate
 from trustlab.studies.analysis.load import StudyData, load_study_data
 from trustlab.studies.analysis.mixed import verification_model
@@ -322,7 +322,7 @@ def analyze_study(
     Never fails on sparse data: undefined measures are null with a ``reason``, and ``notes`` says why
     whole sections are empty.
     """
-    from trustlab.studies.analysis.report import render_report
+    from trustlab.studies.analysis.report.document import render_report
 
     check_labels(labels)
     out = Path(out_dir)

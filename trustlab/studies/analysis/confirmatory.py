@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from trustlab.studies.analysis.inference import adjusted_interval, contrast_pairs, holm
-from trustlab.studies.config import NO_EXPLANATION, AnalysisSpec, StudyConfig
-from trustlab.studies.preregistered import preregistration_status
+from trustlab.studies.config.study import NO_EXPLANATION, AnalysisSpec, StudyConfig
+from trustlab.studies.design.preregistered import preregistration_status
 from trustlab.wording import counted
 
 

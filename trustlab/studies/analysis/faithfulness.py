@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from trustlab.studies.config import condition_methods
+from trustlab.studies.config.study import condition_methods
 
 HUMAN_OUTCOMES = {
     "verification_accuracy": "verify_correct",

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from trustlab.studies.analysis.estimators import CONTRAST_ESTIMATORS, ESTIMATORS
-from trustlab.studies.config import NO_EXPLANATION
+from trustlab.studies.config.study import NO_EXPLANATION
 
 CI_LEVEL = 0.95
 METHOD = (

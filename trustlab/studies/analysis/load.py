@@ -15,9 +15,9 @@ from trustlab.db.queries.models import get_model_name
 from trustlab.db.queries.participants import screened_out_reasons
 from trustlab.db.queries.studies import get_study, study_items
 from trustlab.db.schema import Study
-from trustlab.studies.config import StudyConfig, load_study_config
+from trustlab.studies.config.study import StudyConfig, load_study_config
+from trustlab.studies.design.preregistered import study_preregistration
 from trustlab.studies.judgements import read_judgements
-from trustlab.studies.preregistered import study_preregistration
 
 
 @dataclass(frozen=True)

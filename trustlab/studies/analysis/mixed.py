@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trustlab.studies.config import NO_EXPLANATION
+from trustlab.studies.config.study import NO_EXPLANATION
 
 log = logging.getLogger(__name__)
 

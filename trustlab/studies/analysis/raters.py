@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_1samp
 
-from trustlab.studies.analysis.measures import PER_RATER_CHANCE, PER_RATER_COLUMN
+from trustlab.studies.analysis.outcomes import PER_RATER_CHANCE, PER_RATER_COLUMN
 from trustlab.studies.questions import gold_failures
 
 EXCLUSION_RULE = "a rater is excluded when they fail more than gold.max_failures gold (attention) items"

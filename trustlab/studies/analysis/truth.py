@@ -18,9 +18,9 @@ import pandas as pd
 
 from trustlab.studies.analysis.confirmatory import confirmatory_pairs, label_and_correct, primary_result
 from trustlab.studies.analysis.inference import contrasts, estimate
-from trustlab.studies.analysis.measures import validate_judgements
+from trustlab.studies.analysis.outcomes import validate_judgements
 from trustlab.studies.analysis.raters import excluded_raters, screened_out_raters
-from trustlab.studies.config import StudyConfig
+from trustlab.studies.config.study import StudyConfig
 from trustlab.studies.questions import TASK_ANSWER
 from trustlab.wording import counted
 

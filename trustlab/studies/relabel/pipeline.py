@@ -26,8 +26,8 @@ from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.proposals import decided_item_labels, upsert_proposals
 from trustlab.db.queries.studies import get_study
+from trustlab.job_progress import progress
 from trustlab.models.out_of_sample import carved_val_ids, out_of_sample_predictions
-from trustlab.progress import progress
 from trustlab.studies.judgements import label_answers
 from trustlab.studies.relabel.ambiguity import ambiguous_pairs
 from trustlab.studies.relabel.consensus import crowdlab, dawid_skene, rater_quality

@@ -18,7 +18,7 @@ from trustlab.studies.relabel.consensus import (
     dawid_skene,
     majority_vote,
 )
-from trustlab.studies.relabel.issues import rank_label_issues
+from trustlab.studies.relabel.label_issues import rank_label_issues
 
 METHODS = ("majority", "dawid_skene", "crowdlab", "cleanlab")
 # A consensus method proposes a class only when its posterior beats the given label's by this margin:

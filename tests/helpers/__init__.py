@@ -1,0 +1,1 @@
+"""Worlds and builders the tests share: datasets, trained models, studies, servers."""

@@ -1,8 +1,0 @@
-"""Make tests/studies/study_builders.py importable as `study_builders`."""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))

@@ -1,0 +1,2 @@
+"""Accounts: passwords, bearer tokens, invites, disabling access, and sign-in throttling.
+"""

@@ -1,0 +1,364 @@
+"""The JSON API under /api/v1 (names fixed by issue 5). Routes are thin: parse, call a service,
+map PlatformError to its HTTP status.
+
+Finished raters: ``GET /studies/{study}/next`` answers **204 No Content** with the completion code
+in the ``X-Completion-Code`` header (and progress in ``X-Progress-Done`` / ``X-Progress-Total``).
+
+Explanations still being computed: ``GET /studies/{study}/next`` answers **202 Accepted** with the
+item's payload, ``pending: true``, ``retry_after_s`` and a ``Retry-After`` header, each unfinished
+explanation with ``status: "pending"`` and no image; ask again after that many seconds (the server
+goes on computing meanwhile) and answer only once the reply is 200 (every explanation shown).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.auth import Principal
+from trustlab.platform.content.on_demand import RETRY_AFTER_S
+from trustlab.platform.content.worker import ExplanationPending
+from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError, TooManyRequests
+from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.routes import API_PREFIX
+from trustlab.platform.services import staff
+from trustlab.platform.services.rater import Finished, Services
+from trustlab.platform.services.staff import MAX_QUEUE_LIMIT
+
+IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
+}
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "PNG"}}
+# Row ids are positive 32-bit integers in the database (PostgreSQL's integer): a number outside them
+# names no row, and the driver would raise on it (a 500) instead of finding nothing.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+bearer = HTTPBearer(auto_error=False, description="The token from /login or /invites/accept")
+
+
+class LoginIn(BaseModel):
+    username: str
+    password: str
+
+
+class LoginOut(BaseModel):
+    token: str
+    role: str
+
+
+class InviteIn(BaseModel):
+    # No `simulated` field any more: whether a rater is simulated is stored on the invite when it is
+    # made (`trustlab study invite --simulated`); a client that still sends it is ignored.
+    invite: str
+    pid: str | None = Field(
+        default=None, max_length=auth.MAX_PID_LENGTH, description="external participant id (printable)"
+    )
+
+
+class InviteOut(BaseModel):
+    token: str
+    rater_id: int
+    study: str
+
+
+class JudgementIn(BaseModel):
+    assignment_id: int = Field(ge=1, le=MAX_ID)
+    answers: dict[str, Any]
+    idempotency_key: str
+    client_elapsed_ms: float | None = None
+
+
+class JudgementOut(BaseModel):
+    judgement_id: int
+
+
+class DecisionIn(BaseModel):
+    action: str = Field(description="accept | reject | other")
+    label: str | None = None
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    token = credentials.credentials if credentials is not None else None
+    return auth.authenticate(services_of(request).settings, token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+ServicesDep = Annotated[Services, Depends(services_of)]
+
+
+def platform_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PlatformError)
+    body: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, InvalidAnswer):
+        body["field"] = exc.field
+    headers: dict[str, str] = {}
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body, status_code=exc.status, headers=headers or None)
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    field: str | None = Field(default=None, description="the answer key at fault (422 from /judgements)")
+
+
+# The error answers any route may give (PlatformError's statuses, a body that is not JSON, the limits
+# on sign-in attempts and body size), documented once so the OpenAPI spec lists them; the
+# schemathesis test (tests/platform/test_api_fuzz.py) holds every answer to the spec.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (400, "a body that is not JSON, or a request the service refuses"),
+        (401, "no valid token (or wrong user name or password, or a bad invite)"),
+        (403, "signed in, but this role may not do this"),
+        (404, "no such study, item, assignment, explanation, dataset or proposal for this user"),
+        (409, "the study, assignment or proposal is not in a state that allows this"),
+        (410, "an expired invite"),
+        (413, "a request body over the limit"),
+        (429, "too many failed sign-ins; retry after the Retry-After header's seconds"),
+    )
+}
+
+router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/login",
+    response_model=LoginOut,
+    tags=["auth"],
+    responses={
+        401: {"description": "wrong user name or password"},
+        403: {"description": "the account is disabled"},
+        429: {"description": "too many failed sign-ins for this name or address; see Retry-After"},
+        503: {"description": "every password-hashing slot is busy; see Retry-After"},
+    },
+)
+def login(body: LoginIn, request: Request, services: ServicesDep) -> LoginOut:
+    """Staff sign-in with user name and password (10 failures a minute per name or address: 429)."""
+    result = auth.login(
+        services.settings,
+        username=body.username,
+        password=body.password,
+        address=request.client.host if request.client else None,
+        throttle=services.login_throttle,
+    )
+    return LoginOut(token=result.token, role=result.role)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    tags=["auth"],
+    responses={401: {"description": "no valid token was sent"}},
+)
+def logout(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Response:
+    """Revoke the token this request was sent with (the account's other tokens stay valid)."""
+    # PrincipalDep has already answered 401 unless the token was valid.
+    auth.logout(services.settings, credentials.credentials if credentials is not None else None)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/invites/accept",
+    response_model=InviteOut,
+    tags=["auth"],
+    responses={
+        401: {"description": "unknown invite"},
+        403: {"description": "the invite's rater was disabled"},
+        409: {"description": "the study is not open"},
+        410: {"description": "the invite expired"},
+    },
+)
+def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
+    """Exchange an invite token for a bearer token (again later: the same rater, a new token)."""
+    result = auth.accept_invite(services.settings, invite=body.invite, pid=body.pid)
+    return InviteOut(token=result.token, rater_id=result.rater_id, study=result.study)
+
+
+@router.get("/me", tags=["auth"])
+def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Who is signed in; a rater also gets {study, done, total, status (started | completed |
+    screened_out | timed_out | returned), completion_code, completion_url} (code and URL once
+    finished; ``recruit_steps.rater_status``)."""
+    out: dict[str, Any] = {"rater_id": principal.rater_id, "handle": principal.handle, "role": principal.role}
+    if principal.is_staff or principal.study_id is None:
+        study = services.study(study_id=principal.study_id).name if principal.study_id is not None else None
+        return {**out, "study": study}
+    return {**out, **recruit_steps.rater_status(services, principal)}
+
+
+@router.get(
+    "/studies/{study}/next",
+    tags=["rating"],
+    responses={
+        202: {
+            "description": "an explanation is still being computed: the item with `pending: true`, "
+            "`retry_after_s` and each unfinished explanation's `status: \"pending\"`; ask again after "
+            "Retry-After seconds and answer only after a 200",
+            "headers": RETRY_AFTER_HEADER,
+        },
+        204: {"description": "finished; completion code in the X-Completion-Code header"},
+        404: {"description": "not the caller's study (no other study is named)"},
+    },
+)
+def next_item(study: str, principal: PrincipalDep, services: ServicesDep) -> Any:
+    """The rater's current item: image, prediction (if shown), explanations (each with `status`
+    ready | pending | failed), questions, progress. 200 when every explanation is ready or failed;
+    202 while one is still being computed (poll)."""
+    result = services.next_item(principal, study=study)
+    if isinstance(result, dict) and result.get("pending"):
+        return JSONResponse(
+            result, status_code=202, headers={"Retry-After": str(result["retry_after_s"])}
+        )
+    if isinstance(result, Finished):
+        return Response(
+            status_code=204,
+            headers={
+                "X-Completion-Code": result.completion_code,
+                "X-Progress-Done": str(result.done),
+                "X-Progress-Total": str(result.total),
+            },
+        )
+    return result
+
+
+@router.post(
+    "/judgements",
+    status_code=201,
+    response_model=JudgementOut,
+    tags=["rating"],
+    responses={
+        200: {"description": "the same idempotency_key was stored before: its id"},
+        422: {"description": "an answer the study does not allow; `field` names it"},
+    },
+)
+def post_judgement(
+    body: JudgementIn, principal: PrincipalDep, services: ServicesDep, response: Response
+) -> Any:
+    """Store an answer. Acknowledged (201) only after the transaction commits."""
+    judgement_id, created = services.submit(
+        principal,
+        assignment_id=body.assignment_id,
+        answers=body.answers,
+        idempotency_key=body.idempotency_key,
+        client_elapsed_ms=body.client_elapsed_ms,
+    )
+    if not created:
+        response.status_code = 200
+    return JudgementOut(judgement_id=judgement_id)
+
+
+@router.get("/items/{item_id}/image", tags=["files"], response_class=FileResponse, responses=IMAGE_RESPONSES)
+def item_image(item_id: IdPath, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+    path = services.item_image(principal, item_id=item_id)
+    return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
+
+
+@router.get(
+    "/assignments/{assignment_id}/explanations/{index}/image",
+    tags=["files"],
+    response_class=FileResponse,
+    responses={
+        **IMAGE_RESPONSES,
+        202: {
+            "description": "still being computed: {pending: true, retry_after_s}; ask again later",
+            "headers": RETRY_AFTER_HEADER,
+        },
+    },
+)
+def assignment_explanation_image(
+    assignment_id: IdPath, index: int, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    """The picture of the ``index``-th explanation of an assignment (202 while it is computed)."""
+    try:
+        path = services.assignment_explanation_image(principal, assignment_id=assignment_id, index=index)
+    except ExplanationPending:
+        return JSONResponse(
+            {"pending": True, "retry_after_s": RETRY_AFTER_S},
+            status_code=202,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+    return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
+
+
+@router.get(
+    "/explanations/{explanation_id}/image",
+    tags=["files"],
+    response_class=FileResponse,
+    responses=IMAGE_RESPONSES,
+)
+def explanation_image(explanation_id: IdPath, principal: PrincipalDep, services: ServicesDep) -> FileResponse:
+    """Any explanation overlay (researchers and curators)."""
+    path = services.explanation_image(principal, explanation_id=explanation_id)
+    return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
+
+
+@router.get("/studies", tags=["research"])
+def list_studies(principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
+    auth.require_role(principal, "researcher", "curator")
+    return services.list_studies()
+
+
+@router.get("/studies/{study}/progress", tags=["research"])
+def study_progress(study: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Progress per rater and condition, live accuracy and agreement (researchers)."""
+    return staff.study_progress(services, principal, study=study)
+
+
+@router.get(
+    "/studies/{study}/judgements.csv",
+    tags=["research"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the CSV"}},
+)
+def judgements_csv(study: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Every judgement as CSV (superseded answers flagged) (researchers)."""
+    text = staff.judgements_csv(services, principal, study=study)
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{_safe_filename(study)}-judgements.csv"'},
+    )
+
+
+@router.get("/datasets/{dataset}/relabel-queue", tags=["curation"])
+def relabel_queue(
+    dataset: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_QUEUE_LIMIT, description="most proposals to return")] = 50,
+) -> list[dict[str, Any]]:
+    """Open relabel proposals of a dataset, best first (curators)."""
+    return staff.curator_queue(services, principal, dataset=dataset, limit=limit)
+
+
+@router.post("/relabel/{proposal_id}/decision", tags=["curation"])
+def relabel_decision(
+    proposal_id: IdPath, body: DecisionIn, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    return staff.curator_decide(
+        services, principal, proposal_id=proposal_id, action=body.action, label=body.label
+    )
+
+
+def _safe_filename(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100] or "study"

@@ -1,0 +1,3 @@
+"""Clients of a running deployment: the HTTP rater driver and simulated raters answering through the REST
+API.
+"""

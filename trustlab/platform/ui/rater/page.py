@@ -1,0 +1,266 @@
+"""The rating screen (Gradio): one item at a time, keyboard answers, completion code; for a link-mode
+study's participants also the practice items, attention checks and endings (``ui_steps``), and the
+consent and instructions of the public link (``ui_entry``).
+
+Per-rater state lives in the database; the page holds only the bearer token (per-tab gr.State, and
+the browser's localStorage through gr.BrowserState so a reload resumes: see ui_rater_access, which
+also signs raters in from their invite and out again), and handlers open one short session per call
+through Services.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import gradio as gr
+
+from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.auth import Principal
+from trustlab.platform.content.on_demand import RETRY_AFTER_S
+from trustlab.platform.errors import InvalidAnswer, PlatformError
+from trustlab.platform.recruitment.steps import is_participant
+from trustlab.platform.services.rater import Finished, NotAnswerable, Services
+from trustlab.platform.ui.rater import steps as ui_steps
+from trustlab.platform.ui.render import HELP_HTML, done_html, notice_html, progress_html, stage_html
+from trustlab.platform.ui.view import (
+    ANSWER_KEYS,
+    DEFAULT_SUBMIT_LABEL,
+    WELCOME,
+    RaterView,
+    answers_from,
+    cleared_answers,
+    hidden_questions,
+    notice_only,
+    notice_screen,
+    question_updates,
+    screen_shell,
+    study_texts,
+    submit_label,
+    unchanged,
+)
+from trustlab.studies.questions import ANSWER_KIND, CANT_TELL
+
+log = logging.getLogger(__name__)
+
+KEYS_TOGGLE_LABEL = "Single-key shortcuts (y, n, digits, c, t, ?)"
+PREPARING = "The explanation is being prepared… this page updates by itself in a moment."
+# Kept importable from here (older imports).
+_notice_only = notice_only
+__all__ = ["WELCOME", "RaterView", "build_rater_tab", "on_submit", "show_next"]
+
+
+def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
+    """Create the rating components inside the current Blocks context and wire submit."""
+    state = gr.State({})
+    notice = gr.HTML(notice_html(*WELCOME), elem_id="tl-notice")
+    with gr.Column(visible=False, elem_id="tl-consent") as consent:
+        consent_text = gr.Markdown(elem_id="tl-consent-text")
+        with gr.Row():
+            consent_accept = gr.Button(variant="primary", elem_id="tl-consent-accept")
+            consent_decline = gr.Button(elem_id="tl-consent-decline")
+    intro_open = gr.Button("Instructions", size="sm", visible=False, elem_id="tl-instructions-open")
+    with gr.Column(visible=False, elem_id="tl-instructions-box") as intro:
+        intro_text = gr.Markdown(elem_id="tl-instructions-text")
+        intro_close = gr.Button(variant="primary", elem_id="tl-instructions-close")
+    with gr.Column(visible=False, elem_id="tl-rate-panel") as panel:
+        progress = gr.HTML(elem_id="tl-progress")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                stage = gr.HTML(elem_id="tl-stage")
+            with gr.Column(scale=2, min_width=300, elem_id="tl-questions"):
+                questions: dict[str, gr.components.Component] = {}
+                for key in ANSWER_KEYS:
+                    if ANSWER_KIND[key] == "text":
+                        questions[key] = gr.Textbox(
+                            label="Comment (optional)",
+                            lines=1,
+                            max_lines=4,
+                            elem_id=f"tl-q-{key}",
+                            elem_classes=["tl-q", "tl-text"],
+                            visible=False,
+                        )
+                    else:
+                        questions[key] = gr.Radio(
+                            choices=[], label=key, elem_id=f"tl-q-{key}", elem_classes=["tl-q"], visible=False
+                        )
+                cant_tell = gr.Checkbox(
+                    label="I can't tell (c)", elem_id="tl-q-cant_tell", elem_classes=["tl-cant-tell"]
+                )
+                message = gr.Markdown(elem_id="tl-message")
+                submit = gr.Button(DEFAULT_SUBMIT_LABEL, variant="primary", elem_id="tl-submit")
+                gr.HTML(HELP_HTML, elem_id="tl-help", visible=True, elem_classes=["tl-help-box"])
+                # WCAG 2.1.4: single-key shortcuts can be switched off (keyboard.js reads this box and
+                # remembers the choice in the browser); no server handler.
+                gr.Checkbox(
+                    True, label=KEYS_TOGGLE_LABEL, elem_id="tl-keys-on", container=False, interactive=True
+                )
+    poll = gr.Timer(RETRY_AFTER_S, active=False)
+    view = RaterView(
+        state=state,
+        stored=stored,
+        notice=notice,
+        panel=panel,
+        progress=progress,
+        stage=stage,
+        questions=questions,
+        cant_tell=cant_tell,
+        message=message,
+        submit=submit,
+        poll=poll,
+        consent=consent,
+        consent_text=consent_text,
+        consent_accept=consent_accept,
+        consent_decline=consent_decline,
+        intro=intro,
+        intro_text=intro_text,
+        intro_close=intro_close,
+        intro_open=intro_open,
+    )
+    poll.tick(
+        lambda st: show_next(services, view, st) if st.get("pending") else unchanged(view),
+        inputs=[state],
+        outputs=view.outputs,
+        concurrency_limit=None,
+        show_progress="hidden",
+    )
+    submit.click(
+        lambda st, *values: on_submit(services, view, st, values),
+        inputs=[state, *questions.values(), cant_tell],
+        outputs=view.outputs,
+        concurrency_limit=None,
+        show_progress="hidden",
+        queue=False,
+    )
+    return view
+
+
+def show_next(
+    services: Services, view: RaterView, state: dict, message: str = "", *, principal: Principal | None = None
+) -> list:
+    """Fetch the rater's current screen and return every output's update (``principal``: the
+    caller's, when it has just authenticated the state's token).
+
+    A link-mode participant (issue 16) may first have a practice item or an attention check, or be
+    finished or screened out (``ui_steps``); everyone else gets the next item or the completion code.
+    While an explanation is still being computed the questions stay hidden and the state holds no
+    assignment (nothing can be answered: the judgement is about the explanation); the poll timer
+    fetches the item again every RETRY_AFTER_S seconds until every explanation is shown."""
+    try:
+        principal = principal or auth.authenticate(services.settings, state.get("token"))
+        ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
+        study = state.get("study") or (ctx.name if ctx is not None else "")
+        participant = None
+        if ctx is not None and is_participant(ctx.config):
+            step = ui_steps.current_step(services, principal)  # None: a rater who came by invite
+            if step is not None and step.kind != "item":
+                return ui_steps.step_screen(services, view, state, principal, ctx, message=message, step=step)
+            participant = step is not None
+        result, files = services.next_screen(principal, study=study, participant=participant)
+    except PlatformError as exc:
+        return notice_only(view, "Cannot continue", exc.message)
+    texts = study_texts(ctx.config if ctx is not None else None)
+    link = bool(state.get("link"))  # a participant who came by the public link (not by invite)
+    if isinstance(result, Finished):
+        if ctx is not None and is_participant(ctx.config):  # the completion screen (and redirect)
+            screen = ui_steps.step_screen(services, view, state, principal, ctx)
+            if screen is not None:
+                return screen
+        return _done(view, state, result)
+    done, total = result["progress"]["done"], result["progress"]["total"]
+    colormap = ctx.config.display.colormap if ctx is not None else None
+    base = {
+        view.notice: gr.update(visible=False),
+        view.panel: gr.update(visible=True),
+        view.progress: progress_html(done, total),
+        view.stage: stage_html(
+            result,
+            item_path=files.item,
+            explanation_path=files.explanations.__getitem__,
+            neighbour_pictures=lambda i: files.neighbours[i] if i < len(files.neighbours) else [],
+            **_colormap(colormap),
+        ),
+        view.submit: gr.update(value=submit_label(texts)),
+        view.consent: gr.update(visible=False),
+        view.intro: gr.update(visible=False),
+        view.intro_open: gr.update(
+            visible=link and ctx.config.instructions is not None, value=texts["instructions_open"]
+        ),
+    }
+    if result.get("pending"):  # no assignment in the state: nothing can be answered until it is shown
+        waiting = {**_kept(state), "study": study, "pending": True}
+        return view.out({**base, **hidden_questions(view), view.state: waiting,
+                         view.cant_tell: gr.update(value=False, visible=False),
+                         view.message: gr.update(value=PREPARING), view.poll: gr.Timer(active=True)})
+    intro_open = link and ctx.config.instructions is not None
+    new_state = {
+        **_kept(state),
+        "study": study,
+        "mode": "item",
+        "assignment_id": result["assignment_id"],
+        # One key per shown item: a double Enter stores one judgement, not two.
+        "key": f"ui-{result['assignment_id']}-{uuid.uuid4().hex}",
+        "shown_at": time.monotonic(),
+        "keys": [q["key"] for q in result["questions"]],
+        "labels": {q["key"]: q["label"] for q in result["questions"]},
+        "shell": screen_shell(result["questions"], texts, intro_open=intro_open),
+    }
+    if state.get("shell") == new_state["shell"] and state.get("mode") == "item":
+        # The next item of the screen on show (same questions, same buttons): new values only.
+        return view.lean_out(texts, {
+            view.state: new_state,
+            view.progress: base[view.progress],
+            view.stage: base[view.stage],
+            **cleared_answers(view),
+            view.message: message,
+        })
+    asked = {q["key"] for q in result["questions"]}
+    return view.out({**base, **question_updates(view, result["questions"]), view.state: new_state,
+                     view.cant_tell: gr.update(value=False, visible=CANT_TELL in asked),
+                     view.message: gr.update(value=message), view.poll: gr.Timer(active=False)})
+
+
+def _colormap(colormap: str | None) -> dict:
+    return {"colormap": colormap} if colormap else {}
+
+
+def _kept(state: dict) -> dict:
+    """What every screen's state carries on: the token and the link-mode flags."""
+    return {k: state[k] for k in ("token", "link", "intro_seen") if k in state}
+
+
+def _done(view: RaterView, state: dict, result: Finished) -> list:
+    finished = {"token": state.get("token"), "study": state.get("study"), "finished": True}
+    html = done_html(result.completion_code, result.done, result.total)
+    return view.out(notice_screen(view, "", "", body_html=html, state=finished))
+
+
+def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -> list:
+    mode = state.get("mode")
+    if mode in ui_steps.STEP_MODES:
+        try:
+            principal = auth.authenticate(services.settings, state.get("token"))
+            screen = ui_steps.on_step_submit(services, view, state, principal, values)
+        except PlatformError as exc:
+            return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
+        return screen if screen is not None else show_next(services, view, state, principal=principal)
+    if not state.get("assignment_id"):
+        return show_next(services, view, state) if state.get("token") else notice_only(view, *WELCOME)
+    try:
+        principal = auth.authenticate(services.settings, state.get("token"))
+        elapsed_ms = round((time.monotonic() - state.get("shown_at", time.monotonic())) * 1000.0, 1)
+        services.submit(
+            principal,
+            assignment_id=state["assignment_id"],
+            answers=answers_from(state, values),
+            idempotency_key=state["key"],
+            client_elapsed_ms=elapsed_ms,
+        )
+    except InvalidAnswer as exc:
+        return view.out({view.message: gr.update(value=ui_steps.invalid_text(state, exc))})
+    except NotAnswerable as exc:  # closed study, released item, finished rater: show where they stand
+        return show_next(services, view, state, message=f"**Not saved:** {exc.message}", principal=principal)
+    except PlatformError as exc:
+        return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
+    return show_next(services, view, state, principal=principal)
