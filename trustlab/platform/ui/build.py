@@ -26,7 +26,7 @@ from trustlab.platform.ui.staff.curator import build_curator_tab
 from trustlab.platform.ui.staff.researcher import build_researcher_tab
 from trustlab.platform.ui.staff.signin import do_logout
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parents[1] / "static"
 
 
 def build_ui(services: Services) -> gr.Blocks:
