@@ -33,5 +33,8 @@ test: $(STAMP) browser
 test-fast: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Style (ruff) and the architecture contracts (lint-imports: layers, where sqlalchemy and gradio may be
+# imported, no cycles; see ARCHITECTURE.md). Both run offline.
 lint: $(STAMP)
-	$(BIN)/ruff check trustlab tests benchmarks
+	$(BIN)/ruff check trustlab tests benchmarks scripts
+	$(BIN)/lint-imports

@@ -15,7 +15,7 @@ Every comparison runs its contenders interleaved (one of each per round, ``--rep
 default, after one warm-up call each) and prints median [min-max] times and the per-round ratio as
 median [min-max]: on a shared machine a single best-of-N is not a figure.
 
-Demo (the issue's "done when")::
+Demo (the watermark shortcut, and whether the explanations show it)::
 
     python benchmarks/bench_explain.py --demo DIR [--demo-n 1200] [--epochs 10] [--gallery PNG]
 

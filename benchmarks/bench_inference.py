@@ -1,5 +1,5 @@
-"""Old (pigeonhole product bootstrap) vs new (two-way cluster-robust, CR2, Satterthwaite t) inference
-on simulated within-subject studies, as in issue 12: 30 raters x 40 items, each rater sees every item
+"""The pigeonhole product bootstrap (the baseline) vs the two-way cluster-robust inference (CR2,
+Satterthwaite t) on simulated within-subject studies: 30 raters x 40 items, each rater sees every item
 once, two conditions alternating, P(verdict right) = 0.7 + N(0, 0.05) per rater + N(0, 0.15) per item,
 30% model errors. Null studies give the true SD of each contrast, the mean SE, their ratio and 95%
 coverage; studies with a planted effect on verification accuracy give each method's power.

@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -173,7 +174,8 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
+    """The command line: the steady-state run's options, then the launch burst's."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -202,16 +204,19 @@ def main() -> int:
     burst.add_argument("--think-s", type=float, nargs=2, default=(2.0, 5.0), metavar=("LOW", "HIGH"))
     burst.add_argument("--modes", default="rest,ui", help="rest, ui or rest,ui (REST is the baseline)")
     burst.add_argument("--join", choices=("invite", "link"), default="invite",
-                       help="single-use invites, or one public link with participant ids (issue 16)")
+                       help="single-use invites, or one public link with participant ids")
     burst.add_argument("--workers", type=int, default=1,
                        help="`trustlab serve` processes on one database; more than 1: behind nginx running "
                             "deploy/nginx.conf (/usr/sbin/nginx)")
-    args = parser.parse_args()
-    if args.burst:
-        return run_burst(args)
-    if args.compare_synchronous:
-        return compare_synchronous(args)
+    return parser.parse_args()
 
+
+def prepare_world(args: argparse.Namespace) -> tuple[Settings, str, list[str], Callable[[], None] | None]:
+    """A fresh home (and PostgreSQL schema when asked), the study, and one invite per rater plus one.
+
+    Returns the settings, the study's name, the invite tokens (the first is the baseline rater's) and
+    the function that drops the throwaway schema (None on SQLite).
+    """
     from trustlab.platform.accounts.auth import create_invites
 
     home = Path(tempfile.mkdtemp(prefix="trustlab-bench-serve-"))
@@ -220,24 +225,42 @@ def main() -> int:
     t0 = time.monotonic()
     study = build_study(settings, raters=args.raters + 1, items_per_rater=args.items)
     links = create_invites(settings, study=study, n=args.raters + 1, simulated=True)
-    invites = [link.token for link in links]
     print(
         f"setup: {time.monotonic() - t0:.1f} s, home {home}, db {'postgresql' if args.db_url else 'sqlite'}"
     )
+    return settings, study, [link.token for link in links], drop_schema
+
+
+def load_server(
+    server: Server, study: str, invites: list[str], args: argparse.Namespace
+) -> tuple[Tally, Tally, float]:
+    """One rater alone (the baseline), then every other rater at once; with ``--crash`` the server is
+    killed halfway and restarted. Returns the baseline's tally, the load's tally and its wall time."""
+    baseline = Tally()
+    run_raters(server.url, invites[:1], study, baseline, 0.0)
+    tally = Tally()
+    killer = None
+    if args.crash:
+        expected = args.raters * args.items
+        killer = threading.Thread(target=_crash_midway, args=(server, tally, expected // 2))
+        killer.start()
+    wall = run_raters(server.url, invites[1:], study, tally, args.think_ms, args.ramp_s)
+    if killer is not None:
+        killer.join()
+    return baseline, tally, wall
+
+
+def main() -> int:
+    args = parse_args()
+    if args.burst:
+        return run_burst(args)
+    if args.compare_synchronous:
+        return compare_synchronous(args)
+    settings, study, invites, drop_schema = prepare_world(args)
     server = Server(settings)
     print(f"server answered {server.start():.1f} s after start")
     try:
-        baseline = Tally()
-        run_raters(server.url, invites[:1], study, baseline, 0.0)
-        tally = Tally()
-        expected = args.raters * args.items
-        killer = None
-        if args.crash:
-            killer = threading.Thread(target=_crash_midway, args=(server, tally, expected // 2))
-            killer.start()
-        wall = run_raters(server.url, invites[1:], study, tally, args.think_ms, args.ramp_s)
-        if killer is not None:
-            killer.join()
+        baseline, tally, wall = load_server(server, study, invites, args)
     finally:
         server.stop()
     try:

@@ -7,13 +7,14 @@ Speed (standalone, random data, no database)::
 prints images/s for a training step (forward + backward + AdamW step; AMP on CUDA) and for inference
 (no_grad forward) per architecture, with ratios against simple_cnn measured in the same run.
 
-Accuracy on the demo (issue 14)::
+Accuracy on the demo::
 
     python benchmarks/bench_train.py --demo DIR [--demo-n 1200 600] [--configs old 64px avg flips default]
         [--epochs 10] [--bias] [--threads N]
 
 generates the 4-class demo dataset of each size under DIR (unless already there), and per
-configuration (train's defaults, and each with one lever set back to its old value) ingests it into a
+configuration (train's defaults, and each with one lever set to an alternative: ``old`` sets them all)
+ingests it into a
 throw-away TRUSTLAB_HOME, trains simple_cnn and prints val and test accuracy with the training time.
 --bias generates the data with the watermark shortcut (val biased as train is, test not).
 """
@@ -128,11 +129,11 @@ class DemoConfig:
 
 # The choice behind the defaults, one lever at a time ("default" is train's defaults as they are).
 DEMO_CONFIGS = {
-    "old": DemoConfig("old defaults (64 px, avg pool, batch 32, lr 1e-3, flips)", img_size=64,
+    "old": DemoConfig("64 px, average pool, batch 32, lr 1e-3, flips", img_size=64,
                       pool="avg", batch_size=32, lr=1e-3, augment=OLD_AUGMENT),
     "64px": DemoConfig("64 px, else default", img_size=64),
     "avg": DemoConfig("average pool, else default", pool="avg"),
-    "flips": DemoConfig("old augmentation (flips), else default", augment=OLD_AUGMENT),
+    "flips": DemoConfig("flips as augmentation, else default", augment=OLD_AUGMENT),
     "geometric": DemoConfig("5 deg rotations, 0.9 crops, else default",
                             augment="rotation_deg=5,crop_scale=0.9"),
     "batch32": DemoConfig("batch 32, lr 1e-3, else default", batch_size=32, lr=1e-3),

@@ -1,4 +1,4 @@
-"""The pigeonhole product bootstrap trustlab used before issue 12, kept only as the baseline that
+"""The pigeonhole product bootstrap, kept only as the baseline that
 ``bench_inference.py`` measures the two-way cluster-robust inference against (its intervals are about
 1.9x too wide: it counts the rater x item term about three times). Not part of the package.
 

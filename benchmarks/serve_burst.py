@@ -92,7 +92,7 @@ def link_params(study: str, i: int) -> dict[str, str]:
 
 
 def rest_join(client: httpx.Client, study: str, join: dict[str, str]) -> httpx.Response:
-    """Today's invite (``{"invite": token}``) or the public link's join (issue 16)."""
+    """A single-use invite (``{"invite": token}``) or the public link's join of a link study."""
     if "invite" in join:
         return client.post("/api/v1/invites/accept", json={"invite": join["invite"]})
     body = {"pid": join["PROLIFIC_PID"], "params": {k: v for k, v in join.items() if k != "study"},

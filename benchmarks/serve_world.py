@@ -42,82 +42,86 @@ def _store(folder: Path, data: bytes) -> str:
     return rel
 
 
-def build_study(settings: Settings, *, raters: int, items_per_rater: int, link: bool = False) -> str:
-    """Dataset, predictions, precomputed explanations and an open study; returns the study name.
-    ``link``: a public-link study (Prolific parameters, room for ``raters`` participants) instead of
-    one with single-use invites."""
-    from trustlab.studies.design.create import create_study, open_study
-
-    # Spare room so that late arrivals still get full lists under the raters_per_item cap.
-    n_items = math.ceil(raters * items_per_rater * ITEM_MARGIN / RATERS_PER_ITEM)
-    rng = np.random.default_rng(0)
-    settings.ensure_dirs()
-    with unit_of_work(settings) as s:
-        dataset = get_or_create_dataset(s, name="bench")
-        ensure_labels(s, dataset_id=dataset.id, names=CLASSES)
-        rows = []
-        for k in range(n_items):
-            data = _png(rng)
-            rel = _store(settings.images_dir, data)
-            label = CLASSES[k % len(CLASSES)]
-            rows.append(
-                Item(
-                    dataset_id=dataset.id,
-                    path=rel,
-                    source_path=rel,
-                    sha256=rel[3:67],
-                    width=IMAGE_PX,
-                    height=IMAGE_PX,
-                    split="test",
-                    original_label=label,
-                    current_label=label,
-                )
+def _add_items(s, settings: Settings, rng: np.random.Generator, dataset_id: int, n_items: int) -> list[Item]:
+    """``n_items`` random PNGs in the test split, labels cycling through the classes."""
+    rows = []
+    for k in range(n_items):
+        rel = _store(settings.images_dir, _png(rng))
+        label = CLASSES[k % len(CLASSES)]
+        rows.append(
+            Item(
+                dataset_id=dataset_id,
+                path=rel,
+                source_path=rel,
+                sha256=rel[3:67],
+                width=IMAGE_PX,
+                height=IMAGE_PX,
+                split="test",
+                original_label=label,
+                current_label=label,
             )
-        add_items(s, items=rows)
-        model = ModelVersion(
-            name="bench-cnn",
-            dataset_id=dataset.id,
-            arch="simple_cnn",
-            checkpoint_path="none",
-            checkpoint_sha256="0" * 64,
-            class_names=list(CLASSES),
-            img_size=IMAGE_PX,
         )
-        s.add(model)
+    add_items(s, items=rows)
+    return rows
+
+
+def _add_model(s, dataset_id: int) -> ModelVersion:
+    """A model version without a checkpoint: the benchmark never runs it."""
+    model = ModelVersion(
+        name="bench-cnn",
+        dataset_id=dataset_id,
+        arch="simple_cnn",
+        checkpoint_path="none",
+        checkpoint_sha256="0" * 64,
+        class_names=list(CLASSES),
+        img_size=IMAGE_PX,
+    )
+    s.add(model)
+    s.flush()
+    return model
+
+
+def _add_predictions(
+    s, settings: Settings, rng: np.random.Generator, model: ModelVersion, rows: list[Item]
+) -> None:
+    """Per item: a holdout prediction (wrong at MODEL_ERROR_RATE) with a Grad-CAM and a twin strip, so
+    the server never computes an explanation while it is measured."""
+    for k, item in enumerate(rows):
+        wrong = rng.random() < MODEL_ERROR_RATE
+        label = CLASSES[(k + 1) % len(CLASSES)] if wrong else item.current_label
+        probs = [0.1] * len(CLASSES)
+        probs[CLASSES.index(label)] = 0.7
+        pred = Prediction(
+            model_version_id=model.id,
+            item_id=item.id,
+            kind="holdout",
+            probabilities=probs,
+            predicted_label=label,
+            confidence=0.7,
+        )
+        s.add(pred)
         s.flush()
-        for k, item in enumerate(rows):
-            wrong = rng.random() < MODEL_ERROR_RATE
-            label = CLASSES[(k + 1) % len(CLASSES)] if wrong else item.current_label
-            probs = [0.1] * len(CLASSES)
-            probs[CLASSES.index(label)] = 0.7
-            pred = Prediction(
-                model_version_id=model.id,
-                item_id=item.id,
-                kind="holdout",
-                probabilities=probs,
-                predicted_label=label,
-                confidence=0.7,
+        s.add(
+            Explanation(
+                prediction_id=pred.id,
+                method="gradcam",
+                params_key="bench",
+                overlay_path=_store(settings.artifacts_dir, _png(rng)),
             )
-            s.add(pred)
-            s.flush()
-            s.add(
-                Explanation(
-                    prediction_id=pred.id,
-                    method="gradcam",
-                    params_key="bench",
-                    overlay_path=_store(settings.artifacts_dir, _png(rng)),
-                )
+        )
+        s.add(
+            Explanation(
+                prediction_id=pred.id,
+                method="twin",
+                params_key="bench",
+                overlay_path=_store(settings.artifacts_dir, _png(rng, width=4 * IMAGE_PX)),
+                neighbours=[{"item_id": rows[0].id, "similarity": 0.9, "label": CLASSES[0]}],
             )
-            s.add(
-                Explanation(
-                    prediction_id=pred.id,
-                    method="twin",
-                    params_key="bench",
-                    overlay_path=_store(settings.artifacts_dir, _png(rng, width=4 * IMAGE_PX)),
-                    neighbours=[{"item_id": rows[0].id, "similarity": 0.9, "label": CLASSES[0]}],
-                )
-            )
-        s.commit()
+        )
+
+
+def _study_config(*, n_items: int, raters: int, items_per_rater: int, link: bool) -> dict:
+    """The study YAML as a dict; ``link`` makes it a link study with room for ``raters`` participants."""
     config = {
         "name": "bench",
         "dataset": "bench",
@@ -136,6 +140,27 @@ def build_study(settings: Settings, *, raters: int, items_per_rater: int, link: 
     }
     if link:
         config["recruitment"] = {"mode": "link", "platform": "prolific", "max_participants": raters}
+    return config
+
+
+def build_study(settings: Settings, *, raters: int, items_per_rater: int, link: bool = False) -> str:
+    """Dataset, predictions, precomputed explanations and an open study; returns the study name.
+    ``link``: a public-link study (Prolific parameters, room for ``raters`` participants) instead of
+    one with single-use invites."""
+    from trustlab.studies.design.create import create_study, open_study
+
+    # Spare room so that late arrivals still get full lists under the raters_per_item cap.
+    n_items = math.ceil(raters * items_per_rater * ITEM_MARGIN / RATERS_PER_ITEM)
+    rng = np.random.default_rng(0)
+    settings.ensure_dirs()
+    with unit_of_work(settings) as s:
+        dataset = get_or_create_dataset(s, name="bench")
+        ensure_labels(s, dataset_id=dataset.id, names=CLASSES)
+        rows = _add_items(s, settings, rng, dataset.id, n_items)
+        model = _add_model(s, dataset.id)
+        _add_predictions(s, settings, rng, model, rows)
+        s.commit()
+    config = _study_config(n_items=n_items, raters=raters, items_per_rater=items_per_rater, link=link)
     create_study(settings, config, allow_unbalanced=True)  # sized for load, not for balance
     open_study(settings, "bench")
     return "bench"

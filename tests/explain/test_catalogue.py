@@ -13,7 +13,7 @@ from trustlab.explain.base import EXPLAINERS, Explainer, ExplainError, get_expla
 from trustlab.explanation_methods import DISPLAYS, FAMILIES, METHOD_NAMES, METHODS, method_spec, names_where
 from trustlab.models.arch import build_model
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "explanation-methods.md"
 
 
 def test_every_catalogue_method_has_an_explainer_and_every_explainer_is_catalogued():

@@ -26,7 +26,7 @@ from trustlab.db.schema import Assignment, Rater
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CHROMIUM = "/usr/bin/chromium"
 TEMPLATE = Path(__file__).parents[2] / "deploy" / "nginx.conf"
-README = Path(__file__).parents[2] / "README.md"
+README = Path(__file__).parents[2] / "docs" / "deployment.md"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 30_000

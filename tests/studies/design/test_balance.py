@@ -171,7 +171,7 @@ def test_the_readme_example_study_validates_and_balances():
 
     from trustlab.studies.design.balance import problems
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "docs" / "studies.md").read_text(encoding="utf-8")
     block = next(b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "name: demo-trust" in b)
     config = load_study_config(yaml.safe_load(block))
     assert problems(config) == []
