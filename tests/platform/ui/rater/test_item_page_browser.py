@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.platform_world import CLASSES, build_world, study_config
-from tests.helpers.recruit_world import add_link_study, link_config
-from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, SCREENSHOT_DIR, TIMEOUT_MS, pytestmark  # noqa: F401
-from tests.platform.ui.test_layout_browser import (
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
     LAPTOP,
+    LAUNCH_ARGS,
     PHONE,
+    SCREENSHOT_DIR,
+    TIMEOUT_MS,
     inside_viewport,
     no_horizontal_scroll,
     wait_item,
 )
+from tests.helpers.platform_world import CLASSES, build_world, study_config
+from tests.helpers.recruit_world import add_link_study, link_config
+from tests.helpers.serve_workers import serving
 from trustlab.explanation_methods import METHODS
 
 SIX_TASKS = ["verify", "true_label", "trust", "helpfulness", "confidence", "comment"]
@@ -26,6 +30,8 @@ SIX_TASKS = ["verify", "true_label", "trust", "helpfulness", "confidence", "comm
 ANSWER_KEYS = ("y", "1", "4", "4", "4")
 MIN_NEIGHBOUR_PX = 150
 MIN_CAPTION_PX = 13
+
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers.browser import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from tests.helpers.platform_world import CLASSES, build_world, study_config
 from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from trustlab.platform.ui.render import BLIND_GALLERY_HINT, BLIND_HINT
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
-        reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 METHOD_WORDS = ("grad-cam", "gradcam", "twin", "similar training", "heatmap", "warm colours")
 
