@@ -22,7 +22,9 @@ from trustlab.platform.accounts import auth
 from trustlab.platform.errors import NotAuthenticated, PlatformError
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater import entry as ui_entry
-from trustlab.platform.ui.rater.page import WELCOME, RaterView, _notice_only, show_next
+from trustlab.platform.ui.rater.page import WELCOME, RaterView, show_next
+from trustlab.platform.ui.rater.state import RaterState
+from trustlab.platform.ui.view import notice_only
 from trustlab.studies.config.recruitment import PLATFORM_PARAMS
 
 # The localStorage key and the (public) BrowserState key: fixed, so that every worker and every
@@ -134,27 +136,27 @@ def sign_in(services: Services, view: RaterView, stored: dict | None, request: g
     token = stored.get("token") if _valid(services, stored.get("token")) else None
     if invite and token and stored.get("invite") != invite_marker(invite):
         asked = {"invite": invite, "pid": pid}
-        notice = _notice_only(view, SWITCH_TITLE, SWITCH_TEXT)
+        notice = notice_only(view, SWITCH_TITLE, SWITCH_TEXT)
         return [stored, *notice, *access_updates(signed_in=True, pending=asked)]
     if invite and token is None:
         try:
             accepted = auth.accept_invite(services.settings, invite=invite, pid=pid)
         except PlatformError as exc:
-            notice = _notice_only(view, "This link does not work", exc.message)
+            notice = notice_only(view, "This link does not work", exc.message)
             return [stored, *notice, *access_updates(signed_in=False)]
         token = accepted.token
         stored = {"token": token, "invite": invite_marker(invite)}
     if token is None:
-        return [stored, *_notice_only(view, *WELCOME), *access_updates(signed_in=False)]
-    return [stored, *show_next(services, view, {"token": token}), *access_updates(signed_in=True)]
+        return [stored, *notice_only(view, *WELCOME), *access_updates(signed_in=False)]
+    return [stored, *show_next(services, view, RaterState(token=token)), *access_updates(signed_in=True)]
 
 
 def keep_current(services: Services, view: RaterView, stored: dict | None) -> list:
     """"Keep my current study": forget the other invite and carry on with the stored token."""
     token = (stored or {}).get("token")
     if not _valid(services, token):
-        return [{}, *_notice_only(view, *WELCOME), *access_updates(signed_in=False)]
-    return [stored, *show_next(services, view, {"token": token}), *access_updates(signed_in=True)]
+        return [{}, *notice_only(view, *WELCOME), *access_updates(signed_in=False)]
+    return [stored, *show_next(services, view, RaterState(token=token)), *access_updates(signed_in=True)]
 
 
 def switch_invite(services: Services, view: RaterView, stored: dict | None, pending: dict | None) -> list:
@@ -166,23 +168,24 @@ def switch_invite(services: Services, view: RaterView, stored: dict | None, pend
         accepted = auth.accept_invite(services.settings, invite=invite, pid=pending.get("pid"))
     except PlatformError as exc:
         signed_in = _valid(services, (stored or {}).get("token"))
-        notice = _notice_only(view, "This link does not work", exc.message)
+        notice = notice_only(view, "This link does not work", exc.message)
         return [stored or {}, *notice, *access_updates(signed_in=signed_in)]
     old = (stored or {}).get("token")
     if old and old != accepted.token:
         auth.logout(services.settings, old)
     new = {"token": accepted.token, "invite": invite_marker(invite)}
-    return [new, *show_next(services, view, {"token": accepted.token}), *access_updates(signed_in=True)]
+    screen = show_next(services, view, RaterState(token=accepted.token))
+    return [new, *screen, *access_updates(signed_in=True)]
 
 
-def sign_out(services: Services, view: RaterView, stored: dict | None, state: dict | None) -> list:
+def sign_out(services: Services, view: RaterView, stored: dict | None, state: RaterState) -> list:
     """Revoke the rater's token(s) on the server and empty the browser's stored value."""
-    for token in {(stored or {}).get("token"), (state or {}).get("token")}:
+    for token in {(stored or {}).get("token"), state.token}:
         auth.logout(services.settings, token)
-    if (state or {}).get("link"):
-        screen = ui_entry.signed_out_screen(services, view, state.get("study", ""))
+    if state.link:
+        screen = ui_entry.signed_out_screen(services, view, state.study)
     else:
-        screen = _notice_only(view, *SIGNED_OUT)
+        screen = notice_only(view, *SIGNED_OUT)
     return [{}, *screen, *access_updates(signed_in=False)]
 
 

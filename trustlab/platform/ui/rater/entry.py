@@ -17,6 +17,7 @@ stored value says so (``intro``: their rater id). After that the stored token re
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -26,6 +27,7 @@ from trustlab.platform.errors import Conflict, NotAuthenticated, PlatformError
 from trustlab.platform.recruitment import join as recruit
 from trustlab.platform.recruitment import steps as recruit_steps
 from trustlab.platform.ui.rater.page import show_next
+from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.rater.steps import PLATFORM_NAMES
 from trustlab.platform.ui.render import done_link_html
 from trustlab.platform.ui.view import RaterView, notice_only, notice_screen
@@ -94,8 +96,8 @@ def _join(services: Any, view: RaterView, stored: dict, entry: recruit.StudyEntr
     return new_stored, intro_screen(view, texts, entry.instructions, state, first=True), True
 
 
-def _state(token: str, study: str) -> dict:
-    return {"token": token, "study": study, "link": True}
+def _state(token: str, study: str) -> RaterState:
+    return RaterState(token=token, study=study, link=True)
 
 
 def _principal_for(services: Any, token: str | None, study: str) -> auth.Principal | None:
@@ -122,7 +124,7 @@ def titled(title: str, text: str) -> str:
 
 def consent_screen(view: RaterView, entry: recruit.StudyEntry) -> list:
     texts = entry.texts
-    updates = notice_screen(view, "", "", state={"join": {"study": entry.study}})
+    updates = notice_screen(view, "", "", state=RaterState(consent_study=entry.study))
     updates.update({
         view.notice: gr.update(visible=False),
         view.consent: gr.update(visible=True),
@@ -133,9 +135,9 @@ def consent_screen(view: RaterView, entry: recruit.StudyEntry) -> list:
     return view.out(updates)
 
 
-def accept_consent(services: Any, view: RaterView, stored: dict, state: dict) -> Entry:
+def accept_consent(services: Any, view: RaterView, stored: dict, state: RaterState) -> Entry:
     """Agreed: join with the link this browser kept (the study on screen's)."""
-    study = ((state or {}).get("join") or {}).get("study", "")
+    study = state.consent_study
     if (stored.get("join") or {}).get("study") != study:  # another tab used or dropped the link
         return link_sign_in(services, view, stored, {"study": study})
     try:
@@ -145,9 +147,9 @@ def accept_consent(services: Any, view: RaterView, stored: dict, state: dict) ->
     return _join(services, view, stored, entry, consent=True)
 
 
-def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -> Entry:
+def decline_consent(services: Any, view: RaterView, stored: dict, state: RaterState) -> Entry:
     """Declined: nothing is stored about the person; the screen-out URL (when the study has one)."""
-    study = ((state or {}).get("join") or {}).get("study", "")
+    study = state.consent_study
     try:
         entry = recruit.study_entry(services, study=study)
         url = recruit.decline_consent(services, study=study)
@@ -166,11 +168,11 @@ def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -
     return stored, view.out(notice_screen(view, "", "", body_html=body)), False
 
 
-def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first: bool) -> list:
+def intro_screen(view: RaterView, texts: dict, text: str, state: RaterState, *, first: bool) -> list:
     """The instructions: before the first step (``first``: its button starts) or reopened."""
     return view.out({
         # Without the item screen's fingerprint: the next screen is drawn whole (ui_rater.show_next).
-        view.state: _without_shell(state, first=first),
+        view.state: replace(state, shell="", first_instructions=first or state.first_instructions),
         view.notice: gr.update(visible=False),
         view.panel: gr.update(visible=False),
         view.consent: gr.update(visible=False),
@@ -181,28 +183,23 @@ def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first:
     })
 
 
-def _without_shell(state: dict, *, first: bool) -> dict:
-    kept = {k: v for k, v in state.items() if k != "shell"}
-    return {**kept, "intro": "first"} if first else kept
-
-
-def open_instructions(services: Any, view: RaterView, state: dict) -> list:
+def open_instructions(services: Any, view: RaterView, state: RaterState) -> list:
     """Reopen the instructions from any screen (each opening is counted)."""
     try:
-        principal = auth.authenticate(services.settings, (state or {}).get("token"))
+        principal = auth.authenticate(services.settings, state.token)
         opened = recruit_steps.open_instructions(services, principal)
-        texts = recruit.study_entry(services, study=state.get("study", "")).texts
+        texts = recruit.study_entry(services, study=state.study).texts
     except PlatformError as exc:
         return view.out({view.message: gr.update(value=f"**{exc.message}**")})
     return intro_screen(view, texts, opened["text"] or "", state, first=False)
 
 
-def close_instructions(services: Any, view: RaterView, stored: dict, state: dict) -> tuple[dict, list]:
+def close_instructions(services: Any, view: RaterView, stored: dict, state: RaterState) -> tuple[dict, list]:
     """Back to the task: the first time (Start), the first step, and a reload no longer shows the
     instructions first; later, the screen as it was. Returns ``(stored, view outputs)``."""
-    state = dict(state or {})
-    if state.pop("intro", None) == "first":
-        return {k: v for k, v in stored.items() if k != "intro"}, show_next(services, view, state)
+    if state.first_instructions:
+        started = replace(state, first_instructions=False)
+        return {k: v for k, v in stored.items() if k != "intro"}, show_next(services, view, started)
     return stored, view.out({
         view.intro: gr.update(visible=False),
         view.panel: gr.update(visible=True),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 
 import gradio as gr
 
@@ -23,6 +24,7 @@ from trustlab.platform.errors import InvalidAnswer, PlatformError
 from trustlab.platform.recruitment.steps import is_participant
 from trustlab.platform.services.rater import Finished, NotAnswerable, Services
 from trustlab.platform.ui.rater import steps as ui_steps
+from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.platform.ui.view import (
     ANSWER_KEYS,
@@ -46,14 +48,12 @@ log = logging.getLogger(__name__)
 
 KEYS_TOGGLE_LABEL = "Single-key shortcuts (y, n, digits, c, t, ?)"
 PREPARING = "The explanation is being prepared… this page updates by itself in a moment."
-# Kept importable from here (older imports).
-_notice_only = notice_only
 __all__ = ["WELCOME", "RaterView", "build_rater_tab", "on_submit", "show_next"]
 
 
 def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
     """Create the rating components inside the current Blocks context and wire submit."""
-    state = gr.State({})
+    state = gr.State(RaterState())
     notice = gr.HTML(notice_html(*WELCOME), elem_id="tl-notice")
     with gr.Column(visible=False, elem_id="tl-consent") as consent:
         consent_text = gr.Markdown(elem_id="tl-consent-text")
@@ -119,7 +119,7 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
         intro_open=intro_open,
     )
     poll.tick(
-        lambda st: show_next(services, view, st) if st.get("pending") else unchanged(view),
+        lambda st: show_next(services, view, st) if st.pending else unchanged(view),
         inputs=[state],
         outputs=view.outputs,
         concurrency_limit=None,
@@ -137,7 +137,8 @@ def build_rater_tab(services: Services, stored: gr.BrowserState) -> RaterView:
 
 
 def show_next(
-    services: Services, view: RaterView, state: dict, message: str = "", *, principal: Principal | None = None
+    services: Services, view: RaterView, state: RaterState, message: str = "", *,
+    principal: Principal | None = None,
 ) -> list:
     """Fetch the rater's current screen and return every output's update (``principal``: the
     caller's, when it has just authenticated the state's token).
@@ -148,9 +149,9 @@ def show_next(
     assignment (nothing can be answered: the judgement is about the explanation); the poll timer
     fetches the item again every RETRY_AFTER_S seconds until every explanation is shown."""
     try:
-        principal = principal or auth.authenticate(services.settings, state.get("token"))
+        principal = principal or auth.authenticate(services.settings, state.token)
         ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
-        study = state.get("study") or (ctx.name if ctx is not None else "")
+        study = state.study or (ctx.name if ctx is not None else "")
         participant = None
         if ctx is not None and is_participant(ctx.config):
             step = ui_steps.current_step(services, principal)  # None: a rater who came by invite
@@ -161,7 +162,7 @@ def show_next(
     except PlatformError as exc:
         return notice_only(view, "Cannot continue", exc.message)
     texts = study_texts(ctx.config if ctx is not None else None)
-    link = bool(state.get("link"))  # a participant who came by the public link (not by invite)
+    link = state.link  # a participant who came by the public link (not by invite)
     if isinstance(result, Finished):
         if ctx is not None and is_participant(ctx.config):  # the completion screen (and redirect)
             screen = ui_steps.step_screen(services, view, state, principal, ctx)
@@ -189,24 +190,23 @@ def show_next(
         ),
     }
     if result.get("pending"):  # no assignment in the state: nothing can be answered until it is shown
-        waiting = {**_kept(state), "study": study, "pending": True}
+        waiting = replace(state.carried(), study=study, pending=True)
         return view.out({**base, **hidden_questions(view), view.state: waiting,
                          view.cant_tell: gr.update(value=False, visible=False),
                          view.message: gr.update(value=PREPARING), view.poll: gr.Timer(active=True)})
     intro_open = link and ctx.config.instructions is not None
-    new_state = {
-        **_kept(state),
-        "study": study,
-        "mode": "item",
-        "assignment_id": result["assignment_id"],
-        # One key per shown item: a double Enter stores one judgement, not two.
-        "key": f"ui-{result['assignment_id']}-{uuid.uuid4().hex}",
-        "shown_at": time.monotonic(),
-        "keys": [q["key"] for q in result["questions"]],
-        "labels": {q["key"]: q["label"] for q in result["questions"]},
-        "shell": screen_shell(result["questions"], texts, intro_open=intro_open),
-    }
-    if state.get("shell") == new_state["shell"] and state.get("mode") == "item":
+    new_state = replace(
+        state.carried(),
+        study=study,
+        mode="item",
+        assignment_id=result["assignment_id"],
+        idempotency_key=f"ui-{result['assignment_id']}-{uuid.uuid4().hex}",
+        shown_at=time.monotonic(),
+        question_keys=tuple(q["key"] for q in result["questions"]),
+        question_labels={q["key"]: q["label"] for q in result["questions"]},
+        shell=screen_shell(result["questions"], texts, intro_open=intro_open),
+    )
+    if state.shell == new_state.shell and state.mode == "item":
         # The next item of the screen on show (same questions, same buttons): new values only.
         return view.lean_out(texts, {
             view.state: new_state,
@@ -225,36 +225,31 @@ def _colormap(colormap: str | None) -> dict:
     return {"colormap": colormap} if colormap else {}
 
 
-def _kept(state: dict) -> dict:
-    """What every screen's state carries on: the token and the link-mode flags."""
-    return {k: state[k] for k in ("token", "link", "intro_seen") if k in state}
-
-
-def _done(view: RaterView, state: dict, result: Finished) -> list:
-    finished = {"token": state.get("token"), "study": state.get("study"), "finished": True}
+def _done(view: RaterView, state: RaterState, result: Finished) -> list:
+    finished = RaterState(token=state.token, study=state.study, finished=True)
     html = done_html(result.completion_code, result.done, result.total)
     return view.out(notice_screen(view, "", "", body_html=html, state=finished))
 
 
-def on_submit(services: Services, view: RaterView, state: dict, values: tuple) -> list:
-    mode = state.get("mode")
-    if mode in ui_steps.STEP_MODES:
+def on_submit(services: Services, view: RaterView, state: RaterState, values: tuple) -> list:
+    if state.mode in ui_steps.STEP_MODES:
         try:
-            principal = auth.authenticate(services.settings, state.get("token"))
+            principal = auth.authenticate(services.settings, state.token)
             screen = ui_steps.on_step_submit(services, view, state, principal, values)
         except PlatformError as exc:
             return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
         return screen if screen is not None else show_next(services, view, state, principal=principal)
-    if not state.get("assignment_id"):
-        return show_next(services, view, state) if state.get("token") else notice_only(view, *WELCOME)
+    if not state.assignment_id:
+        return show_next(services, view, state) if state.token else notice_only(view, *WELCOME)
     try:
-        principal = auth.authenticate(services.settings, state.get("token"))
-        elapsed_ms = round((time.monotonic() - state.get("shown_at", time.monotonic())) * 1000.0, 1)
+        principal = auth.authenticate(services.settings, state.token)
+        shown_at = state.shown_at if state.shown_at is not None else time.monotonic()
+        elapsed_ms = round((time.monotonic() - shown_at) * 1000.0, 1)
         services.submit(
             principal,
-            assignment_id=state["assignment_id"],
+            assignment_id=state.assignment_id,
             answers=answers_from(state, values),
-            idempotency_key=state["key"],
+            idempotency_key=state.idempotency_key,
             client_elapsed_ms=elapsed_ms,
         )
     except InvalidAnswer as exc:

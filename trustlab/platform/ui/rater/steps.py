@@ -11,6 +11,7 @@ screen, or None to go on.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from trustlab.platform.content.study_cache import StudyContext
 from trustlab.platform.errors import InvalidAnswer
 from trustlab.platform.recruitment import steps as recruit_steps
 from trustlab.platform.recruitment.join import NotAParticipant, Step
+from trustlab.platform.ui.rater.state import Mode, RaterState
 from trustlab.platform.ui.render import attention_html, done_link_html, progress_html, stage_html
 from trustlab.platform.ui.view import (
     SUBMIT_KEY_HINT,
@@ -32,7 +34,9 @@ from trustlab.platform.ui.view import (
     submit_label,
 )
 
-PRACTICE, ATTENTION, FEEDBACK = "practice", "attention", "feedback"
+PRACTICE: Mode = "practice"
+ATTENTION: Mode = "attention"
+FEEDBACK: Mode = "feedback"
 STEP_MODES = (PRACTICE, ATTENTION, FEEDBACK)
 PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "generic": "the study site"}
 
@@ -47,7 +51,7 @@ def current_step(services: Any, principal: Principal) -> Step | None:
 
 
 def step_screen(
-    services: Any, view: RaterView, state: dict, principal: Principal, ctx: StudyContext, *,
+    services: Any, view: RaterView, state: RaterState, principal: Principal, ctx: StudyContext, *,
     message: str = "", step: Step | None = None,
 ) -> list | None:
     """The participant's current step (``step``: as the caller just found it) as outputs (None: show
@@ -56,7 +60,7 @@ def step_screen(
     if step is None:
         return None
     texts = study_texts(ctx.config)
-    kept = {"token": state.get("token"), "study": ctx.name, "link": True, "intro_seen": True}
+    kept = RaterState(token=state.token, study=ctx.name, link=True, intro_seen=True)
     if step.kind == "item":
         return None
     if step.kind == PRACTICE:
@@ -82,15 +86,15 @@ def _panel(view: RaterView, ctx: StudyContext, step: Step, texts: dict, stage: s
     }
 
 
-def _question_state(kept: dict, mode: str, index: int, questions: list[dict]) -> dict:
-    return {
-        **kept,
-        "mode": mode,
-        "index": index,
-        "keys": [q["key"] for q in questions],
-        "labels": {q["key"]: q["label"] for q in questions},
-        "questions": questions,
-    }
+def _question_state(kept: RaterState, mode: Mode, index: int, questions: list[dict]) -> RaterState:
+    return replace(
+        kept,
+        mode=mode,
+        step_index=index,
+        question_keys=tuple(q["key"] for q in questions),
+        question_labels={q["key"]: q["label"] for q in questions},
+        questions=tuple(questions),
+    )
 
 
 def _practice(services, view, principal, ctx, step: Step, texts, kept, message) -> list:
@@ -136,9 +140,9 @@ def _attention(services, view, principal, ctx, step: Step, texts, kept, message)
     })
 
 
-def _ending(view: RaterView, ctx: StudyContext, step: Step, texts: dict, kept: dict) -> dict[Any, Any]:
+def _ending(view: RaterView, ctx: StudyContext, step: Step, texts: dict, kept: RaterState) -> dict[Any, Any]:
     platform = PLATFORM_NAMES.get(ctx.config.recruitment.platform, PLATFORM_NAMES["generic"])
-    state = {**kept, "finished": True}
+    state = replace(kept, finished=True)
     if step.kind == "finished":
         body = done_link_html(
             texts["finished_title"],
@@ -169,17 +173,17 @@ def _ending(view: RaterView, ctx: StudyContext, step: Step, texts: dict, kept: d
     return notice_screen(view, title, text, body_html=body, state=state)
 
 
-def invalid_text(state: dict, exc: InvalidAnswer) -> str:
-    label = (state.get("labels") or {}).get(exc.field, exc.field)
+def invalid_text(state: RaterState, exc: InvalidAnswer) -> str:
+    label = state.question_labels.get(exc.field, exc.field)
     return f"**Please answer:** {label}" if "required" in exc.message else f"**{label}:** {exc.message}"
 
 
 def on_step_submit(
-    services: Any, view: RaterView, state: dict, principal: Principal, values: tuple
+    services: Any, view: RaterView, state: RaterState, principal: Principal, values: tuple
 ) -> list | None:
     """Store the practice / attention answer on screen. A practice answer shows its feedback (the
     right answer) and waits for Continue; everything else goes on (None)."""
-    mode, index = state.get("mode"), int(state.get("index") or 0)
+    mode, index = state.mode, state.step_index
     if mode == FEEDBACK:
         return None
     answers = answers_from(state, values)
@@ -194,7 +198,7 @@ def on_step_submit(
     text = ("✔ " if feedback["correct"] else "✘ ") + html.escape(feedback["feedback"])
     verdict = "tl-right" if feedback["correct"] else "tl-wrong"
     return view.out({
-        view.state: {**state, "mode": FEEDBACK},
+        view.state: replace(state, mode=FEEDBACK),
         view.message: gr.update(value=f'<div class="tl-feedback {verdict}">{text}</div>'),
         view.submit: gr.update(value=study_texts(ctx.config)["practice_next"] + SUBMIT_KEY_HINT),
     })
