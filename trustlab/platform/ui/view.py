@@ -47,7 +47,7 @@ class RaterView:
     submit: gr.Button
     # Ticks while an explanation is being computed: the item is fetched again until every one is shown.
     poll: gr.Timer
-    # A link-mode study's consent and instructions (issue 16); the instructions reopen from every screen.
+    # A link study's consent and instructions; the instructions reopen from every screen.
     consent: gr.Column
     consent_text: gr.Markdown
     consent_accept: gr.Button

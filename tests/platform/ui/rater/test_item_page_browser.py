@@ -1,6 +1,6 @@
-"""The rater's item page at a laptop's 1366 x 768 and a phone's 390 x 844 (issue 23), in real headless
-Chromium: twins are three neighbour pictures of at least 150 px with captions in readable type and the
-catalogue's description, all on screen with Submit; a link-mode study's practice feedback, its Continue
+"""The rater's item page at a laptop's 1366 x 768 and a phone's 390 x 844, in real headless Chromium:
+twins are three neighbour pictures of at least 150 px with captions in readable type and the
+catalogue's description, all on screen with Submit; a link study's practice feedback, its Continue
 and Submit stay above the fold with six questions, a comment field and the Instructions button; on a
 phone each new screen starts at the top."""
 
@@ -47,8 +47,8 @@ def item_server(sqlite_settings):
         study_config("combo", conditions=["gradcam+twin"], n=6, per_rater=2, blind=False, tasks=SIX_TASKS),
         world.alpha_items,
     )
-    crowd = link_config("crowd", practice={"n": 1}, tasks=SIX_TASKS, conditions=["gradcam", "twin"])
-    add_link_study(world, crowd)
+    link_study = link_config("crowd", practice={"n": 1}, tasks=SIX_TASKS, conditions=["gradcam", "twin"])
+    add_link_study(world, link_study)
     with serving(create_app(sqlite_settings)) as url:
         yield world, url
 

@@ -1,4 +1,4 @@
-"""The rating page while an explanation is computed, in real headless Chromium (issue 13, Medium 7):
+"""The rating page while an explanation is computed, in real headless Chromium:
 it says so, offers no questions (the judgement is about the explanation), refreshes itself, and takes
 the answer once the picture is shown."""
 

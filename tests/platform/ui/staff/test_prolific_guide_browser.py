@@ -1,6 +1,6 @@
-"""The README's "Running on Prolific / MTurk" guide, walked in real headless Chromium (issue 23): `study
-create` (a crowd-trust YAML with consent.md and instructions.md beside it, on the small world the
-recruit tests use) -> `study open` -> `study link` -> the printed link opened as is (refused: it still
+"""The README's "Running on Prolific / MTurk" guide, walked in real headless Chromium: `study create`
+(a crowd-trust YAML with consent.md and instructions.md beside it, on the small world the recruitment
+tests use) -> `study open` -> `study link` -> the printed link opened as is (refused: it still
 holds Prolific's placeholders) -> a participant opens it with Prolific's parameters -> consent ->
 instructions -> practice -> items with an attention check -> the completion redirect with the code ->
 `study participants` lists them as completed. At every step a reload (at consent also Back then
@@ -213,7 +213,7 @@ def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
 
 
 def test_an_invite_into_a_link_study_is_refused_by_the_cli_and_the_page(guide):
-    """Issue 23 item 6: an invite skipped consent, instructions and practice. `study invite` refuses
+    """An invite would skip consent, instructions and practice, so `study invite` refuses a link study
     with the command to use instead; an invite made before that creates no rater in the browser."""
     from playwright.sync_api import sync_playwright
 

@@ -1,5 +1,5 @@
-"""The researcher and curator tabs at 1366x768 in headless Chromium (issue 23, items 9 and 10): the
-analysis and report once a study is unblinded, one-click downloads, looks recorded as blinding says,
+"""The researcher and curator tabs at 1366x768 in headless Chromium: the analysis and report
+once a study is unblinded, one-click downloads, looks recorded as outcome blinding says,
 Enter signs in, undo of a reject, a live count, the decision buttons in view."""
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def test_running_study_blinded_then_each_look_recorded_and_worded_for_the_tab(li
             assert looks(world)[-1] == ("export", "rita") and len(looks(world)) == 3
             assert CLI_FLAG not in tab_text(page)
             assert page.is_disabled("#tl-res-participants-export")  # alpha recruits by invite
-            # A link-mode study's participants list: one click too (blinding does not withhold it).
+            # A link study's participants list: one click too (outcome blinding does not withhold it).
             page.click("#tl-res-study input")
             page.click("[role=option][aria-label='crowd']")
             page.wait_for_selector("#tl-res-summary :text('crowd')", timeout=TIMEOUT_MS)

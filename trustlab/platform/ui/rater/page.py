@@ -1,11 +1,11 @@
-"""The rating screen (Gradio): one item at a time, keyboard answers, completion code; for a link-mode
-study's participants also the practice items, attention checks and endings (``ui_steps``), and the
-consent and instructions of the public link (``ui_entry``).
+"""The rating screen (Gradio): one item at a time, keyboard answers, completion code; for a link
+study's participants also the practice items, attention checks and endings (``ui.rater.steps``), and
+the consent and instructions of the public study link (``ui.rater.entry``).
 
-Per-rater state lives in the database; the page holds only the bearer token (per-tab gr.State, and
-the browser's localStorage through gr.BrowserState so a reload resumes: see ui_rater_access, which
-also signs raters in from their invite and out again), and handlers open one short session per call
-through Services.
+Per-rater progress lives in the database; the page holds the bearer token and what is on screen (a
+per-tab ``RaterState``, ``ui.rater.state``) and the browser keeps the token in localStorage through
+gr.BrowserState so that a reload resumes (``ui.rater.access``, which also signs raters in from their
+invite and out again). Handlers open one short session per call through Services.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from trustlab.platform.content.study_cache import StudyContext
 from trustlab.platform.errors import InvalidAnswer, PlatformError
 from trustlab.platform.recruitment.steps import is_participant
 from trustlab.platform.services.rater import Finished, NotAnswerable, ScreenFiles, Services
-from trustlab.platform.ui.rater import steps as ui_steps
+from trustlab.platform.ui.rater import steps as participant_screens
 from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.platform.ui.view import (
@@ -171,9 +171,11 @@ def show_next(
         study = state.study or (ctx.name if ctx is not None else "")
         participant = None
         if ctx is not None and is_participant(ctx.config):
-            step = ui_steps.current_step(services, principal)  # None: a rater who came by invite
+            step = participant_screens.current_step(services, principal)  # None: a rater who came by invite
             if step is not None and step.kind != "item":
-                return ui_steps.step_screen(services, view, state, principal, ctx, message=message, step=step)
+                return participant_screens.step_screen(
+                    services, view, state, principal, ctx, message=message, step=step
+                )
             participant = step is not None
         result, files = services.next_screen(principal, study=study, participant=participant)
     except PlatformError as exc:
@@ -221,7 +223,7 @@ def _finished_screen(services: Services, view: RaterView, state: RaterState, pri
                      ctx: StudyContext | None, result: Finished) -> list:
     """No item left: a participant's ending (completion code and redirect), else the completion code."""
     if ctx is not None and is_participant(ctx.config):
-        screen = ui_steps.step_screen(services, view, state, principal, ctx)
+        screen = participant_screens.step_screen(services, view, state, principal, ctx)
         if screen is not None:
             return screen
     return _done(view, state, result)
@@ -286,10 +288,10 @@ def _done(view: RaterView, state: RaterState, result: Finished) -> list:
 
 
 def on_submit(services: Services, view: RaterView, state: RaterState, values: tuple) -> list:
-    if state.mode in ui_steps.STEP_MODES:
+    if state.mode in participant_screens.STEP_MODES:
         try:
             principal = auth.authenticate(services.settings, state.token)
-            screen = ui_steps.on_step_submit(services, view, state, principal, values)
+            screen = participant_screens.on_step_submit(services, view, state, principal, values)
         except PlatformError as exc:
             return view.out({view.message: gr.update(value=f"**Not saved:** {exc.message}")})
         return screen if screen is not None else show_next(services, view, state, principal=principal)
@@ -307,7 +309,7 @@ def on_submit(services: Services, view: RaterView, state: RaterState, values: tu
             client_elapsed_ms=elapsed_ms,
         )
     except InvalidAnswer as exc:
-        return view.out({view.message: gr.update(value=ui_steps.invalid_text(state, exc))})
+        return view.out({view.message: gr.update(value=participant_screens.invalid_text(state, exc))})
     except NotAnswerable as exc:  # closed study, released item, finished rater: show where they stand
         return show_next(services, view, state, message=f"**Not saved:** {exc.message}", principal=principal)
     except PlatformError as exc:

@@ -1,7 +1,7 @@
-"""The screens of a link-mode participant between items (issue 16): practice items with feedback that
-shows the right answer, attention checks, and the endings (completion code and redirect, screen-out,
-timed out, returned). They reuse the rating panel (the same question widgets and keys); the rules and
-storage are ``recruit_steps``'.
+"""The screens of a link study's participant between items: practice items with feedback that shows
+the right answer, attention checks, and the endings (completion code and redirect, screen-out, timed
+out, returned). They reuse the rating panel (the same question widgets and keys); the rules and
+storage are ``platform.recruitment.steps``'.
 
 ``step_screen`` returns the outputs for what the participant should see now, or None when that is the
 next regular item; ``on_step_submit`` stores a practice or attention answer and returns the feedback
@@ -20,7 +20,7 @@ import gradio as gr
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.study_cache import StudyContext
 from trustlab.platform.errors import InvalidAnswer
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.recruitment.join import NotAParticipant, Step
 from trustlab.platform.ui.rater.state import Mode, RaterState
 from trustlab.platform.ui.render import attention_html, done_link_html, progress_html, stage_html
@@ -42,10 +42,10 @@ PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "generic": "the stud
 
 
 def current_step(services: Any, principal: Principal) -> Step | None:
-    """The participant's current step (``recruit_steps.next_step``); None for a rater who came to a
-    link-mode study by invite (they rate as before)."""
+    """The participant's current step (``participant_steps.next_step``); None for a rater who came to
+    a link study by invite (they rate as any invited rater does)."""
     try:
-        return recruit_steps.next_step(services, principal)
+        return participant_steps.next_step(services, principal)
     except NotAParticipant:
         return None
 
@@ -55,7 +55,7 @@ def step_screen(
     message: str = "", step: Step | None = None,
 ) -> list | None:
     """The participant's current step (``step``: as the caller just found it) as outputs (None: show
-    the next regular item; also for a rater who came to a link-mode study by invite)."""
+    the next regular item; also for a rater who came to a link study by invite)."""
     step = step or current_step(services, principal)
     if step is None:
         return None
@@ -98,7 +98,7 @@ def _question_state(kept: RaterState, mode: Mode, index: int, questions: list[di
 
 
 def _practice(services, view, principal, ctx, step: Step, texts, kept, message) -> list:
-    payload = recruit_steps.practice_item(services, principal, index=step.index)
+    payload = participant_steps.practice_item(services, principal, index=step.index)
     shown = payload["explanations"]  # headed as the study's items are, so practice looks the same
     explanations = [
         {**{k: e[k] for k in ("method", "title", "kind") if k in e}, "image_url": True, "status": "ready"}
@@ -128,7 +128,7 @@ def _practice(services, view, principal, ctx, step: Step, texts, kept, message) 
 
 
 def _attention(services, view, principal, ctx, step: Step, texts, kept, message) -> list:
-    check = recruit_steps.attention_check(services, principal, index=step.index)
+    check = participant_steps.attention_check(services, principal, index=step.index)
     stage = attention_html(texts["attention_title"], check["prompt"], stage_id=f"attention-{step.index}")
     questions = check["questions"]
     return view.out({
@@ -189,9 +189,9 @@ def on_step_submit(
     answers = answers_from(state, values)
     try:
         if mode == ATTENTION:
-            recruit_steps.answer_attention(services, principal, index=index, answers=answers)
+            participant_steps.answer_attention(services, principal, index=index, answers=answers)
             return None
-        feedback = recruit_steps.answer_practice(services, principal, index=index, answers=answers)
+        feedback = participant_steps.answer_practice(services, principal, index=index, answers=answers)
     except InvalidAnswer as exc:
         return view.out({view.message: gr.update(value=invalid_text(state, exc))})
     ctx = services.study(study_id=principal.study_id)

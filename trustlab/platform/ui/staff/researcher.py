@@ -1,6 +1,7 @@
 """The researcher tab: progress, attrition and rater quality live; accuracy per condition, the analysis
-(primary result, participant flow, report) and the judgements export only once the study is unblinded
-(closed or `study unblind`, see ``ui_research_results``); agreement pooled over conditions."""
+(primary result, participant flow, report) and the judgements export only once outcome blinding ends
+(the study is closed or `study unblind` was run, see ``ui.staff.results``); agreement pooled over
+conditions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from trustlab.platform.errors import PlatformError
-from trustlab.platform.recruitment import join as recruit
+from trustlab.platform.recruitment.join import participant_failures
 from trustlab.platform.services import staff
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.staff.results import (
@@ -182,7 +183,7 @@ def live_tables(services: Services, principal, name: str | None) -> list:
         return ["Sign in and choose a study.", None, None, None, None]
     try:
         data = staff.study_progress(services, principal, study=name)
-        participant_rows = recruit.participant_failures(services, principal, study=name)
+        participant_rows = participant_failures(services, principal, study=name)
     except PlatformError as exc:
         return [f"**{exc.message}**", None, None, None, None]
     rater_rows = [
