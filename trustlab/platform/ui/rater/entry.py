@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
 
 import gradio as gr
 
@@ -26,6 +25,7 @@ from trustlab.platform.accounts import auth
 from trustlab.platform.errors import Conflict, NotAuthenticated, PlatformError
 from trustlab.platform.recruitment import join
 from trustlab.platform.recruitment import steps as participant_steps
+from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater.page import show_next
 from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.rater.steps import PLATFORM_NAMES
@@ -42,7 +42,7 @@ BROKEN_LINK = "This link does not work"
 LINK_PARAMS = frozenset({"pid", *(p for params in PLATFORM_PARAMS.values() for p in params)})
 
 
-def link_sign_in(services: Any, view: RaterView, stored: dict, params: dict[str, str]) -> Entry:
+def link_sign_in(services: Services, view: RaterView, stored: dict, params: dict[str, str]) -> Entry:
     """The load step for ``?study=NAME``: join with the link's participant id; else (a reload: the
     address bar has lost it) the link this browser kept until consent, or the token it stored."""
     study = params.get("study", "")
@@ -65,7 +65,7 @@ def link_sign_in(services: Any, view: RaterView, stored: dict, params: dict[str,
     return stored, notice_only(view, BROKEN_LINK, entry.texts["missing_pid"].format(platform=platform)), False
 
 
-def _join(services: Any, view: RaterView, stored: dict, entry: join.StudyEntry, *,
+def _join(services: Services, view: RaterView, stored: dict, entry: join.StudyEntry, *,
           consent: bool | None) -> Entry:
     """Join with the link kept in ``stored["join"]``; until consent is given it stays there."""
     texts = entry.texts
@@ -100,7 +100,7 @@ def _state(token: str, study: str) -> RaterState:
     return RaterState(token=token, study=study, link=True)
 
 
-def _principal_for(services: Any, token: str | None, study: str) -> auth.Principal | None:
+def _principal_for(services: Services, token: str | None, study: str) -> auth.Principal | None:
     """Who the stored token signs in, when it is a rater's of this study (else None)."""
     if not token:
         return None
@@ -135,7 +135,7 @@ def consent_screen(view: RaterView, entry: join.StudyEntry) -> list:
     return view.out(updates)
 
 
-def accept_consent(services: Any, view: RaterView, stored: dict, state: RaterState) -> Entry:
+def accept_consent(services: Services, view: RaterView, stored: dict, state: RaterState) -> Entry:
     """Agreed: join with the link this browser kept (the study on screen's)."""
     study = state.consent_study
     if (stored.get("join") or {}).get("study") != study:  # another tab used or dropped the link
@@ -147,7 +147,7 @@ def accept_consent(services: Any, view: RaterView, stored: dict, state: RaterSta
     return _join(services, view, stored, entry, consent=True)
 
 
-def decline_consent(services: Any, view: RaterView, stored: dict, state: RaterState) -> Entry:
+def decline_consent(services: Services, view: RaterView, stored: dict, state: RaterState) -> Entry:
     """Declined: nothing is stored about the person; the screen-out URL (when the study has one)."""
     study = state.consent_study
     try:
@@ -183,7 +183,7 @@ def intro_screen(view: RaterView, texts: dict, text: str, state: RaterState, *, 
     })
 
 
-def open_instructions(services: Any, view: RaterView, state: RaterState) -> list:
+def open_instructions(services: Services, view: RaterView, state: RaterState) -> list:
     """Reopen the instructions from any screen (each opening is counted)."""
     try:
         principal = auth.authenticate(services.settings, state.token)
@@ -194,7 +194,9 @@ def open_instructions(services: Any, view: RaterView, state: RaterState) -> list
     return intro_screen(view, texts, opened["text"] or "", state, first=False)
 
 
-def close_instructions(services: Any, view: RaterView, stored: dict, state: RaterState) -> tuple[dict, list]:
+def close_instructions(
+    services: Services, view: RaterView, stored: dict, state: RaterState
+) -> tuple[dict, list]:
     """Back to the task: the first time (Start), the first step, after which a reload shows the
     current step rather than the instructions; later, the screen as it was. Returns ``(stored, view
     outputs)``."""
@@ -208,7 +210,7 @@ def close_instructions(services: Any, view: RaterView, stored: dict, state: Rate
     })
 
 
-def signed_out_screen(services: Any, view: RaterView, study: str) -> list:
+def signed_out_screen(services: Services, view: RaterView, study: str) -> list:
     """A participant who signed out: to go on, they come back through the platform's link."""
     try:
         entry = join.study_entry(services, study=study)

@@ -22,6 +22,7 @@ from trustlab.platform.content.study_cache import StudyContext
 from trustlab.platform.errors import InvalidAnswer
 from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.recruitment.join import NotAParticipant, Step
+from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater.state import Mode, RaterState
 from trustlab.platform.ui.render import attention_html, done_link_html, progress_html, stage_html
 from trustlab.platform.ui.view import (
@@ -41,7 +42,7 @@ STEP_MODES = (PRACTICE, ATTENTION, FEEDBACK)
 PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "generic": "the study site"}
 
 
-def current_step(services: Any, principal: Principal) -> Step | None:
+def current_step(services: Services, principal: Principal) -> Step | None:
     """The participant's current step (``participant_steps.next_step``); None for a rater who came to
     a link study by invite (they rate as any invited rater does)."""
     try:
@@ -51,7 +52,7 @@ def current_step(services: Any, principal: Principal) -> Step | None:
 
 
 def step_screen(
-    services: Any, view: RaterView, state: RaterState, principal: Principal, ctx: StudyContext, *,
+    services: Services, view: RaterView, state: RaterState, principal: Principal, ctx: StudyContext, *,
     message: str = "", step: Step | None = None,
 ) -> list | None:
     """The participant's current step (``step``: as the caller just found it) as outputs (None: show
@@ -179,7 +180,7 @@ def invalid_text(state: RaterState, exc: InvalidAnswer) -> str:
 
 
 def on_step_submit(
-    services: Any, view: RaterView, state: RaterState, principal: Principal, values: tuple
+    services: Services, view: RaterView, state: RaterState, principal: Principal, values: tuple
 ) -> list | None:
     """Store the practice / attention answer on screen. A practice answer shows its feedback (the
     right answer) and waits for Continue; everything else goes on (None)."""
