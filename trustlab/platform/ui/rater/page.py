@@ -188,9 +188,8 @@ def show_next(
     frame = _item_frame(view, ctx, result, files, texts, intro_open=intro_open)
     if result.get("pending"):  # no assignment in the state: nothing can be answered until it is shown
         return _waiting_screen(view, replace(state.carried(), study=study, pending=True), frame)
-    shown = _item_state(state.carried(), study, result, shell=screen_shell(
-        result["questions"], texts, intro_open=intro_open
-    ))
+    shell = screen_shell(result["questions"], texts, intro_open=intro_open)
+    shown = _item_state(state.carried(), study, result, shell=shell)
     if state.shell == shown.shell and state.mode == "item":
         # The next item of the screen on show (same questions, same buttons): new values only.
         return view.lean_out(texts, {
