@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server, progress_is  # noqa: F401
-from tests.platform.ui.staff.test_staff_browser import sign_in as staff_sign_in
+from tests.helpers.browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server, progress_is  # noqa: F401
+from tests.helpers.browser import sign_in as staff_sign_in
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import AuthToken, Invite, Rater
 from trustlab.platform.accounts import auth

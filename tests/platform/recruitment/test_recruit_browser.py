@@ -13,10 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers.browser import BROWSER_MARKS as pytestmark  # noqa: F401 (marks every test here)
+from tests.helpers.browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS
 from tests.helpers.platform_world import build_world
 from tests.helpers.recruit_world import add_link_study, link_config
 from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, pytestmark  # noqa: F401
 from trustlab.db.engine import read_session
 from trustlab.db.queries.participants import recruitment_codes
 from trustlab.db.schema import Judgement, Rater, Study

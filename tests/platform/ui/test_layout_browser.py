@@ -6,61 +6,30 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    LAPTOP,
+    LAUNCH_ARGS,
+    PHONE,
+    SCREENSHOT_DIR,
+    TIMEOUT_MS,
+    inside_viewport,
+    live_server,  # noqa: F401 (a fixture)
+    no_horizontal_scroll,
+    wait_item,
+)
 from tests.helpers.platform_world import build_world, study_config
 from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, SCREENSHOT_DIR, TIMEOUT_MS, pytestmark  # noqa: F401
 
-LAPTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 CHECKED_TRUST = (
     "v => { const i = document.querySelector('#tl-q-trust input:checked'); return i && i.value === v; }"
 )
 
-
-@pytest.fixture
-def live_server(sqlite_settings):
-    from trustlab.platform.app import create_app
-
-    world = build_world(sqlite_settings, realistic=True)
-    with serving(create_app(sqlite_settings)) as url:
-        yield world, url
+pytestmark = BROWSER_MARKS
 
 
-def inside_viewport(page, selector: str) -> bool:
-    box = page.locator(selector).first.bounding_box()
-    size = page.viewport_size
-    assert box is not None, f"{selector} is not shown"
-    return (
-        box["x"] >= 0
-        and box["y"] >= 0
-        and box["x"] + box["width"] <= size["width"] + 0.5
-        and (box["y"] + box["height"] <= size["height"] + 0.5)
-    )
-
-
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate(
-        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-        " && document.body.scrollWidth <= document.body.clientWidth"
-    )
-
-
-def wait_item(page, previous: str | None = None) -> str:
-    page.wait_for_function(
-        "a => { const e = document.querySelector('.tl-stage');"
-        " return e && e.getAttribute('data-assignment') !== a && !e.querySelector('.tl-pending'); }",
-        arg=previous,
-        timeout=TIMEOUT_MS,
-    )
-    page.wait_for_function(  # every picture decoded (its box is final)
-        "() => Array.from(document.querySelectorAll('.tl-stage img'))"
-        ".every(i => i.complete && i.naturalWidth)",
-        timeout=TIMEOUT_MS,
-    )
-    return page.get_attribute(".tl-stage", "data-assignment")
-
-
-def test_laptop_shows_image_prediction_and_explanation_phone_has_no_sideways_scroll(live_server):
+def test_laptop_shows_image_prediction_and_explanation_phone_has_no_sideways_scroll(live_server):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
@@ -102,7 +71,7 @@ def test_laptop_shows_image_prediction_and_explanation_phone_has_no_sideways_scr
     assert explained == 2  # the heatmap and the twins were both checked
 
 
-def test_arrows_scroll_unless_a_question_has_focus_and_single_keys_switch_off(live_server):
+def test_arrows_scroll_unless_a_question_has_focus_and_single_keys_switch_off(live_server):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
@@ -150,7 +119,6 @@ def test_two_digit_keys_choose_ten(sqlite_settings, points):
     """A 10-point Likert scale: `1` then `0` picks 10, a lone `1` picks 1 after the pause."""
     from playwright.sync_api import sync_playwright
 
-    from tests.helpers.platform_world import build_world
     from trustlab.platform.app import create_app
 
     world = build_world(sqlite_settings)

@@ -1,7 +1,7 @@
 """The rating screen's HTML (pure functions): alt texts say what a picture shows and name no method
-when blinded; the heatmap hint follows the study's colour map and reads its bar in words; LIME's colours
-are named; twins are their neighbours as pictures with captions and the catalogue's description (issue
-23); the end of a link-mode study carries the completion code and the (escaped) redirect target."""
+under condition hiding; the heatmap hint follows the study's colour map and reads its bar in words;
+LIME's colours are named; twins are their neighbours as pictures with captions and the catalogue's
+description; the end of a link study carries the completion code and the (escaped) redirect target."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from trustlab.platform.ui.render import (
-    BLIND_ALT,
-    BLIND_GALLERY_HINT,
     HEATMAP_HINTS,
+    HIDDEN_CONDITION_ALT,
+    HIDDEN_CONDITION_GALLERY_HINT,
     UNLABELLED_EXAMPLES_HINT,
     attention_html,
     done_link_html,
@@ -27,9 +27,9 @@ NEIGHBOURS = [{"label": "disc", "similarity": 0.91}, {"label": "square", "simila
 
 
 def test_alt_texts_describe_the_picture():
-    assert explanation_alt(None, []) == BLIND_ALT
+    assert explanation_alt(None, []) == HIDDEN_CONDITION_ALT
     for word in ("gradcam", "grad-cam", "lime", "twin", "heatmap", "region"):
-        assert word not in BLIND_ALT.lower()
+        assert word not in HIDDEN_CONDITION_ALT.lower()
     heat = explanation_alt("heatmap", [])
     assert "heatmap" in heat and "yellow" in heat.lower()
     assert "red, yellow" in explanation_alt("heatmap", [], "jet")
@@ -65,7 +65,7 @@ def test_endings_and_attention_checks():
     assert "Choose &lt;No&gt;." in check and 'data-assignment="attention-0"' in check
 
 
-# ---- twins as pictures of their own (issue 23) ----------------------------------------------------
+# ---- twins as pictures of their own ---------------------------------------------------------------
 
 def _pictures(tmp_path, labels=("disc", "square", "disc")):
     from trustlab.platform.content.neighbours import NeighbourPicture
@@ -123,7 +123,7 @@ def test_blinded_twins_are_pictures_that_name_no_method(tmp_path):
     expl = {"method": "explanation-1", "title": "The explanation", "image_url": "/x", "status": "ready"}
     page = _twin_page(tmp_path, expl, _pictures(tmp_path))
     assert page.count('class="tl-neighbour-img') == 3
-    assert BLIND_GALLERY_HINT in page and "similarity 0.97" in page
+    assert HIDDEN_CONDITION_GALLERY_HINT in page and "similarity 0.97" in page
     lowered = page.lower()
     for word in ("twin", "training", "similar training", "examples", "counterfactual", "predicted class"):
         assert word not in lowered, f"a blinded twin names {word!r}"

@@ -82,7 +82,8 @@
     if (hit) { hit.input.click(); move(1, false); }
     return !!hit;
   }
-  // Digits build a number: chosen at once when no longer key starts with them, else after a pause.
+  // Digits build a number: chosen at once when no option with more digits starts with them, else
+  // after a pause.
   function digit(q, d) {
     clearTimeout(digitTimer);
     digits += d;

@@ -1,4 +1,4 @@
-// trustlab: the end of a link-mode study sends the participant back to the recruiting platform
+// trustlab: the end of a link study sends the participant back to the recruiting platform
 // (Prolific, MTurk) a moment after showing the code: an element #tl-redirect[data-href] on the page.
 (function () {
   if (window.__trustlabRedirect) return;

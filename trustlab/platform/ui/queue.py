@@ -3,8 +3,8 @@
 The page's events (the rater's sign-in from the link, the pending-explanation poll, sign-out, the staff
 tabs) go through Gradio's queue; the rater page's share one concurrency group (``RATER_GROUP``,
 ``settings.ui_rater_concurrency`` at once) and the staff tabs keep ``settings.ui_concurrency``. The
-rater's Submit skips the queue (``queue=False`` in ``ui_rater``: one POST that answers with the next
-item; the queue's join, event stream and estimates cost as much as the handler), and ``DirectGate``
+rater's Submit skips the queue (``queue=False`` in ``ui.rater.page``: one POST that answers with the
+next item; the queue's join, event stream and estimates cost as much as the handler), and ``DirectGate``
 bounds it instead: at most ``ui_rater_concurrency`` per worker at once, the rest waiting on the event
 loop. ``benchmarks/bench_serve.py --burst`` measured the defaults (README, "Deployment for many
 raters").

@@ -1,7 +1,7 @@
 """HTML for the rating screen, built from the API's ``next`` payload (pure functions, no gradio).
 
 Images are embedded as data URIs read through the same access-checked service calls as the API,
-so the page never holds a file URL (and a blinded study never a method name).
+so the page never holds a file URL (and a study with condition hiding never a method name).
 """
 
 from __future__ import annotations
@@ -49,11 +49,17 @@ ALT_TEXTS = {
     "regions": "The image divided into regions. {hint}",
     "examples": "A row of pictures: this image first, then the training images most similar to it: {list}.",
 }
-# A blinded explanation has no kind (it would hint at the method); an unlabelled one no classes.
-BLIND_HINT = "The picture shows what the model based its prediction on; its legend says how to read it."
-BLIND_ALT = "A picture explaining the model's prediction for this image; its legend says how to read it."
-# A blinded explanation shown as several pictures (twins): the captions, not a legend, say how to read it.
-BLIND_GALLERY_HINT = (
+# Under condition hiding an explanation has no kind (it would hint at the method); an unlabelled one
+# no classes.
+HIDDEN_CONDITION_HINT = (
+    "The picture shows what the model based its prediction on; its legend says how to read it."
+)
+HIDDEN_CONDITION_ALT = (
+    "A picture explaining the model's prediction for this image; its legend says how to read it."
+)
+# Under condition hiding, an explanation shown as several pictures (twins): the captions, not a legend,
+# say how to read it.
+HIDDEN_CONDITION_GALLERY_HINT = (
     "The pictures show what the model based its prediction on; the caption under each says how to read it."
 )
 UNLABELLED_EXAMPLES_HINT = (
@@ -106,7 +112,7 @@ def _img(path: Path | None, alt: str, *, css_class: str, max_px: int | None = No
 
 def _hint(kind: str | None, neighbours: list[dict[str, Any]], colormap: str) -> str:
     if kind is None:
-        return BLIND_HINT
+        return HIDDEN_CONDITION_HINT
     if kind == "heatmap":
         return HEATMAP_HINTS.get(colormap, HEATMAP_HINTS[DEFAULT_CMAP])
     if kind == "examples" and neighbours and all(n.get("label") is None for n in neighbours):
@@ -115,9 +121,10 @@ def _hint(kind: str | None, neighbours: list[dict[str, Any]], colormap: str) -> 
 
 
 def explanation_alt(kind: str | None, neighbours: list[dict[str, Any]], colormap: str = DEFAULT_CMAP) -> str:
-    """What the explanation picture shows, for screen readers; method-neutral when blinded (no kind)."""
+    """What the explanation picture shows, for screen readers; method-neutral under condition hiding
+    (no kind)."""
     if kind is None:
-        return BLIND_ALT
+        return HIDDEN_CONDITION_ALT
     if kind == "examples":
         shown = [
             (f"{n['label']}, " if n.get("label") is not None else "")
@@ -198,7 +205,7 @@ def _explanation_html(
     if not ready:
         parts.append('<div class="tl-missing tl-pending">This explanation is being prepared…</div>')
     elif gallery:
-        parts.append(gallery_html(neighbours, blind=kind is None))
+        parts.append(gallery_html(neighbours, condition_hidden=kind is None))
     else:
         alt = explanation_alt(kind, listed, colormap)
         parts.append(_img(path, alt, css_class="tl-expl-img", missing="This explanation"))
@@ -216,9 +223,10 @@ def _explanation_html(
 
 def _gallery_hint(expl: dict[str, Any], neighbours: Sequence[NeighbourPicture]) -> str:
     """How to read neighbours shown as pictures: the method's own description from the catalogue;
-    method-neutral when blinded (no kind), class-neutral when the prediction is hidden (no labels)."""
+    method-neutral under condition hiding (no kind), class-neutral when the prediction is hidden (no
+    labels)."""
     if expl.get("kind") is None:
-        return BLIND_GALLERY_HINT
+        return HIDDEN_CONDITION_GALLERY_HINT
     if any(picture.label is None for picture in neighbours):
         return UNLABELLED_EXAMPLES_HINT
     spec = METHODS.get(str(expl.get("method")))
@@ -231,14 +239,14 @@ def neighbour_caption(picture: NeighbourPicture) -> str:
     return f"{label}<span>similarity {picture.similarity:.2f}</span>"
 
 
-def gallery_html(neighbours: Sequence[NeighbourPicture], *, blind: bool) -> str:
+def gallery_html(neighbours: Sequence[NeighbourPicture], *, condition_hidden: bool) -> str:
     """The neighbours side by side, each a picture with its caption in page text (readable at any
-    size, unlike the strip's drawn captions). ``blind``: alt texts name no method."""
+    size, unlike the strip's drawn captions). ``condition_hidden``: alt texts name no method."""
     cells = []
     for k, picture in enumerate(neighbours, start=1):
         said = f"similarity {picture.similarity:.2f}"
         said = f"{picture.label}, {said}" if picture.label is not None else said
-        what = "picture" if blind else "training image"
+        what = "picture" if condition_hidden else "training image"
         alt = f"{what.capitalize()} {k} of {len(neighbours)}: {said}"
         cells.append(
             f'<li><figure class="tl-neighbour">{_img(picture.path, alt, css_class="tl-neighbour-img")}'
@@ -281,7 +289,7 @@ def attention_html(title: str, prompt: str, *, stage_id: str) -> str:
 def done_link_html(
     title: str, text: str, *, code: str = "", url: str | None, redirecting: str, link_text: str
 ) -> str:
-    """The end of a link-mode study: the text, the completion code (when there is one) and, with a
+    """The end of a link study: the text, the completion code (when there is one) and, with a
     ``url``, a marker that ``static/redirect.js`` follows after a moment, plus a link for when it does
     not."""
     parts = [f'<div class="tl-done"><h2>{html.escape(title)}</h2><p>{html.escape(text)}</p>']

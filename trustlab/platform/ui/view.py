@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.render import notice_html
 from trustlab.studies.config.texts import DEFAULT_TEXTS, rater_texts
 from trustlab.studies.questions import ANSWER_KIND, CANT_TELL, TASK_ANSWER
@@ -46,7 +47,7 @@ class RaterView:
     submit: gr.Button
     # Ticks while an explanation is being computed: the item is fetched again until every one is shown.
     poll: gr.Timer
-    # A link-mode study's consent and instructions (issue 16); the instructions reopen from every screen.
+    # A link study's consent and instructions; the instructions reopen from every screen.
     consent: gr.Column
     consent_text: gr.Markdown
     consent_accept: gr.Button
@@ -115,11 +116,11 @@ def hidden_questions(view: RaterView) -> dict[Any, Any]:
 
 
 def notice_screen(view: RaterView, title: str, text: str, *, body_html: str | None = None,
-                  state: dict | None = None) -> dict[Any, Any]:
+                  state: RaterState | None = None) -> dict[Any, Any]:
     """Only a notice on screen (the panel, consent and instructions hidden); the state emptied unless
     given."""
     return {
-        view.state: state if state is not None else {},
+        view.state: state if state is not None else RaterState(),
         view.notice: gr.update(value=body_html or notice_html(title, text), visible=True),
         view.panel: gr.update(visible=False),
         **hidden_questions(view),
@@ -191,10 +192,10 @@ def question_updates(view: RaterView, questions: list[dict]) -> dict[Any, Any]:
     return {widget: question_update(key, by_key.get(key)) for key, widget in view.questions.items()}
 
 
-def answers_from(state: dict, values: tuple) -> dict[str, Any]:
+def answers_from(state: RaterState, values: tuple) -> dict[str, Any]:
     """The API's answers dict from the widgets' values (only this screen's questions)."""
     *question_values, cant_tell = values
-    asked = set(state.get("keys") or [])
+    asked = set(state.question_keys)
     answers: dict[str, Any] = {}
     for key, value in zip(ANSWER_KEYS, question_values, strict=True):
         if key not in asked or value in (None, ""):

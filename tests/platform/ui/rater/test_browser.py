@@ -2,75 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from tests.helpers.platform_world import build_world
-from tests.helpers.serve_workers import serving
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    LAUNCH_ARGS,
+    SCREENSHOT_DIR,
+    TIMEOUT_MS,
+    current_assignment,
+    live_server,  # noqa: F401 (a fixture)
+    press,
+    progress_is,
+)
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Judgement, Rater
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Screenshots go to TRUSTLAB_SCREENSHOT_DIR (e.g. docs/screenshots) when set, else a temp folder.
-SCREENSHOT_DIR = Path(os.environ.get("TRUSTLAB_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "tl-shots")
 SCREENSHOT = SCREENSHOT_DIR / "rating.png"
-TIMEOUT_MS = 30_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
-        reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
-
-@pytest.fixture
-def live_server(sqlite_settings):
-    from trustlab.platform.app import create_app
-
-    world = build_world(sqlite_settings, realistic=True)
-    with serving(create_app(sqlite_settings)) as url:
-        yield world, url
-
-
-def progress_is(page, text: str) -> None:
-    page.wait_for_function(
-        "t => { const e = document.querySelector('.tl-progress-text');"
-        " return e && e.textContent.trim() === t; }",
-        arg=text,
-        timeout=TIMEOUT_MS,
-    )
-
-
-def current_assignment(page) -> int:
-    page.wait_for_selector(".tl-stage", timeout=TIMEOUT_MS)
-    return int(page.get_attribute(".tl-stage", "data-assignment"))
-
-
-def press(page, *keys: str) -> None:
-    for key in keys:
-        page.keyboard.press(key)
-        page.wait_for_timeout(150)  # let Gradio register each choice before the next key
-
-
-def test_rate_three_items_by_keyboard_with_reload_and_new_device(live_server):
+def test_rate_three_items_by_keyboard_with_reload_and_new_device(live_server):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     world, base = live_server

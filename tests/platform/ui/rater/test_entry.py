@@ -1,4 +1,4 @@
-"""The public study link's entry handlers without a browser (issue 23): a reload before consent comes
+"""The public study link's entry handlers without a browser: a reload before consent comes
 back to the consent (the link waits in the browser's stored value; the server stores nothing), a
 reload on the first instructions shows them again until Start; a placeholder link says what
 happened; headings are not doubled; a participant's sign-out sends them back through the platform."""

@@ -1,6 +1,6 @@
-"""The rater's item page at a laptop's 1366 x 768 and a phone's 390 x 844 (issue 23), in real headless
-Chromium: twins are three neighbour pictures of at least 150 px with captions in readable type and the
-catalogue's description, all on screen with Submit; a link-mode study's practice feedback, its Continue
+"""The rater's item page at a laptop's 1366 x 768 and a phone's 390 x 844, in real headless Chromium:
+twins are three neighbour pictures of at least 150 px with captions in readable type and the
+catalogue's description, all on screen with Submit; a link study's practice feedback, its Continue
 and Submit stay above the fold with six questions, a comment field and the Instructions button; on a
 phone each new screen starts at the top."""
 
@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.platform_world import CLASSES, build_world, study_config
-from tests.helpers.recruit_world import add_link_study, link_config
-from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, SCREENSHOT_DIR, TIMEOUT_MS, pytestmark  # noqa: F401
-from tests.platform.ui.test_layout_browser import (
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
     LAPTOP,
+    LAUNCH_ARGS,
     PHONE,
+    SCREENSHOT_DIR,
+    TIMEOUT_MS,
     inside_viewport,
     no_horizontal_scroll,
     wait_item,
 )
+from tests.helpers.platform_world import CLASSES, build_world, study_config
+from tests.helpers.recruit_world import add_link_study, link_config
+from tests.helpers.serve_workers import serving
 from trustlab.explanation_methods import METHODS
 
 SIX_TASKS = ["verify", "true_label", "trust", "helpfulness", "confidence", "comment"]
@@ -26,6 +30,8 @@ SIX_TASKS = ["verify", "true_label", "trust", "helpfulness", "confidence", "comm
 ANSWER_KEYS = ("y", "1", "4", "4", "4")
 MIN_NEIGHBOUR_PX = 150
 MIN_CAPTION_PX = 13
+
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -41,8 +47,8 @@ def item_server(sqlite_settings):
         study_config("combo", conditions=["gradcam+twin"], n=6, per_rater=2, blind=False, tasks=SIX_TASKS),
         world.alpha_items,
     )
-    crowd = link_config("crowd", practice={"n": 1}, tasks=SIX_TASKS, conditions=["gradcam", "twin"])
-    add_link_study(world, crowd)
+    link_study = link_config("crowd", practice={"n": 1}, tasks=SIX_TASKS, conditions=["gradcam", "twin"])
+    add_link_study(world, link_study)
     with serving(create_app(sqlite_settings)) as url:
         yield world, url
 

@@ -1,4 +1,4 @@
-"""No leaks on the rendered page (issue 12), in real headless Chromium: a blinded simulate study with
+"""No leaks on the rendered page, in real headless Chromium: a simulate study with condition hiding and
 the prediction hidden shows no prediction, no class of the twins (in text or picture), no method name
 or family, and the rater can still answer by keyboard."""
 
@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.helpers.browser import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from tests.helpers.platform_world import CLASSES, build_world, study_config
 from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
-from trustlab.platform.ui.render import BLIND_GALLERY_HINT, BLIND_HINT
+from trustlab.platform.ui.render import HIDDEN_CONDITION_GALLERY_HINT, HIDDEN_CONDITION_HINT
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists(),
-        reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 METHOD_WORDS = ("grad-cam", "gradcam", "twin", "similar training", "heatmap", "warm colours")
 
@@ -84,8 +76,9 @@ def test_blinded_simulate_page_names_no_class_and_no_method(leak_server):
                     assert word not in stage, f"the rating screen shows {word!r}: {stage}"
                 assert page.locator(".tl-prediction").count() == 0
                 assert page.locator(".tl-expl h3").all_text_contents() == ["Explanation 1", "Explanation 2"]
-                # Method-neutral hints: the heatmap's picture, the twins' captioned pictures (issue 23).
-                assert page.locator(".tl-hint").all_text_contents() == [BLIND_HINT, BLIND_GALLERY_HINT]
+                # Method-neutral hints: the heatmap's picture, the twins' captioned pictures.
+                hints = [HIDDEN_CONDITION_HINT, HIDDEN_CONDITION_GALLERY_HINT]
+                assert page.locator(".tl-hint").all_text_contents() == hints
                 assert page.locator(".tl-neighbours li").count() == 0  # blinded: no neighbour list
                 body = page.text_content("body").lower()
                 for word in METHOD_WORDS:

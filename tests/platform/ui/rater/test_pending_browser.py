@@ -1,27 +1,20 @@
-"""The rating page while an explanation is computed, in real headless Chromium (issue 13, Medium 7):
+"""The rating page while an explanation is computed, in real headless Chromium:
 it says so, offers no questions (the judgement is about the explanation), refreshes itself, and takes
 the answer once the picture is shown."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
+from tests.helpers.browser import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from tests.helpers.platform_world import build_world
 from tests.helpers.serve_workers import serving
 from tests.platform.services.test_pending import SlowWorker
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Judgement
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

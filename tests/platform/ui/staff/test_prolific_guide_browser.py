@@ -1,6 +1,6 @@
-"""The README's "Running on Prolific / MTurk" guide, walked in real headless Chromium (issue 23): `study
-create` (a crowd-trust YAML with consent.md and instructions.md beside it, on the small world the
-recruit tests use) -> `study open` -> `study link` -> the printed link opened as is (refused: it still
+"""The README's "Running on Prolific / MTurk" guide, walked in real headless Chromium: `study create`
+(a crowd-trust YAML with consent.md and instructions.md beside it, on the small world the recruitment
+tests use) -> `study open` -> `study link` -> the printed link opened as is (refused: it still
 holds Prolific's placeholders) -> a participant opens it with Prolific's parameters -> consent ->
 instructions -> practice -> items with an attention check -> the completion redirect with the code ->
 `study participants` lists them as completed. At every step a reload (at consent also Back then
@@ -9,17 +9,14 @@ Forward) comes back to the same step."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.helpers.browser import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, SCREENSHOT_DIR, TIMEOUT_MS, press
 from tests.helpers.platform_world import build_world
 from tests.helpers.serve_workers import serving
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, pytestmark  # noqa: F401
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app as cli_app
 from trustlab.db.engine import read_session, unit_of_work
@@ -27,7 +24,8 @@ from trustlab.db.queries.users import add_invites
 from trustlab.db.schema import Participant, Rater, Study
 from trustlab.platform.accounts import auth
 
-SHOTS = Path(os.environ.get("TRUSTLAB_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "tl-shots")
+pytestmark = BROWSER_MARKS
+
 COMPLETE = "https://app.prolific.com/submissions/complete?cc="
 CONSENT_MD = "# Consent to take part\n\nYou will rate pictures. Your answers are stored without your name.\n"
 INSTRUCTIONS_MD = "# How to rate\n\nSay whether the model is right, then what is really in the image.\n"
@@ -121,12 +119,6 @@ def reloaded(page) -> str:
     return screen(page)
 
 
-def press(page, *keys: str) -> None:
-    for key in keys:
-        page.keyboard.press(key)
-        page.wait_for_timeout(120)
-
-
 def headings(page, selector: str) -> int:
     return page.locator(f"{selector} h1, {selector} h2").count()
 
@@ -148,7 +140,7 @@ def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
         .replace("{{%STUDY_ID%}}", "s")
         .replace("{{%SESSION_ID%}}", "x")
     )
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
@@ -158,7 +150,7 @@ def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
             page.goto(printed["url"])
             assert "This link was opened directly" in screen(page)
             assert "preview" in page.inner_text("#tl-notice") and not staff_tabs_shown(page)
-            page.screenshot(path=str(SHOTS / "entry-placeholder.png"))
+            page.screenshot(path=str(SCREENSHOT_DIR / "entry-placeholder.png"))
             page.context.close()
 
             context = browser.new_context(viewport={"width": 1366, "height": 768})
@@ -169,7 +161,7 @@ def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
             page.goto(link)
             assert screen(page) == "consent" and "PROLIFIC_PID" not in page.url
             assert headings(page, "#tl-consent-text") == 1 and not staff_tabs_shown(page)
-            page.screenshot(path=str(SHOTS / "entry-consent.png"))
+            page.screenshot(path=str(SCREENSHOT_DIR / "entry-consent.png"))
             assert reloaded(page) == "consent"  # F5 before consent: the link waited in the browser
             page.go_back()
             page.go_forward()
@@ -221,7 +213,7 @@ def test_the_prolific_guide_from_study_create_to_the_participants_export(guide):
 
 
 def test_an_invite_into_a_link_study_is_refused_by_the_cli_and_the_page(guide):
-    """Issue 23 item 6: an invite skipped consent, instructions and practice. `study invite` refuses
+    """An invite would skip consent, instructions and practice, so `study invite` refuses a link study
     with the command to use instead; an invite made before that creates no rater in the browser."""
     from playwright.sync_api import sync_playwright
 

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server  # noqa: F401
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    LAUNCH_ARGS,
+    TIMEOUT_MS,
+    live_server,  # noqa: F401 (a fixture)
+    sign_in,
+)
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Item, LabelRevision, RelabelProposal
 from trustlab.platform.accounts import auth
 
-# Screenshots go to TRUSTLAB_SCREENSHOT_DIR (e.g. docs/screenshots) when set, else a temp folder.
-SCREENSHOTS = Path(os.environ.get("TRUSTLAB_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "tl-shots")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 def add_proposals(world) -> list[int]:
@@ -48,13 +42,6 @@ def add_proposals(world) -> list[int]:
         s.add_all(rows)
         s.commit()
         return [r.id for r in rows]
-
-
-def sign_in(page, prefix: str, user: str, password: str) -> None:
-    page.fill(f"#{prefix}-user input, #{prefix}-user textarea", user)
-    page.fill(f"#{prefix}-password input", password)
-    page.click(f"#{prefix}-signin")
-    page.wait_for_selector(f"#{prefix}-status :text('Signed in as')", timeout=TIMEOUT_MS)
 
 
 def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811

@@ -1,31 +1,33 @@
-"""The researcher and curator tabs at 1366x768 in headless Chromium (issue 23, items 9 and 10): the
-analysis and report once a study is unblinded, one-click downloads, looks recorded as blinding says,
+"""The researcher and curator tabs at 1366x768 in headless Chromium: the analysis and report
+once a study is unblinded, one-click downloads, looks recorded as outcome blinding says,
 Enter signs in, undo of a reject, a live count, the decision buttons in view."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    LAPTOP,
+    LAUNCH_ARGS,
+    SCREENSHOT_DIR,
+    TIMEOUT_MS,
+    live_server,  # noqa: F401 (a fixture)
+)
 from tests.helpers.recruit_world import add_link_study, link_config
 from tests.helpers.staff_world import add_many_proposals, rate_to_the_end
-from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server  # noqa: F401
-from tests.platform.ui.staff.test_staff_browser import SCREENSHOTS
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import LabelRevision, RelabelProposal
 from trustlab.platform.accounts import auth
 from trustlab.studies.design.create import close_study
 from trustlab.studies.monitoring.outcome_blinding import study_blinding, unblind_study
 
-LAPTOP = {"width": 1366, "height": 768}
 CLI_FLAG = "--"  # no command-line flag belongs in a browser's text
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
-]
+pytestmark = BROWSER_MARKS
 
 
 def sign_in_with_enter(page, prefix: str, user: str, password: str) -> None:
@@ -75,8 +77,8 @@ def test_closed_study_shows_primary_result_flow_and_report_and_downloads_in_one_
             assert "significant at α = 0.05" in analysis
             flow = page.inner_text("#tl-res-flow")
             assert all(c in flow for c in ("gradcam", "none", "twin", "completed", "excluded"))
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "researcher.png"))  # the README's, at 1366x768
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT_DIR / "researcher.png"))  # the README's, at 1366x768
             # One click each: the files were prepared when the study was chosen.
             name, text = download_in_one_click(page, "#tl-res-export")
             assert name == "alpha-judgements.csv" and text.splitlines()[0].startswith("judgement_id")
@@ -89,7 +91,7 @@ def test_closed_study_shows_primary_result_flow_and_report_and_downloads_in_one_
             frame.locator("h2:text('Participant flow')").wait_for(timeout=TIMEOUT_MS)
             assert page.get_attribute("#tl-res-report iframe", "sandbox") is not None
             assert CLI_FLAG not in tab_text(page)
-            page.screenshot(path=str(SCREENSHOTS / "researcher-report.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOT_DIR / "researcher-report.png"), full_page=True)
         finally:
             browser.close()
     assert looks(world) == [("close", "pi")]  # a closed study's analysis and export are no looks
@@ -115,8 +117,8 @@ def test_running_study_blinded_then_each_look_recorded_and_worded_for_the_tab(li
             assert "open in this tab once the study is closed" in text and CLI_FLAG not in text
             assert page.is_disabled("#tl-res-export") and page.is_disabled("#tl-res-report-download")
             assert not page.is_visible("#tl-res-look") and "Primary result" not in text
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "researcher-blinded.png"))
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT_DIR / "researcher-blinded.png"))
 
             unblind_study(world.settings, "alpha", actor="pi", reason="planned interim look")
             page.click("#tl-res-refresh")
@@ -132,7 +134,7 @@ def test_running_study_blinded_then_each_look_recorded_and_worded_for_the_tab(li
             assert looks(world)[-1] == ("export", "rita") and len(looks(world)) == 3
             assert CLI_FLAG not in tab_text(page)
             assert page.is_disabled("#tl-res-participants-export")  # alpha recruits by invite
-            # A link-mode study's participants list: one click too (blinding does not withhold it).
+            # A link study's participants list: one click too (outcome blinding does not withhold it).
             page.click("#tl-res-study input")
             page.click("[role=option][aria-label='crowd']")
             page.wait_for_selector("#tl-res-summary :text('crowd')", timeout=TIMEOUT_MS)
@@ -173,8 +175,8 @@ def test_curator_enter_count_undo_reject_choose_first_and_buttons_in_view(live_s
                              ".tl-cur-labels", ".tl-cur-images", "#tl-cur-other"):
                 box = page.locator(selector).bounding_box()
                 assert box and box["y"] >= 0 and box["y"] + box["height"] <= LAPTOP["height"], selector
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "curator.png"))  # the README's
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT_DIR / "curator.png"))  # the README's
 
             page.keyboard.press("o")  # no label chosen yet
             page.wait_for_selector("#tl-cur-result :text('Choose a label first')", timeout=TIMEOUT_MS)

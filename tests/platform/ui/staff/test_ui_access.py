@@ -27,6 +27,7 @@ from trustlab.platform.ui.exports import (
 )
 from trustlab.platform.ui.rater.access import rater_storage, sign_out
 from trustlab.platform.ui.rater.page import build_rater_tab
+from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.staff.results import results as research_results
 from trustlab.platform.ui.staff.signin import do_logout
 from trustlab.studies.design.create import close_study
@@ -56,7 +57,7 @@ def test_rater_sign_out_handler_revokes_the_token_and_clears_the_browser(world, 
     token = auth.accept_invite(world.settings, invite=world.invite("alpha")[0]).token
     with gr.Blocks():
         view = build_rater_tab(services, rater_storage())
-    out = sign_out(services, view, {"token": token, "invite": "abc"}, {"token": token})
+    out = sign_out(services, view, {"token": token, "invite": "abc"}, RaterState(token=token))
     assert out[0] == {}  # the browser's stored value is emptied
     assert "Signed out" in out[2]["value"]
     assert api.get(next_item_path("alpha"), headers=bearer(token)).status_code == 401

@@ -4,10 +4,9 @@ before another invite replaces a signed-in rater's token, sign-out, and a clean 
 The browser keeps only ``{"token", "invite"}`` (the bearer token and a 16-hex-digit marker of the
 invite it came from) in localStorage through ``gr.BrowserState``, so that a reload resumes; a public
 study link's participant also ``join`` (the link, until consent) and ``intro`` (until Start), see
-``ui_entry``. Gradio
-encrypts that value with a key it sends to every visitor, so the encryption hides nothing from anyone
-who can read the browser's storage: the token is protected by the browser's same-origin storage
-alone, like a session cookie, and sign-out revokes it on the server.
+``ui.rater.entry``. Gradio encrypts that value with a key it sends to every visitor, so the encryption
+hides nothing from anyone who can read the browser's storage: the token is protected by the browser's
+same-origin storage alone, like a session cookie, and sign-out revokes it on the server.
 """
 
 from __future__ import annotations
@@ -21,8 +20,10 @@ import gradio as gr
 from trustlab.platform.accounts import auth
 from trustlab.platform.errors import NotAuthenticated, PlatformError
 from trustlab.platform.services.rater import Services
-from trustlab.platform.ui.rater import entry as ui_entry
-from trustlab.platform.ui.rater.page import WELCOME, RaterView, _notice_only, show_next
+from trustlab.platform.ui.rater import entry
+from trustlab.platform.ui.rater.page import WELCOME, RaterView, show_next
+from trustlab.platform.ui.rater.state import RaterState
+from trustlab.platform.ui.view import notice_only
 from trustlab.studies.config.recruitment import PLATFORM_PARAMS
 
 # The localStorage key and the (public) BrowserState key: fixed, so that every worker and every
@@ -49,7 +50,7 @@ SWITCH_TEXT = (
     "Keep your current study, or switch to the new invite (your current study then needs its own "
     "link again). Nothing changes until you choose."
 )
-SIGNED_OUT = (  # an invited rater's (a study link's participant: ui_entry.signed_out_screen)
+SIGNED_OUT = (  # an invited rater's (a link study's participant: entry.signed_out_screen)
     "Signed out",
     "You have signed out and this browser forgot your session. To continue later, open your invite "
     "link again.",
@@ -99,15 +100,15 @@ def build_rater_access(services: Services, view: RaterView) -> RaterAccess:
     switch.click(lambda st, p: switch_invite(services, view, st, p), [view.stored, pending], outputs)
     signout.click(lambda st, s: sign_out(services, view, st, s), [view.stored, view.state], outputs)
 
-    def entered(result: ui_entry.Entry) -> list:  # a link-mode study's consent step
+    def entered(result: entry.Entry) -> list:  # a link study's consent step
         stored, screen, signed_in = result
         return [stored, *screen, *access_updates(signed_in=signed_in)]
 
     both = [view.stored, view.state]
-    accept, decline = ui_entry.accept_consent, ui_entry.decline_consent
+    accept, decline = entry.accept_consent, entry.decline_consent
     view.consent_accept.click(lambda st, s: entered(accept(services, view, st or {}, s)), both, outputs)
     view.consent_decline.click(lambda st, s: entered(decline(services, view, st or {}, s)), both, outputs)
-    intro_open, intro_close = ui_entry.open_instructions, ui_entry.close_instructions
+    intro_open, intro_close = entry.open_instructions, entry.close_instructions
     view.intro_open.click(lambda s: intro_open(services, view, s), [view.state], view.outputs)
 
     def started(st: dict | None, s: dict) -> list:  # Start (or Back to the task) on the instructions
@@ -128,33 +129,33 @@ def sign_in(services: Services, view: RaterView, stored: dict | None, request: g
     params = dict(request.query_params) if request is not None else {}
     invite, pid = params.get("invite"), params.get("pid")
     stored = {k: v for k, v in (stored or {}).items() if k in STORED_KEYS}
-    if params.get("study") and not invite:  # a link-mode study's public link (issue 16)
-        stored, screen, signed_in = ui_entry.link_sign_in(services, view, stored, params)
+    if params.get("study") and not invite:  # a link study's public link
+        stored, screen, signed_in = entry.link_sign_in(services, view, stored, params)
         return [stored, *screen, *access_updates(signed_in=signed_in)]
     token = stored.get("token") if _valid(services, stored.get("token")) else None
     if invite and token and stored.get("invite") != invite_marker(invite):
         asked = {"invite": invite, "pid": pid}
-        notice = _notice_only(view, SWITCH_TITLE, SWITCH_TEXT)
+        notice = notice_only(view, SWITCH_TITLE, SWITCH_TEXT)
         return [stored, *notice, *access_updates(signed_in=True, pending=asked)]
     if invite and token is None:
         try:
             accepted = auth.accept_invite(services.settings, invite=invite, pid=pid)
         except PlatformError as exc:
-            notice = _notice_only(view, "This link does not work", exc.message)
+            notice = notice_only(view, "This link does not work", exc.message)
             return [stored, *notice, *access_updates(signed_in=False)]
         token = accepted.token
         stored = {"token": token, "invite": invite_marker(invite)}
     if token is None:
-        return [stored, *_notice_only(view, *WELCOME), *access_updates(signed_in=False)]
-    return [stored, *show_next(services, view, {"token": token}), *access_updates(signed_in=True)]
+        return [stored, *notice_only(view, *WELCOME), *access_updates(signed_in=False)]
+    return [stored, *show_next(services, view, RaterState(token=token)), *access_updates(signed_in=True)]
 
 
 def keep_current(services: Services, view: RaterView, stored: dict | None) -> list:
     """"Keep my current study": forget the other invite and carry on with the stored token."""
     token = (stored or {}).get("token")
     if not _valid(services, token):
-        return [{}, *_notice_only(view, *WELCOME), *access_updates(signed_in=False)]
-    return [stored, *show_next(services, view, {"token": token}), *access_updates(signed_in=True)]
+        return [{}, *notice_only(view, *WELCOME), *access_updates(signed_in=False)]
+    return [stored, *show_next(services, view, RaterState(token=token)), *access_updates(signed_in=True)]
 
 
 def switch_invite(services: Services, view: RaterView, stored: dict | None, pending: dict | None) -> list:
@@ -166,23 +167,24 @@ def switch_invite(services: Services, view: RaterView, stored: dict | None, pend
         accepted = auth.accept_invite(services.settings, invite=invite, pid=pending.get("pid"))
     except PlatformError as exc:
         signed_in = _valid(services, (stored or {}).get("token"))
-        notice = _notice_only(view, "This link does not work", exc.message)
+        notice = notice_only(view, "This link does not work", exc.message)
         return [stored or {}, *notice, *access_updates(signed_in=signed_in)]
     old = (stored or {}).get("token")
     if old and old != accepted.token:
         auth.logout(services.settings, old)
     new = {"token": accepted.token, "invite": invite_marker(invite)}
-    return [new, *show_next(services, view, {"token": accepted.token}), *access_updates(signed_in=True)]
+    screen = show_next(services, view, RaterState(token=accepted.token))
+    return [new, *screen, *access_updates(signed_in=True)]
 
 
-def sign_out(services: Services, view: RaterView, stored: dict | None, state: dict | None) -> list:
+def sign_out(services: Services, view: RaterView, stored: dict | None, state: RaterState) -> list:
     """Revoke the rater's token(s) on the server and empty the browser's stored value."""
-    for token in {(stored or {}).get("token"), (state or {}).get("token")}:
+    for token in {(stored or {}).get("token"), state.token}:
         auth.logout(services.settings, token)
-    if (state or {}).get("link"):
-        screen = ui_entry.signed_out_screen(services, view, state.get("study", ""))
+    if state.link:
+        screen = entry.signed_out_screen(services, view, state.study)
     else:
-        screen = _notice_only(view, *SIGNED_OUT)
+        screen = notice_only(view, *SIGNED_OUT)
     return [{}, *screen, *access_updates(signed_in=False)]
 
 
@@ -192,5 +194,5 @@ def _valid(services: Services, token: str | None) -> bool:
     try:
         return not auth.authenticate(services.settings, token).is_staff
     except NotAuthenticated:
-        log.debug("a rater token in the browser is no longer valid", exc_info=True)
+        log.debug("a rater token in the browser has expired or was revoked", exc_info=True)
         return False

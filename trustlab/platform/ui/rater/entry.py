@@ -1,14 +1,14 @@
-"""The public study link of a link-mode study (issue 16) in the rater app:
+"""A link study's public study link in the rater app:
 ``/?study=NAME&PROLIFIC_PID=…&STUDY_ID=…&SESSION_ID=…`` (MTurk's parameters, or ``?pid=``).
 
-The participant id joins the study (``recruit.join_study``): a known id resumes where it stopped, on
+The participant id joins the study (``join.join_study``): a known id resumes where it stopped, on
 any device; a new one first sees the consent text (declining sends them to the screen-out URL and
 stores nothing) and then the instructions, which every later screen can reopen. A full or closed
-study says so. Each function returns ``(stored, view outputs, signed_in)``; ``ui_rater_access``
+study says so. Each function returns ``(stored, view outputs, signed_in)``; ``ui.rater.access``
 adds the access outputs.
 
 A reload (or Back and Forward, or a phone reloading a background tab) comes back to the same step:
-the address bar loses the participant id at once (``ui_rater_access.CLEAN_URL_JS``), so until consent
+the address bar loses the participant id at once (``access.CLEAN_URL_JS``), so until consent
 is given the link's parameters wait in the browser's stored value (``join``; nothing is stored on the
 server before consent), and until the participant presses Start on the first instructions the
 stored value says so (``intro``: their rater id). After that the stored token resumes every step.
@@ -17,15 +17,17 @@ stored value says so (``intro``: their rater id). After that the stored token re
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import replace
 
 import gradio as gr
 
 from trustlab.platform.accounts import auth
 from trustlab.platform.errors import Conflict, NotAuthenticated, PlatformError
-from trustlab.platform.recruitment import join as recruit
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.recruitment import join
+from trustlab.platform.recruitment import steps as participant_steps
+from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater.page import show_next
+from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.rater.steps import PLATFORM_NAMES
 from trustlab.platform.ui.render import done_link_html
 from trustlab.platform.ui.view import RaterView, notice_only, notice_screen
@@ -40,12 +42,12 @@ BROKEN_LINK = "This link does not work"
 LINK_PARAMS = frozenset({"pid", *(p for params in PLATFORM_PARAMS.values() for p in params)})
 
 
-def link_sign_in(services: Any, view: RaterView, stored: dict, params: dict[str, str]) -> Entry:
+def link_sign_in(services: Services, view: RaterView, stored: dict, params: dict[str, str]) -> Entry:
     """The load step for ``?study=NAME``: join with the link's participant id; else (a reload: the
     address bar has lost it) the link this browser kept until consent, or the token it stored."""
     study = params.get("study", "")
     try:
-        entry = recruit.study_entry(services, study=study)
+        entry = join.study_entry(services, study=study)
     except PlatformError as exc:
         return stored, notice_only(view, BROKEN_LINK, exc.message), False
     if params.get(entry.pid_param) or params.get("pid"):
@@ -63,21 +65,21 @@ def link_sign_in(services: Any, view: RaterView, stored: dict, params: dict[str,
     return stored, notice_only(view, BROKEN_LINK, entry.texts["missing_pid"].format(platform=platform)), False
 
 
-def _join(services: Any, view: RaterView, stored: dict, entry: recruit.StudyEntry, *,
+def _join(services: Services, view: RaterView, stored: dict, entry: join.StudyEntry, *,
           consent: bool | None) -> Entry:
     """Join with the link kept in ``stored["join"]``; until consent is given it stays there."""
     texts = entry.texts
     params = {**stored["join"]["params"], "study": entry.study}
     left = {k: v for k, v in stored.items() if k != "join"}  # what the browser keeps once it is used
     try:
-        joined = recruit.join_study(services, study=entry.study, pid=None, params=params, consent=consent)
-    except recruit.ConsentRequired:
+        joined = join.join_study(services, study=entry.study, pid=None, params=params, consent=consent)
+    except join.ConsentRequired:
         if entry.full:
             return stored, notice_only(view, texts["full_title"], texts["full_body"]), False
         return stored, consent_screen(view, entry), False
-    except recruit.StudyFull:
+    except join.StudyFull:
         return stored, notice_only(view, texts["full_title"], texts["full_body"]), False
-    except recruit.UnexpandedLink as exc:
+    except join.UnexpandedLink as exc:
         return left, notice_only(view, texts["placeholder_title"], exc.message), False
     except Conflict:
         return stored, notice_only(view, "", texts["closed_body"]), False
@@ -89,16 +91,16 @@ def _join(services: Any, view: RaterView, stored: dict, entry: recruit.StudyEntr
         return {"token": joined.token}, show_next(services, view, state), True
     if joined.created:
         principal = auth.authenticate(services.settings, joined.token)
-        recruit_steps.open_instructions(services, principal)
+        participant_steps.open_instructions(services, principal)
     new_stored = {"token": joined.token, "intro": joined.rater_id}
     return new_stored, intro_screen(view, texts, entry.instructions, state, first=True), True
 
 
-def _state(token: str, study: str) -> dict:
-    return {"token": token, "study": study, "link": True}
+def _state(token: str, study: str) -> RaterState:
+    return RaterState(token=token, study=study, link=True)
 
 
-def _principal_for(services: Any, token: str | None, study: str) -> auth.Principal | None:
+def _principal_for(services: Services, token: str | None, study: str) -> auth.Principal | None:
     """Who the stored token signs in, when it is a rater's of this study (else None)."""
     if not token:
         return None
@@ -120,9 +122,9 @@ def titled(title: str, text: str) -> str:
     return text if own else f"## {title}\n\n{text}"
 
 
-def consent_screen(view: RaterView, entry: recruit.StudyEntry) -> list:
+def consent_screen(view: RaterView, entry: join.StudyEntry) -> list:
     texts = entry.texts
-    updates = notice_screen(view, "", "", state={"join": {"study": entry.study}})
+    updates = notice_screen(view, "", "", state=RaterState(consent_study=entry.study))
     updates.update({
         view.notice: gr.update(visible=False),
         view.consent: gr.update(visible=True),
@@ -133,24 +135,24 @@ def consent_screen(view: RaterView, entry: recruit.StudyEntry) -> list:
     return view.out(updates)
 
 
-def accept_consent(services: Any, view: RaterView, stored: dict, state: dict) -> Entry:
+def accept_consent(services: Services, view: RaterView, stored: dict, state: RaterState) -> Entry:
     """Agreed: join with the link this browser kept (the study on screen's)."""
-    study = ((state or {}).get("join") or {}).get("study", "")
+    study = state.consent_study
     if (stored.get("join") or {}).get("study") != study:  # another tab used or dropped the link
         return link_sign_in(services, view, stored, {"study": study})
     try:
-        entry = recruit.study_entry(services, study=study)
+        entry = join.study_entry(services, study=study)
     except PlatformError as exc:
         return stored, notice_only(view, BROKEN_LINK, exc.message), False
     return _join(services, view, stored, entry, consent=True)
 
 
-def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -> Entry:
+def decline_consent(services: Services, view: RaterView, stored: dict, state: RaterState) -> Entry:
     """Declined: nothing is stored about the person; the screen-out URL (when the study has one)."""
-    study = ((state or {}).get("join") or {}).get("study", "")
+    study = state.consent_study
     try:
-        entry = recruit.study_entry(services, study=study)
-        url = recruit.decline_consent(services, study=study)
+        entry = join.study_entry(services, study=study)
+        url = join.decline_consent(services, study=study)
     except PlatformError as exc:
         return stored, notice_only(view, BROKEN_LINK, exc.message), False
     texts = entry.texts
@@ -166,11 +168,11 @@ def decline_consent(services: Any, view: RaterView, stored: dict, state: dict) -
     return stored, view.out(notice_screen(view, "", "", body_html=body)), False
 
 
-def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first: bool) -> list:
+def intro_screen(view: RaterView, texts: dict, text: str, state: RaterState, *, first: bool) -> list:
     """The instructions: before the first step (``first``: its button starts) or reopened."""
     return view.out({
-        # Without the item screen's fingerprint: the next screen is drawn whole (ui_rater.show_next).
-        view.state: _without_shell(state, first=first),
+        # Without the item screen's fingerprint: the next screen is drawn whole (page.show_next).
+        view.state: replace(state, shell="", first_instructions=first or state.first_instructions),
         view.notice: gr.update(visible=False),
         view.panel: gr.update(visible=False),
         view.consent: gr.update(visible=False),
@@ -181,28 +183,26 @@ def intro_screen(view: RaterView, texts: dict, text: str, state: dict, *, first:
     })
 
 
-def _without_shell(state: dict, *, first: bool) -> dict:
-    kept = {k: v for k, v in state.items() if k != "shell"}
-    return {**kept, "intro": "first"} if first else kept
-
-
-def open_instructions(services: Any, view: RaterView, state: dict) -> list:
+def open_instructions(services: Services, view: RaterView, state: RaterState) -> list:
     """Reopen the instructions from any screen (each opening is counted)."""
     try:
-        principal = auth.authenticate(services.settings, (state or {}).get("token"))
-        opened = recruit_steps.open_instructions(services, principal)
-        texts = recruit.study_entry(services, study=state.get("study", "")).texts
+        principal = auth.authenticate(services.settings, state.token)
+        opened = participant_steps.open_instructions(services, principal)
+        texts = join.study_entry(services, study=state.study).texts
     except PlatformError as exc:
         return view.out({view.message: gr.update(value=f"**{exc.message}**")})
     return intro_screen(view, texts, opened["text"] or "", state, first=False)
 
 
-def close_instructions(services: Any, view: RaterView, stored: dict, state: dict) -> tuple[dict, list]:
-    """Back to the task: the first time (Start), the first step, and a reload no longer shows the
-    instructions first; later, the screen as it was. Returns ``(stored, view outputs)``."""
-    state = dict(state or {})
-    if state.pop("intro", None) == "first":
-        return {k: v for k, v in stored.items() if k != "intro"}, show_next(services, view, state)
+def close_instructions(
+    services: Services, view: RaterView, stored: dict, state: RaterState
+) -> tuple[dict, list]:
+    """Back to the task: the first time (Start), the first step, after which a reload shows the
+    current step rather than the instructions; later, the screen as it was. Returns ``(stored, view
+    outputs)``."""
+    if state.first_instructions:
+        started = replace(state, first_instructions=False)
+        return {k: v for k, v in stored.items() if k != "intro"}, show_next(services, view, started)
     return stored, view.out({
         view.intro: gr.update(visible=False),
         view.panel: gr.update(visible=True),
@@ -210,10 +210,10 @@ def close_instructions(services: Any, view: RaterView, stored: dict, state: dict
     })
 
 
-def signed_out_screen(services: Any, view: RaterView, study: str) -> list:
+def signed_out_screen(services: Services, view: RaterView, study: str) -> list:
     """A participant who signed out: to go on, they come back through the platform's link."""
     try:
-        entry = recruit.study_entry(services, study=study)
+        entry = join.study_entry(services, study=study)
     except PlatformError:
         log.debug("signed out of study %s, which has gone", study, exc_info=True)
         entry = None

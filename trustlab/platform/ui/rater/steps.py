@@ -1,7 +1,7 @@
-"""The screens of a link-mode participant between items (issue 16): practice items with feedback that
-shows the right answer, attention checks, and the endings (completion code and redirect, screen-out,
-timed out, returned). They reuse the rating panel (the same question widgets and keys); the rules and
-storage are ``recruit_steps``'.
+"""The screens of a link study's participant between items: practice items with feedback that shows
+the right answer, attention checks, and the endings (completion code and redirect, screen-out, timed
+out, returned). They reuse the rating panel (the same question widgets and keys); the rules and
+storage are ``platform.recruitment.steps``'.
 
 ``step_screen`` returns the outputs for what the participant should see now, or None when that is the
 next regular item; ``on_step_submit`` stores a practice or attention answer and returns the feedback
@@ -11,6 +11,7 @@ screen, or None to go on.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ import gradio as gr
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.study_cache import StudyContext
 from trustlab.platform.errors import InvalidAnswer
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.recruitment.join import NotAParticipant, Step
+from trustlab.platform.services.rater import Services
+from trustlab.platform.ui.rater.state import Mode, RaterState
 from trustlab.platform.ui.render import attention_html, done_link_html, progress_html, stage_html
 from trustlab.platform.ui.view import (
     SUBMIT_KEY_HINT,
@@ -32,31 +35,33 @@ from trustlab.platform.ui.view import (
     submit_label,
 )
 
-PRACTICE, ATTENTION, FEEDBACK = "practice", "attention", "feedback"
+PRACTICE: Mode = "practice"
+ATTENTION: Mode = "attention"
+FEEDBACK: Mode = "feedback"
 STEP_MODES = (PRACTICE, ATTENTION, FEEDBACK)
 PLATFORM_NAMES = {"prolific": "Prolific", "mturk": "MTurk", "generic": "the study site"}
 
 
-def current_step(services: Any, principal: Principal) -> Step | None:
-    """The participant's current step (``recruit_steps.next_step``); None for a rater who came to a
-    link-mode study by invite (they rate as before)."""
+def current_step(services: Services, principal: Principal) -> Step | None:
+    """The participant's current step (``participant_steps.next_step``); None for a rater who came to
+    a link study by invite (they rate as any invited rater does)."""
     try:
-        return recruit_steps.next_step(services, principal)
+        return participant_steps.next_step(services, principal)
     except NotAParticipant:
         return None
 
 
 def step_screen(
-    services: Any, view: RaterView, state: dict, principal: Principal, ctx: StudyContext, *,
+    services: Services, view: RaterView, state: RaterState, principal: Principal, ctx: StudyContext, *,
     message: str = "", step: Step | None = None,
 ) -> list | None:
     """The participant's current step (``step``: as the caller just found it) as outputs (None: show
-    the next regular item; also for a rater who came to a link-mode study by invite)."""
+    the next regular item; also for a rater who came to a link study by invite)."""
     step = step or current_step(services, principal)
     if step is None:
         return None
     texts = study_texts(ctx.config)
-    kept = {"token": state.get("token"), "study": ctx.name, "link": True, "intro_seen": True}
+    kept = RaterState(token=state.token, study=ctx.name, link=True, intro_seen=True)
     if step.kind == "item":
         return None
     if step.kind == PRACTICE:
@@ -82,19 +87,19 @@ def _panel(view: RaterView, ctx: StudyContext, step: Step, texts: dict, stage: s
     }
 
 
-def _question_state(kept: dict, mode: str, index: int, questions: list[dict]) -> dict:
-    return {
-        **kept,
-        "mode": mode,
-        "index": index,
-        "keys": [q["key"] for q in questions],
-        "labels": {q["key"]: q["label"] for q in questions},
-        "questions": questions,
-    }
+def _question_state(kept: RaterState, mode: Mode, index: int, questions: list[dict]) -> RaterState:
+    return replace(
+        kept,
+        mode=mode,
+        step_index=index,
+        question_keys=tuple(q["key"] for q in questions),
+        question_labels={q["key"]: q["label"] for q in questions},
+        questions=tuple(questions),
+    )
 
 
 def _practice(services, view, principal, ctx, step: Step, texts, kept, message) -> list:
-    payload = recruit_steps.practice_item(services, principal, index=step.index)
+    payload = participant_steps.practice_item(services, principal, index=step.index)
     shown = payload["explanations"]  # headed as the study's items are, so practice looks the same
     explanations = [
         {**{k: e[k] for k in ("method", "title", "kind") if k in e}, "image_url": True, "status": "ready"}
@@ -124,7 +129,7 @@ def _practice(services, view, principal, ctx, step: Step, texts, kept, message) 
 
 
 def _attention(services, view, principal, ctx, step: Step, texts, kept, message) -> list:
-    check = recruit_steps.attention_check(services, principal, index=step.index)
+    check = participant_steps.attention_check(services, principal, index=step.index)
     stage = attention_html(texts["attention_title"], check["prompt"], stage_id=f"attention-{step.index}")
     questions = check["questions"]
     return view.out({
@@ -136,9 +141,9 @@ def _attention(services, view, principal, ctx, step: Step, texts, kept, message)
     })
 
 
-def _ending(view: RaterView, ctx: StudyContext, step: Step, texts: dict, kept: dict) -> dict[Any, Any]:
+def _ending(view: RaterView, ctx: StudyContext, step: Step, texts: dict, kept: RaterState) -> dict[Any, Any]:
     platform = PLATFORM_NAMES.get(ctx.config.recruitment.platform, PLATFORM_NAMES["generic"])
-    state = {**kept, "finished": True}
+    state = replace(kept, finished=True)
     if step.kind == "finished":
         body = done_link_html(
             texts["finished_title"],
@@ -169,32 +174,32 @@ def _ending(view: RaterView, ctx: StudyContext, step: Step, texts: dict, kept: d
     return notice_screen(view, title, text, body_html=body, state=state)
 
 
-def invalid_text(state: dict, exc: InvalidAnswer) -> str:
-    label = (state.get("labels") or {}).get(exc.field, exc.field)
+def invalid_text(state: RaterState, exc: InvalidAnswer) -> str:
+    label = state.question_labels.get(exc.field, exc.field)
     return f"**Please answer:** {label}" if "required" in exc.message else f"**{label}:** {exc.message}"
 
 
 def on_step_submit(
-    services: Any, view: RaterView, state: dict, principal: Principal, values: tuple
+    services: Services, view: RaterView, state: RaterState, principal: Principal, values: tuple
 ) -> list | None:
     """Store the practice / attention answer on screen. A practice answer shows its feedback (the
     right answer) and waits for Continue; everything else goes on (None)."""
-    mode, index = state.get("mode"), int(state.get("index") or 0)
+    mode, index = state.mode, state.step_index
     if mode == FEEDBACK:
         return None
     answers = answers_from(state, values)
     try:
         if mode == ATTENTION:
-            recruit_steps.answer_attention(services, principal, index=index, answers=answers)
+            participant_steps.answer_attention(services, principal, index=index, answers=answers)
             return None
-        feedback = recruit_steps.answer_practice(services, principal, index=index, answers=answers)
+        feedback = participant_steps.answer_practice(services, principal, index=index, answers=answers)
     except InvalidAnswer as exc:
         return view.out({view.message: gr.update(value=invalid_text(state, exc))})
     ctx = services.study(study_id=principal.study_id)
     text = ("✔ " if feedback["correct"] else "✘ ") + html.escape(feedback["feedback"])
     verdict = "tl-right" if feedback["correct"] else "tl-wrong"
     return view.out({
-        view.state: {**state, "mode": FEEDBACK},
+        view.state: replace(state, mode=FEEDBACK),
         view.message: gr.update(value=f'<div class="tl-feedback {verdict}">{text}</div>'),
         view.submit: gr.update(value=study_texts(ctx.config)["practice_next"] + SUBMIT_KEY_HINT),
     })

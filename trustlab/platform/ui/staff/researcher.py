@@ -1,13 +1,16 @@
 """The researcher tab: progress, attrition and rater quality live; accuracy per condition, the analysis
-(primary result, participant flow, report) and the judgements export only once the study is unblinded
-(closed or `study unblind`, see ``ui_research_results``); agreement pooled over conditions."""
+(primary result, participant flow, report) and the judgements export only once outcome blinding ends
+(the study is closed or `study unblind` was run, see ``ui.staff.results``); agreement pooled over
+conditions."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import gradio as gr
 
 from trustlab.platform.errors import PlatformError
-from trustlab.platform.recruitment import join as recruit
+from trustlab.platform.recruitment.join import participant_failures
 from trustlab.platform.services import staff
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.staff.results import (
@@ -18,7 +21,7 @@ from trustlab.platform.ui.staff.results import (
     stale,
 )
 from trustlab.platform.ui.staff.results import results as research_results
-from trustlab.platform.ui.staff.signin import build_login, principal_of
+from trustlab.platform.ui.staff.signin import StaffLogin, build_login, principal_of
 from trustlab.wording import counted
 
 REFRESH_S = 10.0
@@ -31,6 +34,7 @@ CONDITION_COLUMNS = [
     "condition", "assigned", "done", "timed out", "verification accuracy", "true-label accuracy",
 ]
 BLINDED_CELL = "blinded"
+PARTICIPANTS_LABEL = "Participants (link studies)"
 
 
 def _pct(value: float | None) -> str:
@@ -59,31 +63,73 @@ def blinding_line(data: dict) -> str:
     )
 
 
+@dataclass
+class _LiveView:
+    """The tab's study picker and its live tables (refreshed every REFRESH_S while signed in)."""
+
+    study: gr.Dropdown
+    refresh: gr.Button
+    stamp: gr.State  # (study, status, judgements, blinded) as the live tables last saw it
+    summary: gr.Markdown
+    raters: gr.Dataframe
+    conditions: gr.Dataframe
+    participants: gr.Dataframe
+    timer: gr.Timer
+
+    @property
+    def outputs(self) -> list:
+        """The order ``live_tables`` returns."""
+        return [self.summary, self.raters, self.conditions, self.participants, self.stamp]
+
+
 def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
+    """The tab's components, then its events: the live tables, and below them the results that
+    outcome blinding withholds until the study is unblinded. Returns what the page's one staff
+    sign-out needs (``build.py``)."""
     login = build_login(services, "tl-res")
     results = ResultsView()
+    live = _build_live_view(results)
+    login.on_sign_in(
+        lambda st: [_study_choices(services, st), gr.Timer(active=bool(st))], staff_state,
+        [live.study, live.timer],
+    )
+    _wire_live_and_results(services, staff_state, live, results)
+    results.judgements.click(
+        lambda st, name: record_download(services, principal_of(services, st), name),
+        [staff_state, live.study],
+        None,
+    )
+    return _sign_out_handles(services, login, live, results)
+
+
+def _build_live_view(results: ResultsView) -> _LiveView:
+    """The study picker with Refresh and the downloads, the results area, then the live tables."""
     with gr.Row():
         study = gr.Dropdown(choices=[], label="Study", elem_id="tl-res-study", scale=3)
         refresh = gr.Button("Refresh", scale=1, elem_id="tl-res-refresh")
         for button in (results.judgements, results.participants, results.report_file):
             button.render()
-    stamp = gr.State(None)  # (study, status, judgements, blinded) as the live tables last saw it
+    stamp = gr.State(None)
     summary = gr.Markdown(elem_id="tl-res-summary")
     results.build_area()
     raters = gr.Dataframe(headers=RATER_COLUMNS, interactive=False, label="Raters")
     conditions = gr.Dataframe(headers=CONDITION_COLUMNS, interactive=False, label="Conditions")
-    # Link-mode (crowdsourced) studies: each participant's attention and gold failures, live.
+    # A link study's participants: each one's attention-check and gold-item failures, live.
     participants = gr.Dataframe(
-        headers=PARTICIPANT_COLUMNS, interactive=False, label="Participants (link-mode studies)",
+        headers=PARTICIPANT_COLUMNS, interactive=False, label=PARTICIPANTS_LABEL,
         elem_id="tl-res-participants",
     )
     # Ticks only once a researcher is signed in (raters' pages never poll).
     timer = gr.Timer(REFRESH_S, active=False)
-    login.on_sign_in(
-        lambda st: [_study_choices(services, st), gr.Timer(active=bool(st))], staff_state, [study, timer]
-    )
+    return _LiveView(study, refresh, stamp, summary, raters, conditions, participants, timer)
 
-    def live(st, name):
+
+def _wire_live_and_results(services: Services, staff_state: gr.State, live: _LiveView,
+                           results: ResultsView) -> None:
+    """Refresh, a new study and the timer redraw the live tables and then the results (the timer
+    only what has gone stale); "Analyse now" shows the results as a recorded look."""
+
+    def tables(st, name):
         return live_tables(services, principal_of(services, st), name)
 
     def show_results(st, name, exported, now, look=False):
@@ -99,38 +145,35 @@ def build_researcher_tab(services: Services, staff_state: gr.State) -> dict:
         keep = [gr.skip()] * (len(results.outputs) - len(results.download_outputs))
         return [*results.downloads(found), *keep] if found else [gr.skip()] * len(results.outputs)
 
-    live_outputs = [summary, raters, conditions, participants, stamp]
-    for event in (refresh.click, study.change):
-        event(live, [staff_state, study], live_outputs, show_progress="hidden").then(
-            show_results, [staff_state, study, results.exported, stamp], results.outputs,
-            show_progress="minimal",
+    shown = [staff_state, live.study, results.exported, live.stamp]
+    for event in (live.refresh.click, live.study.change):
+        event(tables, [staff_state, live.study], live.outputs, show_progress="hidden").then(
+            show_results, shown, results.outputs, show_progress="minimal",
         )
-    timer.tick(live, [staff_state, study], live_outputs, show_progress="hidden").then(
-        on_tick, [staff_state, study, results.exported, stamp], results.outputs, show_progress="hidden"
+    live.timer.tick(tables, [staff_state, live.study], live.outputs, show_progress="hidden").then(
+        on_tick, shown, results.outputs, show_progress="hidden"
     )
     results.look.click(
         lambda st, name, exported, now: show_results(st, name, exported, now, look=True),
-        [staff_state, study, results.exported, stamp], results.outputs,
+        shown, results.outputs,
     )
-    results.judgements.click(
-        lambda st, name: record_download(services, principal_of(services, st), name),
-        [staff_state, study],
-        None,
-    )
+
+
+def _sign_out_handles(services: Services, login: StaffLogin, live: _LiveView, results: ResultsView) -> dict:
+    """The tab's status, study, timer and sign-out button, and how to empty it on sign-out."""
 
     def signed_out() -> list:
         cleared = results.values(research_results(services, None, None, None))
         return [*login.signed_out(), gr.update(choices=[], value=None), gr.Timer(active=False), "", None,
                 None, None, None, *cleared]
 
+    outputs = [*login.signed_out_outputs, live.study, live.timer, *live.outputs, *results.outputs]
     return {
         "status": login.status,
-        "study": study,
-        "timer": timer,
+        "study": live.study,
+        "timer": live.timer,
         "signout": login.signout,
-        "signed_out": (
-            signed_out, [*login.signed_out_outputs, study, timer, *live_outputs, *results.outputs]
-        ),
+        "signed_out": (signed_out, outputs),
     }
 
 
@@ -140,7 +183,7 @@ def live_tables(services: Services, principal, name: str | None) -> list:
         return ["Sign in and choose a study.", None, None, None, None]
     try:
         data = staff.study_progress(services, principal, study=name)
-        participant_rows = recruit.participant_failures(services, principal, study=name)
+        participant_rows = participant_failures(services, principal, study=name)
     except PlatformError as exc:
         return [f"**{exc.message}**", None, None, None, None]
     rater_rows = [

@@ -1,10 +1,10 @@
 """The researcher tab's results: the study's analysis (primary result, participant flow, report) and
 its three downloads, each ready before it is clicked so that one click saves the file.
 
-Blinding (``studies.blinding``) decides what shows: nothing that compares conditions while a study is
-blinded; a closed study's analysis at once (no look to record); a running, unblinded study's analysis
-only when the researcher asks for it, since each one is a recorded look, and its judgements export
-recorded as a look when the file is taken.
+Outcome blinding (``studies.monitoring.outcome_blinding``) decides what shows: nothing that compares
+conditions while a study's outcomes are blinded; a closed study's analysis at once (no look to
+record); a running, unblinded study's analysis only when the researcher asks for it, since each one
+is a recorded look, and its judgements export recorded as a look when the file is taken.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import gradio as gr
 
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.errors import PlatformError
-from trustlab.platform.recruitment import join as recruit
+from trustlab.platform.recruitment.join import participants_csv
 from trustlab.platform.services import staff
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.exports import EXPORT_MAX_AGE_S, export_root, remove_export, write_export
@@ -136,7 +136,7 @@ def prepare_csvs(services: Services, principal: Principal, study: str, blinded: 
         _write(services, study, "judgements",
                staff.judgements_csv_to_hand_over(services, principal, study=study), exported)
     try:
-        _write(services, study, "participants", recruit.participants_csv(services, principal, study=study),
+        _write(services, study, "participants", participants_csv(services, principal, study=study),
                exported)
     except PlatformError:  # an invite-mode study has no participants list
         _drop(services, "participants", exported)

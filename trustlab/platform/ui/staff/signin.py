@@ -105,7 +105,7 @@ def principal_of(services: Services, staff_state: dict | None) -> Principal | No
     try:
         principal = auth.authenticate(services.settings, token)
     except NotAuthenticated:
-        log.debug("a staff token in the page is no longer valid", exc_info=True)
+        log.debug("a staff token in the page has expired or was revoked", exc_info=True)
         return None
     return principal if principal.is_staff else None
 
