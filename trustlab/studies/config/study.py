@@ -6,7 +6,6 @@ Unknown fields are rejected, and every error names the field at fault and what t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +13,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -22,6 +20,14 @@ from pydantic import (
     model_validator,
 )
 
+from trustlab.studies.config.base import (
+    QUOTE,
+    StrictModel,
+    StudyConfigError,
+    check_item_ids,
+    describe_error,
+    invalid_config,
+)
 from trustlab.studies.config.conditions import (  # noqa: F401 - re-exported: a study's condition grammar
     COMBO_SEPARATOR,
     KNOWN_METHODS,
@@ -34,11 +40,11 @@ from trustlab.studies.config.recruitment import (
     AttentionCheck,
     PracticeSpec,
     RecruitmentSpec,
-    StudyConfigError,
     TextSpec,
     read_text_files,
 )
 from trustlab.studies.config.texts import DEFAULT_TEXTS
+from trustlab.wording import suggest
 
 TASKS: tuple[str, ...] = ("verify", "true_label", "trust", "helpfulness", "confidence", "simulate", "comment")
 # Tasks whose answer is known for an item, so a gold (attention) item can check it.
@@ -46,11 +52,7 @@ GOLD_CHECKABLE_TASKS: tuple[str, ...] = ("verify", "true_label", "simulate")
 MIN_LIKERT_POINTS, MAX_LIKERT_POINTS = 2, 11
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-class ItemsSpec(_Strict):
+class ItemsSpec(StrictModel):
     """Which items the study shows.
 
     split: the dataset split to draw from; n: how many (non-gold) items; model_errors: the fraction of
@@ -66,14 +68,7 @@ class ItemsSpec(_Strict):
     @model_validator(mode="after")
     def _ids_and_n(self) -> ItemsSpec:
         if self.ids is not None:
-            if not self.ids:
-                raise ValueError("items.ids is empty: list at least one item id, or write `ids: null`")
-            if len(set(self.ids)) != len(self.ids):
-                raise ValueError("items.ids lists an item twice: list each item id once")
-            if self.n is not None and self.n != len(self.ids) and "n" in self.model_fields_set:
-                raise ValueError(
-                    f"items.n is {self.n} but items.ids lists {len(self.ids)} items: drop n or match it"
-                )
+            check_item_ids("items", self.ids, self.n if "n" in self.model_fields_set else None)
         elif self.n is None:
             raise ValueError("items.n is missing: give the number of items (or list items.ids)")
         return self
@@ -83,7 +78,7 @@ class ItemsSpec(_Strict):
         return len(self.ids) if self.ids is not None else int(self.n or 0)
 
 
-class GoldSpec(_Strict):
+class GoldSpec(StrictModel):
     """Items with known answers (gold); a rater with more than ``max_failures`` failures is excluded
     from the analysis and, in a link-mode (crowdsourced) study, screened out.
 
@@ -101,14 +96,7 @@ class GoldSpec(_Strict):
         if isinstance(data, Mapping) and data.get("ids") is not None:
             ids = data["ids"]
             if isinstance(ids, list):
-                if not ids:
-                    raise ValueError("gold.ids is empty: list at least one item id, or write `ids: null`")
-                if len(set(ids)) != len(ids):
-                    raise ValueError("gold.ids lists an item twice: list each item id once")
-                if data.get("n") not in (None, len(ids)):
-                    raise ValueError(
-                        f"gold.n is {data.get('n')} but gold.ids lists {len(ids)} items: drop n or match it"
-                    )
+                check_item_ids("gold", ids, data.get("n"))
                 return {**data, "n": len(ids)}
         return data
 
@@ -132,7 +120,7 @@ PRIMARY_MEASURES: tuple[str, ...] = (
 )
 
 
-class AnalysisSpec(_Strict):
+class AnalysisSpec(StrictModel):
     """The confirmatory analysis, fixed before the data: one ``primary`` measure tested on the condition
     pairs ``contrasts`` ([a, b] means a - b; null: each condition against none, else every pair), with
     Holm's correction at family-wise ``alpha``. Every other result is reported as exploratory."""
@@ -145,10 +133,9 @@ class AnalysisSpec(_Strict):
     @classmethod
     def _known_primary(cls, primary: str) -> str:
         if primary not in PRIMARY_MEASURES:
-            hint = difflib.get_close_matches(primary, PRIMARY_MEASURES, n=1)
-            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
             raise ValueError(
-                f"unknown measure {primary!r}; {suggestion}use one of {', '.join(PRIMARY_MEASURES)}"
+                f"unknown measure {primary!r}; {suggest(primary, PRIMARY_MEASURES, quote=QUOTE)}"
+                f"use one of {', '.join(PRIMARY_MEASURES)}"
             )
         return primary
 
@@ -169,14 +156,14 @@ class AnalysisSpec(_Strict):
         return pairs
 
 
-class DisplaySpec(_Strict):
+class DisplaySpec(StrictModel):
     """Heatmaps' ``colormap``: viridis (perceptually uniform, colour-blind safe) or jet as in a paper.
     explain.render.COLORMAPS lists the same names (a test checks)."""
 
     colormap: Literal["viridis", "cividis", "jet"] = "viridis"
 
 
-class StudyConfig(_Strict):
+class StudyConfig(StrictModel):
     """A validated study (see issue 6 for the YAML)."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -215,10 +202,9 @@ class StudyConfig(_Strict):
     def _known_texts(cls, texts: dict[str, str]) -> dict[str, str]:
         for key in texts:
             if key not in DEFAULT_TEXTS:
-                hint = difflib.get_close_matches(key, DEFAULT_TEXTS, n=1)
-                suggestion = f"did you mean `{hint[0]}`? " if hint else ""
                 raise ValueError(
-                    f"texts.{key}: unknown text; {suggestion}known texts: {', '.join(DEFAULT_TEXTS)}"
+                    f"texts.{key}: unknown text; {suggest(key, DEFAULT_TEXTS)}"
+                    f"known texts: {', '.join(DEFAULT_TEXTS)}"
                 )
         return texts
     # Methods imported with `trustlab explanations import` that conditions name (besides the
@@ -300,34 +286,13 @@ class StudyConfig(_Strict):
         return self
 
 
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return list(model.model_fields)
-
-
-_SUBMODELS: dict[str, type[BaseModel]] = {
+# The model of each top-level field that is itself a model, to name an unknown nested field's siblings.
+_PARTS: dict[str, type[BaseModel]] = {
     "items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec, "recruitment": RecruitmentSpec,
     "consent": TextSpec, "instructions": TextSpec, "practice": PracticeSpec, "attention": AttentionCheck,
     "display": DisplaySpec,
 }
-
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(part) for part in error.get("loc", ())]
-    field = ".".join(loc) or "(config)"
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        parent = _SUBMODELS.get(loc[0], StudyConfig) if len(loc) > 1 else StudyConfig
-        known = _field_names(parent)
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
-        suggestion = f"did you mean `{hint[0]}`? " if hint else ""
-        return f"{field}: unknown field; {suggestion}remove it (known fields: {', '.join(known)})"
-    if kind == "missing":
-        return f"{field}: required field is missing; add `{loc[-1]}: ...` to the config"
-    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    if kind == "literal_error" and loc and loc[0] == "tasks":
-        message += f" (tasks are {', '.join(TASKS)})"
-    return f"{field}: {message}"
+_NOTES = {"tasks": f" (tasks are {', '.join(TASKS)})"}
 
 
 def load_study_config(
@@ -380,6 +345,6 @@ def load_study_config(
         context = {"imported_methods": tuple(known)}
         return StudyConfig.model_validate(data, context=context)
     except ValidationError as exc:
-        lines = [_describe(error) for error in exc.errors()]
-        raise StudyConfigError(f"invalid study config ({source}):\n  " + "\n  ".join(lines)) from None
+        lines = [describe_error(error, StudyConfig, _PARTS, _NOTES) for error in exc.errors()]
+        raise invalid_config(source, lines) from None
 
