@@ -8,12 +8,15 @@ model is strict (unknown fields rejected) and every error names its field.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from trustlab.wording import suggest
+
+log = logging.getLogger(__name__)
 
 # How messages quote a value the researcher wrote (a measure, a method): as Python prints a string.
 # Field names are quoted as YAML code instead (suggest's default backticks).
@@ -70,3 +73,25 @@ def describe_error(
 def invalid_config(source: str, lines: Sequence[str]) -> StudyConfigError:
     """The error for a config with these problems, one indented line each."""
     return StudyConfigError(f"invalid study config ({source}):\n  " + "\n  ".join(lines))
+
+
+# Old keys already reported in this process: a server loads a study's stored config on many requests,
+# and one line in its log says all there is to say.
+_WARNED: set[str] = set()
+
+
+def renamed_key(data: Any, *, old: str, new: str) -> Any:
+    """``data`` with a YAML key's old name ``old`` read as its new name ``new``, logging a
+    deprecation message (once per process) that names the new key; both given is an error."""
+    if not isinstance(data, Mapping) or old not in data:
+        return data
+    if new in data:
+        raise ValueError(
+            f"`{old}` and `{new}` are both set: `{old}` is the old name of `{new}`; keep `{new}` only"
+        )
+    if old not in _WARNED:
+        _WARNED.add(old)
+        log.warning("study config: `%s` is deprecated, write `%s` instead (same meaning)", old, new)
+    out = {key: value for key, value in data.items() if key != old}
+    out[new] = data[old]
+    return out

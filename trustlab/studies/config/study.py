@@ -27,6 +27,7 @@ from trustlab.studies.config.base import (
     check_item_ids,
     describe_error,
     invalid_config,
+    renamed_key,
 )
 from trustlab.studies.config.conditions import (  # noqa: F401 - re-exported: a study's condition grammar
     COMBO_SEPARATOR,
@@ -179,7 +180,9 @@ class StudyConfig(StrictModel):
     ] = Field(default_factory=lambda: ["verify", "trust"], min_length=1)
     likert_points: int = Field(default=7, ge=MIN_LIKERT_POINTS, le=MAX_LIKERT_POINTS)
     show_prediction: bool = True
-    blind_condition: bool = True
+    # Condition hiding: raters are not told which condition (explanation method) they see, so that a
+    # method's name cannot sway their judgement. Its old YAML name `blind_condition` is still read.
+    hide_condition: bool = True
     gold: GoldSpec = GoldSpec()
     seed: int = 0
     # Minutes of inactivity after which a rater's unfinished assignments are released to others.
@@ -196,6 +199,11 @@ class StudyConfig(StrictModel):
     max_minutes: float | None = Field(default=None, gt=0)
     texts: dict[str, str] = Field(default_factory=dict)
     display: DisplaySpec = DisplaySpec()  # how raters see explanations (issue 16)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed_key(data, old="blind_condition", new="hide_condition")
 
     @field_validator("texts")
     @classmethod

@@ -143,7 +143,7 @@ def _design_plan(
         "**Study type.** Experiment: raters are randomly assigned to conditions (explanation methods shown "
         "with the model's prediction).",
         "",
-        f"**Blinding.** Condition names hidden from raters: {str(config.blind_condition).lower()}; the "
+        f"**Blinding.** Condition names hidden from raters: {str(config.hide_condition).lower()}; the "
         f"prediction shown: {str(config.show_prediction).lower()}. Per-condition outcomes stay hidden from "
         "the researcher until the study is closed or unblinded (logged).",
         "",
