@@ -1,10 +1,10 @@
-"""Synthetic raters' answer model (issue 6): how a simulated rater answers an item, given its truth and
+"""Synthetic raters' answer model: how a simulated rater answers an item, given its truth and
 the condition it is shown in.
 
 ``RaterProfile`` + ``SimulatedRater.answer`` are a pure function from what a rater sees to their
 answers, with condition-dependent probabilities; ``study_truth`` and ``assignment_conditions`` read
-what the model needs from the database (the true label and condition that a blinded rater never
-sees). No HTTP here: the driver that takes these raters through the REST API is
+what the model needs from the database (the true label and the condition, which a rater is never
+shown). No HTTP here: the driver that takes these raters through the REST API is
 ``trustlab.platform.client.driver`` (the platform owns its wire protocol).
 
 Probabilities are on the probability scale and additive: a rater verifies a prediction correctly with
@@ -169,7 +169,7 @@ class SimulatedRater:
         if not self.careless and not truth.is_gold and rng.random() < p.cant_tell_rate:
             return {CANT_TELL: True}, elapsed
         boost = p.boost(condition)
-        # A careful rater gets a gold (attention) item fully right with probability gold_accuracy (no
+        # A careful rater gets a gold item fully right with probability gold_accuracy (no
         # rater or item offsets: gold items are chosen to be clear); otherwise they answer it as usual.
         sure = truth.is_gold and not self.careless and rng.random() < p.gold_accuracy
         model_correct = truth.true_label == truth.predicted_label
@@ -239,7 +239,8 @@ def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], l
 
 
 def assignment_conditions(settings: Settings) -> Callable[[int], str]:
-    """assignment id -> condition, read from the database (the simulator's view behind the blind)."""
+    """assignment id -> condition, read from the database (the simulator knows what condition hiding
+    keeps from raters)."""
 
     def lookup(assignment_id: int) -> str:
         with read_session(settings) as session:

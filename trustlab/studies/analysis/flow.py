@@ -1,5 +1,6 @@
-"""What a reviewer asks for besides the headline numbers: participant flow per condition, a per-item
-table, and a learning check (condition x half of the session)."""
+"""The participant flow per condition (CONSORT-style: invited, started, completed, excluded, analysed),
+and what else a reviewer asks for besides the headline numbers: a per-item table and a learning check
+(condition x half of the session)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The crowdsourcing parts of a study config (issue 16): recruitment, consent and instructions texts,
+"""The recruitment parts of a study config: recruitment, consent and instructions texts,
 practice items and attention checks. ``config.StudyConfig`` holds them; they live apart to keep each
 module short. Strict like the rest: unknown fields are rejected and every error names the fix.
 """
@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from trustlab.studies.config.base import StrictModel, StudyConfigError, check_item_ids
 
-# Recruitment (issue 16): how raters arrive and where they go when they finish.
+# Recruitment: how raters arrive and where they go when they finish.
 RECRUITMENT_MODES: tuple[str, ...] = ("link", "invite")
 PLATFORMS: tuple[str, ...] = ("prolific", "mturk", "generic")
 # The URL parameters each platform adds to the study link: the participant id's name first.
@@ -50,7 +50,7 @@ def _check_url(url: str | None, field: str) -> str | None:
 
 class RecruitmentSpec(StrictModel):
     """How raters arrive: ``link`` (one public URL; each participant id becomes one rater) or ``invite``
-    (single-use invite links, as before). ``platform`` says which URL parameters carry the participant
+    (single-use invite links). ``platform`` says which URL parameters carry the participant
     id (PROLIFIC_PID; MTurk's workerId; ``pid`` for generic). ``max_participants``: then the study is
     full (409). ``completion_url`` / ``screenout_url``: where a finished / screened-out participant is
     sent, with ``{code}`` / ``{screenout_code}`` filled in. The codes are generated at ``study create``

@@ -1,4 +1,4 @@
-"""The study YAML validated into a typed, strict config (issue 6).
+"""The study YAML validated into a typed, strict config.
 
 Unknown fields are rejected, and every error names the field at fault and what to write instead, e.g.
 ``conditons: unknown field; did you mean `conditions`? remove it (known fields: ...)``.
@@ -48,7 +48,7 @@ from trustlab.studies.config.texts import DEFAULT_TEXTS
 from trustlab.wording import suggest
 
 TASKS: tuple[str, ...] = ("verify", "true_label", "trust", "helpfulness", "confidence", "simulate", "comment")
-# Tasks whose answer is known for an item, so a gold (attention) item can check it.
+# Tasks whose answer is known for an item, so a gold item can check it.
 GOLD_CHECKABLE_TASKS: tuple[str, ...] = ("verify", "true_label", "simulate")
 MIN_LIKERT_POINTS, MAX_LIKERT_POINTS = 2, 11
 
@@ -81,7 +81,7 @@ class ItemsSpec(StrictModel):
 
 class GoldSpec(StrictModel):
     """Items with known answers (gold); a rater with more than ``max_failures`` failures is excluded
-    from the analysis and, in a link-mode (crowdsourced) study, screened out.
+    from the analysis and, in a link study, screened out.
 
     n: how many gold items the study picks itself (items the model gets right and wrong); ids: the
     researcher's own gold items instead (then n is their number).
@@ -165,7 +165,7 @@ class DisplaySpec(StrictModel):
 
 
 class StudyConfig(StrictModel):
-    """A validated study (see issue 6 for the YAML)."""
+    """A validated study (the README's study YAML, field by field)."""
 
     name: str = Field(min_length=1, max_length=200)
     dataset: str = Field(min_length=1)
@@ -189,8 +189,8 @@ class StudyConfig(StrictModel):
     timeout_minutes: float | None = Field(default=60.0, gt=0)
     # The confirmatory analysis (primary measure, contrasts, alpha); see AnalysisSpec.
     analysis: AnalysisSpec = AnalysisSpec()
-    # Crowdsourcing (issue 16): recruitment, consent, instructions, practice, attention checks, a
-    # session time limit and the rater-facing texts.
+    # Recruitment (how raters arrive; a link study's public link), consent, instructions, practice,
+    # attention checks, a session time limit and the rater-facing texts.
     recruitment: RecruitmentSpec = RecruitmentSpec()
     consent: TextSpec | None = None
     instructions: TextSpec | None = None
@@ -198,7 +198,7 @@ class StudyConfig(StrictModel):
     attention: list[AttentionCheck] = Field(default_factory=list)
     max_minutes: float | None = Field(default=None, gt=0)
     texts: dict[str, str] = Field(default_factory=dict)
-    display: DisplaySpec = DisplaySpec()  # how raters see explanations (issue 16)
+    display: DisplaySpec = DisplaySpec()  # how raters see explanations
 
     @model_validator(mode="before")
     @classmethod
@@ -258,7 +258,7 @@ class StudyConfig(StrictModel):
     @model_validator(mode="after")
     def _no_leaks(self) -> StudyConfig:
         # Simulating the model is trivial with its prediction on screen; the rater app also hides
-        # every other trace of the predicted class when show_prediction is false (issue 12).
+        # every other trace of the predicted class when show_prediction is false.
         if "simulate" in self.tasks and self.show_prediction:
             raise ValueError(
                 "tasks lists `simulate` but show_prediction is true: raters would copy the prediction "

@@ -1,5 +1,5 @@
 """Whether a study's numbers give a balanced design, what the design realises, and the nearest numbers
-that balance (issues 12 and 23).
+that balance.
 
 Balanced (within design) means: every rater sees every condition equally often (C divides
 items_per_rater), every item gets every condition equally often (C divides raters_per_item and

@@ -2,8 +2,8 @@
 
 Items are drawn from the config's split, stratified by whether the model's held-out prediction is
 right, so that ``items.model_errors`` of them are model errors (as far as the split has errors). Gold
-(attention) items come from the rest of the split: predictions the model makes with the highest
-confidence, half right and half wrong where possible, so their answers are clear.
+items (known answers, scored per rater) come from the rest of the split: predictions the model makes
+with the highest confidence, half right and half wrong where possible, so their answers are clear.
 
 Before storing, the assignment of the raters that fill the study is planned (``balance``); a study
 whose numbers cannot balance is refused, naming the nearest numbers that do, unless
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.datasets import get_dataset
@@ -35,7 +36,7 @@ from trustlab.db.queries.studies import (
     study_items,
     study_unblindings,
 )
-from trustlab.db.schema import Item, Prediction, Study, StudyItem, utcnow
+from trustlab.db.schema import Item, Prediction, Study, StudyItem
 from trustlab.models.external import is_external
 from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.studies.config.study import StudyConfig, load_study_config
@@ -264,7 +265,7 @@ def create_study(
         )
         study = add_study(session, study=study, items=rows)
         if is_link_study(config):  # the codes a researcher enters on the platform exist from now on
-            ensure_codes(session, study_id=study.id, config=config, now=utcnow())
+            ensure_codes(session, study_id=study.id, config=config, now=utc_now())
         return study
 
 
@@ -310,7 +311,7 @@ def set_status(settings: Settings, name: str, status: str, *, actor: str | None 
         if status == "closed" and not study_unblindings(session, study_id=study.id):
             record_unblinding(session, study_id=study.id, source="close", actor=actor)
         if status == "open":
-            record_at_open(session, study, actor=actor or default_actor(), now=utcnow())
+            record_at_open(session, study, actor=actor or default_actor(), now=utc_now())
         return set_study_status(session, study_id=study.id, status=status)
 
 

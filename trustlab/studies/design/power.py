@@ -14,7 +14,7 @@ Each simulated study runs the study's own assignment and the analysis's own esti
   that family (as ``analyze`` does). Power is the share of studies in which [a, b] has Holm p < alpha
   with the planted sign (any sign at effect 0: then it is the rejection rate under the null).
 
-Rater SD, item SD, base rate and model error rate are stated defaults (issue 12's simulation) unless
+Rater SD, item SD, base rate and model error rate are stated defaults (those of ``analysis.synthetic``) unless
 estimated from a pilot study (``pilot_inputs``). The effect acts on verdicts, so the primary measure
 should be a verdict measure (verification accuracy, balanced accuracy, acceptance, d').
 """
@@ -41,10 +41,10 @@ from trustlab.studies.config.study import StudyConfig
 from trustlab.studies.design.assign import item_groups, plan_rater
 from trustlab.studies.monitoring.outcome_blinding import study_blinding
 
-# Stated defaults (issue 12's simulation): P(verdict right) = 0.7 + N(0, 0.05) rater + N(0, 0.15) item.
+# Stated defaults (those of analysis.synthetic): P(verdict right) = 0.7 + N(0, 0.05) rater + N(0, 0.15) item.
 DEFAULT_VERIFY_ACCURACY, DEFAULT_RATER_SD, DEFAULT_ITEM_SD = 0.7, 0.05, 0.15
 DEFAULT_MODEL_ERRORS = 0.3
-DEFAULTS_SOURCE = "stated defaults (issue 12's simulation)"
+DEFAULTS_SOURCE = "stated defaults (the synthetic studies' simulation)"
 # Alternating-means iterations of the pilot's additive fit (converges well within this).
 PILOT_ITERATIONS = 100
 PILOT_METHOD = (
@@ -251,7 +251,8 @@ def pilot_inputs(frame: pd.DataFrame, *, reference: str | None = None, source: s
 
 def load_pilot(settings: Settings, name: str, *, reference: str | None = None) -> PowerInputs:
     """``pilot_inputs`` of a study in the database (its analysed judgements, frozen labels). A pilot
-    that still runs blinded is refused: its numbers per condition are not to be looked at yet."""
+    that still runs under outcome blinding is refused: its numbers per condition are not to be looked
+    at yet."""
     blinding = study_blinding(settings, name)
     if blinding["blinded"]:
         raise ValueError(f"pilot study {name!r} cannot be used yet: {blinding['reason']}")

@@ -342,7 +342,7 @@ def _methods(summary: dict[str, Any]) -> str:
         "<h2>Methods</h2><p>Raters saw items under the conditions "
         f"{', '.join(html.escape(c) for c in study['conditions'])} ({study['design']}-subject; "
         f"{study['raters_per_item']} raters per item, {study['items_per_rater']} items per rater). "
-        "Each rater's latest answer per item is analysed; gold (attention) items are not. "
+        "Each rater's latest answer per item is analysed; gold items are not. "
         f"Intervals and p-values: {html.escape(inference.get('method', 'n/a'))}; "
         f"{html.escape(inference.get('p_adjust', ''))}. {html.escape(inference.get('calibration', ''))}. "
         "d′ and criterion c are computed per rater with the log-linear correction and averaged over raters; "
