@@ -218,41 +218,8 @@ def create_study(
     with read_session(settings) as session:  # conditions may name imported methods
         config = load_study_config(config_or_path, imported_methods=imported_method_names(session))
     with unit_of_work(settings) as session:
-        if study_exists(session, name=config.name):
-            raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
-        dataset = get_dataset(session, name=config.dataset)
-        model = get_model_version(session, name=config.model)
-        if model.dataset_id != dataset.id:
-            raise StudyError(
-                f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
-            )
-        unrunnable = methods_it_cannot_run(model.arch, config.methods)
-        if unrunnable:
-            raise StudyError(f"conditions: model {config.model!r} cannot run {', '.join(unrunnable)}: "
-                             + layers_message(config.model, model.arch, unrunnable[0]))
-        pool = _candidates(session, config, dataset.id, model.id)
-        rng = np.random.default_rng(config.seed)
-        regular = _select_regular(config, pool, rng)
-        chosen_ids = {c.item.id for c in regular}
-        gold = (
-            _researcher_gold(session, config, dataset.id, model.id, chosen_ids)
-            if config.gold.ids is not None
-            else _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
-        )
-        revisions = latest_revision_ids(session, item_ids=[c.item.id for c in [*regular, *gold]])
-        rows = [
-            StudyItem(
-                item_id=c.item.id,
-                is_gold=is_gold,
-                model_correct=c.correct,
-                gold_answers=gold_answers_for(config, c) if is_gold else None,
-                # One truth for the whole study: the label now, and the revision it came from.
-                label=c.item.current_label,
-                label_revision_id=revisions.get(c.item.id),
-            )
-            for is_gold, chosen in ((False, regular), (True, gold))
-            for c in chosen
-        ]
+        dataset, model = _dataset_and_model(session, config)
+        rows = _study_items(session, config, dataset.id, model.id)
         _check_balance(config, rows, allow_unbalanced)
         _check_imported(session, config, model, [row.item_id for row in rows])
         study = Study(
@@ -267,6 +234,52 @@ def create_study(
         if is_link_study(config):  # the codes a researcher enters on the platform exist from now on
             ensure_codes(session, study_id=study.id, config=config, now=utc_now())
         return study
+
+
+def _dataset_and_model(session: DbSession, config: StudyConfig) -> tuple[Any, Any]:
+    """The study's dataset and model, once the name is known to be free, the model to be trained on
+    that dataset and able to run every method the conditions name."""
+    if study_exists(session, name=config.name):
+        raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
+    dataset = get_dataset(session, name=config.dataset)
+    model = get_model_version(session, name=config.model)
+    if model.dataset_id != dataset.id:
+        raise StudyError(
+            f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
+        )
+    unrunnable = methods_it_cannot_run(model.arch, config.methods)
+    if unrunnable:
+        raise StudyError(f"conditions: model {config.model!r} cannot run {', '.join(unrunnable)}: "
+                         + layers_message(config.model, model.arch, unrunnable[0]))
+    return dataset, model
+
+
+def _study_items(session: DbSession, config: StudyConfig, dataset_id: int, model_id: int) -> list[StudyItem]:
+    """The study's regular items, then its gold items (the researcher's, or picked from the rest),
+    each with its label frozen now."""
+    pool = _candidates(session, config, dataset_id, model_id)
+    rng = np.random.default_rng(config.seed)
+    regular = _select_regular(config, pool, rng)
+    chosen_ids = {c.item.id for c in regular}
+    gold = (
+        _researcher_gold(session, config, dataset_id, model_id, chosen_ids)
+        if config.gold.ids is not None
+        else _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
+    )
+    revisions = latest_revision_ids(session, item_ids=[c.item.id for c in [*regular, *gold]])
+    return [
+        StudyItem(
+            item_id=c.item.id,
+            is_gold=is_gold,
+            model_correct=c.correct,
+            gold_answers=gold_answers_for(config, c) if is_gold else None,
+            # One truth for the whole study: the label now, and the revision it came from.
+            label=c.item.current_label,
+            label_revision_id=revisions.get(c.item.id),
+        )
+        for is_gold, chosen in ((False, regular), (True, gold))
+        for c in chosen
+    ]
 
 
 def _check_imported(session: DbSession, config: StudyConfig, model: Any, item_ids: list[int]) -> None:

@@ -145,49 +145,28 @@ def study_power(
     if sims < 1 or any(r < 2 for r in raters):
         raise ValueError("--sims must be >= 1 and every --raters value >= 2")
     inputs = inputs or PowerInputs()
-    spec = config.analysis
-    pairs = confirmatory_pairs(config)
     target = power_target(config)
     errors = error_share(config, inputs)
-    conditions = list(config.conditions)
     rng = np.random.default_rng(seed)
     out = []
     for step, n_raters in enumerate(raters):
         design = planned_design(config, n_raters, model_errors=errors)
-        model_right = np.zeros(config.items.count, bool)
-        model_right[design["item"].to_numpy()] = design["model_right"].to_numpy()
         study = SyntheticStudy(
             n_raters=n_raters,
             n_items=config.items.count,
-            conditions=tuple(conditions),
+            conditions=tuple(config.conditions),
             design=config.design,
             verify_accuracy=inputs.verify_accuracy,
             rater_sd=inputs.rater_sd,
             item_sd=inputs.item_sd,
             effect={target[0]: effect},
         )
-        arrays = {
-            "rater": design["rater"].to_numpy(),
-            "item": design["item"].to_numpy(),
-            "cond_index": design["condition"].map(conditions.index).to_numpy(),
-            "position": design["position"].to_numpy(),
-        }
-        detected, diffs = 0, []
-        for _ in range(sims):
-            df = validate_judgements(answer_judgements(study, rng, model_right=model_right, **arrays))
-            rows = contrasts(df, conditions, pairs=pairs, measures=[spec.primary])
-            row = next((r for r in rows if (r["a"], r["b"]) == target), None)
-            if row is None or row["p_holm"] is None:
-                continue
-            diffs.append(row["diff"])
-            # At effect 0 any rejection counts (the rejection rate is then the test's size).
-            right_sign = effect == 0 or np.sign(row["diff"]) == np.sign(effect)
-            detected += row["p_holm"] < spec.alpha and right_sign
+        detected, diffs = _detections(config, study, design, effect=effect, sims=sims, rng=rng)
         out.append(
             PowerRow(
                 n_raters,
                 sims,
-                int(detected),
+                detected,
                 float(np.mean(diffs)) if diffs else float("nan"),
                 raters_per_item=int(design.groupby("item").size().max()),
                 judgements=len(design),
@@ -196,6 +175,43 @@ def study_power(
         if progress is not None:
             progress(step + 1, len(raters))
     return out
+
+
+def _detections(
+    config: StudyConfig,
+    study: SyntheticStudy,
+    design: pd.DataFrame,
+    *,
+    effect: float,
+    sims: int,
+    rng: np.random.Generator,
+) -> tuple[int, list[float]]:
+    """Simulate ``sims`` studies on the planned ``design``: how many detect the target contrast (Holm
+    p < alpha with the planted sign), and each defined estimate of it."""
+    spec = config.analysis
+    pairs = confirmatory_pairs(config)
+    target = power_target(config)
+    conditions = list(config.conditions)
+    model_right = np.zeros(config.items.count, bool)
+    model_right[design["item"].to_numpy()] = design["model_right"].to_numpy()
+    arrays = {
+        "rater": design["rater"].to_numpy(),
+        "item": design["item"].to_numpy(),
+        "cond_index": design["condition"].map(conditions.index).to_numpy(),
+        "position": design["position"].to_numpy(),
+    }
+    detected, diffs = 0, []
+    for _ in range(sims):
+        df = validate_judgements(answer_judgements(study, rng, model_right=model_right, **arrays))
+        rows = contrasts(df, conditions, pairs=pairs, measures=[spec.primary])
+        row = next((r for r in rows if (r["a"], r["b"]) == target), None)
+        if row is None or row["p_holm"] is None:
+            continue
+        diffs.append(row["diff"])
+        # At effect 0 any rejection counts (the rejection rate is then the test's size).
+        right_sign = effect == 0 or np.sign(row["diff"]) == np.sign(effect)
+        detected += row["p_holm"] < spec.alpha and right_sign
+    return int(detected), diffs
 
 
 def _additive_fit(y: np.ndarray, codes: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
