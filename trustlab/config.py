@@ -18,9 +18,9 @@ DEFAULT_DB_MAX_OVERFLOW = 10
 # Staff tabs and sign-in: events without their own limit run this many at a time per process.
 DEFAULT_UI_CONCURRENCY = 32
 # The rater page's events (sign-in from the link, Submit, the pending-explanation poll) share one limit.
-# Measured (bench_serve.py --burst, 2 cores): a handler mostly waits on commits (fsync) and the
-# write lock, so 2 or 4 at a time only moved the wait into Gradio's queue (p95 up to 2x); 16 was as
-# fast as no limit and leaves 24 of the process's 40 worker threads to the REST API and staff tabs.
+# Submit skips Gradio's queue and waits on the event loop instead (platform/ui/queue.py, DirectGate):
+# a handler mostly waits on commits (fsync) and the database's write lock, so running more of them at
+# once on one interpreter makes them slower for everyone (bench_serve.py --burst).
 DEFAULT_UI_RATER_CONCURRENCY = 4
 # Events waiting in the queue before it answers "queue full" (a page shows an error and the rater
 # clicks again): far above what a launch burst queues, a bound on memory under a flood of page loads.

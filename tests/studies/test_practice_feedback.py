@@ -1,4 +1,4 @@
-"""Practice feedback in words (issue 23): each question's right answer as a phrase, never the
+"""Practice feedback in words: each question's right answer as a phrase, never the
 questions' texts glued to raw values."""
 
 from __future__ import annotations

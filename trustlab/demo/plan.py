@@ -61,7 +61,7 @@ def study_config(plan: DemoPlan) -> dict:
         "conditions": list(CONDITIONS), "design": "within",
         "raters_per_item": plan.raters_per_item, "items_per_rater": plan.items_per_rater,
         "tasks": ["verify", "true_label", "trust", "helpfulness", "confidence"],
-        "likert_points": 7, "show_prediction": True, "blind_condition": True,
+        "likert_points": 7, "show_prediction": True, "hide_condition": True,
         "gold": {"n": 2, "max_failures": 1}, "seed": plan.seed,
     }
 

@@ -1,4 +1,4 @@
-"""What a practice item's feedback says (issue 23): the right answer to each question, in words
+"""What a practice item's feedback says: the right answer to each question, in words
 ("the model's prediction was wrong; the right class is disc"), never the questions' texts glued to raw
 values. The wording is the study's texts (``texts.DEFAULT_TEXTS``' ``practice_*`` keys)."""
 

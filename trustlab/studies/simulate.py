@@ -1,10 +1,10 @@
-"""Synthetic raters' answer model (issue 6): how a simulated rater answers an item, given its truth and
+"""Synthetic raters' answer model: how a simulated rater answers an item, given its truth and
 the condition it is shown in.
 
 ``RaterProfile`` + ``SimulatedRater.answer`` are a pure function from what a rater sees to their
 answers, with condition-dependent probabilities; ``study_truth`` and ``assignment_conditions`` read
-what the model needs from the database (the true label and condition that a blinded rater never
-sees). No HTTP here: the driver that takes these raters through the REST API is
+what the model needs from the database (the true label and the condition, which a rater is never
+shown). No HTTP here: the driver that takes these raters through the REST API is
 ``trustlab.platform.client.driver`` (the platform owns its wire protocol).
 
 Probabilities are on the probability scale and additive: a rater verifies a prediction correctly with
@@ -161,7 +161,7 @@ class SimulatedRater:
     ) -> tuple[dict[str, Any], float]:
         """(answers for the study's questions, client elapsed ms)."""
         p, rng = self.profile, self.rng
-        keys = {q["key"]: q for q in questions}
+        keys = {q["key"] for q in questions}
         likert_max = next((int(q["max"]) for q in questions if q["kind"] == "likert"), 7)
         elapsed = float(p.response_ms_median * np.exp(rng.normal(0, p.response_ms_sigma)))
         if self.careless:
@@ -169,9 +169,26 @@ class SimulatedRater:
         if not self.careless and not truth.is_gold and rng.random() < p.cant_tell_rate:
             return {CANT_TELL: True}, elapsed
         boost = p.boost(condition)
-        # A careful rater gets a gold (attention) item fully right with probability gold_accuracy (no
+        # A careful rater gets a gold item fully right with probability gold_accuracy (no
         # rater or item offsets: gold items are chosen to be clear); otherwise they answer it as usual.
         sure = truth.is_gold and not self.careless and rng.random() < p.gold_accuracy
+        answers = self._label_answers(
+            keys, item_id=item_id, truth=truth, classes=classes, boost=boost, sure=sure
+        )
+        accepted = answers.get(VERIFY, truth.true_label == truth.predicted_label)
+        answers.update(
+            self._ratings(keys, condition=condition, accepted=accepted, boost=boost, likert_max=likert_max)
+        )
+        answers[CANT_TELL] = False
+        return answers, elapsed
+
+    def _label_answers(
+        self, keys: set[str], *, item_id: int, truth: ItemTruth, classes: Sequence[str], boost: Boost,
+        sure: bool,
+    ) -> dict[str, Any]:
+        """The answers that can be right or wrong: the verdict on the prediction, the true label, and
+        the model's prediction (simulate)."""
+        p, rng = self.profile, self.rng
         model_correct = truth.true_label == truth.predicted_label
         answers: dict[str, Any] = {}
         if VERIFY in keys:
@@ -197,7 +214,14 @@ class SimulatedRater:
             good = sure or (not self.careless and rng.random() < self._p(base, item_id))
             wrong = [c for c in classes if c != truth.predicted_label] or list(classes)
             answers[SIMULATE] = truth.predicted_label if good else str(rng.choice(wrong))
-        accepted = answers.get(VERIFY, model_correct)
+        return answers
+
+    def _ratings(
+        self, keys: set[str], *, condition: str, accepted: bool, boost: Boost, likert_max: int
+    ) -> dict[str, Any]:
+        """The Likert answers (trust follows the verdict, helpfulness the condition) and a comment."""
+        p, rng = self.profile, self.rng
+        answers: dict[str, Any] = {}
         if TRUST in keys:
             mean = (p.trust_if_accept if accepted else p.trust_if_reject) + boost.trust_shift
             answers[TRUST] = (
@@ -213,8 +237,7 @@ class SimulatedRater:
             answers[CONFIDENCE] = _likert(rng, 0.7, 0.15, likert_max)
         if COMMENT in keys and rng.random() < p.comment_rate:
             answers[COMMENT] = "simulated comment"
-        answers[CANT_TELL] = False
-        return answers, elapsed
+        return answers
 
 
 def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], list[str]]:
@@ -239,7 +262,8 @@ def study_truth(settings: Settings, study: str) -> tuple[dict[int, ItemTruth], l
 
 
 def assignment_conditions(settings: Settings) -> Callable[[int], str]:
-    """assignment id -> condition, read from the database (the simulator's view behind the blind)."""
+    """assignment id -> condition, read from the database (the simulator knows what condition hiding
+    keeps from raters)."""
 
     def lookup(assignment_id: int) -> str:
         with read_session(settings) as session:

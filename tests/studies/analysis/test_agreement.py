@@ -112,7 +112,7 @@ def test_krippendorff_example_end_to_end(settings, tmp_path):
 
 def test_unanimous_ratings_give_undefined_agreement_without_library_warnings():
     """Everyone giving the same class makes chance agreement 1: kappa and alpha are undefined, said in
-    words, and no statsmodels RuntimeWarning reaches the terminal of `analyze` (issue 23)."""
+    words, and no statsmodels RuntimeWarning reaches the terminal of `analyze`."""
     import warnings
 
     import pandas as pd

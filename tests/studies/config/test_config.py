@@ -22,7 +22,7 @@ items_per_rater: 40
 tasks: [verify, true_label, trust, helpfulness, confidence, comment]
 likert_points: 7
 show_prediction: true
-blind_condition: true
+hide_condition: true
 gold: {n: 4, max_failures: 1}
 seed: 0
 """
@@ -125,3 +125,29 @@ def test_validating_a_study_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_hide_condition_hides_the_condition_from_raters():
+    assert load_study_config(base(hide_condition=False)).hide_condition is False
+    assert load_study_config(base()).hide_condition is True
+
+
+def test_old_blind_condition_key_loads_with_a_deprecation_message(tmp_path, caplog, monkeypatch):
+    from trustlab.studies.config import base as config_base
+
+    monkeypatch.setattr(config_base, "_WARNED", set())  # reported once per process
+    data = base()
+    del data["hide_condition"]
+    data["blind_condition"] = False
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with caplog.at_level("WARNING", logger="trustlab"):
+        config = load_study_config(path)
+    assert config.hide_condition is False
+    assert "`blind_condition` is deprecated, write `hide_condition` instead" in caplog.text
+
+
+def test_old_and_new_condition_hiding_keys_together_are_an_error():
+    message = error_of(base(blind_condition=True))
+    assert "`blind_condition` and `hide_condition` are both set" in message
+    assert "keep `hide_condition` only" in message

@@ -14,7 +14,7 @@ from tests.helpers.study_builders import complete, make_raters, make_study
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.studies import study_items
 from trustlab.db.schema import Assignment
-from trustlab.studies.design.assign import StudyNotOpen, next_assignment, progress, release_abandoned
+from trustlab.studies.design.assign import StudyNotOpen, done_and_total, next_assignment, release_abandoned
 from trustlab.studies.design.create import close_study
 from trustlab.studies.design.orders import williams_rows
 
@@ -90,7 +90,7 @@ def test_order_is_seeded_and_served_by_position(sqlite_settings):
         first = next_assignment(s, study_id=study.id, rater_id=rater)
         assert first.position == 0
         assert next_assignment(s, study_id=study.id, rater_id=rater).id == first.id  # same until answered
-        assert progress(s, study_id=study.id, rater_id=rater) == (0, 8)
+        assert done_and_total(s, study_id=study.id, rater_id=rater) == (0, 8)
         mine = list(
             s.scalars(select(Assignment).where(Assignment.rater_id == rater).order_by(Assignment.position))
         )
@@ -106,7 +106,7 @@ def test_order_is_seeded_and_served_by_position(sqlite_settings):
     assert served == list(range(8))
     with unit_of_work(sqlite_settings) as s:
         assert next_assignment(s, study_id=study.id, rater_id=rater) is None
-        assert progress(s, study_id=study.id, rater_id=rater) == (8, 8)
+        assert done_and_total(s, study_id=study.id, rater_id=rater) == (8, 8)
 
 
 def test_same_seed_same_plan(tmp_path):
@@ -147,7 +147,7 @@ def test_abandoned_items_are_released_and_taken_by_others(settings):
     with unit_of_work(settings) as s:
         next_assignment(s, study_id=study.id, rater_id=b)  # takes the other 6 items
         assert release_abandoned(s, study_id=study.id, older_than=timedelta(hours=1)) == 5
-        assert progress(s, study_id=study.id, rater_id=a) == (1, 1)
+        assert done_and_total(s, study_id=study.id, rater_id=a) == (1, 1)
         next_assignment(s, study_id=study.id, rater_id=c)  # takes a's 5 released items
         rows = list(s.scalars(select(Assignment).where(Assignment.study_id == study.id)))
     active = Counter(x.item_id for x in rows if x.status != "released")
@@ -166,7 +166,7 @@ def test_returning_rater_gets_released_items_back(settings):
         )
         again = next_assignment(s, study_id=study.id, rater_id=a)
         assert again is not None and again.position == 0 and again.status == "assigned"
-        assert progress(s, study_id=study.id, rater_id=a) == (0, 6)
+        assert done_and_total(s, study_id=study.id, rater_id=a) == (0, 6)
 
 
 def test_concurrent_arrivals_never_over_assign(settings):

@@ -1,4 +1,4 @@
-"""Balanced designs (issue 12): Williams orders, stratified item groups, the realised balance of a
+"""Balanced designs: Williams orders, stratified item groups, the realised balance of a
 study's numbers, and `study create` refusing numbers that cannot balance (naming the nearest ones)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Pre-registration is claimed only when it happened: the researcher wrote the analysis: block, it was
-recorded at the first `study open` before any judgement, and it has not changed since (issue 23)."""
+recorded at the first `study open` before any judgement, and it has not changed since."""
 
 from __future__ import annotations
 

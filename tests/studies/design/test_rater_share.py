@@ -1,7 +1,7 @@
-"""Every rater's list holds the study's model-error share (issue 23, item 2), with both kinds of item
+"""Every rater's list holds the study's model-error share, with both kinds of item
 under every condition as far as the list's length allows, whatever the arrival order, dropouts and
 returns; `study create` refuses a max_participants that cannot fill the design; every message names
-the same number of raters (item 11)."""
+the same number of raters."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from trustlab.studies.design.assign import item_groups, next_assignment, plan_ra
 from trustlab.studies.design.balance import realised_balance
 from trustlab.studies.design.create import UnbalancedDesign, create_study
 
-# The study of issue 23, item 2, as a dict (texts inline instead of files).
+# A link study with a model-error share, as a dict (texts inline instead of files).
 ISSUE_STUDY = {
     "name": "crowd-trust",
     "dataset": "demo",

@@ -1,4 +1,4 @@
-"""The crowdsourcing parts of a study (issue 16): the YAML fields validated like the rest, consent and
+"""The recruitment parts of a study: the YAML fields validated like the rest, consent and
 instructions files read at `study create` and stored, researcher-picked gold, codes made at create,
 and the rules (which URL parameter is the pid, URLs filled in, when an attention check is due)."""
 

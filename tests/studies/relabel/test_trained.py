@@ -53,7 +53,7 @@ def test_default_crossval_and_relabel_find_planted_flips(sqlite_settings, tmp_pa
 def test_a_clear_margin_flags_items_cleanlabs_filter_leaves_out():
     # Under-confident probabilities: every item gives its label 0.7, so each class's threshold is 0.7.
     # Item 0 (given class 0) is clearly class 1 at 0.68 but under that threshold, so cleanlab's
-    # confident joint does not count it; class 1 beats its given label by 0.66 >= ISSUE_MIN_MARGIN.
+    # confident joint does not count it; class 1 beats its given label by 0.66 >= LABEL_ISSUE_MIN_MARGIN.
     labels = np.repeat([0, 1, 2], 30)
     probs = np.where(np.eye(3)[labels] == 1, 0.7, 0.15)
     probs[0] = [0.02, 0.68, 0.30]

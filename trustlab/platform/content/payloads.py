@@ -36,7 +36,7 @@ def method_title(ctx: StudyContext, method: str) -> str:
 def rater_heading(ctx: StudyContext, *, index: int, methods: list[str]) -> dict[str, Any]:
     """What a rater's screen (an item or a practice item) says of the ``index``-th of ``methods``:
     {method, title, kind?}. Blinded studies name no method and no family (``disclosure``)."""
-    method, blind = methods[index], ctx.config.blind_condition
+    method, blind = methods[index], ctx.config.hide_condition
     heading: dict[str, Any] = {
         "method": f"explanation-{index + 1}" if blind else method,
         "title": disclosure.rater_title(
@@ -68,7 +68,7 @@ def explanation_entry(
 
     ``status`` is "ready" (``image_url`` shows it), "pending" (still being computed: no image yet, ask
     for the item again) or "failed" (no image; ``error`` says so)."""
-    blind, shown = ctx.config.blind_condition, ctx.config.show_prediction
+    blind, shown = ctx.config.hide_condition, ctx.config.show_prediction
     entry: dict[str, Any] = {
         **rater_heading(ctx, index=index, methods=methods),
         # Opaque: the assignment and the position in its condition, never the method name.
@@ -110,7 +110,7 @@ def item_payload(
         "questions": questions_for(ctx.config, ctx.class_names, condition=assignment.condition),
         "progress": {"done": done, "total": total},
     }
-    if not ctx.config.blind_condition:
+    if not ctx.config.hide_condition:
         payload["condition"] = assignment.condition
     if any(entry["status"] == PENDING for entry in explanations):
         payload["pending"] = True

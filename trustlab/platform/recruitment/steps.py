@@ -39,7 +39,7 @@ from trustlab.platform.recruitment.join import (
 )
 from trustlab.studies.config.study import StudyConfig, condition_methods
 from trustlab.studies.config.texts import rater_texts
-from trustlab.studies.design.assign import progress
+from trustlab.studies.design.assign import done_and_total
 from trustlab.studies.practice_feedback import practice_feedback
 from trustlab.studies.questions import AnswerError, gold_failures, questions_for, validate_answers
 from trustlab.studies.recruitment import rules
@@ -100,7 +100,7 @@ def next_step(services: Services, principal: Principal) -> Step:
             ctx.config, started_at=participant.started_at, now=_now()
         )
         if not expired:
-            done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+            done, total = done_and_total(s, study_id=ctx.id, rater_id=principal.rater_id)
             answered = participant_answers(s, participant_id=participant.id)
     if expired:  # past max_minutes: end the session (its items are released), then say so
         refresh_status(services, principal)
@@ -373,7 +373,7 @@ def rater_status(services: Services, principal: Principal) -> dict[str, Any]:
                 out["screenout_url"] = step.url
             return out
     with read_session(services.settings) as s:
-        done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+        done, total = done_and_total(s, study_id=ctx.id, rater_id=principal.rater_id)
         try:
             code = get_rater(s, rater_id=principal.rater_id).completion_code
         except NotFound:

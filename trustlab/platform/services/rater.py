@@ -38,7 +38,7 @@ from trustlab.platform.recruitment import steps as recruit_steps
 from trustlab.platform.services import answers as answers_module
 from trustlab.platform.services.answers import NotAnswerable  # noqa: F401 - the UI imports it from here
 from trustlab.studies.config.study import condition_methods
-from trustlab.studies.design.assign import StudyNotOpen, current_assignment, next_assignment, progress
+from trustlab.studies.design.assign import StudyNotOpen, current_assignment, done_and_total, next_assignment
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ class Services:
                 assignment = next_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
             except StudyNotOpen as exc:
                 raise Conflict(str(exc)) from exc
-            done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
+            done, total = done_and_total(s, study_id=ctx.id, rater_id=principal.rater_id)
             if assignment is None and done == 0:
                 # No completion code for work not done: a full study is not a finished rater.
                 raise Conflict(

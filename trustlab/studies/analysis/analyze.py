@@ -118,8 +118,35 @@ def summarize(
     """
     check_labels(labels)
     config = data.config
-    df = data.judgements
-    summary: dict[str, Any] = {
+    summary = _summary_head(data)
+    regular = _exclude_raters(summary, data)
+    if regular.empty:
+        summary["notes"].append(
+            "no judgements to analyse yet (after exclusions): run the study or "
+            "`trustlab simulate-raters` first"
+        )
+        summary.update(_no_results(data))
+        return Analysis(summary, None)
+    data_v = scoreable(regular, summary["notes"])
+    conditions = list(config.conditions)
+    summary["conditions"] = {
+        c: _condition_entry(data_v[data_v["condition"] == c], len(data.class_names)) for c in conditions
+    }
+    if len(conditions) < 2:
+        summary["notes"].append("one condition only: there are no contrasts between conditions")
+    summary.update(_results(data, data_v, replicates=replicates, seed=seed))
+    _label_sensitivity(summary, data.judgements, config, labels, data.screened_out)
+    if data.study.status != "closed":
+        summary["notes"].append(
+            f"the study is {data.study.status}: this is an interim analysis of a running study (an "
+            "unblinded look); the confirmatory result is the one after `trustlab study close`"
+        )
+    return Analysis(summary, data_v)
+
+
+def _summary_head(data: StudyData) -> dict[str, Any]:
+    """The summary's opening: the study, (empty) notes, what each measure means and how it is inferred."""
+    return {
         "study": _study_block(data),
         "notes": [],
         "measures": {name: m.description for name, m in ESTIMATORS.items()},
@@ -131,69 +158,70 @@ def summarize(
             "calibration": CALIBRATION,
         },
     }
-    gold, excluded, regular = exclusions(df, config, data.screened_out)
+
+
+def _exclude_raters(summary: dict[str, Any], data: StudyData) -> pd.DataFrame:
+    """Record who is excluded and why, the participant flow and the counts analysed in ``summary``;
+    return the regular (non-gold) judgements of the raters kept."""
+    config = data.config
+    gold, excluded, regular = exclusions(data.judgements, config, data.screened_out)
     summary["excluded_raters"] = excluded
     summary["exclusion_rule"] = (
         f"{EXCLUSION_RULE} (max_failures = {config.gold.max_failures})"
         if config.gold.n
         else "no gold items in this study: nobody is excluded"
     ) + ("; participants the study screened out while it ran are excluded too" if data.screened_out else "")
-    summary["flow"] = flow(data.assignments, df, excluded)
+    summary["flow"] = flow(data.assignments, data.judgements, excluded)
     summary["study"].update(
         n_judgements=int(len(regular)),
         n_raters=int(regular["rater_id"].nunique()),
         n_items=int(regular["item_id"].nunique()),
         n_gold_judgements=int(len(gold)),
     )
-    if regular.empty:
-        summary["notes"].append(
-            "no judgements to analyse yet (after exclusions): run the study or "
-            "`trustlab simulate-raters` first"
-        )
-        summary.update(
-            conditions={},
-            contrasts=[],
-            primary={"measure": config.analysis.primary, "contrasts": [], "reason": "no judgements",
-                     **preregistration_fields(config, data.preregistration)},
-            mixed_model={"error": "no judgements", "role": "exploratory"},
-            agreement={},
-            items=[],
-            learning={"reason": "no judgements"},
-            faithfulness_vs_human={},
-        )
-        return Analysis(summary, None)
-    data_v = scoreable(regular, summary["notes"])
-    conditions = list(config.conditions)
-    summary["conditions"] = {
-        c: _condition_entry(data_v[data_v["condition"] == c], len(data.class_names)) for c in conditions
+    return regular
+
+
+def _no_results(data: StudyData) -> dict[str, Any]:
+    """Every result section of a study with nothing to analyse, each saying so."""
+    config = data.config
+    return {
+        "conditions": {},
+        "contrasts": [],
+        "primary": {"measure": config.analysis.primary, "contrasts": [], "reason": "no judgements",
+                    **preregistration_fields(config, data.preregistration)},
+        "mixed_model": {"error": "no judgements", "role": "exploratory"},
+        "agreement": {},
+        "items": [],
+        "learning": {"reason": "no judgements"},
+        "faithfulness_vs_human": {},
     }
-    if len(conditions) < 2:
-        summary["notes"].append("one condition only: there are no contrasts between conditions")
+
+
+def _results(data: StudyData, data_v: pd.DataFrame, *, replicates: int, seed: int | None) -> dict[str, Any]:
+    """The result sections from the scoreable judgements: contrasts (the confirmatory pairs first), the
+    primary result, the learning check, items, the mixed model, agreement and faithfulness."""
+    config = data.config
+    conditions = list(config.conditions)
     primary_pairs = confirmatory_pairs(config)
     reversed_primary = {(b, a) for a, b in primary_pairs}
     pairs = list(
         dict.fromkeys([*primary_pairs, *(p for p in contrast_pairs(conditions) if p not in reversed_primary)])
     )
     rows = label_and_correct(contrasts(data_v, conditions, pairs=pairs), config)
-    summary["contrasts"] = rows
-    summary["primary"] = primary_result(rows, config, data.preregistration)
-    summary["learning"] = learning_check(data_v, conditions)
-    summary["items"] = item_table(data_v)
-    summary["mixed_model"] = verification_model(data_v, conditions)
-    summary["agreement"] = {
-        **agreement(data_v),
-        "by_condition": agreement_by_condition(
-            data_v, conditions, replicates=replicates, seed=config.seed if seed is None else seed
-        ),
+    return {
+        "contrasts": rows,
+        "primary": primary_result(rows, config, data.preregistration),
+        "learning": learning_check(data_v, conditions),
+        "items": item_table(data_v),
+        "mixed_model": verification_model(data_v, conditions),
+        "agreement": {
+            **agreement(data_v),
+            "by_condition": agreement_by_condition(
+                data_v, conditions, replicates=replicates, seed=config.seed if seed is None else seed
+            ),
+        },
+        "faithfulness_vs_human": faithfulness_vs_human(data_v, data.scores),
     }
-    summary["faithfulness_vs_human"] = faithfulness_vs_human(data_v, data.scores)
-    _label_sensitivity(summary, df, config, labels, data.screened_out)
-    if data.study.status != "closed":
-        summary["notes"].append(
-            f"the study is {data.study.status}: this is an interim analysis of a running study (an "
-            "unblinded look); the confirmatory result is the one after `trustlab study close`"
-        )
-    return Analysis(summary, data_v)
 
 
 def _label_sensitivity(
@@ -215,70 +243,46 @@ def _label_sensitivity(
         )
 
 
+# The columns of each CSV table written from the summary (a table keeps them even when empty).
+CONDITION_COLUMNS = ["condition", "measure", "mean", "ci_low", "ci_high", "se", "df", "reason"]
+CONTRAST_COLUMNS = [
+    "a", "b", "measure", "role", "diff", "ci_low", "ci_high", "se", "df", "p", "p_holm", "ci_low_adj",
+    "ci_high_adj", "n_a", "n_b",
+]
+ITEM_COLUMNS = [
+    "item_id", "n", "model_correct", "difficulty", "verify_agreement", "mean_trust", "cant_tell_rate",
+    "conditions",
+]
+EXCLUDED_COLUMNS = ["rater_id", "rater", "gold_seen", "gold_failures", "reason"]
+MIXED_COLUMNS = ["term", "log_odds", "sd", "ci_low", "ci_high", "odds_ratio"]
+FAITHFULNESS_COLUMNS = ["method", "score", "outcome", "rho", "p", "n_items", "reason"]
+
+
 def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path) -> list[str]:
+    """Write the summary's tables (and, with judgements, per_rater.csv and judgements.csv) as CSV files
+    in ``out``; return their names."""
+    tables = _summary_tables(summary)
+    if frame is not None:
+        tables.update(_judgement_tables(frame))
     written = []
+    for name, table in tables.items():
+        write_csv(table, out / name, index=False)
+        written.append(name)
+    return written
+
+
+def _summary_tables(summary: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The summary's sections as tables, by file name."""
     rows = [
         {"condition": c, "measure": m, **v}
         for c, entry in summary.get("conditions", {}).items()
         for m, v in entry.items()
         if isinstance(v, dict) and "mean" in v
     ]
-    tables = {
-        "conditions.csv": pd.DataFrame(
-            rows, columns=["condition", "measure", "mean", "ci_low", "ci_high", "se", "df", "reason"]
-        ),
-        "contrasts.csv": pd.DataFrame(
-            summary.get("contrasts", []),
-            columns=[
-                "a",
-                "b",
-                "measure",
-                "role",
-                "diff",
-                "ci_low",
-                "ci_high",
-                "se",
-                "df",
-                "p",
-                "p_holm",
-                "ci_low_adj",
-                "ci_high_adj",
-                "n_a",
-                "n_b",
-            ],
-        ),
-        "items.csv": pd.DataFrame(
-            summary.get("items", []),
-            columns=[
-                "item_id",
-                "n",
-                "model_correct",
-                "difficulty",
-                "verify_agreement",
-                "mean_trust",
-                "cant_tell_rate",
-                "conditions",
-            ],
-        ),
-        "flow.csv": pd.DataFrame(
-            [
-                {
-                    "condition": c,
-                    **{k: v for k, v in e.items() if k != "excluded"},
-                    "excluded": e["excluded"]["n"],
-                }
-                for c, e in summary.get("flow", {}).items()
-            ]
-        ),
-        "excluded_raters.csv": pd.DataFrame(
-            summary.get("excluded_raters", []),
-            columns=["rater_id", "rater", "gold_seen", "gold_failures", "reason"],
-        ),
-        "mixed_model.csv": pd.DataFrame(
-            summary.get("mixed_model", {}).get("coefficients", []),
-            columns=["term", "log_odds", "sd", "ci_low", "ci_high", "odds_ratio"],
-        ),
-    }
+    flow_rows = [
+        {"condition": c, **{k: v for k, v in e.items() if k != "excluded"}, "excluded": e["excluded"]["n"]}
+        for c, e in summary.get("flow", {}).items()
+    ]
     faith = [
         {"method": m, "score": k, "outcome": o, **v}
         for m, keys in summary.get("faithfulness_vs_human", {}).items()
@@ -287,24 +291,30 @@ def _write_tables(summary: dict[str, Any], frame: pd.DataFrame | None, out: Path
         if isinstance(outcomes, dict)  # "_reason" entries say why a method has no correlations
         for o, v in outcomes.items()
     ]
-    tables["faithfulness_vs_human.csv"] = pd.DataFrame(
-        faith, columns=["method", "score", "outcome", "rho", "p", "n_items", "reason"]
+    return {
+        "conditions.csv": pd.DataFrame(rows, columns=CONDITION_COLUMNS),
+        "contrasts.csv": pd.DataFrame(summary.get("contrasts", []), columns=CONTRAST_COLUMNS),
+        "items.csv": pd.DataFrame(summary.get("items", []), columns=ITEM_COLUMNS),
+        "flow.csv": pd.DataFrame(flow_rows),
+        "excluded_raters.csv": pd.DataFrame(summary.get("excluded_raters", []), columns=EXCLUDED_COLUMNS),
+        "mixed_model.csv": pd.DataFrame(
+            summary.get("mixed_model", {}).get("coefficients", []), columns=MIXED_COLUMNS
+        ),
+        "faithfulness_vs_human.csv": pd.DataFrame(faith, columns=FAITHFULNESS_COLUMNS),
+    }
+
+
+def _judgement_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per-rater means per condition, and the analysed judgements themselves (answers left out)."""
+    per = (
+        frame.groupby(["rater_id", "rater", "condition"])[
+            ["verify_correct", "sim_correct", "label_correct", "trust_value"]
+        ]
+        .mean()
+        .reset_index()
     )
-    if frame is not None:
-        per = (
-            frame.groupby(["rater_id", "rater", "condition"])[
-                ["verify_correct", "sim_correct", "label_correct", "trust_value"]
-            ]
-            .mean()
-            .reset_index()
-        )
-        tables["per_rater.csv"] = per
-        keep = [c for c in frame.columns if c not in ("answers", "gold_answers")]
-        tables["judgements.csv"] = frame[keep]
-    for name, table in tables.items():
-        write_csv(table, out / name, index=False)
-        written.append(name)
-    return written
+    keep = [c for c in frame.columns if c not in ("answers", "gold_answers")]
+    return {"per_rater.csv": per, "judgements.csv": frame[keep]}
 
 
 def analyze_study(

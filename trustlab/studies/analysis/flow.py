@@ -1,5 +1,6 @@
-"""What a reviewer asks for besides the headline numbers: participant flow per condition, a per-item
-table, and a learning check (condition x half of the session)."""
+"""The participant flow per condition (CONSORT-style: invited, started, completed, excluded, analysed),
+and what else a reviewer asks for besides the headline numbers: a per-item table and a learning check
+(condition x half of the session)."""
 
 from __future__ import annotations
 
@@ -34,49 +35,71 @@ def flow(
     """
     excluded_ids = {row["rater_id"] for row in excluded}
     regular_j = judgements[~judgements["is_gold"].astype(bool)] if len(judgements) else judgements
-    if assignments is not None:
-        bad = set(assignments["status"]) - set(ASSIGNMENT_STATUSES)
-        if bad:
-            raise ValueError(f"assignment status {sorted(bad)} unknown: use {', '.join(ASSIGNMENT_STATUSES)}")
-        regular_a = assignments[~assignments["is_gold"].astype(bool)]
+    regular_a = _regular_assignments(assignments)
+    if regular_a is not None:
         conditions = list(dict.fromkeys(regular_a["condition"]))
     else:
-        regular_a = None
         conditions = list(dict.fromkeys(regular_j["condition"])) if len(regular_j) else []
-    out: dict[str, Any] = {}
-    for condition in conditions:
-        rows = regular_j[regular_j["condition"] == condition] if len(regular_j) else regular_j
-        started = set(rows["rater_id"]) if len(rows) else set()
-        entry: dict[str, Any] = {
-            "invited": None,
-            "started": len(started),
-            "completed": None,
-            "timed_out": None,
-        }
-        invited = started
-        if regular_a is not None:
-            mine = regular_a[regular_a["condition"] == condition]
-            by_rater = mine.groupby("rater_id")["status"]
-            invited = set(mine["rater_id"])
-            entry["invited"] = len(invited)
-            entry["completed"] = int(by_rater.agg(lambda s: bool((s == "done").all())).sum())
-            entry["timed_out"] = int(by_rater.agg(lambda s: bool((s == "released").any())).sum())
-        n_excluded = len(invited & excluded_ids)
-        reasons: dict[str, int] = {}
-        for row in excluded:
-            if row["rater_id"] in invited:
-                why = row.get("reason", EXCLUSION_REASON)
-                reasons[why] = reasons.get(why, 0) + 1
-        cant = int(rows["cant_tell"].fillna(False).astype(bool).sum()) if len(rows) else 0
-        entry.update(
-            excluded={"n": n_excluded, "reasons": reasons},
-            analysed=len(started - excluded_ids),
-            judgements=int(len(rows)),
-            cant_tell=cant,
-            cant_tell_rate=cant / len(rows) if len(rows) else None,
-        )
-        out[condition] = entry
-    return out
+    return {
+        condition: _condition_flow(condition, regular_a, regular_j, excluded, excluded_ids)
+        for condition in conditions
+    }
+
+
+def _regular_assignments(assignments: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The assignments of regular (non-gold) items, their statuses checked; None when not loaded."""
+    if assignments is None:
+        return None
+    bad = set(assignments["status"]) - set(ASSIGNMENT_STATUSES)
+    if bad:
+        raise ValueError(f"assignment status {sorted(bad)} unknown: use {', '.join(ASSIGNMENT_STATUSES)}")
+    return assignments[~assignments["is_gold"].astype(bool)]
+
+
+def _condition_flow(
+    condition: str,
+    regular_a: pd.DataFrame | None,
+    regular_j: pd.DataFrame,
+    excluded: Sequence[dict[str, Any]],
+    excluded_ids: set[Any],
+) -> dict[str, Any]:
+    """One condition's entry of ``flow``: who was invited, started, completed, timed out, was
+    excluded (and why) and analysed, and its judgements."""
+    rows = regular_j[regular_j["condition"] == condition] if len(regular_j) else regular_j
+    started = set(rows["rater_id"]) if len(rows) else set()
+    entry: dict[str, Any] = {
+        "invited": None,
+        "started": len(started),
+        "completed": None,
+        "timed_out": None,
+    }
+    invited = started
+    if regular_a is not None:
+        mine = regular_a[regular_a["condition"] == condition]
+        by_rater = mine.groupby("rater_id")["status"]
+        invited = set(mine["rater_id"])
+        entry["invited"] = len(invited)
+        entry["completed"] = int(by_rater.agg(lambda s: bool((s == "done").all())).sum())
+        entry["timed_out"] = int(by_rater.agg(lambda s: bool((s == "released").any())).sum())
+    cant = int(rows["cant_tell"].fillna(False).astype(bool).sum()) if len(rows) else 0
+    entry.update(
+        excluded={"n": len(invited & excluded_ids), "reasons": _exclusion_reasons(excluded, invited)},
+        analysed=len(started - excluded_ids),
+        judgements=int(len(rows)),
+        cant_tell=cant,
+        cant_tell_rate=cant / len(rows) if len(rows) else None,
+    )
+    return entry
+
+
+def _exclusion_reasons(excluded: Sequence[dict[str, Any]], invited: set[Any]) -> dict[str, int]:
+    """How many of the ``invited`` raters were excluded for each reason."""
+    reasons: dict[str, int] = {}
+    for row in excluded:
+        if row["rater_id"] in invited:
+            why = row.get("reason", EXCLUSION_REASON)
+            reasons[why] = reasons.get(why, 0) + 1
+    return reasons
 
 
 def item_table(df: pd.DataFrame) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ class StudyData:
     # One row per assignment (rater_id, condition, status assigned/done/released, is_gold), for the
     # participant flow; None when not loaded.
     assignments: pd.DataFrame | None = None
-    # Crowd participants the study screened out while it ran (rater_id -> why): excluded like gold
+    # A link study's participants screened out while it ran (rater_id -> why): excluded like gold
     # failures (``truth.exclusions``).
     screened_out: dict[int, str] = field(default_factory=dict)
     # Whether the primary analysis was pre-registered (``preregistered.preregistration_status``);

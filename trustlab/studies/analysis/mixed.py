@@ -31,9 +31,6 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
     Returns {reference, coefficients: [{term, log_odds, sd, ci_low, ci_high, odds_ratio}], rater_sd,
     item_sd, n, method, role: "exploratory", interval, priors, converged, warnings} or {error: reason}.
     """
-    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
-
     data = df.dropna(subset=["verify_correct"])
     present = [c for c in conditions if c in set(data["condition"])]
     if len(data) < 10 or data["verify_correct"].nunique() < 2:
@@ -50,40 +47,15 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
     )
     formula = "verify_correct ~ C(cond)" if len(present) > 1 else "verify_correct ~ 1"
     try:
-        model = BinomialBayesMixedGLM.from_formula(
-            formula,
-            {"rater": "0 + C(rater)", "item": "0 + C(item)"},
-            data,
-            vcp_p=LOG_SD_PRIOR_SD,
-            fe_p=FIXED_EFFECT_PRIOR_SD,
-        )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = model.fit_vb()
+        names, result, problems = _fit(data, formula)
     except (ValueError, np.linalg.LinAlgError) as exc:
         log.debug("the mixed model did not fit", exc_info=True)
         return {"error": f"the mixed model did not fit: {exc}", "role": "exploratory"}
-    # Only the optimiser's own warnings say it did not converge (other libraries' deprecation notes don't).
-    problems = sorted({str(w.message).strip() for w in caught if issubclass(w.category, ConvergenceWarning)})
-    names = list(model.exog_names)
-    coefficients = []
-    for name, mean, sd in zip(names, result.fe_mean, result.fe_sd, strict=True):
-        label = "(intercept: " + reference + ")" if name == "Intercept" else name.split("[T.")[-1].rstrip("]")
-        coefficients.append(
-            {
-                "term": label,
-                "log_odds": float(mean),
-                "sd": float(sd),
-                "ci_low": float(mean - Z_95 * sd),
-                "ci_high": float(mean + Z_95 * sd),
-                "odds_ratio": float(np.exp(mean)),
-            }
-        )
     vc_sd = np.exp(result.vcp_mean)  # vcp are log standard deviations of the random effects
     return {
         "formula": f"{formula} + (1|rater) + (1|item)",
         "reference": reference,
-        "coefficients": coefficients,
+        "coefficients": _coefficients(names, result, reference),
         "rater_sd": float(vc_sd[0]),
         "item_sd": float(vc_sd[1]),
         "n": int(len(data)),
@@ -97,3 +69,42 @@ def verification_model(df: pd.DataFrame, conditions: list[str]) -> dict[str, Any
         "converged": not problems,
         "warnings": problems,
     }
+
+
+def _fit(data: pd.DataFrame, formula: str) -> tuple[list[str], Any, list[str]]:
+    """Fit the model by variational Bayes: (fixed-effect names, the fit, the optimiser's convergence
+    warnings). Raises ValueError or LinAlgError when it cannot be fitted."""
+    from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    model = BinomialBayesMixedGLM.from_formula(
+        formula,
+        {"rater": "0 + C(rater)", "item": "0 + C(item)"},
+        data,
+        vcp_p=LOG_SD_PRIOR_SD,
+        fe_p=FIXED_EFFECT_PRIOR_SD,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = model.fit_vb()
+    # Only the optimiser's own warnings say it did not converge (other libraries' deprecation notes don't).
+    problems = sorted({str(w.message).strip() for w in caught if issubclass(w.category, ConvergenceWarning)})
+    return list(model.exog_names), result, problems
+
+
+def _coefficients(names: list[str], result: Any, reference: str) -> list[dict[str, Any]]:
+    """Each fixed effect's posterior mean (log odds), SD, 95% credible interval and odds ratio."""
+    coefficients = []
+    for name, mean, sd in zip(names, result.fe_mean, result.fe_sd, strict=True):
+        label = "(intercept: " + reference + ")" if name == "Intercept" else name.split("[T.")[-1].rstrip("]")
+        coefficients.append(
+            {
+                "term": label,
+                "log_odds": float(mean),
+                "sd": float(sd),
+                "ci_low": float(mean - Z_95 * sd),
+                "ci_high": float(mean + Z_95 * sd),
+                "odds_ratio": float(np.exp(mean)),
+            }
+        )
+    return coefficients

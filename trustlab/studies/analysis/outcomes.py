@@ -1,6 +1,8 @@
-"""Per-judgement outcomes (``validate_judgements``, checked at the edge and used by the whole
-analysis) and the per-rater measures with their chance levels. The measures themselves, with their
-influence functions, are in ``estimators.py``."""
+"""Each judgement's outcomes, the inputs of every measure: ``validate_judgements`` checks a judgement
+table's columns at the analysis's edge and adds, per judgement, whether the verdict was right, whether
+the rater accepted the prediction, whether the simulated and true labels were right, and the trust
+value. Also the per-rater measures' chance levels and outcome columns (``PER_RATER_CHANCE``,
+``PER_RATER_COLUMN``), which ``raters`` tests per-rater means against."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "cant_tell",
     "response_ms",
 )
+
+
 def validate_judgements(df: pd.DataFrame) -> pd.DataFrame:
     """Check the columns and return a copy with outcome columns added (never modifies ``df``).
 

@@ -1,4 +1,4 @@
-"""Per-rater results: gold (attention) failures and exclusions, and per-rater means against chance."""
+"""Per-rater results: gold-item failures and exclusions, and per-rater means against chance."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from scipy.stats import ttest_1samp
 from trustlab.studies.analysis.outcomes import PER_RATER_CHANCE, PER_RATER_COLUMN
 from trustlab.studies.questions import gold_failures
 
-EXCLUSION_RULE = "a rater is excluded when they fail more than gold.max_failures gold (attention) items"
-GOLD_REASON = "failed more gold (attention) items than gold.max_failures"
-# A crowd participant the study screened out while it ran (attention checks and gold failures over
-# gold.max_failures, see studies/recruitment.py): their judgements leave the analysis too.
-SCREENED_OUT_REASON = "screened out during the study (attention and gold failures over gold.max_failures)"
+EXCLUSION_RULE = "a rater is excluded when they fail more than gold.max_failures gold items"
+GOLD_REASON = "failed more gold items than gold.max_failures"
+# A link study's participant screened out while it ran (attention-check and gold-item failures together
+# over gold.max_failures, see studies/recruitment/rules.py): their judgements leave the analysis too.
+SCREENED_OUT_REASON = (
+    "screened out during the study (attention-check and gold-item failures over gold.max_failures)"
+)
 
 
 def gold_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Seeded synthetic studies (no database) for calibration tests, power analysis and benchmarks.
 
-Each rater and each item shift the probability of a correct verdict (normal offsets, as in issue 12):
+Each rater and each item shift the probability of a correct verdict (normal offsets):
 ``P(verdict right) = clip(accuracy + u_rater + v_item + effect[condition])``; a verdict on a right
 prediction accepts it, one on a wrong prediction rejects it. Trust (1-7) rises with acceptance and has
 its own rater and item offsets; confidence (1-5) rises with the verdict being right.

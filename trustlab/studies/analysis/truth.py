@@ -1,4 +1,4 @@
-"""One truth per analysis: the labels a study is scored against (issue 12, item 5).
+"""One truth per analysis: the labels a study is scored against.
 
 The primary analysis scores true-label answers, model correctness and gold answers against the labels
 frozen at ``study create`` (``true_label`` in the judgement frame). ``analyze --labels current`` adds a

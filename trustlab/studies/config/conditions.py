@@ -7,12 +7,12 @@ Torch-free, like the catalogue, so validating a study never imports torch.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from trustlab.explanation_methods import METHOD_NAMES
-from trustlab.studies.config.recruitment import StudyConfigError
+from trustlab.studies.config.base import QUOTE, invalid_config
+from trustlab.wording import suggest
 
 # The explanation methods a condition may name: the catalogue's (torch-free, so validating a study
 # never imports torch).
@@ -53,10 +53,8 @@ def check_condition(condition: str, *, imported: Collection[str] = ()) -> None:
         if part == NO_EXPLANATION:
             raise ValueError(f"condition {condition!r} combines 'none' with methods: use 'none' alone")
         if part not in known:
-            hint = difflib.get_close_matches(part, known, n=1)
-            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
             raise ValueError(
-                f"condition {condition!r}: unknown method {part!r}; {suggestion}"
+                f"condition {condition!r}: unknown method {part!r}; {suggest(part, known, quote=QUOTE)}"
                 f"use 'none', one of {', '.join(known)}, or methods joined with '+'"
             )
     if len(set(merged)) != len(merged):
@@ -67,14 +65,13 @@ def imported_in(data: Mapping[str, Any], imported: Collection[str], source: str)
     """The imported methods the config's conditions name, plus those it lists (each must exist)."""
     listed = data.get("imported_methods") or []
     if not isinstance(listed, list):
-        raise StudyConfigError(f"invalid study config ({source}):\n  imported_methods: give a list of names")
+        raise invalid_config(source, ["imported_methods: give a list of names"])
     unknown = [name for name in listed if name not in imported]
     if unknown:
-        raise StudyConfigError(
-            f"invalid study config ({source}):\n  imported_methods: {', '.join(map(repr, unknown))} "
-            f"was never imported (imported methods: {', '.join(imported) or 'none'}); import it with "
-            "`trustlab explanations import` or remove it"
-        )
+        raise invalid_config(source, [
+            f"imported_methods: {', '.join(map(repr, unknown))} was never imported (imported methods: "
+            f"{', '.join(imported) or 'none'}); import it with `trustlab explanations import` or remove it"
+        ])
     conditions = data.get("conditions") or []
     named = {part for c in conditions if isinstance(c, str) for part in condition_methods(c)}
     return sorted(set(listed) | (named & set(imported)))

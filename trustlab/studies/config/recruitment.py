@@ -1,4 +1,4 @@
-"""The crowdsourcing parts of a study config (issue 16): recruitment, consent and instructions texts,
+"""The recruitment parts of a study config: recruitment, consent and instructions texts,
 practice items and attention checks. ``config.StudyConfig`` holds them; they live apart to keep each
 module short. Strict like the rest: unknown fields are rejected and every error names the fix.
 """
@@ -10,18 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from trustlab.studies.config.base import StrictModel, StudyConfigError, check_item_ids
 
-class StudyConfigError(ValueError):
-    """The study config is invalid; the message names each field at fault and the fix."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-# Recruitment (issue 16): how raters arrive and where they go when they finish.
+# Recruitment: how raters arrive and where they go when they finish.
 RECRUITMENT_MODES: tuple[str, ...] = ("link", "invite")
 PLATFORMS: tuple[str, ...] = ("prolific", "mturk", "generic")
 # The URL parameters each platform adds to the study link: the participant id's name first.
@@ -55,9 +48,9 @@ def _check_url(url: str | None, field: str) -> str | None:
     return url
 
 
-class RecruitmentSpec(_Strict):
+class RecruitmentSpec(StrictModel):
     """How raters arrive: ``link`` (one public URL; each participant id becomes one rater) or ``invite``
-    (single-use invite links, as before). ``platform`` says which URL parameters carry the participant
+    (single-use invite links). ``platform`` says which URL parameters carry the participant
     id (PROLIFIC_PID; MTurk's workerId; ``pid`` for generic). ``max_participants``: then the study is
     full (409). ``completion_url`` / ``screenout_url``: where a finished / screened-out participant is
     sent, with ``{code}`` / ``{screenout_code}`` filled in. The codes are generated at ``study create``
@@ -87,7 +80,7 @@ class RecruitmentSpec(_Strict):
         return PLATFORM_PARAMS[self.platform][0]
 
 
-class TextSpec(_Strict):
+class TextSpec(StrictModel):
     """A text shown to raters, from ``file`` (Markdown, relative to the study YAML; read at
     ``study create`` and stored) or given as ``text``. Stored configs hold both."""
 
@@ -106,7 +99,7 @@ class TextSpec(_Strict):
         return self
 
 
-class PracticeSpec(_Strict):
+class PracticeSpec(StrictModel):
     """Practice items before the study's items: ``n`` drawn from the study's split (items not in the
     study), or the researcher's ``ids``. Raters see the right answer after each; never analysed."""
 
@@ -116,12 +109,7 @@ class PracticeSpec(_Strict):
     @model_validator(mode="after")
     def _ids(self) -> PracticeSpec:
         if self.ids is not None:
-            if not self.ids:
-                raise ValueError("practice.ids is empty: list item ids, or write `ids: null`")
-            if len(set(self.ids)) != len(self.ids):
-                raise ValueError("practice.ids lists an item twice: list each item id once")
-            if "n" in self.model_fields_set and self.n != len(self.ids):
-                raise ValueError(f"practice.n is {self.n} but practice.ids lists {len(self.ids)}: drop n")
+            check_item_ids("practice", self.ids, self.n if "n" in self.model_fields_set else None)
         return self
 
     @property
@@ -129,7 +117,7 @@ class PracticeSpec(_Strict):
         return len(self.ids) if self.ids is not None else self.n
 
 
-class AttentionCheck(_Strict):
+class AttentionCheck(StrictModel):
     """An instructional attention check: ``prompt`` tells the rater what to answer, ``answer`` is that
     answer by answer key (e.g. {model_correct: false}). Spread evenly through the items."""
 

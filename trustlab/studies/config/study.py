@@ -1,4 +1,4 @@
-"""The study YAML validated into a typed, strict config (issue 6).
+"""The study YAML validated into a typed, strict config.
 
 Unknown fields are rejected, and every error names the field at fault and what to write instead, e.g.
 ``conditons: unknown field; did you mean `conditions`? remove it (known fields: ...)``.
@@ -6,7 +6,6 @@ Unknown fields are rejected, and every error names the field at fault and what t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +13,6 @@ from typing import Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -22,6 +20,15 @@ from pydantic import (
     model_validator,
 )
 
+from trustlab.studies.config.base import (
+    QUOTE,
+    StrictModel,
+    StudyConfigError,
+    check_item_ids,
+    describe_error,
+    invalid_config,
+    renamed_key,
+)
 from trustlab.studies.config.conditions import (  # noqa: F401 - re-exported: a study's condition grammar
     COMBO_SEPARATOR,
     KNOWN_METHODS,
@@ -34,23 +41,19 @@ from trustlab.studies.config.recruitment import (
     AttentionCheck,
     PracticeSpec,
     RecruitmentSpec,
-    StudyConfigError,
     TextSpec,
     read_text_files,
 )
 from trustlab.studies.config.texts import DEFAULT_TEXTS
+from trustlab.wording import suggest
 
 TASKS: tuple[str, ...] = ("verify", "true_label", "trust", "helpfulness", "confidence", "simulate", "comment")
-# Tasks whose answer is known for an item, so a gold (attention) item can check it.
+# Tasks whose answer is known for an item, so a gold item can check it.
 GOLD_CHECKABLE_TASKS: tuple[str, ...] = ("verify", "true_label", "simulate")
 MIN_LIKERT_POINTS, MAX_LIKERT_POINTS = 2, 11
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-class ItemsSpec(_Strict):
+class ItemsSpec(StrictModel):
     """Which items the study shows.
 
     split: the dataset split to draw from; n: how many (non-gold) items; model_errors: the fraction of
@@ -66,14 +69,7 @@ class ItemsSpec(_Strict):
     @model_validator(mode="after")
     def _ids_and_n(self) -> ItemsSpec:
         if self.ids is not None:
-            if not self.ids:
-                raise ValueError("items.ids is empty: list at least one item id, or write `ids: null`")
-            if len(set(self.ids)) != len(self.ids):
-                raise ValueError("items.ids lists an item twice: list each item id once")
-            if self.n is not None and self.n != len(self.ids) and "n" in self.model_fields_set:
-                raise ValueError(
-                    f"items.n is {self.n} but items.ids lists {len(self.ids)} items: drop n or match it"
-                )
+            check_item_ids("items", self.ids, self.n if "n" in self.model_fields_set else None)
         elif self.n is None:
             raise ValueError("items.n is missing: give the number of items (or list items.ids)")
         return self
@@ -83,9 +79,9 @@ class ItemsSpec(_Strict):
         return len(self.ids) if self.ids is not None else int(self.n or 0)
 
 
-class GoldSpec(_Strict):
+class GoldSpec(StrictModel):
     """Items with known answers (gold); a rater with more than ``max_failures`` failures is excluded
-    from the analysis and, in a link-mode (crowdsourced) study, screened out.
+    from the analysis and, in a link study, screened out.
 
     n: how many gold items the study picks itself (items the model gets right and wrong); ids: the
     researcher's own gold items instead (then n is their number).
@@ -101,14 +97,7 @@ class GoldSpec(_Strict):
         if isinstance(data, Mapping) and data.get("ids") is not None:
             ids = data["ids"]
             if isinstance(ids, list):
-                if not ids:
-                    raise ValueError("gold.ids is empty: list at least one item id, or write `ids: null`")
-                if len(set(ids)) != len(ids):
-                    raise ValueError("gold.ids lists an item twice: list each item id once")
-                if data.get("n") not in (None, len(ids)):
-                    raise ValueError(
-                        f"gold.n is {data.get('n')} but gold.ids lists {len(ids)} items: drop n or match it"
-                    )
+                check_item_ids("gold", ids, data.get("n"))
                 return {**data, "n": len(ids)}
         return data
 
@@ -132,7 +121,7 @@ PRIMARY_MEASURES: tuple[str, ...] = (
 )
 
 
-class AnalysisSpec(_Strict):
+class AnalysisSpec(StrictModel):
     """The confirmatory analysis, fixed before the data: one ``primary`` measure tested on the condition
     pairs ``contrasts`` ([a, b] means a - b; null: each condition against none, else every pair), with
     Holm's correction at family-wise ``alpha``. Every other result is reported as exploratory."""
@@ -145,10 +134,9 @@ class AnalysisSpec(_Strict):
     @classmethod
     def _known_primary(cls, primary: str) -> str:
         if primary not in PRIMARY_MEASURES:
-            hint = difflib.get_close_matches(primary, PRIMARY_MEASURES, n=1)
-            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
             raise ValueError(
-                f"unknown measure {primary!r}; {suggestion}use one of {', '.join(PRIMARY_MEASURES)}"
+                f"unknown measure {primary!r}; {suggest(primary, PRIMARY_MEASURES, quote=QUOTE)}"
+                f"use one of {', '.join(PRIMARY_MEASURES)}"
             )
         return primary
 
@@ -169,15 +157,15 @@ class AnalysisSpec(_Strict):
         return pairs
 
 
-class DisplaySpec(_Strict):
+class DisplaySpec(StrictModel):
     """Heatmaps' ``colormap``: viridis (perceptually uniform, colour-blind safe) or jet as in a paper.
     explain.render.COLORMAPS lists the same names (a test checks)."""
 
     colormap: Literal["viridis", "cividis", "jet"] = "viridis"
 
 
-class StudyConfig(_Strict):
-    """A validated study (see issue 6 for the YAML)."""
+class StudyConfig(StrictModel):
+    """A validated study (the README's study YAML, field by field)."""
 
     name: str = Field(min_length=1, max_length=200)
     dataset: str = Field(min_length=1)
@@ -192,15 +180,17 @@ class StudyConfig(_Strict):
     ] = Field(default_factory=lambda: ["verify", "trust"], min_length=1)
     likert_points: int = Field(default=7, ge=MIN_LIKERT_POINTS, le=MAX_LIKERT_POINTS)
     show_prediction: bool = True
-    blind_condition: bool = True
+    # Condition hiding: raters are not told which condition (explanation method) they see, so that a
+    # method's name cannot sway their judgement. Its old YAML name `blind_condition` is still read.
+    hide_condition: bool = True
     gold: GoldSpec = GoldSpec()
     seed: int = 0
     # Minutes of inactivity after which a rater's unfinished assignments are released to others.
     timeout_minutes: float | None = Field(default=60.0, gt=0)
     # The confirmatory analysis (primary measure, contrasts, alpha); see AnalysisSpec.
     analysis: AnalysisSpec = AnalysisSpec()
-    # Crowdsourcing (issue 16): recruitment, consent, instructions, practice, attention checks, a
-    # session time limit and the rater-facing texts.
+    # Recruitment (how raters arrive; a link study's public link), consent, instructions, practice,
+    # attention checks, a session time limit and the rater-facing texts.
     recruitment: RecruitmentSpec = RecruitmentSpec()
     consent: TextSpec | None = None
     instructions: TextSpec | None = None
@@ -208,17 +198,21 @@ class StudyConfig(_Strict):
     attention: list[AttentionCheck] = Field(default_factory=list)
     max_minutes: float | None = Field(default=None, gt=0)
     texts: dict[str, str] = Field(default_factory=dict)
-    display: DisplaySpec = DisplaySpec()  # how raters see explanations (issue 16)
+    display: DisplaySpec = DisplaySpec()  # how raters see explanations
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed_key(data, old="blind_condition", new="hide_condition")
 
     @field_validator("texts")
     @classmethod
     def _known_texts(cls, texts: dict[str, str]) -> dict[str, str]:
         for key in texts:
             if key not in DEFAULT_TEXTS:
-                hint = difflib.get_close_matches(key, DEFAULT_TEXTS, n=1)
-                suggestion = f"did you mean `{hint[0]}`? " if hint else ""
                 raise ValueError(
-                    f"texts.{key}: unknown text; {suggestion}known texts: {', '.join(DEFAULT_TEXTS)}"
+                    f"texts.{key}: unknown text; {suggest(key, DEFAULT_TEXTS)}"
+                    f"known texts: {', '.join(DEFAULT_TEXTS)}"
                 )
         return texts
     # Methods imported with `trustlab explanations import` that conditions name (besides the
@@ -264,7 +258,7 @@ class StudyConfig(_Strict):
     @model_validator(mode="after")
     def _no_leaks(self) -> StudyConfig:
         # Simulating the model is trivial with its prediction on screen; the rater app also hides
-        # every other trace of the predicted class when show_prediction is false (issue 12).
+        # every other trace of the predicted class when show_prediction is false.
         if "simulate" in self.tasks and self.show_prediction:
             raise ValueError(
                 "tasks lists `simulate` but show_prediction is true: raters would copy the prediction "
@@ -300,34 +294,13 @@ class StudyConfig(_Strict):
         return self
 
 
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return list(model.model_fields)
-
-
-_SUBMODELS: dict[str, type[BaseModel]] = {
+# The model of each top-level field that is itself a model, to name an unknown nested field's siblings.
+_PARTS: dict[str, type[BaseModel]] = {
     "items": ItemsSpec, "gold": GoldSpec, "analysis": AnalysisSpec, "recruitment": RecruitmentSpec,
     "consent": TextSpec, "instructions": TextSpec, "practice": PracticeSpec, "attention": AttentionCheck,
     "display": DisplaySpec,
 }
-
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(part) for part in error.get("loc", ())]
-    field = ".".join(loc) or "(config)"
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        parent = _SUBMODELS.get(loc[0], StudyConfig) if len(loc) > 1 else StudyConfig
-        known = _field_names(parent)
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
-        suggestion = f"did you mean `{hint[0]}`? " if hint else ""
-        return f"{field}: unknown field; {suggestion}remove it (known fields: {', '.join(known)})"
-    if kind == "missing":
-        return f"{field}: required field is missing; add `{loc[-1]}: ...` to the config"
-    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    if kind == "literal_error" and loc and loc[0] == "tasks":
-        message += f" (tasks are {', '.join(TASKS)})"
-    return f"{field}: {message}"
+_NOTES = {"tasks": f" (tasks are {', '.join(TASKS)})"}
 
 
 def load_study_config(
@@ -380,6 +353,6 @@ def load_study_config(
         context = {"imported_methods": tuple(known)}
         return StudyConfig.model_validate(data, context=context)
     except ValidationError as exc:
-        lines = [_describe(error) for error in exc.errors()]
-        raise StudyConfigError(f"invalid study config ({source}):\n  " + "\n  ".join(lines)) from None
+        lines = [describe_error(error, StudyConfig, _PARTS, _NOTES) for error in exc.errors()]
+        raise invalid_config(source, lines) from None
 

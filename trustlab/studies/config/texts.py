@@ -1,4 +1,4 @@
-"""Every rater-facing string of the crowdsourced flow, in one dict (issue 16).
+"""Every rater-facing string of a link study's flow, in one dict.
 
 A study's ``texts:`` overrides any of them (e.g. in another language); ``config.TextsSpec`` rejects keys
 that are not here, so a typo never silently leaves an English string on a German screen. Torch-,

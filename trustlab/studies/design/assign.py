@@ -1,4 +1,4 @@
-"""Counterbalanced assignment, made as raters arrive (issues 6, 12 and 23).
+"""Counterbalanced assignment, made as raters arrive.
 
 When a rater first asks for work, their whole list is made in one locked transaction by
 ``rater_lists.plan_rater`` from the study's active assignments: the study's model-error share (to
@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from trustlab.clock import utc_now
 from trustlab.db.engine import DbSession, retry_on_race
 from trustlab.db.queries.assignments import (
     active_counts,
@@ -30,7 +31,7 @@ from trustlab.db.queries.assignments import (
 )
 from trustlab.db.queries.studies import get_study_by_id, lock_study, study_item_facts, study_name_status
 from trustlab.db.queries.times import as_utc
-from trustlab.db.schema import Assignment, utcnow
+from trustlab.db.schema import Assignment
 from trustlab.studies.config.study import StudyConfig, load_study_config
 from trustlab.studies.design.rater_lists import (
     PlannedAssignment,
@@ -108,7 +109,7 @@ def next_assignment(
     StudyNotOpen
         The study is a draft or closed.
     """
-    now = as_utc(now or utcnow())
+    now = as_utc(now or utc_now())
     study = get_study_by_id(session, study_id=study_id)
     if study.status != "open":
         raise StudyNotOpen(
@@ -188,7 +189,7 @@ def _allocate(
     return rows[0]
 
 
-def progress(session: DbSession, *, study_id: int, rater_id: int) -> tuple[int, int]:
+def done_and_total(session: DbSession, *, study_id: int, rater_id: int) -> tuple[int, int]:
     """(done, total) for the rater, released assignments left out, counted in SQL; before their
     first arrival, total is the planned list length."""
     done, total = rater_progress(session, study_id=study_id, rater_id=rater_id)
@@ -204,5 +205,5 @@ def release_abandoned(session: DbSession, *, study_id: int, older_than: datetime
     ``older_than`` is a cutoff time, or an age (timedelta) counted back from now. Returns how many
     assignments were released.
     """
-    cutoff = utcnow() - older_than if isinstance(older_than, timedelta) else older_than
+    cutoff = utc_now() - older_than if isinstance(older_than, timedelta) else older_than
     return release_inactive(session, study_id=study_id, cutoff=cutoff)

@@ -1,5 +1,5 @@
 """Whether a study's numbers give a balanced design, what the design realises, and the nearest numbers
-that balance (issues 12 and 23).
+that balance.
 
 Balanced (within design) means: every rater sees every condition equally often (C divides
 items_per_rater), every item gets every condition equally often (C divides raters_per_item and
@@ -202,26 +202,9 @@ def realised_balance(config: StudyConfig, study_items: Sequence[StudyItem]) -> d
     lists, counts = _plan_all(config, study_items)
     assigned = Counter(c for mine in lists for _, c in mine)
     errors = Counter(c for mine in lists for i, c in mine if i in wrong)
-    table = {
-        c: {
-            "assignments": assigned[c],
-            "errors": errors[c],
-            "error_share": round(errors[c] / assigned[c], 3) if assigned[c] else None,
-        }
-        for c in conditions
-    }
-
-    def spread(counter: Counter) -> int:
-        return max(counter[c] for c in conditions) - min(counter[c] for c in conditions)
-
     within = config.design == "within"
-    # Between: a rater sees one condition, so only the study-wide counts can balance.
-    rater_conditions = [spread(Counter(c for _, c in mine)) for mine in lists] if within else []
-    rater_errors = [spread(Counter(c for i, c in mine if i in wrong)) for mine in lists] if within else []
     full = [mine for mine in lists if len(mine) == config.items_per_rater]
-    positions = (
-        [Counter(mine[p][1] for mine in full) for p in range(config.items_per_rater)] if within else []
-    )
+    rater_conditions, rater_errors, positions = _within_rater_spreads(config, lists, full, wrong)
     result = {
         "raters": len(lists),
         "full_raters": len(full),
@@ -231,12 +214,12 @@ def realised_balance(config: StudyConfig, study_items: Sequence[StudyItem]) -> d
         "items": len(correct),
         "items_every_condition": sum(all(counts[(i, c)] for c in conditions) for i in correct),
         "items_equal": sum(len({counts[(i, c)] for c in conditions}) == 1 for i in correct),
-        "conditions": table,
-        "error_spread": spread(errors),
-        "rater_condition_spread": max(rater_conditions, default=0),
-        "rater_error_spread": max(rater_errors, default=0),
+        "conditions": _condition_counts(conditions, assigned, errors),
+        "error_spread": _spread(errors, conditions),
+        "rater_condition_spread": rater_conditions,
+        "rater_error_spread": rater_errors,
         "rater_errors": rater_error_shares(lists, wrong, conditions if within else [], share),
-        "position_spread": max((spread(p) for p in positions if p), default=0),
+        "position_spread": positions,
         "williams_rows": len(williams_rows(len(conditions))) if within else None,
         "max_participants": config.recruitment.max_participants,
     }
@@ -244,6 +227,46 @@ def realised_balance(config: StudyConfig, study_items: Sequence[StudyItem]) -> d
     result["notes"] = [note] if (note := _both_kinds_note(config, share)) else []
     result["balanced"] = not result["problems"]
     return result
+
+
+def _spread(counter: Counter, conditions: Sequence[str]) -> int:
+    """max - min of the counts over the conditions."""
+    return max(counter[c] for c in conditions) - min(counter[c] for c in conditions)
+
+
+def _condition_counts(conditions: Sequence[str], assigned: Counter, errors: Counter) -> dict[str, Any]:
+    """Per condition: its assignments, how many are model errors, and their share."""
+    return {
+        c: {
+            "assignments": assigned[c],
+            "errors": errors[c],
+            "error_share": round(errors[c] / assigned[c], 3) if assigned[c] else None,
+        }
+        for c in conditions
+    }
+
+
+def _within_rater_spreads(
+    config: StudyConfig,
+    lists: Sequence[Sequence[tuple[int, str]]],
+    full: Sequence[Sequence[tuple[int, str]]],
+    wrong: set[int],
+) -> tuple[int, int, int]:
+    """(rater_condition_spread, rater_error_spread, position_spread): the largest max - min over
+    conditions of one rater's conditions, of one rater's model errors, and of a condition's count at
+    one position over full raters. All 0 in a between design, where a rater sees one condition and
+    only the study-wide counts can balance."""
+    if config.design != "within":
+        return 0, 0, 0
+    conditions = list(config.conditions)
+    rater_conditions = [_spread(Counter(c for _, c in mine), conditions) for mine in lists]
+    rater_errors = [_spread(Counter(c for i, c in mine if i in wrong), conditions) for mine in lists]
+    positions = [Counter(mine[p][1] for mine in full) for p in range(config.items_per_rater)]
+    return (
+        max(rater_conditions, default=0),
+        max(rater_errors, default=0),
+        max((_spread(p, conditions) for p in positions if p), default=0),
+    )
 
 
 def _realised_problems(config: StudyConfig, result: dict[str, Any]) -> list[str]:

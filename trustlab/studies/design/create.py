@@ -2,8 +2,8 @@
 
 Items are drawn from the config's split, stratified by whether the model's held-out prediction is
 right, so that ``items.model_errors`` of them are model errors (as far as the split has errors). Gold
-(attention) items come from the rest of the split: predictions the model makes with the highest
-confidence, half right and half wrong where possible, so their answers are clear.
+items (known answers, scored per rater) come from the rest of the split: predictions the model makes
+with the highest confidence, half right and half wrong where possible, so their answers are clear.
 
 Before storing, the assignment of the raters that fill the study is planned (``balance``); a study
 whose numbers cannot balance is refused, naming the nearest numbers that do, unless
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.datasets import get_dataset
@@ -35,7 +36,7 @@ from trustlab.db.queries.studies import (
     study_items,
     study_unblindings,
 )
-from trustlab.db.schema import Item, Prediction, Study, StudyItem, utcnow
+from trustlab.db.schema import Item, Prediction, Study, StudyItem
 from trustlab.models.external import is_external
 from trustlab.models.imported_kinds import layers_message, methods_it_cannot_run
 from trustlab.studies.config.study import StudyConfig, load_study_config
@@ -217,41 +218,8 @@ def create_study(
     with read_session(settings) as session:  # conditions may name imported methods
         config = load_study_config(config_or_path, imported_methods=imported_method_names(session))
     with unit_of_work(settings) as session:
-        if study_exists(session, name=config.name):
-            raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
-        dataset = get_dataset(session, name=config.dataset)
-        model = get_model_version(session, name=config.model)
-        if model.dataset_id != dataset.id:
-            raise StudyError(
-                f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
-            )
-        unrunnable = methods_it_cannot_run(model.arch, config.methods)
-        if unrunnable:
-            raise StudyError(f"conditions: model {config.model!r} cannot run {', '.join(unrunnable)}: "
-                             + layers_message(config.model, model.arch, unrunnable[0]))
-        pool = _candidates(session, config, dataset.id, model.id)
-        rng = np.random.default_rng(config.seed)
-        regular = _select_regular(config, pool, rng)
-        chosen_ids = {c.item.id for c in regular}
-        gold = (
-            _researcher_gold(session, config, dataset.id, model.id, chosen_ids)
-            if config.gold.ids is not None
-            else _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
-        )
-        revisions = latest_revision_ids(session, item_ids=[c.item.id for c in [*regular, *gold]])
-        rows = [
-            StudyItem(
-                item_id=c.item.id,
-                is_gold=is_gold,
-                model_correct=c.correct,
-                gold_answers=gold_answers_for(config, c) if is_gold else None,
-                # One truth for the whole study: the label now, and the revision it came from.
-                label=c.item.current_label,
-                label_revision_id=revisions.get(c.item.id),
-            )
-            for is_gold, chosen in ((False, regular), (True, gold))
-            for c in chosen
-        ]
+        dataset, model = _dataset_and_model(session, config)
+        rows = _study_items(session, config, dataset.id, model.id)
         _check_balance(config, rows, allow_unbalanced)
         _check_imported(session, config, model, [row.item_id for row in rows])
         study = Study(
@@ -264,8 +232,54 @@ def create_study(
         )
         study = add_study(session, study=study, items=rows)
         if is_link_study(config):  # the codes a researcher enters on the platform exist from now on
-            ensure_codes(session, study_id=study.id, config=config, now=utcnow())
+            ensure_codes(session, study_id=study.id, config=config, now=utc_now())
         return study
+
+
+def _dataset_and_model(session: DbSession, config: StudyConfig) -> tuple[Any, Any]:
+    """The study's dataset and model, once the name is known to be free, the model to be trained on
+    that dataset and able to run every method the conditions name."""
+    if study_exists(session, name=config.name):
+        raise StudyError(f"name: a study named {config.name!r} exists already; choose another name")
+    dataset = get_dataset(session, name=config.dataset)
+    model = get_model_version(session, name=config.model)
+    if model.dataset_id != dataset.id:
+        raise StudyError(
+            f"model: {config.model!r} was trained on another dataset than {config.dataset!r}"
+        )
+    unrunnable = methods_it_cannot_run(model.arch, config.methods)
+    if unrunnable:
+        raise StudyError(f"conditions: model {config.model!r} cannot run {', '.join(unrunnable)}: "
+                         + layers_message(config.model, model.arch, unrunnable[0]))
+    return dataset, model
+
+
+def _study_items(session: DbSession, config: StudyConfig, dataset_id: int, model_id: int) -> list[StudyItem]:
+    """The study's regular items, then its gold items (the researcher's, or picked from the rest),
+    each with its label frozen now."""
+    pool = _candidates(session, config, dataset_id, model_id)
+    rng = np.random.default_rng(config.seed)
+    regular = _select_regular(config, pool, rng)
+    chosen_ids = {c.item.id for c in regular}
+    gold = (
+        _researcher_gold(session, config, dataset_id, model_id, chosen_ids)
+        if config.gold.ids is not None
+        else _select_gold(config, [c for c in pool if c.item.id not in chosen_ids])
+    )
+    revisions = latest_revision_ids(session, item_ids=[c.item.id for c in [*regular, *gold]])
+    return [
+        StudyItem(
+            item_id=c.item.id,
+            is_gold=is_gold,
+            model_correct=c.correct,
+            gold_answers=gold_answers_for(config, c) if is_gold else None,
+            # One truth for the whole study: the label now, and the revision it came from.
+            label=c.item.current_label,
+            label_revision_id=revisions.get(c.item.id),
+        )
+        for is_gold, chosen in ((False, regular), (True, gold))
+        for c in chosen
+    ]
 
 
 def _check_imported(session: DbSession, config: StudyConfig, model: Any, item_ids: list[int]) -> None:
@@ -310,7 +324,7 @@ def set_status(settings: Settings, name: str, status: str, *, actor: str | None 
         if status == "closed" and not study_unblindings(session, study_id=study.id):
             record_unblinding(session, study_id=study.id, source="close", actor=actor)
         if status == "open":
-            record_at_open(session, study, actor=actor or default_actor(), now=utcnow())
+            record_at_open(session, study, actor=actor or default_actor(), now=utc_now())
         return set_study_status(session, study_id=study.id, status=status)
 
 

@@ -14,7 +14,7 @@ Each simulated study runs the study's own assignment and the analysis's own esti
   that family (as ``analyze`` does). Power is the share of studies in which [a, b] has Holm p < alpha
   with the planted sign (any sign at effect 0: then it is the rejection rate under the null).
 
-Rater SD, item SD, base rate and model error rate are stated defaults (issue 12's simulation) unless
+Rater SD, item SD, base rate and model error rate are stated defaults (those of ``analysis.synthetic``) unless
 estimated from a pilot study (``pilot_inputs``). The effect acts on verdicts, so the primary measure
 should be a verdict measure (verification accuracy, balanced accuracy, acceptance, d').
 """
@@ -41,10 +41,10 @@ from trustlab.studies.config.study import StudyConfig
 from trustlab.studies.design.assign import item_groups, plan_rater
 from trustlab.studies.monitoring.outcome_blinding import study_blinding
 
-# Stated defaults (issue 12's simulation): P(verdict right) = 0.7 + N(0, 0.05) rater + N(0, 0.15) item.
+# Stated defaults (those of analysis.synthetic): P(verdict right) = 0.7 + N(0, 0.05) rater + N(0, 0.15) item.
 DEFAULT_VERIFY_ACCURACY, DEFAULT_RATER_SD, DEFAULT_ITEM_SD = 0.7, 0.05, 0.15
 DEFAULT_MODEL_ERRORS = 0.3
-DEFAULTS_SOURCE = "stated defaults (issue 12's simulation)"
+DEFAULTS_SOURCE = "stated defaults (the synthetic studies' simulation)"
 # Alternating-means iterations of the pilot's additive fit (converges well within this).
 PILOT_ITERATIONS = 100
 PILOT_METHOD = (
@@ -145,49 +145,28 @@ def study_power(
     if sims < 1 or any(r < 2 for r in raters):
         raise ValueError("--sims must be >= 1 and every --raters value >= 2")
     inputs = inputs or PowerInputs()
-    spec = config.analysis
-    pairs = confirmatory_pairs(config)
     target = power_target(config)
     errors = error_share(config, inputs)
-    conditions = list(config.conditions)
     rng = np.random.default_rng(seed)
     out = []
     for step, n_raters in enumerate(raters):
         design = planned_design(config, n_raters, model_errors=errors)
-        model_right = np.zeros(config.items.count, bool)
-        model_right[design["item"].to_numpy()] = design["model_right"].to_numpy()
         study = SyntheticStudy(
             n_raters=n_raters,
             n_items=config.items.count,
-            conditions=tuple(conditions),
+            conditions=tuple(config.conditions),
             design=config.design,
             verify_accuracy=inputs.verify_accuracy,
             rater_sd=inputs.rater_sd,
             item_sd=inputs.item_sd,
             effect={target[0]: effect},
         )
-        arrays = {
-            "rater": design["rater"].to_numpy(),
-            "item": design["item"].to_numpy(),
-            "cond_index": design["condition"].map(conditions.index).to_numpy(),
-            "position": design["position"].to_numpy(),
-        }
-        detected, diffs = 0, []
-        for _ in range(sims):
-            df = validate_judgements(answer_judgements(study, rng, model_right=model_right, **arrays))
-            rows = contrasts(df, conditions, pairs=pairs, measures=[spec.primary])
-            row = next((r for r in rows if (r["a"], r["b"]) == target), None)
-            if row is None or row["p_holm"] is None:
-                continue
-            diffs.append(row["diff"])
-            # At effect 0 any rejection counts (the rejection rate is then the test's size).
-            right_sign = effect == 0 or np.sign(row["diff"]) == np.sign(effect)
-            detected += row["p_holm"] < spec.alpha and right_sign
+        detected, diffs = _detections(config, study, design, effect=effect, sims=sims, rng=rng)
         out.append(
             PowerRow(
                 n_raters,
                 sims,
-                int(detected),
+                detected,
                 float(np.mean(diffs)) if diffs else float("nan"),
                 raters_per_item=int(design.groupby("item").size().max()),
                 judgements=len(design),
@@ -196,6 +175,43 @@ def study_power(
         if progress is not None:
             progress(step + 1, len(raters))
     return out
+
+
+def _detections(
+    config: StudyConfig,
+    study: SyntheticStudy,
+    design: pd.DataFrame,
+    *,
+    effect: float,
+    sims: int,
+    rng: np.random.Generator,
+) -> tuple[int, list[float]]:
+    """Simulate ``sims`` studies on the planned ``design``: how many detect the target contrast (Holm
+    p < alpha with the planted sign), and each defined estimate of it."""
+    spec = config.analysis
+    pairs = confirmatory_pairs(config)
+    target = power_target(config)
+    conditions = list(config.conditions)
+    model_right = np.zeros(config.items.count, bool)
+    model_right[design["item"].to_numpy()] = design["model_right"].to_numpy()
+    arrays = {
+        "rater": design["rater"].to_numpy(),
+        "item": design["item"].to_numpy(),
+        "cond_index": design["condition"].map(conditions.index).to_numpy(),
+        "position": design["position"].to_numpy(),
+    }
+    detected, diffs = 0, []
+    for _ in range(sims):
+        df = validate_judgements(answer_judgements(study, rng, model_right=model_right, **arrays))
+        rows = contrasts(df, conditions, pairs=pairs, measures=[spec.primary])
+        row = next((r for r in rows if (r["a"], r["b"]) == target), None)
+        if row is None or row["p_holm"] is None:
+            continue
+        diffs.append(row["diff"])
+        # At effect 0 any rejection counts (the rejection rate is then the test's size).
+        right_sign = effect == 0 or np.sign(row["diff"]) == np.sign(effect)
+        detected += row["p_holm"] < spec.alpha and right_sign
+    return int(detected), diffs
 
 
 def _additive_fit(y: np.ndarray, codes: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -251,7 +267,8 @@ def pilot_inputs(frame: pd.DataFrame, *, reference: str | None = None, source: s
 
 def load_pilot(settings: Settings, name: str, *, reference: str | None = None) -> PowerInputs:
     """``pilot_inputs`` of a study in the database (its analysed judgements, frozen labels). A pilot
-    that still runs blinded is refused: its numbers per condition are not to be looked at yet."""
+    that still runs under outcome blinding is refused: its numbers per condition are not to be looked
+    at yet."""
     blinding = study_blinding(settings, name)
     if blinding["blinded"]:
         raise ValueError(f"pilot study {name!r} cannot be used yet: {blinding['reason']}")

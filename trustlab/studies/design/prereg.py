@@ -143,14 +143,16 @@ def _design_plan(
         "**Study type.** Experiment: raters are randomly assigned to conditions (explanation methods shown "
         "with the model's prediction).",
         "",
-        f"**Blinding.** Condition names hidden from raters: {str(config.blind_condition).lower()}; the "
-        f"prediction shown: {str(config.show_prediction).lower()}. Per-condition outcomes stay hidden from "
-        "the researcher until the study is closed or unblinded (logged).",
+        f"**Blinding.** Condition hiding (raters are not told which condition they see): "
+        f"{str(config.hide_condition).lower()}; the prediction shown: {str(config.show_prediction).lower()}. "
+        "Outcome blinding: per-condition outcomes stay hidden from the researcher until the study is "
+        "closed or unblinded (logged).",
         "",
         f"**Study design.** {config.design}-subject; {config.items.count} items "
         f"({error_share(config, inputs):.0%} of them model errors, split `{config.items.split}`), "
         f"{config.raters_per_item} raters per item, "
-        f"{config.items_per_rater} items per rater, {config.gold.n} gold (attention) items per rater. Tasks: "
+        f"{config.items_per_rater} items per rater, {config.gold.n} gold items (known answers) per rater. "
+        "Tasks: "
         f"{', '.join(config.tasks)}; Likert scales with {config.likert_points} points.",
         "",
         f"**Balance table.** {balance_source}",
@@ -196,7 +198,7 @@ def _sampling_plan(
         *_power_table(power),
         "",
         "**Stopping rule.** Data collection stops when the study is full (every item has raters_per_item "
-        "ratings) or is closed; no interim look at per-condition outcomes (blinded monitoring).",
+        "ratings) or is closed; no interim look at per-condition outcomes (outcome blinding).",
         "",
     ]
 

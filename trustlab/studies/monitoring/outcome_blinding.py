@@ -1,4 +1,5 @@
-"""Blinded monitoring: a study's outcome numbers per condition stay hidden while it runs.
+"""Outcome blinding: a study's outcome numbers per condition stay hidden from the researcher while it
+runs. (Hiding which condition a rater sees is another thing: condition hiding, ``hide_condition``.)
 
 While a study is not closed and nobody has unblinded it, the researcher sees progress, attrition
 and rater quality live, but no number that compares conditions on outcomes, so that nobody stops

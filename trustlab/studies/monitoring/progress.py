@@ -1,7 +1,7 @@
 """A study's progress: assignments per rater and condition, from one query, for `study status` and the
 researcher tab; rater quality that compares no conditions (``rater_quality``); and the live outcome
 numbers per condition (``live_outcomes``), which the researcher tab shows only once the study is
-unblinded (``studies.blinding``)."""
+unblinded (outcome blinding, ``monitoring.outcome_blinding``)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _share(hits: pd.Series) -> float | None:
 def rater_quality(current: pd.DataFrame) -> dict[Any, dict[str, Any]]:
     """Per rater, quality that compares no conditions, from current judgements (a ``judgements_frame``).
 
-    Returns {rater_id: {gold_seen, gold_failures, cant_tell_rate, median_time_s}}: gold (attention)
+    Returns {rater_id: {gold_seen, gold_failures, cant_tell_rate, median_time_s}}: gold
     items seen and failed (``questions.gold_failures``), the share of "can't tell" answers in [0, 1]
     and the median time per item in seconds (None without times), 4 and 1 decimals.
     """

@@ -1,4 +1,4 @@
-"""A link-mode study's participants for the researcher (issue 16): the table a researcher uploads to
+"""A link study's participants for the researcher: the table a researcher uploads to
 approve and pay (`trustlab study participants`), attention and gold failures per rater (the
 researcher tab), the study link and codes (`trustlab study link`), and marking participants who
 returned the study on their platform.
@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.csv_safety import write_csv
 from trustlab.db.engine import read_session, unit_of_work
@@ -51,7 +52,7 @@ FAILURE_COLUMNS: list[str] = ["pid", "rater", "status", "done", "attention_failu
 
 
 class ParticipantsError(ValueError):
-    """The study is not a link-mode study, or a named participant does not exist."""
+    """The study is not a link study, or a named participant does not exist."""
 
 
 def participant_columns(platform: str) -> list[str]:
@@ -75,7 +76,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def participants_frame(settings: Settings, name: str) -> pd.DataFrame:
-    """One row per participant of a link-mode study, columns ``participant_columns(platform)``."""
+    """One row per participant of a link study, columns ``participant_columns(platform)``."""
     with read_session(settings) as s:
         study = get_study(s, name=name)
         config = _link_config(study)
@@ -141,7 +142,7 @@ def study_link(settings: Settings, name: str, *, base_url: str) -> dict[str, Any
     with unit_of_work(settings) as s:
         study = get_study(s, name=name)
         config = _link_config(study)
-        completion, screenout = rules.ensure_codes(s, study_id=study.id, config=config, now=datetime.now(UTC))
+        completion, screenout = rules.ensure_codes(s, study_id=study.id, config=config, now=utc_now())
     platform = config.recruitment.platform
     placeholders = {
         "prolific": {
@@ -169,7 +170,7 @@ def mark_returned(settings: Settings, name: str, *, pids: list[str]) -> int:
     """Mark participants who returned the study on their platform (``returned``; their unfinished
     items are released, their place is free). Raises ParticipantsError for an unknown pid. Returns
     how many changed (a participant who already ended keeps their status)."""
-    now = datetime.now(UTC)
+    now = utc_now()
     changed = 0
     with unit_of_work(settings) as s:
         study = get_study(s, name=name)

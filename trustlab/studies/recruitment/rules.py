@@ -1,4 +1,4 @@
-"""The rules of a crowdsourced (link-mode) study, once (issue 16): who counts as admitted, where a
+"""The rules of a link study (raters join through its public link), once: who counts as admitted, where a
 finished or screened-out participant goes, when an attention check is due, what a practice item's
 right answer is, when a participant is screened out or timed out.
 

@@ -99,37 +99,9 @@ def ambiguous_pairs(
     """
     k = int(num_classes)
     names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
-    if len(names) != k:
-        raise ValueError(f"class_names has {len(names)} names for {k} classes")
-    if labels_multiannotator is None and pred_probs is None:
-        raise ValueError("pass rater answers (labels_multiannotator) and/or pred_probs with given_labels")
-    if (pred_probs is None) != (given_labels is None):
-        raise ValueError("pred_probs and given_labels go together")
-    n = None
-    rater_rates = np.full((k, k), np.nan)
-    rater_ends = np.zeros((k, k))
-    votes = None
-    if labels_multiannotator is not None:
-        labels = as_label_matrix(labels_multiannotator)
-        n = labels.shape[0]
-        votes = vote_counts(labels, num_classes=k)
-        pairs = rater_pair_counts(labels, num_classes=k)
-        rater_rates = _pair_rates(pairs)
-        rows = pairs.sum(axis=1)
-        rater_ends = rows[:, None] + rows[None, :]
-    model_rates = np.full((k, k), np.nan)
-    model_items = np.zeros((k, k))
-    given = probs = None
-    if pred_probs is not None:
-        probs = np.asarray(pred_probs, dtype=float)
-        given = np.asarray(given_labels, dtype=int)
-        if probs.shape != (given.size, k) or (n is not None and given.size != n):
-            raise ValueError(f"pred_probs must have shape ({n if n is not None else given.size}, {k})")
-        n = given.size
-        confusion = model_confusion(given, probs)
-        model_rates = _pair_rates(confusion)
-        rows = confusion.sum(axis=1)
-        model_items = rows[:, None] + rows[None, :]
+    _check_inputs(k, names, labels_multiannotator, given_labels, pred_probs)
+    n, votes, rater_rates, rater_ends = _rater_evidence(labels_multiannotator, k)
+    n, given, probs, model_rates, model_items = _model_evidence(given_labels, pred_probs, k, n)
     ids = np.asarray(item_ids) if item_ids is not None else np.arange(n)
     if ids.size != n:
         raise ValueError(f"item_ids has {ids.size} ids for {n} items")
@@ -148,6 +120,52 @@ def ambiguous_pairs(
     frame = pd.DataFrame(out, columns=AMBIGUITY_COLUMNS)
     frame = frame.sort_values("score", ascending=False, na_position="last", kind="stable")
     return frame.reset_index(drop=True)
+
+
+def _check_inputs(
+    k: int,
+    names: Sequence[str],
+    labels_multiannotator: np.ndarray | pd.DataFrame | None,
+    given_labels: np.ndarray | None,
+    pred_probs: np.ndarray | None,
+) -> None:
+    if len(names) != k:
+        raise ValueError(f"class_names has {len(names)} names for {k} classes")
+    if labels_multiannotator is None and pred_probs is None:
+        raise ValueError("pass rater answers (labels_multiannotator) and/or pred_probs with given_labels")
+    if (pred_probs is None) != (given_labels is None):
+        raise ValueError("pred_probs and given_labels go together")
+
+
+def _rater_evidence(
+    labels_multiannotator: np.ndarray | pd.DataFrame | None, k: int
+) -> tuple[int | None, np.ndarray | None, np.ndarray, np.ndarray]:
+    """(items, vote counts (N, K), each pair's confusion rate among rater answers (K, K; NaN without
+    answers), answer-pair ends involving each pair); (None, None, NaN, 0) without rater answers."""
+    if labels_multiannotator is None:
+        return None, None, np.full((k, k), np.nan), np.zeros((k, k))
+    labels = as_label_matrix(labels_multiannotator)
+    pairs = rater_pair_counts(labels, num_classes=k)
+    rows = pairs.sum(axis=1)
+    votes = vote_counts(labels, num_classes=k)
+    return labels.shape[0], votes, _pair_rates(pairs), rows[:, None] + rows[None, :]
+
+
+def _model_evidence(
+    given_labels: np.ndarray | None, pred_probs: np.ndarray | None, k: int, n: int | None
+) -> tuple[int | None, np.ndarray | None, np.ndarray | None, np.ndarray, np.ndarray]:
+    """(items, given labels, probabilities, each pair's confusion rate between given label and
+    prediction (K, K; NaN without predictions), items involving each pair); ``n`` and no evidence
+    without predictions. ``n``: the items the rater answers cover (None: no answers)."""
+    if pred_probs is None:
+        return n, None, None, np.full((k, k), np.nan), np.zeros((k, k))
+    probs = np.asarray(pred_probs, dtype=float)
+    given = np.asarray(given_labels, dtype=int)
+    if probs.shape != (given.size, k) or (n is not None and given.size != n):
+        raise ValueError(f"pred_probs must have shape ({n if n is not None else given.size}, {k})")
+    confusion = model_confusion(given, probs)
+    rows = confusion.sum(axis=1)
+    return given.size, given, probs, _pair_rates(confusion), rows[:, None] + rows[None, :]
 
 
 def _examples(

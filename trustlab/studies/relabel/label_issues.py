@@ -1,4 +1,5 @@
-"""Label-issue ranking without raters: cleanlab's confident learning on out-of-sample probabilities."""
+"""Label issues found without raters: dataset items whose given label is likely wrong, ranked by
+cleanlab's confident learning on out-of-sample probabilities."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learnin
 # another class >= 0.59. Items where another class beats the given label by this margin are added.
 # Chosen on benchmarks/bench_relabel.py --case digits (our CNN's and the SVM's probabilities):
 # recall 0.82 -> 0.94 (CNN) and 0.85 -> 0.91 (SVM), precision 0.97 -> 0.96 and 0.96 -> 0.96.
-ISSUE_MIN_MARGIN = 0.65
-ISSUE_COLUMNS = ["index", "given_label", "suggested_label", "self_confidence", "suggested_prob", "score"]
+LABEL_ISSUE_MIN_MARGIN = 0.65
+LABEL_ISSUE_COLUMNS = [
+    "index", "given_label", "suggested_label", "self_confidence", "suggested_prob", "score",
+]
 
 
 def rank_label_issues(
     labels: np.ndarray, pred_probs: np.ndarray, *, filter_by: str = DEFAULT_FILTER_BY,
-    min_margin: float | None = ISSUE_MIN_MARGIN,
+    min_margin: float | None = LABEL_ISSUE_MIN_MARGIN,
 ) -> pd.DataFrame:
     """Items whose given label is likely wrong, most likely first.
 
@@ -37,7 +40,7 @@ def rank_label_issues(
 
     Returns
     -------
-    DataFrame with ISSUE_COLUMNS: ``index`` (row in ``labels``), ``given_label``,
+    DataFrame with LABEL_ISSUE_COLUMNS: ``index`` (row in ``labels``), ``given_label``,
     ``suggested_label`` (the likeliest other class), ``self_confidence`` (P(given label)),
     ``suggested_prob``, and ``score`` = 1 - self_confidence, ranked as
     ``cleanlab.filter.find_label_issues(..., return_indices_ranked_by="self_confidence")``.
@@ -56,7 +59,7 @@ def rank_label_issues(
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"labels must be class indices in 0..{k - 1}")
     if labels.size == 0:
-        return pd.DataFrame(columns=ISSUE_COLUMNS)
+        return pd.DataFrame(columns=LABEL_ISSUE_COLUMNS)
     flagged = find_label_issues(labels.astype(int), pred_probs, filter_by=filter_by)
     if min_margin is not None:
         self_conf_all = pred_probs[np.arange(labels.size), labels.astype(int)]
@@ -73,4 +76,4 @@ def rank_label_issues(
     return pd.DataFrame({
         "index": ranked, "given_label": given, "suggested_label": suggested, "self_confidence": self_conf,
         "suggested_prob": pred_probs[ranked, suggested], "score": 1.0 - self_conf,
-    }, columns=ISSUE_COLUMNS)
+    }, columns=LABEL_ISSUE_COLUMNS)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from trustlab.config import Settings
 from trustlab.csv_safety import write_csv
-from trustlab.db.engine import unit_of_work
+from trustlab.db.engine import DbSession, unit_of_work
 from trustlab.db.queries.assignments import assigned_item_ids
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.explanations import twin_neighbours
@@ -192,32 +192,7 @@ def run_relabel(
             raise RelabelError(f"no rater answers and no out-of-sample predictions of model {model!r} "
                                f"in scope: run `trustlab predict --model {model} --cross-val` first")
         frame = _propose(inputs, given, method, min_margin)
-        decided = decided_item_labels(session, dataset_id=inputs.dataset_id)
-        proposed_items = [inputs.items[int(n)].id for n in frame["index"]]
-        twins = twin_neighbours(session, item_ids=proposed_items)
-        rows, csv_rows, skipped = [], [], 0
-        rows_bar = progress(frame.iterrows(), total=len(frame), desc="proposals", enabled=len(frame) >= 200)
-        for _, row in rows_bar:
-            n = int(row["index"])
-            item = inputs.items[n]
-            proposed = inputs.classes[int(row["proposed_label"])]
-            if (item.id, proposed) in decided:
-                skipped += 1
-                continue
-            evidence = _evidence(inputs, n, row, twins.get(item.id, []))
-            rows.append({"item_id": item.id, "current_label": item.current_label, "proposed_label": proposed,
-                         "score": float(row["score"]), "method": str(row["method"]), "evidence": evidence})
-            probs = evidence.get("probabilities", {})
-            csv_rows.append({
-                "item_id": item.id, "path": item.path, "split": item.split,
-                "current_label": item.current_label, "proposed_label": proposed,
-                "score": round(float(row["score"]), 6), "method": row["method"],
-                "votes": ";".join(f"{k}:{v}" for k, v in evidence["votes"].items()),
-                "n_votes": sum(evidence["votes"].values()),
-                "confidence": round(float(row["confidence"]), 6), "model_prob_proposed": probs.get(proposed),
-                "model_prob_current": probs.get(item.current_label),
-                "twins": ";".join(str(t.get("item_id")) for t in evidence["twins"]),
-            })
+        rows, csv_rows, skipped = _proposal_rows(session, inputs, frame)
         counts = upsert_proposals(session, dataset_id=inputs.dataset_id, rows=rows)
         counts["skipped_decided"] += skipped
     for rank, (csv_row, row) in enumerate(zip(csv_rows, rows, strict=True), start=1):
@@ -226,12 +201,7 @@ def run_relabel(
     proposals = pd.DataFrame(csv_rows, columns=PROPOSAL_CSV_COLUMNS)
     ambiguity = _ambiguity(inputs, given)
     quality = _rater_quality(inputs)
-    paths = {"proposals": out / "proposals.csv", "ambiguity": out / "ambiguity.csv",
-             "rater_quality": out / "rater_quality.csv"}
-    write_csv(proposals, paths["proposals"], index=False)
-    write_csv(ambiguity.assign(examples=ambiguity["examples"].map(lambda ids: ";".join(map(str, ids)))),
-              paths["ambiguity"], index=False)
-    write_csv(quality, paths["rater_quality"], index=False)
+    paths = _write(out, proposals, ambiguity, quality)
     counts.update({
         "items": len(inputs.items), "rated_items": int((~np.isnan(inputs.labels)).any(axis=1).sum()),
         "answers": int((~np.isnan(inputs.labels)).sum()), "raters": len(inputs.rater_ids),
@@ -239,6 +209,57 @@ def run_relabel(
     })
     return RelabelResult(proposals=proposals, ambiguity=ambiguity, rater_quality=quality, counts=counts,
                          paths=paths)
+
+
+def _proposal_rows(
+    session: DbSession, inputs: _Inputs, frame: pd.DataFrame
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(rows to store, rows for proposals.csv, how many were skipped): each proposal with its
+    evidence, except those a curator has already decided for that item and label."""
+    decided = decided_item_labels(session, dataset_id=inputs.dataset_id)
+    twins = twin_neighbours(session, item_ids=[inputs.items[int(n)].id for n in frame["index"]])
+    rows, csv_rows, skipped = [], [], 0
+    rows_bar = progress(frame.iterrows(), total=len(frame), desc="proposals", enabled=len(frame) >= 200)
+    for _, row in rows_bar:
+        n = int(row["index"])
+        item = inputs.items[n]
+        proposed = inputs.classes[int(row["proposed_label"])]
+        if (item.id, proposed) in decided:
+            skipped += 1
+            continue
+        evidence = _evidence(inputs, n, row, twins.get(item.id, []))
+        rows.append({"item_id": item.id, "current_label": item.current_label, "proposed_label": proposed,
+                     "score": float(row["score"]), "method": str(row["method"]), "evidence": evidence})
+        csv_rows.append(_csv_row(item, proposed, row, evidence))
+    return rows, csv_rows, skipped
+
+
+def _csv_row(item: Any, proposed: str, row: pd.Series, evidence: dict[str, Any]) -> dict[str, Any]:
+    """One proposal as proposals.csv shows it (its rank and id are added once stored)."""
+    probs = evidence.get("probabilities", {})
+    return {
+        "item_id": item.id, "path": item.path, "split": item.split,
+        "current_label": item.current_label, "proposed_label": proposed,
+        "score": round(float(row["score"]), 6), "method": row["method"],
+        "votes": ";".join(f"{k}:{v}" for k, v in evidence["votes"].items()),
+        "n_votes": sum(evidence["votes"].values()),
+        "confidence": round(float(row["confidence"]), 6), "model_prob_proposed": probs.get(proposed),
+        "model_prob_current": probs.get(item.current_label),
+        "twins": ";".join(str(t.get("item_id")) for t in evidence["twins"]),
+    }
+
+
+def _write(
+    out: Path, proposals: pd.DataFrame, ambiguity: pd.DataFrame, quality: pd.DataFrame
+) -> dict[str, Path]:
+    """Write proposals.csv, ambiguity.csv and rater_quality.csv in ``out``; return their paths."""
+    paths = {"proposals": out / "proposals.csv", "ambiguity": out / "ambiguity.csv",
+             "rater_quality": out / "rater_quality.csv"}
+    write_csv(proposals, paths["proposals"], index=False)
+    write_csv(ambiguity.assign(examples=ambiguity["examples"].map(lambda ids: ";".join(map(str, ids)))),
+              paths["ambiguity"], index=False)
+    write_csv(quality, paths["rater_quality"], index=False)
+    return paths
 
 
 def _ambiguity(inputs: _Inputs, given: np.ndarray) -> pd.DataFrame:

@@ -129,39 +129,50 @@ def propose_relabels(
     probs = None if pred_probs is None else np.asarray(pred_probs, dtype=float)
     k = _validate(given, labels, probs, num_classes)
     if method == "cleanlab":
-        if probs is None:
-            raise ValueError("method 'cleanlab' needs pred_probs (out-of-sample model probabilities)")
-        issues = rank_label_issues(given, probs)
-        return pd.DataFrame({
-            "index": issues["index"], "given_label": issues["given_label"],
-            "proposed_label": issues["suggested_label"], "score": issues["score"],
-            "confidence": issues["suggested_prob"], "given_prob": issues["self_confidence"],
-            "method": method,
-        }, columns=PROPOSAL_COLUMNS)
+        return _cleanlab_proposals(given, probs)
     if labels is None:
         raise ValueError(f"method {method!r} needs labels_multiannotator (rater answers)")
     rated = np.flatnonzero((~np.isnan(labels)).any(axis=1))
     if rated.size == 0:
         return _empty()
+    posteriors, proposed = _consensus(method, given, labels, probs, rated, k)
+    return _from_posteriors(given, posteriors, rated, method, min_margin, proposed=proposed)
+
+
+def _cleanlab_proposals(given: np.ndarray, probs: np.ndarray | None) -> pd.DataFrame:
+    """cleanlab's label issues as proposals: the likeliest other class, scored 1 - P(given)."""
+    if probs is None:
+        raise ValueError("method 'cleanlab' needs pred_probs (out-of-sample model probabilities)")
+    issues = rank_label_issues(given, probs)
+    return pd.DataFrame({
+        "index": issues["index"], "given_label": issues["given_label"],
+        "proposed_label": issues["suggested_label"], "score": issues["score"],
+        "confidence": issues["suggested_prob"], "given_prob": issues["self_confidence"],
+        "method": "cleanlab",
+    }, columns=PROPOSAL_COLUMNS)
+
+
+def _consensus(
+    method: str, given: np.ndarray, labels: np.ndarray, probs: np.ndarray | None, rated: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, K) posteriors of the ``rated`` rows by a consensus method, and the class it proposes per
+    row (None: the posterior's most likely class)."""
     if method == "majority":
         mv = majority_vote(labels, num_classes=k)
-        share = mv.votes / np.maximum(mv.votes.sum(axis=1, keepdims=True), 1)
-        return _from_posteriors(given, share, rated, method, min_margin, proposed=mv.labels)
+        return mv.votes / np.maximum(mv.votes.sum(axis=1, keepdims=True), 1), mv.labels
+    posteriors = np.zeros((given.size, k))
     if method == "dawid_skene":
-        ds = dawid_skene(labels[rated], num_classes=k)
-        posteriors = np.zeros((given.size, k))
-        posteriors[rated] = ds.posteriors
-        return _from_posteriors(given, posteriors, rated, method, min_margin)
+        posteriors[rated] = dawid_skene(labels[rated], num_classes=k).posteriors
+        return posteriors, None
     if probs is None:
         raise ValueError("method 'crowdlab' needs pred_probs as well as rater answers")
     sub = labels[rated]
     keep_raters = (~np.isnan(sub)).any(axis=0)  # cleanlab rejects raters with no answers here
-    crowd = crowdlab(sub[:, keep_raters], probs[rated])
-    posteriors = np.zeros((given.size, k))
-    posteriors[rated] = crowd.posteriors
+    fit = crowdlab(sub[:, keep_raters], probs[rated])
+    posteriors[rated] = fit.posteriors
     proposed = np.full(given.size, -1)
-    proposed[rated] = crowd.labels
-    return _from_posteriors(given, posteriors, rated, method, min_margin, proposed=proposed)
+    proposed[rated] = fit.labels
+    return posteriors, proposed
 
 
 def joint_posteriors(given: np.ndarray, labels: np.ndarray, pred_probs: np.ndarray, num_classes: int
@@ -195,20 +206,20 @@ def propose_auto(
         np.ones(n, dtype=bool) if has_probs is None else np.asarray(has_probs, dtype=bool))
     rated = np.zeros(n, dtype=bool) if labels is None else (~np.isnan(labels)).any(axis=1)
     parts = []
-    crowd_rows = np.flatnonzero(rated & with_probs)
-    n_raters = 0 if labels is None else int(((~np.isnan(labels[crowd_rows])).any(axis=0)).sum())
-    if crowd_rows.size and n_raters >= 2:
-        part = propose_relabels(given[crowd_rows], method="crowdlab",
-                                labels_multiannotator=labels[crowd_rows], pred_probs=probs[crowd_rows],
+    crowdlab_rows = np.flatnonzero(rated & with_probs)
+    n_raters = 0 if labels is None else int(((~np.isnan(labels[crowdlab_rows])).any(axis=0)).sum())
+    if crowdlab_rows.size and n_raters >= 2:
+        part = propose_relabels(given[crowdlab_rows], method="crowdlab",
+                                labels_multiannotator=labels[crowdlab_rows], pred_probs=probs[crowdlab_rows],
                                 num_classes=k, min_margin=min_margin)
-        post = joint_posteriors(given[crowd_rows], labels[crowd_rows], probs[crowd_rows], k)
-        joint = _from_posteriors(given[crowd_rows], post, np.arange(crowd_rows.size), JOINT_METHOD,
+        post = joint_posteriors(given[crowdlab_rows], labels[crowdlab_rows], probs[crowdlab_rows], k)
+        joint = _from_posteriors(given[crowdlab_rows], post, np.arange(crowdlab_rows.size), JOINT_METHOD,
                                  max(min_margin, JOINT_MIN_MARGIN))
         joint = joint[~joint["index"].isin(part["index"])].copy()
         for frame in (part, joint):
-            frame["index"] = crowd_rows[frame["index"].to_numpy(dtype=int)]
+            frame["index"] = crowdlab_rows[frame["index"].to_numpy(dtype=int)]
             parts.append(frame)
-        rest = rated & ~np.isin(np.arange(n), crowd_rows)
+        rest = rated & ~np.isin(np.arange(n), crowdlab_rows)
     else:
         rest = rated
     rest_rows = np.flatnonzero(rest)

@@ -23,7 +23,7 @@ from trustlab.platform.recruitment.join import participants_csv
 from trustlab.platform.services import staff
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.exports import EXPORT_MAX_AGE_S, export_root, remove_export, write_export
-from trustlab.studies.analysis.report.sections import preregistration_statement
+from trustlab.studies.analysis.report.sections import primary_markdown
 
 FLOW_COLUMNS = [
     "condition", "invited", "started", "completed", "timed out", "excluded", "analysed", "judgements",
@@ -67,33 +67,6 @@ def running_text(study: str) -> str:
         "a running study's outcomes is recorded with your name and counted in the report, and so is "
         "each download of its judgements."
     )
-
-
-def primary_markdown(summary: dict[str, Any]) -> str:
-    """The primary (confirmatory) result as the report states it: measure, whether it was
-    pre-registered, each contrast with its Holm-consistent interval and Holm-adjusted p."""
-    primary = summary.get("primary") or {}
-    head = f"**Primary result** ({primary.get('measure', '–')}; {preregistration_statement(primary)})"
-    if not primary.get("contrasts"):
-        return f"{head}: none yet ({primary.get('reason') or 'no contrast could be estimated'})."
-    lines = []
-    for row in primary["contrasts"]:
-        pair = f"{row['a']} − {row['b']}"
-        if row.get("diff") is None:
-            lines.append(f"- {pair}: {row.get('reason', 'undefined')}")
-            continue
-        verdict = "**significant**" if row["significant"] else "not significant"
-        lines.append(
-            f"- {pair}: {row['diff']:+.3f}, interval [{_num(row['ci_low_adj'])}, {_num(row['ci_high_adj'])}] "
-            f"(Holm-consistent), Holm-adjusted p = {_num(row['p_holm'])}: {verdict} at α = {primary['alpha']}"
-        )
-    n = (summary.get("study") or {}).get("n_judgements")
-    basis = f" from {n} judgements" if n is not None else ""
-    return f"{head}{basis}; {primary.get('correction', '')}.\n\n" + "\n".join(lines)
-
-
-def _num(value: Any) -> str:
-    return "–" if value is None else f"{value:.3f}"
 
 
 def flow_rows(summary: dict[str, Any]) -> list[list[Any]]:

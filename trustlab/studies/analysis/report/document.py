@@ -247,64 +247,13 @@ def _agreement_rows(agreement: dict[str, Any]) -> str:
 
 def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
     """The report as one HTML string (no external files, scripts or fonts)."""
-    study = summary["study"]
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Study report: {html.escape(study['name'])}"
-        f"</title><style>{CSS}</style></head><body>",
-        f"<h1>Do explanations help? Study “{html.escape(study['name'])}”</h1>",
-        f"<p class='meta'>Model <b>{html.escape(str(study['model']))}</b> on dataset "
-        f"<b>{html.escape(study['dataset'])}</b> · {study['design']}-subject design · "
-        f"{study.get('n_raters', 0)} raters, {study.get('n_items', 0)} items, "
-        f"{counted(study.get('n_judgements', 0), 'judgement')} analysed · "
-        f"{counted(len(summary.get('excluded_raters', [])), 'rater')} excluded</p>",
-    ]
+    parts = [_header(summary)]
     for note in summary.get("notes", []):
         parts.append(f"<div class='note'>{html.escape(note)}</div>")
-    conditions = summary.get("conditions", {})
-    if conditions:
-        findings = _findings(summary)
-        parts.append(primary_section(summary))
-        parts.append(method_line(summary))
-        parts.append(sensitivity_section(summary))
-        parts.append("<h2>Other findings (exploratory)</h2><div class='find'>")
-        parts.append(
-            "<br>".join(findings)
-            if findings
-            else "No other contrast on the headline measures has Holm p < "
-            f"{_alpha(summary):g} within its measure's family."
-        )
-        largest = _largest_against_none(summary)
-        if largest:
-            parts.append(
-                "<br><span class='small'>Largest differences against none (estimate [95% CI]): "
-                + "; ".join(largest)
-                + "</span>"
-            )
-        parts.append("</div>")
-        header = "".join(f"<th>{label}</th>" for label in HEADLINE.values())
-        parts.append(
-            "<h2>Results per condition</h2><p class='small'>Mean [95% CI]; CIs from the two-way "
-            "(raters x items) cluster-robust method below. “AI alone” is the accuracy of always accepting "
-            "the prediction on the same judgements: verification accuracy below it means raters did worse "
-            "than the model. n = judgements. Hover “n/a” for the reason.</p>"
-        )
-        parts.append(
-            f"<table><tr><th class='l'>Condition</th><th>n</th>{header}<th>Median time (s)</th></tr>"
-        )
-        for name, entry in conditions.items():
-            cells = "".join(_cell(entry.get(m)) for m in HEADLINE)
-            median = entry.get("median_response_ms")
-            parts.append(
-                f"<tr><td class='l'><b>{html.escape(name)}</b></td><td>{entry['n']}</td>{cells}"
-                f"<td>{_fmt(median / 1000 if median else None, 1)}</td></tr>"
-            )
-        parts.append("</table>")
-        forest = _forest(summary)
-        if forest:
-            parts.append(f"<h2>Contrasts</h2><img alt='forest plot of contrasts' src='{forest}'>")
-        calibration = _calibration(frame, study["likert_points"], list(study["conditions"]))
-        if calibration:
-            parts.append(f"<h2>Trust and reliance</h2><img alt='calibration plot' src='{calibration}'>")
+    if summary.get("conditions", {}):
+        parts.append(_findings_section(summary))
+        parts.append(_conditions_table(summary["conditions"]))
+        parts.append(_figures(summary, frame))
         parts.append(learning_section(summary))
         parts.append(items_section(summary))
         parts.append(mixed_section(summary.get("mixed_model", {})))
@@ -314,8 +263,88 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         )
         parts.append(agreement_by_condition_section(summary.get("agreement", {})))
     parts.append(flow_section(summary))
-    parts.append("<h2>Excluded raters</h2>")
-    parts.append(f"<p>{html.escape(summary.get('exclusion_rule', ''))}.</p>")
+    parts.append(_excluded_section(summary))
+    parts.append(_methods(summary))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _header(summary: dict[str, Any]) -> str:
+    """The page's head and the study in one line: model, dataset, design and how much was analysed."""
+    study = summary["study"]
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Study report: {html.escape(study['name'])}"
+        f"</title><style>{CSS}</style></head><body>"
+        f"<h1>Do explanations help? Study “{html.escape(study['name'])}”</h1>"
+        f"<p class='meta'>Model <b>{html.escape(str(study['model']))}</b> on dataset "
+        f"<b>{html.escape(study['dataset'])}</b> · {study['design']}-subject design · "
+        f"{study.get('n_raters', 0)} raters, {study.get('n_items', 0)} items, "
+        f"{counted(study.get('n_judgements', 0), 'judgement')} analysed · "
+        f"{counted(len(summary.get('excluded_raters', [])), 'rater')} excluded</p>"
+    )
+
+
+def _findings_section(summary: dict[str, Any]) -> str:
+    """The confirmatory result, how it was computed, its sensitivity, then the exploratory findings."""
+    findings = _findings(summary)
+    parts = [
+        primary_section(summary),
+        method_line(summary),
+        sensitivity_section(summary),
+        "<h2>Other findings (exploratory)</h2><div class='find'>",
+        "<br>".join(findings)
+        if findings
+        else "No other contrast on the headline measures has Holm p < "
+        f"{_alpha(summary):g} within its measure's family.",
+    ]
+    largest = _largest_against_none(summary)
+    if largest:
+        parts.append(
+            "<br><span class='small'>Largest differences against none (estimate [95% CI]): "
+            + "; ".join(largest)
+            + "</span>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _conditions_table(conditions: dict[str, Any]) -> str:
+    """The headline measures per condition, each a mean with its interval."""
+    header = "".join(f"<th>{label}</th>" for label in HEADLINE.values())
+    parts = [
+        "<h2>Results per condition</h2><p class='small'>Mean [95% CI]; CIs from the two-way "
+        "(raters x items) cluster-robust method below. “AI alone” is the accuracy of always accepting "
+        "the prediction on the same judgements: verification accuracy below it means raters did worse "
+        "than the model. n = judgements. Hover “n/a” for the reason.</p>",
+        f"<table><tr><th class='l'>Condition</th><th>n</th>{header}<th>Median time (s)</th></tr>",
+    ]
+    for name, entry in conditions.items():
+        cells = "".join(_cell(entry.get(m)) for m in HEADLINE)
+        median = entry.get("median_response_ms")
+        parts.append(
+            f"<tr><td class='l'><b>{html.escape(name)}</b></td><td>{entry['n']}</td>{cells}"
+            f"<td>{_fmt(median / 1000 if median else None, 1)}</td></tr>"
+        )
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def _figures(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
+    """The forest plot of contrasts and the trust calibration plot, where there is something to draw."""
+    study = summary["study"]
+    parts = []
+    forest = _forest(summary)
+    if forest:
+        parts.append(f"<h2>Contrasts</h2><img alt='forest plot of contrasts' src='{forest}'>")
+    calibration = _calibration(frame, study["likert_points"], list(study["conditions"]))
+    if calibration:
+        parts.append(f"<h2>Trust and reliance</h2><img alt='calibration plot' src='{calibration}'>")
+    return "".join(parts)
+
+
+def _excluded_section(summary: dict[str, Any]) -> str:
+    """The exclusion rule and the raters it excluded, with their gold items seen and failed."""
+    parts = ["<h2>Excluded raters</h2>", f"<p>{html.escape(summary.get('exclusion_rule', ''))}.</p>"]
     excluded = summary.get("excluded_raters", [])
     if excluded:
         parts.append("<table><tr><th class='l'>Rater</th><th>gold items seen</th><th>failed</th></tr>")
@@ -327,8 +356,6 @@ def render_report(summary: dict[str, Any], frame: pd.DataFrame | None) -> str:
         parts.append("</table>")
     else:
         parts.append("<p>Nobody was excluded.</p>")
-    parts.append(_methods(summary))
-    parts.append("</body></html>")
     return "".join(parts)
 
 
@@ -342,7 +369,7 @@ def _methods(summary: dict[str, Any]) -> str:
         "<h2>Methods</h2><p>Raters saw items under the conditions "
         f"{', '.join(html.escape(c) for c in study['conditions'])} ({study['design']}-subject; "
         f"{study['raters_per_item']} raters per item, {study['items_per_rater']} items per rater). "
-        "Each rater's latest answer per item is analysed; gold (attention) items are not. "
+        "Each rater's latest answer per item is analysed; gold items are not. "
         f"Intervals and p-values: {html.escape(inference.get('method', 'n/a'))}; "
         f"{html.escape(inference.get('p_adjust', ''))}. {html.escape(inference.get('calibration', ''))}. "
         "d′ and criterion c are computed per rater with the log-linear correction and averaged over raters; "

@@ -1,6 +1,6 @@
-"""Report sections a methods reviewer looks for: the primary (confirmatory) result, participant flow,
-agreement per condition, the hardest items, the learning check, the exploratory mixed model and the
-frozen vs current labels sensitivity analysis."""
+"""Report sections a methods reviewer looks for: the primary (confirmatory) result (also in Markdown,
+for the researcher tab), participant flow, agreement per condition, the hardest items, the learning
+check, the exploratory mixed model and the frozen vs current labels sensitivity analysis."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def preregistration_statement(primary: dict[str, Any]) -> str:
 
 
 def primary_section(summary: dict[str, Any]) -> str:
-    """The confirmatory result first: measure, contrasts, Holm-adjusted p and Holm-consistent CI."""
+    """The report's confirmatory result first (HTML): measure, contrasts, Holm-adjusted p and
+    Holm-consistent CI."""
     primary = summary.get("primary") or {}
     if not primary.get("contrasts"):
         return ""
@@ -45,6 +46,30 @@ def primary_section(summary: dict[str, Any]) -> str:
         f"<h2>Primary result (confirmatory)</h2><div class='find'><b>{html.escape(primary['measure'])}</b>, "
         f"{origin}; {html.escape(primary['correction'])}.<br>" + "<br>".join(lines) + "</div>"
     )
+
+
+def primary_markdown(summary: dict[str, Any]) -> str:
+    """The same confirmatory result in Markdown, for the researcher tab: measure, whether it was
+    pre-registered, each contrast with its Holm-consistent interval and Holm-adjusted p."""
+    primary = summary.get("primary") or {}
+    head = f"**Primary result** ({primary.get('measure', '–')}; {preregistration_statement(primary)})"
+    if not primary.get("contrasts"):
+        return f"{head}: none yet ({primary.get('reason') or 'no contrast could be estimated'})."
+    lines = []
+    for row in primary["contrasts"]:
+        pair = f"{row['a']} − {row['b']}"
+        if row.get("diff") is None:
+            lines.append(f"- {pair}: {row.get('reason', 'undefined')}")
+            continue
+        verdict = "**significant**" if row["significant"] else "not significant"
+        lines.append(
+            f"- {pair}: {row['diff']:+.3f}, interval [{fmt(row['ci_low_adj'], 3)}, "
+            f"{fmt(row['ci_high_adj'], 3)}] (Holm-consistent), Holm-adjusted p = {fmt(row['p_holm'], 3)}: "
+            f"{verdict} at α = {primary['alpha']}"
+        )
+    n = (summary.get("study") or {}).get("n_judgements")
+    basis = f" from {n} judgements" if n is not None else ""
+    return f"{head}{basis}; {primary.get('correction', '')}.\n\n" + "\n".join(lines)
 
 
 def method_line(summary: dict[str, Any]) -> str:
