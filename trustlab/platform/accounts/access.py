@@ -7,8 +7,7 @@ one token is ``auth.logout``. A disabled account's tokens are deleted *and* refu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.errors import NotFound
@@ -35,7 +34,7 @@ def disable_user(settings: Settings, *, handle: str) -> int:
     are revoked at once. Returns how many tokens were revoked. Raises NotFoundError."""
     with unit_of_work(settings) as s:
         rater_id = _rater_id(s, handle)
-        set_disabled(s, rater_id=rater_id, disabled_at=datetime.now(UTC))
+        set_disabled(s, rater_id=rater_id, disabled_at=utc_now())
         return revoke_rater_tokens(s, rater_id=rater_id)
 
 
@@ -66,4 +65,4 @@ def revoke_tokens(settings: Settings, *, user: str | None = None, study: str | N
 def purge_tokens(settings: Settings) -> int:
     """Delete expired tokens now (sign-ins and invite acceptances also do it); returns how many."""
     with unit_of_work(settings) as s:
-        return purge_expired_tokens(s, now=datetime.now(UTC))
+        return purge_expired_tokens(s, now=utc_now())

@@ -21,8 +21,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.errors import NotFound
@@ -182,10 +183,6 @@ class InviteLink:
     url: str
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_user(
     settings: Settings, *, handle: str, role: str = "researcher", password: str | None = None
 ) -> tuple[int, str]:
@@ -229,7 +226,7 @@ def login(
     """
     if throttle is not None:
         throttle.check(username, address)
-    now = _now()
+    now = utc_now()
     with unit_of_work(settings) as s:
         rater = rater_by_handle(s, handle=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
@@ -263,7 +260,7 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
     with read_session(settings) as s:
-        rater = rater_for_token(s, token_hash=hash_token(token), now=_now())
+        rater = rater_for_token(s, token_hash=hash_token(token), now=utc_now())
         if rater is None:
             raise NotAuthenticated(
                 "your session token is unknown, expired or revoked; sign in or open your invite link again"
@@ -308,7 +305,7 @@ def create_invites(
         lifetime = timedelta(days=expires_days if expires_days is not None else default_invite_days())
     if lifetime <= timedelta(0):
         raise PlatformError("An invite's lifetime must be positive (--expires-days / --expires-hours).")
-    expires_at = _now() + lifetime
+    expires_at = utc_now() + lifetime
     tokens = [new_token() for _ in range(n)]
     with unit_of_work(settings) as s:
         try:
@@ -378,7 +375,7 @@ def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) ->
     has closed or a new rater would enter a link-mode study, and Forbidden when the rater was disabled.
     """
     pid = validate_pid(pid)
-    now = _now()
+    now = utc_now()
     with unit_of_work(settings) as s:
         row = invite_by_hash(s, token_hash=hash_token(invite or ""))
         if row is None:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.errors import NotFound
@@ -140,10 +141,6 @@ class Step:
     prompt: str | None = None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _link_study(services: Services, study: str) -> StudyContext:
     """The link-mode study called ``study``; else one plain 404 that names no other study and does
     not tell an unknown study from an invite-only one (anyone may call the public routes). The
@@ -185,7 +182,7 @@ def decline_consent(services: Services, *, study: str) -> str | None:
     """A participant declined consent: nothing is stored; returns the screen-out URL (or None)."""
     ctx = _link_study(services, study)
     with unit_of_work(services.settings) as s:  # the codes may be generated now (not about the person)
-        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=_now())
+        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=utc_now())
     return rules.screenout_url(ctx.config, codes=codes)
 
 
@@ -217,7 +214,7 @@ def join_study(
     refuse_placeholders({config.recruitment.pid_param: pid, **platform_params})
     if pid is None:
         raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
-    now = _now()
+    now = utc_now()
     refusal: Exception | None = None
     # The unit ends cleanly even when the join is refused, so that what it did for the study (its
     # codes, sweeping timed-out sessions) is kept; the refusal is raised after it.
@@ -325,13 +322,13 @@ def refresh_status(services: Services, principal: Principal) -> str | None:
     if participant is None:
         return None
     if participant.status != "started" or not rules.timed_out(
-        ctx.config, started_at=participant.started_at, now=_now()
+        ctx.config, started_at=participant.started_at, now=utc_now()
     ):
         return participant.status
     with unit_of_work(services.settings) as s:
         participant = participant_for_rater(s, rater_id=principal.rater_id, for_update=True)
         minutes = f"over {ctx.config.max_minutes:g} minutes"
-        end_participation(s, participant, status="timed_out", now=_now(), reason=minutes)
+        end_participation(s, participant, status="timed_out", now=utc_now(), reason=minutes)
         return participant_for_rater(s, rater_id=principal.rater_id).status
 
 

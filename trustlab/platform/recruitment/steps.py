@@ -4,10 +4,11 @@ rater's status for ``GET /api/v1/me``. See ``recruit`` for the whole way through
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trustlab.clock import utc_now
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item
@@ -45,10 +46,6 @@ from trustlab.studies.questions import AnswerError, gold_failures, questions_for
 from trustlab.studies.recruitment import rules
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def is_participant(config: StudyConfig) -> bool:
     """Whether the study's raters are link-mode participants (with the steps of this module)."""
     return rules.is_link_study(config)
@@ -72,7 +69,7 @@ def _practice_condition(ctx: StudyContext) -> str:
 
 def _ended_step(services: Services, ctx: StudyContext, participant, done: int, total: int) -> Step:
     with read_session(services.settings) as s:  # a participant's join stored the codes
-        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=_now())
+        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=utc_now())
     kw = {"done": done, "items_total": total}
     if participant.status == "completed":
         url = rules.completion_url(ctx.config, codes=codes, pid=participant.pid, params=participant.params)
@@ -97,7 +94,7 @@ def next_step(services: Services, principal: Principal) -> Step:
         if participant is None:
             raise invited
         expired = participant.status == "started" and rules.timed_out(
-            ctx.config, started_at=participant.started_at, now=_now()
+            ctx.config, started_at=participant.started_at, now=utc_now()
         )
         if not expired:
             done, total = progress(s, study_id=ctx.id, rater_id=principal.rater_id)
@@ -144,7 +141,7 @@ def finish(services: Services, principal: Principal) -> tuple[str, str | None]:
     """Complete a participant who has done every item and check: the study's completion code, stored
     with them (and on the rater, so no answer is added after), and the completion URL."""
     ctx = services.study(study_id=principal.study_id)
-    now = _now()
+    now = utc_now()
     with unit_of_work(services.settings) as s:
         participant = participant_of(s, principal, for_update=True)
         codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=now)
@@ -162,7 +159,7 @@ def open_instructions(services: Services, principal: Principal) -> dict[str, Any
     ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
     with unit_of_work(services.settings) as s:
         participant = participant_of(s, principal)
-        row = record_instructions_opened(s, participant_id=participant.id, now=_now())
+        row = record_instructions_opened(s, participant_id=participant.id, now=utc_now())
         opened = row.instructions_opened
     text = ctx.config.instructions.text if ctx is not None and ctx.config.instructions else None
     return {"text": text, "opened": opened}
@@ -248,7 +245,7 @@ def answer_practice(services: Services, principal: Principal, *, index: int, ans
             item_id=item.id,
             answers=cleaned,
             correct=correct,
-            now=_now(),
+            now=utc_now(),
         )
     feedback = practice_feedback(rater_texts(ctx.config.texts), right, correct=correct)
     return {"correct": correct, "right_answers": right, "feedback": feedback}
@@ -286,7 +283,7 @@ def answer_attention(
         raise InvalidAnswer(unknown[0], f"is not asked by this check; answer {', '.join(check.answer)}")
     cleaned = {key: answers[key] for key in check.answer if key in answers}
     passed = rules.attention_passed(check, cleaned)
-    now = _now()
+    now = utc_now()
     with unit_of_work(services.settings) as s:
         participant = participant_of(s, principal, for_update=True)
         if participant.status != "started":
@@ -332,7 +329,7 @@ def after_judgement(
         (si for si in study_items(session, study_id=ctx.id) if si.item_id == assignment.item_id), None
     )
     if gold is not None and gold_failures(gold.gold_answers, answers):
-        _count_failure(session, ctx, participant, gold=1, now=_now())
+        _count_failure(session, ctx, participant, gold=1, now=utc_now())
 
 
 def rater_status(services: Services, principal: Principal) -> dict[str, Any]:

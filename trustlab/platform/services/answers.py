@@ -4,9 +4,10 @@ acknowledged; one unit of work that reads what it checks fresh, with the assignm
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
+from trustlab.clock import utc_now
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import assignment_for_answer
 from trustlab.db.queries.errors import NotFound
@@ -23,10 +24,6 @@ MAX_IDEMPOTENCY_KEY = 200
 class NotAnswerable(Conflict):
     """The assignment takes no answer now: its study is not open, it was released (given back after a
     timeout), or its rater has finished. Loading the next item shows where the rater stands."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def submit(
@@ -90,7 +87,7 @@ def submit(
                 "answers are stored)"
             )
         _check_answerable(assignment, completion_code)
-        now = _now()
+        now = utc_now()
         shown_at = assignment.served_at or assignment.assigned_at
         if shown_at.tzinfo is None:
             shown_at = shown_at.replace(tzinfo=UTC)

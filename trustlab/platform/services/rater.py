@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import (
@@ -59,10 +59,6 @@ class Finished:
     completion_code: str
     done: int
     total: int
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Services:
@@ -171,7 +167,7 @@ class Services:
         # while one is pending.
         if ready and assignment.served_at is None:
             with unit_of_work(self.settings) as s:
-                mark_served(s, assignment_id=assignment.id, now=_now())
+                mark_served(s, assignment_id=assignment.id, now=utc_now())
         payload = payloads.item_payload(
             ctx,
             assignment=assignment,
