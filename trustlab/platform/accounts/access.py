@@ -10,7 +10,6 @@ from __future__ import annotations
 from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study
 from trustlab.db.queries.users import (
     purge_expired_tokens,
@@ -19,7 +18,7 @@ from trustlab.db.queries.users import (
     revoke_study_rater_tokens,
     set_disabled,
 )
-from trustlab.platform.errors import NotFoundError, PlatformError
+from trustlab.platform.errors import NotFoundError, PlatformError, lookups_as_404
 
 
 def _rater_id(session, handle: str) -> int:
@@ -55,10 +54,8 @@ def revoke_tokens(settings: Settings, *, user: str | None = None, study: str | N
     with unit_of_work(settings) as s:
         if user is not None:
             return revoke_rater_tokens(s, rater_id=_rater_id(s, user))
-        try:
+        with lookups_as_404():
             study_id = get_study(s, name=study).id
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
         return revoke_study_rater_tokens(s, study_id=study_id)
 
 

@@ -26,7 +26,6 @@ from datetime import timedelta
 from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study, get_study_by_id
 from trustlab.db.queries.times import as_utc
 from trustlab.db.queries.users import (
@@ -48,9 +47,9 @@ from trustlab.platform.errors import (
     Gone,
     InvalidAnswer,
     NotAuthenticated,
-    NotFoundError,
     PlatformError,
     ServerBusy,
+    lookups_as_404,
 )
 
 log = logging.getLogger(__name__)
@@ -308,11 +307,8 @@ def create_invites(
     expires_at = utc_now() + lifetime
     tokens = [new_token() for _ in range(n)]
     with unit_of_work(settings) as s:
-        try:
+        with lookups_as_404(sentence=True):  # the storage layer's words, as a sentence
             study_row = get_study(s, name=study)
-        except NotFound as exc:
-            message = str(exc)  # the storage layer's words, as a sentence
-            raise NotFoundError(message[:1].upper() + message[1:]) from exc
         if not simulated:
             _refuse_link_study(study_row)
         add_invites(

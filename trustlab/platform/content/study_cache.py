@@ -10,12 +10,11 @@ from typing import Any
 
 from trustlab.config import Settings
 from trustlab.db.engine import read_session
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.imported_methods import imported_methods_named
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
-from trustlab.platform.errors import NotFoundError
+from trustlab.platform.errors import lookups_as_404
 from trustlab.studies.config.study import StudyConfig, load_study_config
 from trustlab.studies.questions import questions_for
 
@@ -59,14 +58,12 @@ class StudyCache:
         if hit is not None and not fresh and time.monotonic() - hit[0] < self.ttl_s:
             return hit[1]
         with read_session(self.settings) as s:
-            try:
+            with lookups_as_404():
                 row = (
                     get_study_by_id(s, study_id=study_id)
                     if study_id is not None
                     else get_study(s, name=str(name))
                 )
-            except NotFound as exc:
-                raise NotFoundError(str(exc)) from exc
             config = load_study_config(row.config)
             classes = class_names(s, dataset_id=row.dataset_id)
             model = find_model_version(s, name=config.model)

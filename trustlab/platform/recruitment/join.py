@@ -24,7 +24,6 @@ from typing import Any, Protocol
 from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.participants import (
     add_participant,
     count_participants,
@@ -36,7 +35,14 @@ from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purg
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.study_cache import StudyContext
-from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError, PlatformError
+from trustlab.platform.errors import (
+    Conflict,
+    Forbidden,
+    InvalidAnswer,
+    NotFoundError,
+    PlatformError,
+    lookups_as_404,
+)
 from trustlab.studies.config.texts import rater_texts
 from trustlab.studies.recruitment import participants, rules
 
@@ -342,10 +348,8 @@ def participant_failures(services: Services, principal: Principal, *, study: str
     """Attention and gold failures per participant of a link-mode study, live, for the researcher
     tab: rows [pid, rater, status, done, attention failures, gold failures] (none for invite mode)."""
     auth.require_role(principal, "researcher")
-    try:
+    with lookups_as_404():
         frame = participants.failures_frame(services.settings, study)
-    except NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
     return frame.astype(object).values.tolist()
 
 
@@ -353,8 +357,8 @@ def participants_csv(services: Services, principal: Principal, *, study: str) ->
     """The participants table (``studies.participants``) as CSV text, for researchers."""
     auth.require_role(principal, "researcher")
     try:
-        return participants.participants_csv(participants.participants_frame(services.settings, study))
-    except NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
+        with lookups_as_404():
+            frame = participants.participants_frame(services.settings, study)
+        return participants.participants_csv(frame)
     except participants.ParticipantsError as exc:
         raise Conflict(str(exc)) from exc

@@ -10,11 +10,10 @@ from typing import Any
 from trustlab.clock import utc_now
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import assignment_for_answer
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
 from trustlab.db.queries.studies import study_name_status
 from trustlab.platform.accounts.auth import Principal
-from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
+from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError, lookups_as_404
 from trustlab.platform.recruitment import steps as recruit_steps
 from trustlab.studies.questions import AnswerError, validate_answers
 
@@ -92,7 +91,7 @@ def submit(
         if shown_at.tzinfo is None:
             shown_at = shown_at.replace(tzinfo=UTC)
         response_ms = max(0.0, (now - shown_at).total_seconds() * 1000.0)
-        try:
+        with lookups_as_404():
             judgement, created = record_judgement(
                 s,
                 assignment_id=assignment_id,
@@ -104,8 +103,6 @@ def submit(
                 client_elapsed_ms=client_elapsed_ms,
                 assignment=assignment,
             )
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
         if not created:
             return _replay(judgement, cleaned), False
         recruit_steps.after_judgement(s, ctx, principal, assignment=assignment, answers=cleaned)
