@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.on_demand import RETRY_AFTER_S
+from trustlab.platform.content.study_cache import rater_study_or_none
 from trustlab.platform.content.worker import ExplanationPending
 from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError, TooManyRequests
 from trustlab.platform.recruitment import steps as recruit_steps
@@ -201,8 +202,8 @@ def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     finished; ``recruit_steps.rater_status``)."""
     out: dict[str, Any] = {"rater_id": principal.rater_id, "handle": principal.handle, "role": principal.role}
     if principal.is_staff or principal.study_id is None:
-        study = services.study(study_id=principal.study_id).name if principal.study_id is not None else None
-        return {**out, "study": study}
+        ctx = rater_study_or_none(services, principal)
+        return {**out, "study": ctx.name if ctx is not None else None}
     return {**out, **recruit_steps.rater_status(services, principal)}
 
 

@@ -19,10 +19,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from trustlab.clock import utc_now
-from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.participants import (
     add_participant,
@@ -34,7 +33,7 @@ from trustlab.db.queries.studies import get_study, lock_study
 from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.auth import Principal
-from trustlab.platform.content.study_cache import StudyContext
+from trustlab.platform.content.study_cache import StudyContext, StudyLookup, rater_study
 from trustlab.platform.errors import (
     Conflict,
     Forbidden,
@@ -45,16 +44,6 @@ from trustlab.platform.errors import (
 )
 from trustlab.studies.config.texts import rater_texts
 from trustlab.studies.recruitment import participants, rules
-
-
-class Services(Protocol):
-    """What these functions need of ``services.Services`` (named here: services imports this module)."""
-
-    settings: Settings
-
-    def study(
-        self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
-    ) -> StudyContext: ...
 
 
 class NotAParticipant(NotFoundError):
@@ -147,7 +136,7 @@ class Step:
     prompt: str | None = None
 
 
-def _link_study(services: Services, study: str) -> StudyContext:
+def _link_study(services: StudyLookup, study: str) -> StudyContext:
     """The link-mode study called ``study``; else one plain 404 that names no other study and does
     not tell an unknown study from an invite-only one (anyone may call the public routes). The
     context may be seconds old (a config never changes); its status is read fresh where it matters."""
@@ -160,7 +149,7 @@ def _link_study(services: Services, study: str) -> StudyContext:
     return ctx
 
 
-def study_entry(services: Services, *, study: str) -> StudyEntry:
+def study_entry(services: StudyLookup, *, study: str) -> StudyEntry:
     """The public facts of a link-mode study (NotFoundError for an unknown or invite-mode study)."""
     ctx = _link_study(services, study)
     config = ctx.config
@@ -184,7 +173,7 @@ def study_entry(services: Services, *, study: str) -> StudyEntry:
     )
 
 
-def decline_consent(services: Services, *, study: str) -> str | None:
+def decline_consent(services: StudyLookup, *, study: str) -> str | None:
     """A participant declined consent: nothing is stored; returns the screen-out URL (or None)."""
     ctx = _link_study(services, study)
     with unit_of_work(services.settings) as s:  # the codes may be generated now (not about the person)
@@ -193,7 +182,7 @@ def decline_consent(services: Services, *, study: str) -> str | None:
 
 
 def join_study(
-    services: Services,
+    services: StudyLookup,
     *,
     study: str,
     pid: str | None,
@@ -314,13 +303,13 @@ def end_participation(
     return rules.end_participation(session, participant, status=status, now=now, reason=reason, code=code)
 
 
-def refresh_status(services: Services, principal: Principal) -> str | None:
+def refresh_status(services: StudyLookup, principal: Principal) -> str | None:
     """The participant's status, after ending a started session that ran past ``max_minutes``
     (its unfinished items are released); None for an invited rater. The services call it first in
     ``next_item`` and ``submit``."""
     if principal.is_staff or principal.study_id is None:
         return None
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     if not rules.is_link_study(ctx.config):
         return None
     with read_session(services.settings) as s:  # the common case reads only
@@ -344,7 +333,7 @@ def sweep_timeouts(session, config, *, study_id: int, now: datetime) -> int:
     return rules.end_timed_out(session, config, study_id=study_id, now=now)
 
 
-def participant_failures(services: Services, principal: Principal, *, study: str) -> list[list[Any]]:
+def participant_failures(services: StudyLookup, principal: Principal, *, study: str) -> list[list[Any]]:
     """Attention and gold failures per participant of a link-mode study, live, for the researcher
     tab: rows [pid, rater, status, done, attention failures, gold failures] (none for invite mode)."""
     auth.require_role(principal, "researcher")
@@ -353,7 +342,7 @@ def participant_failures(services: Services, principal: Principal, *, study: str
     return frame.astype(object).values.tolist()
 
 
-def participants_csv(services: Services, principal: Principal, *, study: str) -> str:
+def participants_csv(services: StudyLookup, principal: Principal, *, study: str) -> str:
     """The participants table (``studies.participants``) as CSV text, for researchers."""
     auth.require_role(principal, "researcher")
     try:

@@ -13,6 +13,7 @@ from trustlab.db.queries.assignments import assignment_for_answer
 from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
 from trustlab.db.queries.studies import study_name_status
 from trustlab.platform.accounts.auth import Principal
+from trustlab.platform.content.study_cache import StudyLookup, rater_study_or_none
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError, lookups_as_404
 from trustlab.platform.recruitment import steps as recruit_steps
 from trustlab.studies.questions import AnswerError, validate_answers
@@ -26,7 +27,7 @@ class NotAnswerable(Conflict):
 
 
 def submit(
-    services: Any,
+    services: StudyLookup,
     principal: Principal,
     *,
     assignment_id: int,
@@ -43,7 +44,7 @@ def submit(
     timeout, or the rater has finished).
     """
     # Before any unit: the study cache may open a session of its own (one at a time each).
-    ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
+    ctx = rater_study_or_none(services, principal)
     if ctx is not None and ctx.config.max_minutes is not None:
         recruit_steps.refresh_status(services, principal)  # a session past max_minutes ends (items released)
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:

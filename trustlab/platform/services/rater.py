@@ -31,7 +31,7 @@ from trustlab.platform.content import disclosure, files, payloads, recolour
 from trustlab.platform.content.neighbours import NeighbourPicture, neighbour_pictures
 from trustlab.platform.content.on_demand import PENDING, RETRY_AFTER_S, explanation_row, stored_rows
 from trustlab.platform.content.paths import existing_file
-from trustlab.platform.content.study_cache import StudyCache, StudyContext
+from trustlab.platform.content.study_cache import StudyCache, StudyContext, rater_study
 from trustlab.platform.content.worker import ExplanationPending, ExplanationWorker
 from trustlab.platform.errors import Conflict, Forbidden, NotFoundError
 from trustlab.platform.recruitment import steps as recruit_steps
@@ -86,13 +86,7 @@ class Services:
         (a rater must not learn which studies exist)."""
         if principal.is_staff:
             raise Forbidden("staff accounts do not rate; open an invite link to rate")
-        ctx = self.study(study_id=principal.study_id) if principal.study_id is not None else None
-        if ctx is None or ctx.name != study:
-            raise NotFoundError(
-                f"you have no study called {study!r}"
-                + (f"; your invite is for study {ctx.name!r}" if ctx is not None else "")
-            )
-        return ctx
+        return rater_study(self, principal, name=study)
 
     def next_item(self, principal: Principal, *, study: str) -> dict[str, Any] | Finished:
         """The rater's current item as a JSON-ready dict, or Finished.
