@@ -212,7 +212,7 @@ def main() -> int:
     if args.compare_synchronous:
         return compare_synchronous(args)
 
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     home = Path(tempfile.mkdtemp(prefix="trustlab-bench-serve-"))
     db_url, drop_schema = throwaway_schema(args.db_url) if args.db_url else ("", None)
@@ -253,7 +253,7 @@ SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 
 def compare_synchronous(args) -> int:
     """``--compare-synchronous``: interleaved runs per SQLite synchronous mode; 0 if nothing was lost."""
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     if args.db_url or args.crash:
         raise SystemExit("--compare-synchronous measures SQLite: drop --db-url and --crash")

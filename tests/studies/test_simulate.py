@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.helpers.study_builders import make_study
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Judgement, Rater
-from trustlab.platform.accounts.auth import create_invites
+from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
 from trustlab.platform.client.driver import simulate_raters
 from trustlab.studies.analysis import analyze_study

@@ -236,9 +236,10 @@ def test_invites_into_a_link_study_are_refused_so_no_one_skips_its_steps(world, 
     (or written into the database) creates no rater; the simulator's robots may still be invited."""
     from trustlab.db.queries.users import add_invites
     from trustlab.platform.accounts import auth
+    from trustlab.platform.accounts.invites import LinkStudyInvite, create_invites
 
     study_id = add_link_study(world, link_config(practice={"n": 1}, attention=ATTENTION))
-    with pytest.raises(auth.LinkStudyInvite) as refused:
+    with pytest.raises(LinkStudyInvite) as refused:
         world.invite("crowd")
     assert refused.value.status == 409
     assert refused.value.message.startswith("Study 'crowd' takes participants through its public link")
@@ -249,7 +250,7 @@ def test_invites_into_a_link_study_are_refused_so_no_one_skips_its_steps(world, 
     answer = client.post("/api/v1/invites/accept", json={"invite": old})
     assert answer.status_code == 409 and answer.json()["detail"].startswith("This invite link cannot be used")
     assert count(world.settings, Rater) == 0 and count(world.settings, Assignment) == 0
-    robot = auth.create_invites(world.settings, study="crowd", n=1, simulated=True)[0].token
+    robot = create_invites(world.settings, study="crowd", n=1, simulated=True)[0].token
     assert client.post("/api/v1/invites/accept", json={"invite": robot}).status_code == 200
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from trustlab.platform.accounts import auth
+from trustlab.platform.accounts import auth, invites
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.on_demand import RETRY_AFTER_S
 from trustlab.platform.content.study_cache import rater_study_or_none
@@ -191,7 +191,7 @@ def logout(
 )
 def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
     """Exchange an invite token for a bearer token (again later: the same rater, a new token)."""
-    result = auth.accept_invite(services.settings, invite=body.invite, pid=body.pid)
+    result = invites.accept_invite(services.settings, invite=body.invite, pid=body.pid)
     return InviteOut(token=result.token, rater_id=result.rater_id, study=result.study)
 
 

@@ -24,7 +24,7 @@ def run_simulated_raters(
     url: str | None = None,
 ) -> SimulationResult:
     """Invite ``n`` synthetic raters to ``study`` and let each answer every item it is given."""
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
     from trustlab.platform.app import create_app
 
     truth, classes = study_truth(settings, study)
