@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from trustlab.platform.accounts import auth
-from trustlab.platform.api.v1 import ERROR_RESPONSES, IMAGE_RESPONSES, PrincipalDep, ServicesDep
+from trustlab.platform.api.deps import ERROR_RESPONSES, IMAGE_RESPONSES, PrincipalDep, ServicesDep
 from trustlab.platform.recruitment import join as recruit
 from trustlab.platform.recruitment import steps as recruit_steps
 from trustlab.platform.routes import API_PREFIX
