@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from trustlab.clock import utc_now
-from trustlab.db.engine import read_session, unit_of_work
+from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.participants import (
     add_participant,
     count_participants,
@@ -42,6 +42,7 @@ from trustlab.platform.errors import (
     PlatformError,
     lookups_as_404,
 )
+from trustlab.studies.config.study import StudyConfig
 from trustlab.studies.config.texts import rater_texts
 from trustlab.studies.recruitment import participants, rules
 
@@ -203,25 +204,14 @@ def join_study(
     stored), StudyFull (409) and Conflict (409) when the study is not open.
     """
     ctx = _link_study(services, study)
-    config = ctx.config
-    from_params, platform_params = rules.split_params(config, params or {})
-    pid = auth.validate_pid(pid or from_params)
-    refuse_placeholders({config.recruitment.pid_param: pid, **platform_params})
-    if pid is None:
-        raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
+    pid, platform_params = _participant_id(ctx.config, pid, params or {})
     now = utc_now()
-    refusal: Exception | None = None
     # The unit ends cleanly even when the join is refused, so that what it did for the study (its
     # codes, sweeping timed-out sessions) is kept; the refusal is raised after it.
     with unit_of_work(services.settings) as s:
-        # A known pid (a reload, another device) needs no lock; a new one waits for the study's lock:
-        # one admission (and one assignment list) at a time per study, then the pid is looked up again.
-        known = participant_by_pid(s, study_id=ctx.id, pid=pid)
-        if known is None:
-            lock_study(s, study_id=ctx.id)
-            known = participant_by_pid(s, study_id=ctx.id, pid=pid)
+        known = _known_participant(s, ctx, pid)
         study_row = get_study(s, name=ctx.name)
-        codes = rules.ensure_codes(s, study_id=ctx.id, config=config, now=now)
+        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=now)
         if known is not None:
             if get_rater(s, rater_id=known.rater_id).disabled_at is not None:
                 raise Forbidden("your participation in this study was ended by the study team")
@@ -231,21 +221,54 @@ def join_study(
             s, ctx, study_row.status, consent=consent, now=now, codes=codes, pid=pid, params=platform_params
         )
         if refusal is None:
-            rater = add_rater(
-                s, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
-            )
-            add_participant(
-                s,
-                study_id=ctx.id,
-                rater_id=rater.id,
-                pid=pid,
-                platform=config.recruitment.platform,
-                params=platform_params,
-                now=now,
-                consent_at=now if config.consent is not None else None,
-            )
-            return JoinResult(_issue_token(s, rater.id, now), rater.id, ctx.name, True, "started")
+            rater_id = _admit(s, ctx, pid=pid, params=platform_params, now=now)
+            return JoinResult(_issue_token(s, rater_id, now), rater_id, ctx.name, True, "started")
     raise refusal
+
+
+def _participant_id(
+    config: StudyConfig, pid: str | None, params: dict[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """The participant id (given, else the link's parameter of the platform's name) and the
+    platform's parameters to store; InvalidAnswer (422) for a missing, bad or placeholder id."""
+    from_params, platform_params = rules.split_params(config, params)
+    checked = auth.validate_pid(pid or from_params)
+    refuse_placeholders({config.recruitment.pid_param: checked, **platform_params})
+    if checked is None:
+        raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
+    return checked, platform_params
+
+
+def _known_participant(session: DbSession, ctx: StudyContext, pid: str) -> Any:
+    """The study's participant with this id, or None. A known pid (a reload, another device) needs
+    no lock; a new one waits for the study's lock (one admission, and one assignment list, at a time
+    per study), then the pid is looked up again."""
+    known = participant_by_pid(session, study_id=ctx.id, pid=pid)
+    if known is None:
+        lock_study(session, study_id=ctx.id)
+        known = participant_by_pid(session, study_id=ctx.id, pid=pid)
+    return known
+
+
+def _admit(
+    session: DbSession, ctx: StudyContext, *, pid: str, params: dict[str, str], now: datetime
+) -> int:
+    """A new participant: an account of its own (a random user name) bound to the study; its id."""
+    config = ctx.config
+    rater = add_rater(
+        session, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
+    )
+    add_participant(
+        session,
+        study_id=ctx.id,
+        rater_id=rater.id,
+        pid=pid,
+        platform=config.recruitment.platform,
+        params=params,
+        now=now,
+        consent_at=now if config.consent is not None else None,
+    )
+    return rater.id
 
 
 def _refusal(
