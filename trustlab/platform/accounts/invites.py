@@ -77,7 +77,7 @@ def create_invites(
     The links expire after ``expires_hours``, else ``expires_days``, else ``default_invite_days()``.
     simulated: the raters these links make are marked simulated (the rater simulator's invites);
     the flag is stored here, never taken from the client that accepts the invite.
-    Raises LinkStudyInvite (409) for a link-mode study (its participants come by its public link,
+    Raises LinkStudyInvite (409) for a link study (its participants come by its public link,
     through consent, instructions and practice), unless ``simulated``.
     """
     if n < 1:
@@ -107,11 +107,11 @@ def create_invites(
 
 
 class LinkStudyInvite(Conflict):
-    """409: invites into a link-mode study would skip its consent, instructions and practice."""
+    """409: invites into a link study would skip its consent, instructions and practice."""
 
 
 def _refuse_link_study(study_row, *, accepting: bool = False) -> None:
-    """A link-mode study is joined only through its public link, which goes through consent,
+    """A link study is joined only through its public link, which goes through consent,
     instructions and practice; an invite would skip them (simulated raters excepted: the simulator's
     robots need no consent, and their judgements are marked simulated). ``accepting``: the message
     is for the person who opened an invite made before invites were refused."""
@@ -138,7 +138,7 @@ def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) ->
     the invite says); opening the same link again (a reload, another device) signs that same rater
     in again, so raters resume where they stopped. Raises InvalidAnswer for a bad pid,
     NotAuthenticated for an unknown token, Gone for an expired one, Conflict (409) when the study
-    has closed or a new rater would enter a link-mode study, and Forbidden when the rater was disabled.
+    has closed or a new rater would enter a link study, and Forbidden when the rater was disabled.
     """
     pid = validate_pid(pid)
     now = utc_now()
@@ -155,7 +155,7 @@ def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) ->
             raise Conflict(f"The study {study.name!r} has closed and takes no more answers. Thank you.")
         rater_id = row.rater_id
         if rater_id is None:
-            if not row.simulated:  # an invite made before they were refused for link-mode studies
+            if not row.simulated:  # an invite made before they were refused for link studies
                 _refuse_link_study(study, accepting=True)
             rater_id = claim_invite_for_new_rater(
                 s,

@@ -1,11 +1,12 @@
-"""The crowdsourced rater flow (issue 16): a public study link, one rater per participant id,
+"""Recruitment: joining a link study through its public link, one rater per participant id, with
 consent, instructions, practice with feedback, attention checks, completion and screen-out.
 
-Plain functions over ``Services`` (the API in ``api_recruit`` and the Gradio rater steps both call
-them); each opens short units of work. The rules (statuses, codes, URLs, when a check is due) live in
-``trustlab.studies.recruitment.rules``; this module applies them to requests.
+Plain functions over ``StudyLookup`` (the platform's ``Services``; the API in ``api.recruitment`` and
+the Gradio rater steps both call them); each opens short units of work. The rules (statuses, codes,
+URLs, when a check is due) live in ``trustlab.studies.recruitment.rules``; this module applies them
+to requests.
 
-The rater's way through a link-mode study, as ``next_step`` reports it: ``practice`` (each practice
+The rater's way through a link study, as ``next_step`` reports it: ``practice`` (each practice
 item once, with the right answer as feedback) -> ``item`` (the study's items, via ``Services.next_item``)
 with ``attention`` checks due at even intervals -> ``finished`` (redirect to the completion URL).
 ``screened_out``, ``timed_out`` and ``returned`` end the way early. Consent is given when joining
@@ -138,7 +139,7 @@ class Step:
 
 
 def _link_study(services: StudyLookup, study: str) -> StudyContext:
-    """The link-mode study called ``study``; else one plain 404 that names no other study and does
+    """The link study called ``study``; else one plain 404 that names no other study and does
     not tell an unknown study from an invite-only one (anyone may call the public routes). The
     context may be seconds old (a config never changes); its status is read fresh where it matters."""
     try:
@@ -151,7 +152,8 @@ def _link_study(services: StudyLookup, study: str) -> StudyContext:
 
 
 def study_entry(services: StudyLookup, *, study: str) -> StudyEntry:
-    """The public facts of a link-mode study (NotFoundError for an unknown or invite-mode study)."""
+    """The public facts of a link study (NotFoundError for an unknown study or one that takes
+    raters by invite)."""
     ctx = _link_study(services, study)
     config = ctx.config
     full = False
@@ -190,7 +192,7 @@ def join_study(
     params: dict[str, Any] | None = None,
     consent: bool | None = None,
 ) -> JoinResult:
-    """Admit a participant of a link-mode study, or sign a known one in again.
+    """Admit a participant of a link study, or sign a known one in again.
 
     ``pid``: the participant id (else taken from ``params`` by the platform's parameter name);
     ``params``: the link's query parameters (the platform's are stored). The same pid again returns
@@ -199,7 +201,7 @@ def join_study(
     lock (PostgreSQL) or SQLite's write lock, so ``max_participants`` is never exceeded.
 
     Raises InvalidAnswer (422) for a missing or bad pid (UnexpandedLink: a platform placeholder such
-    as ``{{%PROLIFIC_PID%}}``, the link opened directly), NotFoundError for an unknown or invite-mode
+    as ``{{%PROLIFIC_PID%}}``, the link opened directly), NotFoundError for an unknown or invite-only
     study, ConsentRequired (403) when the study asks for consent and ``consent`` is not true (nothing
     stored), StudyFull (409) and Conflict (409) when the study is not open.
     """
@@ -312,7 +314,7 @@ def _issue_token(session, rater_id: int, now: datetime) -> str:
 
 def participant_of(session, principal: Principal, *, for_update: bool = False):
     if principal.is_staff or principal.study_id is None:
-        raise NotAParticipant("only participants of a link-mode study have this")
+        raise NotAParticipant("only participants of a link study have this")
     participant = participant_for_rater(session, rater_id=principal.rater_id, for_update=for_update)
     if participant is None:
         raise NotAParticipant("you joined by invite: this study has no participant steps for you")
@@ -357,8 +359,9 @@ def sweep_timeouts(session, config, *, study_id: int, now: datetime) -> int:
 
 
 def participant_failures(services: StudyLookup, principal: Principal, *, study: str) -> list[list[Any]]:
-    """Attention and gold failures per participant of a link-mode study, live, for the researcher
-    tab: rows [pid, rater, status, done, attention failures, gold failures] (none for invite mode)."""
+    """Attention and gold failures per participant of a link study, live, for the researcher
+    tab: rows [pid, rater, status, done, attention failures, gold failures] (none for a study that
+    takes raters by invite)."""
     auth.require_role(principal, "researcher")
     with lookups_as_404():
         frame = participants.failures_frame(services.settings, study)

@@ -1,6 +1,6 @@
-"""The steps of a link-mode study's rater flow after joining (issue 16): what to show next, the
+"""The steps of a participant of a link study after joining: what to show next, the
 instructions, practice items with feedback, attention checks, gold failures, completion, and the
-rater's status for ``GET /api/v1/me``. See ``recruit`` for the whole way through."""
+rater's status for ``GET /api/v1/me``. See ``recruitment.join`` for the whole way through."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ from trustlab.studies.recruitment import rules
 
 
 def is_participant(config: StudyConfig) -> bool:
-    """Whether the study's raters are link-mode participants (with the steps of this module)."""
+    """Whether the study's raters are participants of a link study (with the steps of this module)."""
     return rules.is_link_study(config)
 
 
@@ -80,7 +80,7 @@ def _ended_step(services: StudyLookup, ctx: StudyContext, participant, done: int
 
 
 def next_step(services: StudyLookup, principal: Principal) -> Step:
-    """What the participant should see now (see ``recruit.Step``); finishing happens here when every
+    """What the participant should see now (see ``join.Step``); finishing happens here when every
     item and check is done. NotFoundError for an invited rater (they have only items)."""
     invited = NotAParticipant("you joined by invite: this study has no participant steps for you")
     if principal.is_staff or principal.study_id is None:
@@ -122,7 +122,7 @@ def next_step(services: StudyLookup, principal: Principal) -> Step:
 
 
 def pending_check(services: StudyLookup, principal: Principal) -> bool:
-    """Whether the rater is a link-mode participant who may get an item now (False: an invited
+    """Whether the rater is a participant of a link study who may get an item now (False: an invited
     rater, who goes straight on). Raises Conflict when their session ended or a practice item or an
     attention check comes first (a completed participant passes: ``next_item`` gives the code again)."""
     try:
@@ -317,8 +317,8 @@ def _count_failure(
 def after_judgement(
     session: DbSession, ctx: StudyContext, principal: Principal, *, assignment, answers: dict[str, Any]
 ) -> None:
-    """In the unit that stored a new judgement: count a failed gold item against a link-mode
-    participant (and screen them out past ``gold.max_failures``). Nothing for invited raters."""
+    """In the unit that stored a new judgement: count a failed gold item against a participant of a
+    link study (and screen them out past ``gold.max_failures``). Nothing for invited raters."""
     if not assignment.is_gold or not rules.is_link_study(ctx.config):
         return
     participant = participant_for_rater(session, rater_id=principal.rater_id, for_update=True)
