@@ -1,4 +1,4 @@
-"""Ending access and trusting nothing the client says about itself (issue 13: Medium 5 and 6, Low),
+"""Ending access and trusting nothing the client says about itself,
 through the API on both backends."""
 
 from __future__ import annotations

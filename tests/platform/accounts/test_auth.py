@@ -118,8 +118,8 @@ def test_expired_invite_is_gone(settings):
 
 
 def test_invite_errors_are_sentences(settings):
-    """Issue 23 item 11: the invite paths' messages (shown on the rater page and by the CLI) start
-    with a capital letter, like every sentence."""
+    """The invite paths' messages (shown on the rater page and by the CLI) start with a capital
+    letter, like every sentence."""
     _study(settings)
     link = create_invites(settings, study="s1", n=1)[0]
     with unit_of_work(settings) as s:

@@ -1,4 +1,4 @@
-"""Waiting for explanations (issue 13, Medium 7): a request waits a bounded time for an explanation and
+"""Waiting for explanations: a request waits a bounded time for an explanation and
 then answers "pending" while the worker goes on; nothing holds a database connection meanwhile, so
 with more waiting raters than pool connections other raters' answers still go through at once."""
 
