@@ -217,7 +217,7 @@ def prepare_world(args: argparse.Namespace) -> tuple[Settings, str, list[str], C
     Returns the settings, the study's name, the invite tokens (the first is the baseline rater's) and
     the function that drops the throwaway schema (None on SQLite).
     """
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     home = Path(tempfile.mkdtemp(prefix="trustlab-bench-serve-"))
     db_url, drop_schema = throwaway_schema(args.db_url) if args.db_url else ("", None)
@@ -276,7 +276,7 @@ SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 
 def compare_synchronous(args) -> int:
     """``--compare-synchronous``: interleaved runs per SQLite synchronous mode; 0 if nothing was lost."""
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     if args.db_url or args.crash:
         raise SystemExit("--compare-synchronous measures SQLite: drop --db-url and --crash")

@@ -197,7 +197,7 @@ def run_mode(mode: str, args) -> dict:
 
 
 def _run_world(mode: str, args, settings: Settings, home: Path, schema: ThrowawaySchema | None) -> dict:
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     link = args.join == "link"
     study = build_study(settings, raters=args.participants, items_per_rater=args.items, link=link)

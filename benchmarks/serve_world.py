@@ -134,7 +134,7 @@ def _study_config(*, n_items: int, raters: int, items_per_rater: int, link: bool
         "tasks": ["verify", "true_label", "trust"],
         "likert_points": 7,
         "show_prediction": True,
-        "blind_condition": True,
+        "hide_condition": True,
         "gold": {"n": 0},
         "seed": 0,
     }

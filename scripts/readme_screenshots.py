@@ -19,7 +19,7 @@ from playwright.sync_api import sync_playwright
 
 from trustlab.config import load_settings
 from trustlab.demo import CURATOR, RESEARCHER, STUDY, load_credentials, report_dir
-from trustlab.platform.accounts.auth import create_invites
+from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
 
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -29,7 +29,7 @@ from trustlab.models.arch import build_model
 from trustlab.models.checkpoint import load_model, register_model
 from trustlab.models.external import ImportProblem, import_predictions
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
-from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
 from trustlab.platform.content.worker import ExplanationWorker
 from trustlab.studies.config.study import StudyConfigError, load_study_config
@@ -160,7 +160,7 @@ def test_imported_method_is_a_study_condition_served_and_rated_through_the_api(s
         load_study_config(config)  # without the database, only the catalogue's methods are known
     create_study(settings, config)
     open_study(settings, "imported")
-    token = auth.create_invites(settings, study="imported", n=1)[0].token
+    token = create_invites(settings, study="imported", n=1)[0].token
     app_ = create_app(settings, ui=False, worker=ExplanationWorker(settings, explain_fn=failing_explainer))
     seen = {"none": 0, METHOD: 0}
     with TestClient(app_) as client:

@@ -15,7 +15,7 @@ from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Explanation, ModelVersion, Prediction, Study, StudyItem
-from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import create_invites
 
 CLASSES = ("square", "disc")
 
@@ -129,7 +129,7 @@ class World:
             return study.id
 
     def invite(self, study: str, n: int = 1) -> list[str]:
-        return [link.token for link in auth.create_invites(self.settings, study=study, n=n)]
+        return [link.token for link in create_invites(self.settings, study=study, n=n)]
 
 
 def build_world(settings: Settings, *, explanations: bool = True, realistic: bool = False) -> World:

@@ -1,4 +1,4 @@
-"""A link-mode (crowdsourced) study on the platform test world (issue 16)."""
+"""A link study on the platform test world."""
 
 from __future__ import annotations
 

@@ -198,9 +198,9 @@ def test_imported_model_in_a_study_rated_through_the_api(cli, sqlite_settings, s
         create_study(sqlite_settings, study_config("cam", ["none", "gradcam"]))
     create_study(sqlite_settings, study_config("made", ["none", "lime"]))
     open_study(sqlite_settings, "made")
-    from trustlab.platform.accounts import auth
+    from trustlab.platform.accounts.invites import create_invites
 
-    invites = [link.token for link in auth.create_invites(sqlite_settings, study="made", n=2)]
+    invites = [link.token for link in create_invites(sqlite_settings, study="made", n=2)]
     shown = []
     with TestClient(create_app(sqlite_settings, ui=False)) as client:
         for invite in invites:

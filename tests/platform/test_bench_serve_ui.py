@@ -42,7 +42,7 @@ def test_burst_ui_and_rest_lose_nothing(serve_burst, capsys):
 
 
 def test_burst_rest_joins_by_public_link(serve_burst):
-    """--join link: participants join one public-link study by their Prolific ids (issue 16)."""
+    """--join link: participants join one public-link study by their Prolific ids."""
     args = Namespace(participants=3, items=2, join_window_s=1.0, think_s=(0.05, 0.1), modes="rest",
                      join="link", db_url="")
     row = serve_burst.run_mode("rest", args)

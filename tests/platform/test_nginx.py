@@ -2,7 +2,7 @@
 nginx running deploy/nginx.conf (the file the README shows), and raters finishing their items in headless
 Chromium. Each browser's UI traffic stays on one worker (Gradio keeps a tab's state in that worker's
 memory), the two raters land on different workers, the REST API is spread over both, and nginx refuses
-oversized bodies (issue 13, High 1 and 2)."""
+oversized bodies."""
 
 from __future__ import annotations
 

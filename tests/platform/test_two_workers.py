@@ -1,5 +1,5 @@
 """Scale-out: two `trustlab serve` processes on one PostgreSQL database, simulated raters on both at
-once. No judgement is lost or duplicated and assignments stay balanced (issue 8)."""
+once. No judgement is lost or duplicated and assignments stay balanced."""
 
 from __future__ import annotations
 

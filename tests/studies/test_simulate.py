@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from tests.helpers.study_builders import make_study
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Judgement, Rater
-from trustlab.platform.accounts.auth import create_invites
+from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
-from trustlab.platform.client.driver import simulate_raters
+from trustlab.platform.client.driver import SimulationPlan, simulate_raters
 from trustlab.studies.analysis import analyze_study
 from trustlab.studies.monitoring.export import export_study, study_status
 from trustlab.studies.simulate import (
@@ -38,8 +38,7 @@ def test_simulated_raters_go_through_the_api(settings, tmp_path):
     invites = [link.token for link in create_invites(settings, study=study.name, n=4, simulated=True)]
     profile = {"careless_share": 0.5, "cant_tell_rate": 0.0}
     with TestClient(create_app(settings, ui=False)) as client:
-        result = simulate_raters(
-            client,
+        result = simulate_raters(client, SimulationPlan(
             study=study.name,
             n=4,
             profile=profile,
@@ -49,7 +48,7 @@ def test_simulated_raters_go_through_the_api(settings, tmp_path):
             classes=classes,
             condition_of=assignment_conditions(settings),
             show_progress=False,
-        )
+        ))
     assert result.raters == 4 and len(result.completion_codes) == 4
     assert result.judgements == 4 * (6 + 2)
     with unit_of_work(settings) as s:
@@ -74,5 +73,6 @@ def test_bad_profile_and_too_few_invites_are_clear():
     with pytest.raises(SimulationError, match="verify_model_rigth"):
         load_profile({"verify_model_rigth": 0.5})
     with pytest.raises(SimulationError, match="needs 3 invites"):
-        simulate_raters("http://127.0.0.1:1", study="s", n=3, invites=["a"], truth={}, classes=[])
+        plan = SimulationPlan(study="s", n=3, invites=["a"], truth={}, classes=[])
+        simulate_raters("http://127.0.0.1:1", plan)
     assert RaterProfile().boost("gradcam+twin").model_wrong == 0.25  # the stronger of the two methods

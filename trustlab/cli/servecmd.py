@@ -119,7 +119,7 @@ def study_invite(
     base_url: str = typer.Option(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}", help="Where raters reach the app."),
 ) -> None:
     """Print invite links http://HOST/?invite=TOKEN (append &pid=ID to record a participant id)."""
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     try:
         links = create_invites(

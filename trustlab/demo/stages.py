@@ -240,7 +240,7 @@ def invite_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def invite_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
 
     link = create_invites(settings, study=STUDY, n=1)[0]
     result.invite_url = link.url

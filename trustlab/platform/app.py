@@ -7,9 +7,11 @@ import os
 from fastapi import FastAPI
 
 from trustlab.config import Settings
+from trustlab.platform.api import rater as rater_api
+from trustlab.platform.api import recruitment as recruitment_api
+from trustlab.platform.api import staff as staff_api
+from trustlab.platform.api.deps import platform_error_handler
 from trustlab.platform.api.limits import API_BODY_LIMIT_BYTES, REQUEST_BODY_LIMIT_BYTES
-from trustlab.platform.api.recruitment import router as recruit_router
-from trustlab.platform.api.v1 import platform_error_handler, router
 from trustlab.platform.content.worker import ExplanationWorker
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.routes import API_PREFIX
@@ -42,8 +44,8 @@ def create_app(settings: Settings, *, ui: bool = True, worker: ExplanationWorker
     )
     app.state.services = services
     app.add_exception_handler(PlatformError, platform_error_handler)
-    app.include_router(router, max_body_size=API_BODY_LIMIT_BYTES)
-    app.include_router(recruit_router, max_body_size=API_BODY_LIMIT_BYTES)
+    for api in (rater_api, staff_api, recruitment_api):
+        app.include_router(api.router, max_body_size=API_BODY_LIMIT_BYTES)
 
     @app.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict[str, str]:

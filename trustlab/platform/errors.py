@@ -1,6 +1,15 @@
-"""Errors raised by the platform's services; each maps to one HTTP status and a clear message."""
+"""Errors raised by the platform's services; each maps to one HTTP status and a clear message.
+
+The query layer raises its own ``NotFound`` (it knows nothing of HTTP); services run their lookups
+inside ``lookups_as_404`` so that it reaches the API and the UI as ``NotFoundError`` (404), in one place.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from trustlab.db.queries.errors import NotFound
 
 
 class PlatformError(Exception):
@@ -59,3 +68,16 @@ class ServerBusy(TooManyRequests):
     """Every password-hashing slot stayed busy: 503 with ``Retry-After``."""
 
     status = 503
+
+
+@contextmanager
+def lookups_as_404(message: str | None = None, *, sentence: bool = False) -> Iterator[None]:
+    """Run the block's queries; a ``NotFound`` they raise becomes ``NotFoundError`` (404).
+
+    ``message``: the 404's text (else the query's own words, which name what is known);
+    ``sentence``: start it with a capital letter (for messages shown to people as a sentence)."""
+    try:
+        yield
+    except NotFound as exc:
+        text = message if message is not None else str(exc)
+        raise NotFoundError(text[:1].upper() + text[1:] if sentence else text) from exc

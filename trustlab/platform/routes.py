@@ -34,10 +34,10 @@ def explanation_image_path(assignment_id: int, index: int) -> str:
 
 
 def join_path(study: str) -> str:
-    """``POST`` here (pid, params, consent) admits a participant of a link-mode study."""
+    """``POST`` here (pid, params, consent) admits a participant of a link study."""
     return f"{API_PREFIX}/studies/{study}/join"
 
 
 def practice_image_path(study: str, index: int) -> str:
-    """``GET`` here gives the ``index``-th practice item's image of a link-mode study."""
+    """``GET`` here gives the ``index``-th practice item's image of a link study."""
     return f"{API_PREFIX}/studies/{study}/practice/{index}/image"

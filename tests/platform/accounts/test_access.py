@@ -1,4 +1,4 @@
-"""Ending access and trusting nothing the client says about itself (issue 13: Medium 5 and 6, Low),
+"""Ending access and trusting nothing the client says about itself,
 through the API on both backends."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import AuthToken, Invite, Rater
 from trustlab.platform.accounts import access, auth
+from trustlab.platform.accounts.invites import accept_invite, create_invites
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotAuthenticated, PlatformError
 from trustlab.studies.design.create import close_study
 
@@ -49,12 +50,12 @@ def test_a_closed_study_issues_no_tokens_from_its_invites(world, client):
         r = accept(client, invite)
         assert r.status_code == 409 and "has closed" in r.json()["detail"]
     with pytest.raises(Conflict):
-        auth.accept_invite(world.settings, invite=fresh)
+        accept_invite(world.settings, invite=fresh)
 
 
 def test_invites_expire_after_14_days_by_default_or_as_configured(world, monkeypatch):
     def lifetime(**options) -> timedelta:
-        link = auth.create_invites(world.settings, study="alpha", n=1, **options)[0]
+        link = create_invites(world.settings, study="alpha", n=1, **options)[0]
         with unit_of_work(world.settings) as s:
             row = s.scalars(select(Invite).where(Invite.token_hash == auth.hash_token(link.token))).one()
             return as_utc(row.expires_at) - as_utc(row.created_at)
@@ -137,7 +138,7 @@ def test_expired_tokens_are_purged_when_tokens_are_issued(world, client):
 
 def test_simulated_comes_from_the_invite_never_from_the_client(world, client):
     person = accept(client, world.invite("alpha")[0], simulated=True)  # an old client's field: ignored
-    robot_link = auth.create_invites(world.settings, study="alpha", n=1, simulated=True)[0]
+    robot_link = create_invites(world.settings, study="alpha", n=1, simulated=True)[0]
     robot = accept(client, robot_link.token)
     assert person.status_code == robot.status_code == 200
     with unit_of_work(world.settings) as s:
@@ -151,7 +152,7 @@ def test_bad_pids_are_refused_on_every_path(world, client, pid):
     r = accept(client, invite, pid=pid)
     assert r.status_code == 422
     with pytest.raises(InvalidAnswer, match="participant id") as refused:
-        auth.accept_invite(world.settings, invite=invite, pid=pid)  # the rater page's ?pid= path
+        accept_invite(world.settings, invite=invite, pid=pid)  # the rater page's ?pid= path
     assert refused.value.field == "pid"
     with unit_of_work(world.settings) as s:
         assert s.scalar(select(func.count()).select_from(Rater)) == 0

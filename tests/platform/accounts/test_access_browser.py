@@ -91,7 +91,7 @@ def test_invite_leaves_the_address_bar_reload_resumes_sign_out_revokes(live_serv
             no_invite_in_url(page)
             assert "pid=" not in page.url and "lang=en" in page.url  # other parameters stay
             assert tokens_of(world.settings, external_pid="P-URL") == 1
-            page.reload()  # no invite in the address bar any more: the stored token resumes
+            page.reload()  # the invite is gone from the address bar: the stored token resumes
             progress_is(page, "0 / 3")
             page.click("#tl-rater-signout")
             page.wait_for_selector("#tl-notice :text('Signed out')", timeout=TIMEOUT_MS)

@@ -17,6 +17,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import Invite, Rater
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite
 from trustlab.platform.errors import Forbidden, NotAuthenticated
 
 
@@ -64,7 +65,7 @@ def test_user_disable_enable_and_token_revoke(cli, sqlite_settings):
     assert missing.exit_code != 0 and "no user 'nobody'" in missing.output
 
     invite = json.loads(cli("study", "invite", "alpha", "--n", "2", "--json").output)
-    raters = [auth.accept_invite(sqlite_settings, invite=link["token"]).token for link in invite]
+    raters = [accept_invite(sqlite_settings, invite=link["token"]).token for link in invite]
     result = cli("token", "revoke", "--study", "alpha")
     assert result.exit_code == 0 and "2 tokens revoked" in result.output, result.output
     for rater_token in raters:
@@ -95,6 +96,6 @@ def test_study_invite_expiry_and_simulated_flag(cli, sqlite_settings, monkeypatc
     bad = cli("study", "invite", "alpha", "--expires-days", "0")
     assert bad.exit_code != 0 and "positive" in bad.output
     link = json.loads(cli("study", "invite", "alpha", "--simulated", "--json").output)[0]
-    accepted = auth.accept_invite(sqlite_settings, invite=link["token"])
+    accepted = accept_invite(sqlite_settings, invite=link["token"])
     with unit_of_work(sqlite_settings) as s:
         assert s.get(Rater, accepted.rater_id).simulated is True

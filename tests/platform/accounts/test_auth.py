@@ -10,6 +10,7 @@ from sqlalchemy import select
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import AuthToken, Invite, ModelVersion, Rater, Study
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite, create_invites
 from trustlab.platform.errors import Conflict, Gone, NotAuthenticated, NotFoundError, PlatformError
 
 
@@ -82,17 +83,17 @@ def test_expired_token_is_refused(settings):
 
 def test_invites_are_hashed_single_rater_and_record_pid(settings):
     study_id = _study(settings)
-    links = auth.create_invites(settings, study="s1", n=3, base_url="http://host:1/")
+    links = create_invites(settings, study="s1", n=3, base_url="http://host:1/")
     assert len({link.token for link in links}) == 3
     assert links[0].url == f"http://host:1/?invite={links[0].token}"
     with unit_of_work(settings) as s:
         stored = set(s.scalars(select(Invite.token_hash)))
     assert stored == {auth.hash_token(link.token) for link in links}
-    first = auth.accept_invite(settings, invite=links[0].token, pid="PROLIFIC-42")
+    first = accept_invite(settings, invite=links[0].token, pid="PROLIFIC-42")
     assert first.study == "s1"
-    again = auth.accept_invite(settings, invite=links[0].token, pid="someone-else")
+    again = accept_invite(settings, invite=links[0].token, pid="someone-else")
     assert again.rater_id == first.rater_id and again.token != first.token  # same rater, new device
-    other = auth.accept_invite(settings, invite=links[1].token)
+    other = accept_invite(settings, invite=links[1].token)
     assert other.rater_id != first.rater_id
     with unit_of_work(settings) as s:
         rater = s.get(Rater, first.rater_id)
@@ -101,37 +102,37 @@ def test_invites_are_hashed_single_rater_and_record_pid(settings):
     principal = auth.authenticate(settings, first.token)
     assert principal.study_id == study_id and not principal.is_staff
     with pytest.raises(NotAuthenticated):
-        auth.accept_invite(settings, invite="not-a-token")
+        accept_invite(settings, invite="not-a-token")
     with pytest.raises(NotFoundError):
-        auth.create_invites(settings, study="nope", n=1)
+        create_invites(settings, study="nope", n=1)
 
 
 def test_expired_invite_is_gone(settings):
     _study(settings)
-    link = auth.create_invites(settings, study="s1", n=1, expires_hours=1)[0]
+    link = create_invites(settings, study="s1", n=1, expires_hours=1)[0]
     with unit_of_work(settings) as s:
         s.scalars(select(Invite)).one().expires_at = datetime.now(UTC) - timedelta(minutes=1)
         s.commit()
     with pytest.raises(Gone):
-        auth.accept_invite(settings, invite=link.token)
+        accept_invite(settings, invite=link.token)
 
 
 def test_invite_errors_are_sentences(settings):
-    """Issue 23 item 11: the invite paths' messages (shown on the rater page and by the CLI) start
-    with a capital letter, like every sentence."""
+    """The invite paths' messages (shown on the rater page and by the CLI) start with a capital
+    letter, like every sentence."""
     _study(settings)
-    link = auth.create_invites(settings, study="s1", n=1)[0]
+    link = create_invites(settings, study="s1", n=1)[0]
     with unit_of_work(settings) as s:
         s.scalars(select(Invite)).one().expires_at = datetime.now(UTC) - timedelta(minutes=1)
         s.scalars(select(Study)).one().status = "closed"
         s.commit()
     errors = []
     for call in (
-        lambda: auth.accept_invite(settings, invite="not-a-token"),
-        lambda: auth.accept_invite(settings, invite=link.token),
-        lambda: auth.create_invites(settings, study="nope", n=1),
-        lambda: auth.create_invites(settings, study="s1", n=0),
-        lambda: auth.create_invites(settings, study="s1", n=1, expires_hours=-1),
+        lambda: accept_invite(settings, invite="not-a-token"),
+        lambda: accept_invite(settings, invite=link.token),
+        lambda: create_invites(settings, study="nope", n=1),
+        lambda: create_invites(settings, study="s1", n=0),
+        lambda: create_invites(settings, study="s1", n=1, expires_hours=-1),
     ):
         with pytest.raises(PlatformError) as caught:
             call()
@@ -140,7 +141,7 @@ def test_invite_errors_are_sentences(settings):
         s.scalars(select(Invite)).one().expires_at = None
         s.commit()
     with pytest.raises(Conflict) as closed:
-        auth.accept_invite(settings, invite=link.token)
+        accept_invite(settings, invite=link.token)
     errors.append(closed.value.message)
     assert all(m[0].isupper() for m in errors), errors
     assert "has expired" in errors[1] and "has closed" in errors[-1]

@@ -10,6 +10,7 @@ from tests.helpers.platform_world import build_world
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite
 
 
 def test_user_add_and_study_invite(sqlite_settings, monkeypatch):
@@ -30,7 +31,7 @@ def test_user_add_and_study_invite(sqlite_settings, monkeypatch):
     assert result.exit_code == 0, result.output
     links = json.loads(result.output)
     assert len(links) == 3 and links[0]["url"] == f"https://x.org/?invite={links[0]['token']}"
-    assert auth.accept_invite(sqlite_settings, invite=links[0]["token"]).study == "alpha"
+    assert accept_invite(sqlite_settings, invite=links[0]["token"]).study == "alpha"
     plain = runner.invoke(app, ["study", "invite", "alpha", "--n", "2", "--expires-hours", "2"])
     assert plain.exit_code == 0 and plain.output.count("?invite=") == 2
     missing = runner.invoke(app, ["study", "invite", "nope"])

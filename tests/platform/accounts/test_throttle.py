@@ -1,4 +1,4 @@
-"""Sign-in throttling per user name and per client address, and the scrypt gate (issue 13, Medium 3)."""
+"""Sign-in throttling per user name and per client address, and the scrypt gate."""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ from tests.helpers.platform_world import build_world
 from trustlab.config import load_settings
 from trustlab.db.engine import dispose_engines
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite
 from trustlab.platform.app import create_app
 from trustlab.platform.routes import API_PREFIX
 
@@ -49,7 +50,7 @@ def fuzz_world(tmp_path_factory) -> Iterator[dict]:
     def new_token(role: str) -> str:
         """A fresh token per operation: fuzzing POST /logout revokes the token it is sent with."""
         if role == "rater":  # the same rater again, a new token
-            return auth.accept_invite(settings_, invite=invite).token
+            return accept_invite(settings_, invite=invite).token
         return auth.login(settings_, username="fuzz-res", password=RESEARCHER_PASSWORD).token
 
     yield {"app": app, "new_token": new_token, "tokens": {"rater": new_token("rater"),

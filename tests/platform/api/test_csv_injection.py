@@ -50,7 +50,7 @@ def _check(text: str, item_id: int) -> None:
     for column in ("judgement_id", "assignment_id", "item_id", "position", "answer_trust", "response_ms"):
         assert pd.api.types.is_numeric_dtype(frame[column]), column
     assert frame["answer_trust"].tolist() == [4]
-    # No cell of the file starts with a formula character any more.
+    # No cell of the file starts with a formula character.
     cells = [c for line in csv.reader(io.StringIO(text)) for c in line]
     assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:2].isdigit())]
 

@@ -1,6 +1,6 @@
 """A stranger cannot fill the disk or read the server's internals: request bodies over the limits get 413
 (Gradio's upload, the REST API, bodies without a Content-Length), and an internal error's text (SQL)
-stays in the server log instead of reaching the browser or an API client (issue 13, High 2 and Low)."""
+stays in the server log instead of reaching the browser or an API client."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def test_rater_cannot_touch_other_raters_or_studies(world, client):
     )
     # keys are scoped to their assignment: B's request is B's own judgement, never A's id
     assert r.status_code == 201 and r.json()["judgement_id"] != ok.json()["judgement_id"]
-    # another study: a plain 404 like an unknown name (issue 13: no study's existence or name is told
+    # another study: a plain 404 like an unknown name (no study's existence or name is told
     # to a rater; it was 403 before), and its items are not visible (404)
     assert client.get("/api/v1/studies/beta/next", headers=a).status_code == 404
     assert client.get(f"/api/v1/items/{world.beta_items[0]}/image", headers=a).status_code == 404

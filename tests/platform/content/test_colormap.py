@@ -1,4 +1,4 @@
-"""A study's heatmap colour map (issue 16, ``display.colormap``): viridis by default (the stored
+"""A study's heatmap colour map: viridis by default (the stored
 picture), ``jet`` drawn again from the stored saliency map, through the same route raters' pages use;
 the config's colour maps are the renderer's."""
 
@@ -68,7 +68,7 @@ def test_heatmaps_are_served_in_the_studys_colour_map(world, colormap):
 def test_practice_heatmaps_are_drawn_in_the_studys_colour_map(world, client):
     from tests.helpers.recruit_world import add_link_study, link_config
     from trustlab.platform.accounts import auth
-    from trustlab.platform.recruitment import steps as recruit_steps
+    from trustlab.platform.recruitment import steps as participant_steps
     from trustlab.platform.services.rater import Services
 
     with unit_of_work(world.settings) as s:
@@ -78,7 +78,7 @@ def test_practice_heatmaps_are_drawn_in_the_studys_colour_map(world, client):
     body = {"params": {"PROLIFIC_PID": "p-jet"}, "consent": True}
     joined = client.post("/api/v1/studies/crowd/join", json=body)
     principal = auth.authenticate(world.settings, joined.json()["token"])
-    practice = recruit_steps.practice_item(Services(world.settings), principal, index=0)
+    practice = participant_steps.practice_item(Services(world.settings), principal, index=0)
     assert practice["explanations"], "the practice item shows its Grad-CAM"
     top = _bar_top(practice["explanations"][0]["image_path"])
     expected = (np.array(colormaps["jet"](1.0)[:3]) * 255).astype(int)

@@ -1,4 +1,4 @@
-"""No leaks (issue 12): a simulate study cannot show the prediction; with the prediction hidden no
+"""No leaks: a simulate study cannot show the prediction; with the prediction hidden no
 payload field, title, neighbour label or picture states the predicted class; a blinded condition
 carries nothing that names the method or its family. Over the REST API, on both backends."""
 

@@ -17,7 +17,7 @@ from trustlab.db.schema import Explanation, Study, StudyItem
 from trustlab.models.arch import build_model
 from trustlab.models.checkpoint import register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
-from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
 from trustlab.platform.content.worker import ExplanationWorker
 
@@ -55,7 +55,7 @@ def test_missing_gradcam_is_computed_by_the_real_explainer(sqlite_settings):
         s.commit()
     worker = ExplanationWorker(settings)  # the default: trustlab.explain's explain_items
     with TestClient(create_app(settings, ui=False, worker=worker)) as client:
-        invite = auth.create_invites(settings, study="live", n=1)[0].token
+        invite = create_invites(settings, study="live", n=1)[0].token
         token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
         h = {"Authorization": f"Bearer {token}"}
         response = client.get("/api/v1/studies/live/next", headers=h)

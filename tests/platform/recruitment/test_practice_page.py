@@ -1,4 +1,4 @@
-"""Practice looks and reads like the study's items (issue 23): its explanations are headed as the items'
+"""Practice looks and reads like the study's items: its explanations are headed as the items'
 are ("The explanation" in a blinded study, the method's title otherwise, never "explanation 1"), twins
 come as their neighbours' pictures, and the feedback gives each right answer in words."""
 
@@ -9,7 +9,7 @@ import pytest
 from tests.helpers.recruit_world import add_link_study, link_config
 from trustlab.explanation_methods import METHODS
 from trustlab.platform.accounts import auth
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.services.rater import Services
 
 
@@ -24,7 +24,7 @@ def _participant(world, client, study: str, pid: str = "P-1"):
 def test_practice_explanations_are_headed_as_the_items_are(world, client, blind):
     add_link_study(world, link_config(practice={"n": 1}, blind_condition=blind, conditions=["gradcam"]))
     _, principal = _participant(world, client, "crowd")
-    practice = recruit_steps.practice_item(Services(world.settings), principal, index=0)
+    practice = participant_steps.practice_item(Services(world.settings), principal, index=0)
     [shown] = practice["explanations"]
     if blind:  # as disclosure.rater_title heads a blinded item with one explanation
         assert shown["title"] == "The explanation" and "kind" not in shown
@@ -36,7 +36,7 @@ def test_practice_explanations_are_headed_as_the_items_are(world, client, blind)
 def test_practice_twins_are_their_neighbours_pictures(world, client):
     add_link_study(world, link_config(practice={"n": 1}, blind_condition=False, conditions=["twin"]))
     _, principal = _participant(world, client, "crowd")
-    practice = recruit_steps.practice_item(Services(world.settings), principal, index=0)
+    practice = participant_steps.practice_item(Services(world.settings), principal, index=0)
     [twin] = practice["explanations"]
     pictures = twin["neighbour_pictures"]
     assert len(pictures) == 3 and all(p.path.is_file() for p in pictures)

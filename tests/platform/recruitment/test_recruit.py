@@ -1,4 +1,4 @@
-"""A crowdsourced (link-mode) study over the REST API, on both backends (issue 16): join by
+"""A link study over the REST API, on both backends: join by
 participant id (201 new, 200 known, 403 without consent, 409 full or closed), consent declined stores
 nothing, practice with feedback, an attention check, completion with the study's code, /me before and
 after, gold and attention failures screen out, a timed-out session's items are released."""
@@ -231,14 +231,15 @@ def test_timed_out_session_releases_its_items_and_takes_no_answers(world, client
 
 
 def test_invites_into_a_link_study_are_refused_so_no_one_skips_its_steps(world, client):
-    """Issue 23 item 6: an invite into a link-mode study skipped consent, instructions and practice
-    and held a list of items. Making one is refused with the command to use instead; one made before
-    (or written into the database) creates no rater; the simulator's robots may still be invited."""
+    """An invite into a link study would skip consent, instructions and practice and hold a list of
+    items. Making one is refused with the command to use instead; one made anyway (written into the
+    database) creates no rater; the simulator's robots may still be invited."""
     from trustlab.db.queries.users import add_invites
     from trustlab.platform.accounts import auth
+    from trustlab.platform.accounts.invites import LinkStudyInvite, create_invites
 
     study_id = add_link_study(world, link_config(practice={"n": 1}, attention=ATTENTION))
-    with pytest.raises(auth.LinkStudyInvite) as refused:
+    with pytest.raises(LinkStudyInvite) as refused:
         world.invite("crowd")
     assert refused.value.status == 409
     assert refused.value.message.startswith("Study 'crowd' takes participants through its public link")
@@ -249,14 +250,14 @@ def test_invites_into_a_link_study_are_refused_so_no_one_skips_its_steps(world, 
     answer = client.post("/api/v1/invites/accept", json={"invite": old})
     assert answer.status_code == 409 and answer.json()["detail"].startswith("This invite link cannot be used")
     assert count(world.settings, Rater) == 0 and count(world.settings, Assignment) == 0
-    robot = auth.create_invites(world.settings, study="crowd", n=1, simulated=True)[0].token
+    robot = create_invites(world.settings, study="crowd", n=1, simulated=True)[0].token
     assert client.post("/api/v1/invites/accept", json={"invite": robot}).status_code == 200
 
 
 def test_a_study_link_opened_with_its_placeholders_stores_nothing(world, client):
-    """Issue 23 item 5: the `study link` URL as printed ({{%PROLIFIC_PID%}}, opened directly instead
-    of through the platform) created that "participant" and used a place. Placeholders are refused
-    (422, saying what happened), in the pid and in the platform's other parameters."""
+    """The `study link` URL as printed ({{%PROLIFIC_PID%}}), opened directly instead of through the
+    platform, must not create that "participant" or use a place. Placeholders are refused (422,
+    saying what happened), in the pid and in the platform's other parameters."""
     from urllib.parse import parse_qsl, urlsplit
 
     from trustlab.studies.recruitment.participants import study_link

@@ -1,4 +1,4 @@
-"""A Prolific study from the public link in real headless Chromium (issue 16): consent, instructions
+"""A Prolific study from the public link in real headless Chromium: consent, instructions
 (reopened from an item), a practice item with feedback, every item, an attention check, and the
 redirect to the completion URL (a local test server) with the study's code; the same participant id
 in a new browser resumes; declining consent lands on the screen-out URL and stores nothing; a full
@@ -54,7 +54,7 @@ def platform_url():
 
 
 @pytest.fixture
-def crowd(sqlite_settings, platform_url):
+def link_study(sqlite_settings, platform_url):
     from trustlab.platform.app import create_app
 
     world = build_world(sqlite_settings)
@@ -92,10 +92,10 @@ def press(page, *keys: str) -> None:
         page.wait_for_timeout(150)
 
 
-def test_prolific_link_consent_instructions_practice_items_attention_completion(crowd, platform_url):
+def test_prolific_link_consent_instructions_practice_items_attention_completion(link_study, platform_url):
     from playwright.sync_api import sync_playwright
 
-    world, study_id, base = crowd
+    world, study_id, base = link_study
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
@@ -124,7 +124,7 @@ def test_prolific_link_consent_instructions_practice_items_attention_completion(
                 )
             right = world.predicted[practice] == world.item_labels[practice]
             feedback = page.text_content(".tl-feedback")
-            # Each right answer in words, not the questions' texts (issue 23).
+            # Each right answer in words, not the questions' texts.
             assert f"the model's prediction was {'right' if right else 'wrong'}" in feedback
             assert f"the right class is {world.item_labels[practice]}" in feedback
             assert feedback.startswith("✔" if right and world.item_labels[practice] == "square" else "✘")

@@ -1,4 +1,4 @@
-"""What a researcher downloads from a crowdsourced study (issue 16): the participants table for
+"""What a researcher downloads from a link study: the participants table for
 approving and paying (library, CLI, researcher tab), and the judgement exports of the CLI and the
 researcher tab, which share one column list and carry the participant id."""
 
@@ -16,7 +16,7 @@ from tests.platform.recruitment.test_recruit import ATTENTION, PARAMS, bearer, j
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app as cli_app
 from trustlab.platform.accounts import auth
-from trustlab.platform.recruitment import join as recruit
+from trustlab.platform.recruitment import join as joining
 from trustlab.platform.services import staff
 from trustlab.studies.monitoring.export import export_study, judgement_export_columns
 from trustlab.studies.monitoring.outcome_blinding import unblind_study
@@ -24,7 +24,7 @@ from trustlab.studies.recruitment.participants import participant_columns, parti
 
 
 @pytest.fixture
-def crowd(world, client):
+def api(world, client):
     """Three participants: one completed, one screened out by the attention check, one started."""
     add_link_study(world, link_config(attention=ATTENTION, gold={"n": 0, "max_failures": 0}))
     done = join(client, PARAMS).json()["token"]
@@ -39,7 +39,7 @@ def cli_env(settings) -> dict:
     return {"TRUSTLAB_HOME": str(settings.home), "TRUSTLAB_DB_URL": settings.database_url}
 
 
-def test_participants_table_columns_and_content(world, crowd):
+def test_participants_table_columns_and_content(world, api):
     frame = participants_frame(world.settings, "crowd")
     assert list(frame.columns) == participant_columns("prolific")
     assert {
@@ -59,14 +59,14 @@ def test_participants_table_columns_and_content(world, crowd):
     assert rows["pp-1"]["status"] == "completed" and rows["pp-1"]["approve"] == 1
     assert rows["pp-1"]["STUDY_ID"] == "st-9" and rows["pp-1"]["done"] == 3
     assert rows["pp-1"]["minutes"] is not None and rows["pp-1"]["minutes"] >= 0
-    me = crowd.get("/api/v1/me", headers=bearer(join(crowd, PARAMS).json()["token"])).json()
+    me = api.get("/api/v1/me", headers=bearer(join(api, PARAMS).json()["token"])).json()
     assert rows["pp-1"]["completion_code"] == me["completion_code"]
     assert rows["pp-2"]["status"] == "screened_out" and rows["pp-2"]["attention_failures"] == 1
     assert rows["pp-2"]["approve"] == 0 and rows["pp-2"]["completion_code"] is None
     assert rows["pp-3"]["status"] == "started" and rows["pp-3"]["finished_at"] is None
 
 
-def test_participants_cli_csv_json_and_mturk_format(world, crowd, tmp_path):
+def test_participants_cli_csv_json_and_mturk_format(world, api, tmp_path):
     _load_verbs()
     runner = CliRunner()
     out = tmp_path / "participants.csv"
@@ -99,7 +99,7 @@ def test_participants_cli_csv_json_and_mturk_format(world, crowd, tmp_path):
     assert invite.exit_code == 1
 
 
-def test_study_link_and_returned(world, crowd):
+def test_study_link_and_returned(world, api):
     _load_verbs()
     runner = CliRunner()
     link = runner.invoke(
@@ -121,25 +121,25 @@ def test_study_link_and_returned(world, crowd):
     assert unknown.exit_code == 1
 
 
-def test_researcher_sees_failures_per_participant(world, crowd):
+def test_researcher_sees_failures_per_participant(world, api):
     researcher_id, _ = auth.create_user(world.settings, handle="res", role="researcher", password="x" * 12)
     principal = auth.Principal(rater_id=researcher_id, handle="res", role="researcher", study_id=None)
-    rows = recruit.participant_failures(crowd.app.state.services, principal, study="crowd")
+    rows = joining.participant_failures(api.app.state.services, principal, study="crowd")
     assert [r[0] for r in rows] == ["pp-1", "pp-2", "pp-3"]
     assert [(r[2], r[4], r[5]) for r in rows] == [
         ("completed", 0, 0),
         ("screened_out", 1, 0),
         ("started", 0, 0),
     ]
-    text = recruit.participants_csv(crowd.app.state.services, principal, study="crowd")
+    text = joining.participants_csv(api.app.state.services, principal, study="crowd")
     assert text.splitlines()[0].split(",") == participant_columns("prolific")
 
 
-def test_cli_and_researcher_tab_judgement_exports_share_columns_and_the_pid(world, crowd, tmp_path):
+def test_cli_and_researcher_tab_judgement_exports_share_columns_and_the_pid(world, api, tmp_path):
     unblind_study(world.settings, "crowd", actor="res", reason="test")
     researcher_id, _ = auth.create_user(world.settings, handle="res2", role="researcher", password="y" * 12)
     principal = auth.Principal(rater_id=researcher_id, handle="res2", role="researcher", study_id=None)
-    ui_text = staff.judgements_csv(crowd.app.state.services, principal, study="crowd")
+    ui_text = staff.judgements_csv(api.app.state.services, principal, study="crowd")
     cli_text = export_study(world.settings, "crowd", tmp_path)["csv"].read_text(encoding="utf-8")
     ui_rows = list(csv.DictReader(io.StringIO(ui_text)))
     cli_rows = list(csv.DictReader(io.StringIO(cli_text)))
@@ -148,18 +148,18 @@ def test_cli_and_researcher_tab_judgement_exports_share_columns_and_the_pid(worl
     assert {r["external_pid"] for r in cli_rows} == {r["external_pid"] for r in ui_rows} == {"pp-1", "pp-2"}
 
 
-def test_participants_csv_route_is_for_researchers(world, crowd, tmp_path):
+def test_participants_csv_route_is_for_researchers(world, api, tmp_path):
     auth.create_user(world.settings, handle="res3", role="researcher", password="z" * 12)
-    staff_token = crowd.post("/api/v1/login", json={"username": "res3", "password": "z" * 12}).json()["token"]
-    response = crowd.get("/api/v1/studies/crowd/participants.csv", headers=bearer(staff_token))
+    staff_token = api.post("/api/v1/login", json={"username": "res3", "password": "z" * 12}).json()["token"]
+    response = api.get("/api/v1/studies/crowd/participants.csv", headers=bearer(staff_token))
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert response.text.splitlines()[0].split(",") == participant_columns("prolific")
-    rater_token = join(crowd, PARAMS).json()["token"]
-    assert crowd.get("/api/v1/studies/crowd/participants.csv", headers=bearer(rater_token)).status_code == 403
-    assert crowd.get("/api/v1/studies/alpha/participants.csv", headers=bearer(staff_token)).status_code == 409
+    rater_token = join(api, PARAMS).json()["token"]
+    assert api.get("/api/v1/studies/crowd/participants.csv", headers=bearer(rater_token)).status_code == 403
+    assert api.get("/api/v1/studies/alpha/participants.csv", headers=bearer(staff_token)).status_code == 409
     from trustlab.platform.ui.staff.results import results as research_results
 
     principal = auth.authenticate(world.settings, staff_token)
-    shown = research_results(crowd.app.state.services, principal, "crowd", None)  # the tab's button's file
+    shown = research_results(api.app.state.services, principal, "crowd", None)  # the tab's button's file
     assert shown.downloads["participants"]
     assert open(shown.exported["participants"], encoding="utf-8").read() == response.text

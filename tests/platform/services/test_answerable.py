@@ -1,4 +1,4 @@
-"""Which answers and names a rater may reach (issue 13): no judgement for a released assignment or
+"""Which answers and names a rater may reach: no judgement for a released assignment or
 from a finished rater (409 with a clear message, replays still acknowledged), a 404 for any study but
 the rater's own that names no other study, and a bounded relabel queue."""
 

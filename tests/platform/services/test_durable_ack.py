@@ -8,6 +8,7 @@ from sqlalchemy import event, func, select
 from trustlab.db.engine import get_engine, make_engine
 from trustlab.db.schema import Judgement
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite
 from trustlab.platform.content.worker import ExplanationWorker
 from trustlab.platform.services.rater import Services
 
@@ -27,7 +28,7 @@ def _judgements_seen_by_another_process(settings) -> int:
 
 def test_a_judgement_is_committed_before_submit_returns(world):
     services = Services(world.settings, worker=ExplanationWorker(world.settings, explain_fn=_no_explainer))
-    accepted = auth.accept_invite(world.settings, invite=world.invite("alpha")[0])
+    accepted = accept_invite(world.settings, invite=world.invite("alpha")[0])
     principal = auth.authenticate(world.settings, accepted.token)
     item = services.next_item(principal, study="alpha")
     commits: list[str] = []

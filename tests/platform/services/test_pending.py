@@ -1,4 +1,4 @@
-"""Waiting for explanations (issue 13, Medium 7): a request waits a bounded time for an explanation and
+"""Waiting for explanations: a request waits a bounded time for an explanation and
 then answers "pending" while the worker goes on; nothing holds a database connection meanwhile, so
 with more waiting raters than pool connections other raters' answers still go through at once."""
 
@@ -16,6 +16,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.predictions import get_prediction
 from trustlab.db.schema import Assignment, Explanation
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite, create_invites
 from trustlab.platform.app import create_app
 from trustlab.platform.content.worker import CALL_HISTORY, ExplanationPending, ExplanationWorker
 from trustlab.platform.services.rater import Services
@@ -46,8 +47,8 @@ class SlowWorker(ExplanationWorker):
 
 
 def principal_for(settings, study: str):
-    invite = auth.create_invites(settings, study=study, n=1)[0].token
-    token = auth.accept_invite(settings, invite=invite).token
+    invite = create_invites(settings, study=study, n=1)[0].token
+    token = accept_invite(settings, invite=invite).token
     return auth.authenticate(settings, token)
 
 

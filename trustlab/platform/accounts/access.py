@@ -7,11 +7,9 @@ one token is ``auth.logout``. A disabled account's tokens are deleted *and* refu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study
 from trustlab.db.queries.users import (
     purge_expired_tokens,
@@ -20,7 +18,7 @@ from trustlab.db.queries.users import (
     revoke_study_rater_tokens,
     set_disabled,
 )
-from trustlab.platform.errors import NotFoundError, PlatformError
+from trustlab.platform.errors import NotFoundError, PlatformError, lookups_as_404
 
 
 def _rater_id(session, handle: str) -> int:
@@ -35,7 +33,7 @@ def disable_user(settings: Settings, *, handle: str) -> int:
     are revoked at once. Returns how many tokens were revoked. Raises NotFoundError."""
     with unit_of_work(settings) as s:
         rater_id = _rater_id(s, handle)
-        set_disabled(s, rater_id=rater_id, disabled_at=datetime.now(UTC))
+        set_disabled(s, rater_id=rater_id, disabled_at=utc_now())
         return revoke_rater_tokens(s, rater_id=rater_id)
 
 
@@ -56,14 +54,12 @@ def revoke_tokens(settings: Settings, *, user: str | None = None, study: str | N
     with unit_of_work(settings) as s:
         if user is not None:
             return revoke_rater_tokens(s, rater_id=_rater_id(s, user))
-        try:
+        with lookups_as_404():
             study_id = get_study(s, name=study).id
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
         return revoke_study_rater_tokens(s, study_id=study_id)
 
 
 def purge_tokens(settings: Settings) -> int:
     """Delete expired tokens now (sign-ins and invite acceptances also do it); returns how many."""
     with unit_of_work(settings) as s:
-        return purge_expired_tokens(s, now=datetime.now(UTC))
+        return purge_expired_tokens(s, now=utc_now())

@@ -1,10 +1,10 @@
-"""Accounts, passwords, bearer tokens and invites.
+"""Accounts, passwords and bearer tokens (invites: ``invites``).
 
 Passwords are hashed with scrypt (a memory-hard, slow KDF) and compared in constant time. Invite
 tokens and bearer tokens are 256-bit random strings; only their sha256 is stored, which is enough
 for secrets with that much entropy (a slow KDF protects guessable passwords, not random tokens).
 
-Every token expires; invites expire after ``TRUSTLAB_INVITE_DAYS`` (14) days unless told otherwise.
+Every token expires (invites too: ``invites``).
 Sign-ins are throttled per user name and per client address (``throttle.LoginThrottle``), and at
 most ``TRUSTLAB_SCRYPT_SLOTS`` (2) scrypt computations run at once per process, so a flood of
 sign-ins cannot take every core from raters (whose tokens are checked with one sha256).
@@ -21,20 +21,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.studies import get_study, get_study_by_id
-from trustlab.db.queries.times import as_utc
 from trustlab.db.queries.users import (
     add_auth_token,
-    add_invites,
     add_rater,
-    claim_invite_for_new_rater,
-    get_rater,
-    invite_by_hash,
     purge_expired_tokens,
     rater_by_handle,
     rater_for_token,
@@ -44,10 +38,8 @@ from trustlab.platform.accounts.throttle import LoginThrottle
 from trustlab.platform.errors import (
     Conflict,
     Forbidden,
-    Gone,
     InvalidAnswer,
     NotAuthenticated,
-    NotFoundError,
     PlatformError,
     ServerBusy,
 )
@@ -71,8 +63,6 @@ STAFF_TOKEN_TTL = timedelta(hours=12)
 COMPLETION_CODE_BYTES = 5
 PASSWORD_MIN_LENGTH = 10
 MAX_PID_LENGTH = 200
-DEFAULT_INVITE_DAYS = 14.0
-INVITE_DAYS_ENV = "TRUSTLAB_INVITE_DAYS"
 DEFAULT_SCRYPT_SLOTS = 2
 SCRYPT_SLOTS_ENV = "TRUSTLAB_SCRYPT_SLOTS"
 # A sign-in waits this long for a free scrypt slot before it is told to come back (503).
@@ -80,7 +70,7 @@ SCRYPT_WAIT_S = 5.0
 SCRYPT_BUSY_RETRY_S = 2
 
 
-def _positive_env(name: str, default: float) -> float:
+def positive_env(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -93,7 +83,7 @@ def _positive_env(name: str, default: float) -> float:
     return value
 
 
-SCRYPT_SLOTS = int(_positive_env(SCRYPT_SLOTS_ENV, DEFAULT_SCRYPT_SLOTS))
+SCRYPT_SLOTS = int(positive_env(SCRYPT_SLOTS_ENV, DEFAULT_SCRYPT_SLOTS))
 SCRYPT_GATE = threading.BoundedSemaphore(SCRYPT_SLOTS)
 """Held around every scrypt computation (hash and verify) in this process."""
 
@@ -169,23 +159,6 @@ class LoginResult:
     rater_id: int
 
 
-@dataclass(frozen=True)
-class AcceptedInvite:
-    token: str
-    rater_id: int
-    study: str
-
-
-@dataclass(frozen=True)
-class InviteLink:
-    token: str
-    url: str
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def create_user(
     settings: Settings, *, handle: str, role: str = "researcher", password: str | None = None
 ) -> tuple[int, str]:
@@ -229,7 +202,7 @@ def login(
     """
     if throttle is not None:
         throttle.check(username, address)
-    now = _now()
+    now = utc_now()
     with unit_of_work(settings) as s:
         rater = rater_by_handle(s, handle=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
@@ -263,7 +236,7 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
     if not token:
         raise NotAuthenticated("sign in first: send 'Authorization: Bearer TOKEN'")
     with read_session(settings) as s:
-        rater = rater_for_token(s, token_hash=hash_token(token), now=_now())
+        rater = rater_for_token(s, token_hash=hash_token(token), now=utc_now())
         if rater is None:
             raise NotAuthenticated(
                 "your session token is unknown, expired or revoked; sign in or open your invite link again"
@@ -275,83 +248,6 @@ def require_role(principal: Principal, *roles: str) -> None:
     """Raise Forbidden unless the principal has one of ``roles`` (admin always passes)."""
     if principal.role != "admin" and principal.role not in roles:
         raise Forbidden(f"this needs the {' or '.join(roles)} role; you are signed in as {principal.role}")
-
-
-def default_invite_days() -> float:
-    """Days an invite stays valid unless told otherwise: ``TRUSTLAB_INVITE_DAYS``, else 14."""
-    return _positive_env(INVITE_DAYS_ENV, DEFAULT_INVITE_DAYS)
-
-
-def create_invites(
-    settings: Settings,
-    *,
-    study: str,
-    n: int,
-    expires_hours: float | None = None,
-    expires_days: float | None = None,
-    simulated: bool = False,
-    base_url: str = "http://127.0.0.1:7860",
-) -> list[InviteLink]:
-    """Make ``n`` single-rater invite links for a study; only the tokens' hashes are stored.
-
-    The links expire after ``expires_hours``, else ``expires_days``, else ``default_invite_days()``.
-    simulated: the raters these links make are marked simulated (the rater simulator's invites);
-    the flag is stored here, never taken from the client that accepts the invite.
-    Raises LinkStudyInvite (409) for a link-mode study (its participants come by its public link,
-    through consent, instructions and practice), unless ``simulated``.
-    """
-    if n < 1:
-        raise PlatformError(f"Ask for at least one invite link (--n {n} was given).")
-    if expires_hours is not None:
-        lifetime = timedelta(hours=expires_hours)
-    else:
-        lifetime = timedelta(days=expires_days if expires_days is not None else default_invite_days())
-    if lifetime <= timedelta(0):
-        raise PlatformError("An invite's lifetime must be positive (--expires-days / --expires-hours).")
-    expires_at = _now() + lifetime
-    tokens = [new_token() for _ in range(n)]
-    with unit_of_work(settings) as s:
-        try:
-            study_row = get_study(s, name=study)
-        except NotFound as exc:
-            message = str(exc)  # the storage layer's words, as a sentence
-            raise NotFoundError(message[:1].upper() + message[1:]) from exc
-        if not simulated:
-            _refuse_link_study(study_row)
-        add_invites(
-            s,
-            study_id=study_row.id,
-            token_hashes=[hash_token(t) for t in tokens],
-            expires_at=expires_at,
-            simulated=simulated,
-        )
-    base = base_url.rstrip("/")
-    return [InviteLink(token=t, url=f"{base}/?invite={t}") for t in tokens]
-
-
-class LinkStudyInvite(Conflict):
-    """409: invites into a link-mode study would skip its consent, instructions and practice."""
-
-
-def _refuse_link_study(study_row, *, accepting: bool = False) -> None:
-    """A link-mode study is joined only through its public link, which goes through consent,
-    instructions and practice; an invite would skip them (simulated raters excepted: the simulator's
-    robots need no consent, and their judgements are marked simulated). ``accepting``: the message
-    is for the person who opened an invite made before invites were refused."""
-    # The stored config's own field (``recruitment.mode``, validated at ``study create``): reading
-    # the whole config here would refuse invites to studies whose other fields have since changed.
-    if ((study_row.config or {}).get("recruitment") or {}).get("mode") != "link":
-        return
-    if accepting:
-        raise LinkStudyInvite(
-            "This invite link cannot be used: the study is joined through its own study link, which "
-            "asks for your consent first. Please open the study again from the site that sent you."
-        )
-    raise LinkStudyInvite(
-        f"Study {study_row.name!r} takes participants through its public link (recruitment.mode: "
-        f"link), which asks for consent and shows the instructions and practice first; an invite "
-        f"would skip them. Share the link from `trustlab study link {study_row.name}` instead."
-    )
 
 
 def validate_pid(pid: str | None) -> str | None:
@@ -366,49 +262,6 @@ def validate_pid(pid: str | None) -> str | None:
     if not pid.isprintable():
         raise InvalidAnswer("pid", "the participant id may only hold printable characters")
     return pid
-
-
-def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) -> AcceptedInvite:
-    """Exchange an invite token for a bearer token.
-
-    The first acceptance creates the invite's one rater (recording ``pid``, and ``simulated`` as
-    the invite says); opening the same link again (a reload, another device) signs that same rater
-    in again, so raters resume where they stopped. Raises InvalidAnswer for a bad pid,
-    NotAuthenticated for an unknown token, Gone for an expired one, Conflict (409) when the study
-    has closed or a new rater would enter a link-mode study, and Forbidden when the rater was disabled.
-    """
-    pid = validate_pid(pid)
-    now = _now()
-    with unit_of_work(settings) as s:
-        row = invite_by_hash(s, token_hash=hash_token(invite or ""))
-        if row is None:
-            raise NotAuthenticated("This invite link is not valid. Check that you copied the whole link.")
-        if row.expires_at is not None and as_utc(row.expires_at) <= now:
-            raise Gone("This invite link has expired. Ask the study team for a new one.")
-        study = get_study_by_id(s, study_id=row.study_id)
-        # A draft study's link works (the rater is told to come back once it opens); a closed
-        # study's link issues no more tokens.
-        if study.status == "closed":
-            raise Conflict(f"The study {study.name!r} has closed and takes no more answers. Thank you.")
-        rater_id = row.rater_id
-        if rater_id is None:
-            if not row.simulated:  # an invite made before they were refused for link-mode studies
-                _refuse_link_study(study, accepting=True)
-            rater_id = claim_invite_for_new_rater(
-                s,
-                invite_id=row.id,
-                handle=f"rater-{secrets.token_hex(6)}",
-                study_id=row.study_id,
-                now=now,
-                external_pid=pid,
-                simulated=row.simulated,
-            )
-        elif get_rater(s, rater_id=rater_id).disabled_at is not None:
-            raise Forbidden("Your participation in this study was ended by the study team.")
-        purge_expired_tokens(s, now=now)
-        token = new_token()
-        add_auth_token(s, rater_id=rater_id, token_hash=hash_token(token), expires_at=now + RATER_TOKEN_TTL)
-        return AcceptedInvite(token=token, rater_id=rater_id, study=study.name)
 
 
 def new_completion_code() -> str:

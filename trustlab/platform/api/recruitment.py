@@ -1,6 +1,6 @@
-"""The REST routes of a link-mode (crowdsourced) study, issue 16: join by participant id, the
+"""The REST routes of recruitment, for a link study's participants: join by participant id, the
 public study facts, consent declined, instructions opened, practice answers with feedback,
-attention answers and the next step. Thin: parse, call ``recruit`` / ``recruit_steps``.
+attention answers and the next step. Thin: parse, call ``recruitment.join`` / ``recruitment.steps``.
 
 ``POST /studies/{study}/join`` answers 201 with a token for a new participant, 200 for a known pid
 (the same rater: resume), 403 when consent is required and not given (with ``screenout_url``; nothing
@@ -17,9 +17,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from trustlab.platform.accounts import auth
-from trustlab.platform.api.v1 import ERROR_RESPONSES, IMAGE_RESPONSES, PrincipalDep, ServicesDep
-from trustlab.platform.recruitment import join as recruit
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.api.deps import ERROR_RESPONSES, IMAGE_RESPONSES, PrincipalDep, ServicesDep
+from trustlab.platform.recruitment import join as joining
+from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.routes import API_PREFIX
 
 # The most practice items or attention checks a study can have that a path may name.
@@ -60,12 +60,12 @@ class AnswersIn(BaseModel):
     },
 )
 def join(study: str, body: JoinIn, services: ServicesDep, response: Response) -> Any:
-    """Join a link-mode study as a participant (one rater per participant id)."""
+    """Join a link study as a participant (one rater per participant id)."""
     try:
-        result = recruit.join_study(
+        result = joining.join_study(
             services, study=study, pid=body.pid, params=dict(body.params), consent=body.consent
         )
-    except recruit.ConsentRequired as exc:
+    except joining.ConsentRequired as exc:
         return JSONResponse({"detail": exc.message, "screenout_url": exc.screenout_url}, status_code=403)
     if not result.created:
         response.status_code = 200
@@ -74,33 +74,33 @@ def join(study: str, body: JoinIn, services: ServicesDep, response: Response) ->
 
 @router.get("/studies/{study}/entry")
 def entry(study: str, services: ServicesDep) -> dict[str, Any]:
-    """The public facts of a link-mode study (consent and instructions text, texts, whether full)."""
-    return recruit.study_entry(services, study=study).__dict__
+    """The public facts of a link study (consent and instructions text, texts, whether full)."""
+    return joining.study_entry(services, study=study).__dict__
 
 
 @router.post("/studies/{study}/decline")
 def decline(study: str, services: ServicesDep) -> dict[str, Any]:
     """Consent declined: nothing is stored; the screen-out URL to go to (or null)."""
-    return {"screenout_url": recruit.decline_consent(services, study=study)}
+    return {"screenout_url": joining.decline_consent(services, study=study)}
 
 
 @router.get("/step")
 def step(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """What the participant should see now: {kind: practice | attention | item | finished |
     screened_out | timed_out | returned, index, total, done, items_total, url, code, prompt}."""
-    return recruit_steps.next_step(services, principal).__dict__
+    return participant_steps.next_step(services, principal).__dict__
 
 
 @router.post("/instructions/opened")
 def instructions_opened(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Count one opening of the instructions; returns {text, opened}."""
-    return recruit_steps.open_instructions(services, principal)
+    return participant_steps.open_instructions(services, principal)
 
 
 @router.get("/practice/{index}")
 def practice(index: IndexPath, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The index-th practice item (image_url, prediction, questions); never analysed."""
-    payload = recruit_steps.practice_item(services, principal, index=index)
+    payload = participant_steps.practice_item(services, principal, index=index)
     payload.pop("image_path", None)
     payload["explanations"] = [{"title": e["title"]} for e in payload["explanations"]]
     return payload
@@ -111,13 +111,13 @@ def practice_answer(
     index: IndexPath, body: AnswersIn, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Store a practice answer; returns {correct, right_answers, feedback}."""
-    return recruit_steps.answer_practice(services, principal, index=index, answers=body.answers)
+    return participant_steps.answer_practice(services, principal, index=index, answers=body.answers)
 
 
 @router.get("/attention/{index}")
 def attention(index: IndexPath, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The index-th attention check: {index, total, prompt, questions}."""
-    return recruit_steps.attention_check(services, principal, index=index)
+    return participant_steps.attention_check(services, principal, index=index)
 
 
 @router.post("/attention/{index}/answer")
@@ -125,14 +125,14 @@ def attention_answer(
     index: IndexPath, body: AnswersIn, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Store an attention check's answer; returns {status} (passing is not told)."""
-    return recruit_steps.answer_attention(services, principal, index=index, answers=body.answers)
+    return participant_steps.answer_attention(services, principal, index=index, answers=body.answers)
 
 
 @router.get("/studies/{study}/practice/{index}/image", response_class=FileResponse, responses=IMAGE_RESPONSES)
 def practice_image(
     study: str, index: IndexPath, principal: PrincipalDep, services: ServicesDep
 ) -> FileResponse:
-    path = recruit_steps.practice_image(services, principal, study=study, index=index)
+    path = participant_steps.practice_image(services, principal, study=study, index=index)
     return FileResponse(path, media_type="image/png")
 
 
@@ -142,8 +142,8 @@ def practice_image(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the CSV"}},
 )
 def participants_csv(study: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    """The participants of a link-mode study as CSV, for approving and paying (researchers)."""
-    text = recruit.participants_csv(services, principal, study=study)
+    """The participants of a link study as CSV, for approving and paying (researchers)."""
+    text = joining.participants_csv(services, principal, study=study)
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)[:100] or "study"
     return Response(
         text,

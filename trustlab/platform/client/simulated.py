@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trustlab.config import Settings
-from trustlab.platform.client.driver import SimulationResult, simulate_raters
+from trustlab.platform.client.driver import SimulationPlan, SimulationResult, simulate_raters
 from trustlab.studies.simulate import RaterProfile, assignment_conditions, study_truth
 
 
@@ -24,12 +24,12 @@ def run_simulated_raters(
     url: str | None = None,
 ) -> SimulationResult:
     """Invite ``n`` synthetic raters to ``study`` and let each answer every item it is given."""
-    from trustlab.platform.accounts.auth import create_invites
+    from trustlab.platform.accounts.invites import create_invites
     from trustlab.platform.app import create_app
 
     truth, classes = study_truth(settings, study)
     invites = [link.token for link in create_invites(settings, study=study, n=n, simulated=True)]
-    options = dict(
+    plan = SimulationPlan(
         study=study,
         n=n,
         profile=profile,
@@ -40,8 +40,8 @@ def run_simulated_raters(
         condition_of=assignment_conditions(settings),
     )
     if url is not None:
-        return simulate_raters(url, **options)
+        return simulate_raters(url, plan)
     from fastapi.testclient import TestClient
 
     with TestClient(create_app(settings, ui=False)) as client:
-        return simulate_raters(client, **options)
+        return simulate_raters(client, plan)

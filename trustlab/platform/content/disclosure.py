@@ -1,10 +1,10 @@
-"""What a rater may learn from an explanation (issue 12): nothing of the predicted class when the study
-hides the prediction, nothing of the method when the condition is blinded.
+"""What a rater may learn from an explanation: nothing of the predicted class when the study
+hides the prediction, nothing of the method under condition hiding.
 
 * hidden prediction (``show_prediction: false``): example-based explanations (twins) get a title that
   does not relate their images to the model's class, their neighbours lose their class labels, and their
   picture is re-rendered without the class printed under each neighbour (``unlabelled_twins``);
-* blinded condition: no method name, no method title, no ``kind`` (the family a method belongs to).
+* condition hiding: no method name, no method title, no ``kind`` (the family a method belongs to).
 
 The images a twin explanation shows are its content, so a careful rater may still recognise their
 class; what is withheld is every statement of it.
@@ -30,11 +30,11 @@ HIDDEN_CLASS_TITLE = "Similar training images"
 
 
 def rater_title(
-    title: str, *, examples: bool, index: int, n_methods: int, blind: bool, show_prediction: bool
+    title: str, *, examples: bool, index: int, n_methods: int, hide_method: bool, show_prediction: bool
 ) -> str:
     """The heading of the ``index``-th of ``n_methods`` explanations; ``title`` is the method's own,
     ``examples`` whether the method shows training examples (twins)."""
-    if blind:
+    if hide_method:
         return f"Explanation {index + 1}" if n_methods > 1 else "The explanation"
     if not show_prediction and examples:
         return HIDDEN_CLASS_TITLE

@@ -9,12 +9,11 @@ from pathlib import Path
 from trustlab.config import Settings
 from trustlab.db.engine import read_session
 from trustlab.db.queries.assignments import rater_has_item
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.explanations import explanation_by_id
 from trustlab.db.queries.items import get_item
 from trustlab.platform.accounts.auth import Principal, require_role
 from trustlab.platform.content.paths import existing_file
-from trustlab.platform.errors import NotFoundError
+from trustlab.platform.errors import NotFoundError, lookups_as_404
 
 
 def item_image(settings: Settings, principal: Principal, *, item_id: int) -> Path:
@@ -22,10 +21,8 @@ def item_image(settings: Settings, principal: Principal, *, item_id: int) -> Pat
     with read_session(settings) as s:
         if not principal.is_staff and not rater_has_item(s, rater_id=principal.rater_id, item_id=item_id):
             raise NotFoundError(f"item {item_id} is not one of your items")
-        try:
+        with lookups_as_404(f"item {item_id} does not exist"):
             item = get_item(s, item_id=item_id)
-        except NotFound as exc:
-            raise NotFoundError(f"item {item_id} does not exist") from exc
         return existing_file(settings.images_dir, item.path)
 
 

@@ -1,4 +1,4 @@
-"""The pictures a twin explanation (twins, counterfactual twins) shows on the rater page (issue 23).
+"""The pictures a twin explanation (twins, counterfactual twins) shows on the rater page.
 
 The stored twins strip puts the item and five neighbours side by side with their captions drawn into
 the picture; squeezed next to the item on a laptop its captions are a few pixels high. The rater page

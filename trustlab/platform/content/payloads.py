@@ -1,7 +1,7 @@
 """What a rater's screen receives: the item payload and its explanation entries, as JSON-ready dicts.
 
-Pure functions of the study's context and the rows already read; ``disclosure`` decides what a blinded
-study or a hidden prediction must not reveal.
+Pure functions of the study's context and the rows already read; ``disclosure`` decides what a study
+under condition hiding or with a hidden prediction must not reveal.
 """
 
 from __future__ import annotations
@@ -35,20 +35,20 @@ def method_title(ctx: StudyContext, method: str) -> str:
 
 def rater_heading(ctx: StudyContext, *, index: int, methods: list[str]) -> dict[str, Any]:
     """What a rater's screen (an item or a practice item) says of the ``index``-th of ``methods``:
-    {method, title, kind?}. Blinded studies name no method and no family (``disclosure``)."""
-    method, blind = methods[index], ctx.config.hide_condition
+    {method, title, kind?}. Under condition hiding a study names no method and no family (``disclosure``)."""
+    method, hidden = methods[index], ctx.config.hide_condition
     heading: dict[str, Any] = {
-        "method": f"explanation-{index + 1}" if blind else method,
+        "method": f"explanation-{index + 1}" if hidden else method,
         "title": disclosure.rater_title(
             method_title(ctx, method),
             examples=method_kind(method) == "examples",
             index=index,
             n_methods=len(methods),
-            blind=blind,
+            hide_method=hidden,
             show_prediction=ctx.config.show_prediction,
         ),
     }
-    if not blind:  # the family (heatmap, regions, examples) would hint at the method
+    if not hidden:  # the family (heatmap, regions, examples) would hint at the method
         heading["kind"] = method_kind(method)
     return heading
 
@@ -63,12 +63,12 @@ def explanation_entry(
     pending: bool = False,
 ) -> dict[str, Any]:
     """The ``index``-th explanation of an assignment: {method, title, status, image_url, kind?,
-    neighbours?, error?}. Blinded studies name no method and no family (no kind, no neighbour list:
-    the picture alone); ``row`` is the stored Explanation or None.
+    neighbours?, error?}. Under condition hiding it names no method and no family (no kind, no
+    neighbour list: the picture alone); ``row`` is the stored Explanation or None.
 
     ``status`` is "ready" (``image_url`` shows it), "pending" (still being computed: no image yet, ask
     for the item again) or "failed" (no image; ``error`` says so)."""
-    blind, shown = ctx.config.hide_condition, ctx.config.show_prediction
+    hidden, shown = ctx.config.hide_condition, ctx.config.show_prediction
     entry: dict[str, Any] = {
         **rater_heading(ctx, index=index, methods=methods),
         # Opaque: the assignment and the position in its condition, never the method name.
@@ -80,7 +80,7 @@ def explanation_entry(
     elif row is None or not row.overlay_path:
         entry["status"], entry["image_url"] = FAILED, None
         entry["error"] = NOT_COMPUTED
-    if row is not None and row.neighbours and not blind:  # a neighbour list would name the family too
+    if row is not None and row.neighbours and not hidden:  # a neighbour list would name the family too
         entry["neighbours"] = disclosure.rater_neighbours(row.neighbours, show_prediction=shown)
     return entry
 
@@ -96,7 +96,7 @@ def item_payload(
     retry_after_s: int,
 ) -> dict[str, Any]:
     """The rater's current item: assignment_id, item_id, image_url, explanations, questions, progress
-    {done, total}, condition (only when the study is not blinded), prediction {label, confidence}
+    {done, total}, condition (not under condition hiding), prediction {label, confidence}
     (only when the study shows it). Never the true label.
 
     While an explanation is still being computed the payload also has ``pending: true`` and

@@ -1,4 +1,4 @@
-"""Heatmaps in the study's colour map (issue 16, ``display.colormap``).
+"""Heatmaps in the study's colour map (``display.colormap``).
 
 Explanations are stored drawn in the default colour map (``explain.render.DEFAULT_CMAP``, viridis).
 A study that asks for another one (``jet``, to match a paper's figures) gets each saliency heatmap

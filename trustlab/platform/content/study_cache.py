@@ -6,16 +6,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from trustlab.config import Settings
 from trustlab.db.engine import read_session
-from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.imported_methods import imported_methods_named
 from trustlab.db.queries.labels import class_names
 from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.studies import get_study, get_study_by_id, list_studies
-from trustlab.platform.errors import NotFoundError
+from trustlab.platform.accounts.auth import Principal
+from trustlab.platform.errors import NotFoundError, lookups_as_404
 from trustlab.studies.config.study import StudyConfig, load_study_config
 from trustlab.studies.questions import questions_for
 
@@ -59,14 +59,12 @@ class StudyCache:
         if hit is not None and not fresh and time.monotonic() - hit[0] < self.ttl_s:
             return hit[1]
         with read_session(self.settings) as s:
-            try:
+            with lookups_as_404():
                 row = (
                     get_study_by_id(s, study_id=study_id)
                     if study_id is not None
                     else get_study(s, name=str(name))
                 )
-            except NotFound as exc:
-                raise NotFoundError(str(exc)) from exc
             config = load_study_config(row.config)
             classes = class_names(s, dataset_id=row.dataset_id)
             model = find_model_version(s, name=config.model)
@@ -95,3 +93,38 @@ class StudyCache:
         """[{name, status, id}] of every study, by name."""
         with read_session(self.settings) as s:
             return [{"name": st.name, "status": st.status, "id": st.id} for st in list_studies(s)]
+
+
+class StudyLookup(Protocol):
+    """What the rater flow needs of ``services.rater.Services``: the settings and study contexts.
+
+    A Protocol rather than the class because ``Services`` imports the modules that take it
+    (``services.answers``, ``recruitment.join``, ``recruitment.steps``)."""
+
+    settings: Settings
+
+    def study(
+        self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
+    ) -> StudyContext: ...
+
+
+def rater_study(services: StudyLookup, principal: Principal, *, name: str | None = None) -> StudyContext:
+    """The study this rater rates in: the one its invite was for, or the link study it joined.
+
+    ``name``: the study the request names; another name is a plain 404 that names no study but the
+    rater's own (a rater must not learn which studies exist). NotFoundError too for an account bound
+    to no study (staff)."""
+    ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
+    if name is not None and (ctx is None or ctx.name != name):
+        raise NotFoundError(
+            f"you have no study called {name!r}"
+            + (f"; your invite is for study {ctx.name!r}" if ctx is not None else "")
+        )
+    if ctx is None:
+        raise NotFoundError("this account rates in no study")
+    return ctx
+
+
+def rater_study_or_none(services: StudyLookup, principal: Principal) -> StudyContext | None:
+    """``rater_study``, or None for an account bound to no study (staff)."""
+    return None if principal.study_id is None else rater_study(services, principal)

@@ -1,11 +1,12 @@
-"""The crowdsourced rater flow (issue 16): a public study link, one rater per participant id,
+"""Recruitment: joining a link study through its public link, one rater per participant id, with
 consent, instructions, practice with feedback, attention checks, completion and screen-out.
 
-Plain functions over ``Services`` (the API in ``api_recruit`` and the Gradio rater steps both call
-them); each opens short units of work. The rules (statuses, codes, URLs, when a check is due) live in
-``trustlab.studies.recruitment.rules``; this module applies them to requests.
+Plain functions over ``StudyLookup`` (the platform's ``Services``; the API in ``api.recruitment`` and
+the Gradio rater steps both call them); each opens short units of work. The rules (statuses, codes,
+URLs, when a check is due) live in ``trustlab.studies.recruitment.rules``; this module applies them
+to requests.
 
-The rater's way through a link-mode study, as ``next_step`` reports it: ``practice`` (each practice
+The rater's way through a link study, as ``next_step`` reports it: ``practice`` (each practice
 item once, with the right answer as feedback) -> ``item`` (the study's items, via ``Services.next_item``)
 with ``attention`` checks due at even intervals -> ``finished`` (redirect to the completion URL).
 ``screened_out``, ``timed_out`` and ``returned`` end the way early. Consent is given when joining
@@ -18,12 +19,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from trustlab.config import Settings
-from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.queries.errors import NotFound
+from trustlab.clock import utc_now
+from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.participants import (
     add_participant,
     count_participants,
@@ -34,20 +34,18 @@ from trustlab.db.queries.studies import get_study, lock_study
 from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.auth import Principal
-from trustlab.platform.content.study_cache import StudyContext
-from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotFoundError, PlatformError
+from trustlab.platform.content.study_cache import StudyContext, StudyLookup, rater_study
+from trustlab.platform.errors import (
+    Conflict,
+    Forbidden,
+    InvalidAnswer,
+    NotFoundError,
+    PlatformError,
+    lookups_as_404,
+)
+from trustlab.studies.config.study import StudyConfig
 from trustlab.studies.config.texts import rater_texts
 from trustlab.studies.recruitment import participants, rules
-
-
-class Services(Protocol):
-    """What these functions need of ``services.Services`` (named here: services imports this module)."""
-
-    settings: Settings
-
-    def study(
-        self, *, name: str | None = None, study_id: int | None = None, fresh: bool = False
-    ) -> StudyContext: ...
 
 
 class NotAParticipant(NotFoundError):
@@ -140,12 +138,8 @@ class Step:
     prompt: str | None = None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _link_study(services: Services, study: str) -> StudyContext:
-    """The link-mode study called ``study``; else one plain 404 that names no other study and does
+def _link_study(services: StudyLookup, study: str) -> StudyContext:
+    """The link study called ``study``; else one plain 404 that names no other study and does
     not tell an unknown study from an invite-only one (anyone may call the public routes). The
     context may be seconds old (a config never changes); its status is read fresh where it matters."""
     try:
@@ -157,8 +151,9 @@ def _link_study(services: Services, study: str) -> StudyContext:
     return ctx
 
 
-def study_entry(services: Services, *, study: str) -> StudyEntry:
-    """The public facts of a link-mode study (NotFoundError for an unknown or invite-mode study)."""
+def study_entry(services: StudyLookup, *, study: str) -> StudyEntry:
+    """The public facts of a link study (NotFoundError for an unknown study or one that takes
+    raters by invite)."""
     ctx = _link_study(services, study)
     config = ctx.config
     full = False
@@ -181,23 +176,23 @@ def study_entry(services: Services, *, study: str) -> StudyEntry:
     )
 
 
-def decline_consent(services: Services, *, study: str) -> str | None:
+def decline_consent(services: StudyLookup, *, study: str) -> str | None:
     """A participant declined consent: nothing is stored; returns the screen-out URL (or None)."""
     ctx = _link_study(services, study)
     with unit_of_work(services.settings) as s:  # the codes may be generated now (not about the person)
-        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=_now())
+        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=utc_now())
     return rules.screenout_url(ctx.config, codes=codes)
 
 
 def join_study(
-    services: Services,
+    services: StudyLookup,
     *,
     study: str,
     pid: str | None,
     params: dict[str, Any] | None = None,
     consent: bool | None = None,
 ) -> JoinResult:
-    """Admit a participant of a link-mode study, or sign a known one in again.
+    """Admit a participant of a link study, or sign a known one in again.
 
     ``pid``: the participant id (else taken from ``params`` by the platform's parameter name);
     ``params``: the link's query parameters (the platform's are stored). The same pid again returns
@@ -206,30 +201,19 @@ def join_study(
     lock (PostgreSQL) or SQLite's write lock, so ``max_participants`` is never exceeded.
 
     Raises InvalidAnswer (422) for a missing or bad pid (UnexpandedLink: a platform placeholder such
-    as ``{{%PROLIFIC_PID%}}``, the link opened directly), NotFoundError for an unknown or invite-mode
+    as ``{{%PROLIFIC_PID%}}``, the link opened directly), NotFoundError for an unknown or invite-only
     study, ConsentRequired (403) when the study asks for consent and ``consent`` is not true (nothing
     stored), StudyFull (409) and Conflict (409) when the study is not open.
     """
     ctx = _link_study(services, study)
-    config = ctx.config
-    from_params, platform_params = rules.split_params(config, params or {})
-    pid = auth.validate_pid(pid or from_params)
-    refuse_placeholders({config.recruitment.pid_param: pid, **platform_params})
-    if pid is None:
-        raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
-    now = _now()
-    refusal: Exception | None = None
+    pid, platform_params = _participant_id(ctx.config, pid, params or {})
+    now = utc_now()
     # The unit ends cleanly even when the join is refused, so that what it did for the study (its
     # codes, sweeping timed-out sessions) is kept; the refusal is raised after it.
     with unit_of_work(services.settings) as s:
-        # A known pid (a reload, another device) needs no lock; a new one waits for the study's lock:
-        # one admission (and one assignment list) at a time per study, then the pid is looked up again.
-        known = participant_by_pid(s, study_id=ctx.id, pid=pid)
-        if known is None:
-            lock_study(s, study_id=ctx.id)
-            known = participant_by_pid(s, study_id=ctx.id, pid=pid)
+        known = _known_participant(s, ctx, pid)
         study_row = get_study(s, name=ctx.name)
-        codes = rules.ensure_codes(s, study_id=ctx.id, config=config, now=now)
+        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=now)
         if known is not None:
             if get_rater(s, rater_id=known.rater_id).disabled_at is not None:
                 raise Forbidden("your participation in this study was ended by the study team")
@@ -239,21 +223,54 @@ def join_study(
             s, ctx, study_row.status, consent=consent, now=now, codes=codes, pid=pid, params=platform_params
         )
         if refusal is None:
-            rater = add_rater(
-                s, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
-            )
-            add_participant(
-                s,
-                study_id=ctx.id,
-                rater_id=rater.id,
-                pid=pid,
-                platform=config.recruitment.platform,
-                params=platform_params,
-                now=now,
-                consent_at=now if config.consent is not None else None,
-            )
-            return JoinResult(_issue_token(s, rater.id, now), rater.id, ctx.name, True, "started")
+            rater_id = _admit(s, ctx, pid=pid, params=platform_params, now=now)
+            return JoinResult(_issue_token(s, rater_id, now), rater_id, ctx.name, True, "started")
     raise refusal
+
+
+def _participant_id(
+    config: StudyConfig, pid: str | None, params: dict[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """The participant id (given, else the link's parameter of the platform's name) and the
+    platform's parameters to store; InvalidAnswer (422) for a missing, bad or placeholder id."""
+    from_params, platform_params = rules.split_params(config, params)
+    checked = auth.validate_pid(pid or from_params)
+    refuse_placeholders({config.recruitment.pid_param: checked, **platform_params})
+    if checked is None:
+        raise InvalidAnswer("pid", f"the link has no participant id ({config.recruitment.pid_param})")
+    return checked, platform_params
+
+
+def _known_participant(session: DbSession, ctx: StudyContext, pid: str) -> Any:
+    """The study's participant with this id, or None. A known pid (a reload, another device) needs
+    no lock; a new one waits for the study's lock (one admission, and one assignment list, at a time
+    per study), then the pid is looked up again."""
+    known = participant_by_pid(session, study_id=ctx.id, pid=pid)
+    if known is None:
+        lock_study(session, study_id=ctx.id)
+        known = participant_by_pid(session, study_id=ctx.id, pid=pid)
+    return known
+
+
+def _admit(
+    session: DbSession, ctx: StudyContext, *, pid: str, params: dict[str, str], now: datetime
+) -> int:
+    """A new participant: an account of its own (a random user name) bound to the study; its id."""
+    config = ctx.config
+    rater = add_rater(
+        session, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
+    )
+    add_participant(
+        session,
+        study_id=ctx.id,
+        rater_id=rater.id,
+        pid=pid,
+        platform=config.recruitment.platform,
+        params=params,
+        now=now,
+        consent_at=now if config.consent is not None else None,
+    )
+    return rater.id
 
 
 def _refusal(
@@ -297,7 +314,7 @@ def _issue_token(session, rater_id: int, now: datetime) -> str:
 
 def participant_of(session, principal: Principal, *, for_update: bool = False):
     if principal.is_staff or principal.study_id is None:
-        raise NotAParticipant("only participants of a link-mode study have this")
+        raise NotAParticipant("only participants of a link study have this")
     participant = participant_for_rater(session, rater_id=principal.rater_id, for_update=for_update)
     if participant is None:
         raise NotAParticipant("you joined by invite: this study has no participant steps for you")
@@ -311,13 +328,13 @@ def end_participation(
     return rules.end_participation(session, participant, status=status, now=now, reason=reason, code=code)
 
 
-def refresh_status(services: Services, principal: Principal) -> str | None:
+def refresh_status(services: StudyLookup, principal: Principal) -> str | None:
     """The participant's status, after ending a started session that ran past ``max_minutes``
     (its unfinished items are released); None for an invited rater. The services call it first in
     ``next_item`` and ``submit``."""
     if principal.is_staff or principal.study_id is None:
         return None
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     if not rules.is_link_study(ctx.config):
         return None
     with read_session(services.settings) as s:  # the common case reads only
@@ -325,13 +342,13 @@ def refresh_status(services: Services, principal: Principal) -> str | None:
     if participant is None:
         return None
     if participant.status != "started" or not rules.timed_out(
-        ctx.config, started_at=participant.started_at, now=_now()
+        ctx.config, started_at=participant.started_at, now=utc_now()
     ):
         return participant.status
     with unit_of_work(services.settings) as s:
         participant = participant_for_rater(s, rater_id=principal.rater_id, for_update=True)
         minutes = f"over {ctx.config.max_minutes:g} minutes"
-        end_participation(s, participant, status="timed_out", now=_now(), reason=minutes)
+        end_participation(s, participant, status="timed_out", now=utc_now(), reason=minutes)
         return participant_for_rater(s, rater_id=principal.rater_id).status
 
 
@@ -341,23 +358,22 @@ def sweep_timeouts(session, config, *, study_id: int, now: datetime) -> int:
     return rules.end_timed_out(session, config, study_id=study_id, now=now)
 
 
-def participant_failures(services: Services, principal: Principal, *, study: str) -> list[list[Any]]:
-    """Attention and gold failures per participant of a link-mode study, live, for the researcher
-    tab: rows [pid, rater, status, done, attention failures, gold failures] (none for invite mode)."""
+def participant_failures(services: StudyLookup, principal: Principal, *, study: str) -> list[list[Any]]:
+    """Attention and gold failures per participant of a link study, live, for the researcher
+    tab: rows [pid, rater, status, done, attention failures, gold failures] (none for a study that
+    takes raters by invite)."""
     auth.require_role(principal, "researcher")
-    try:
+    with lookups_as_404():
         frame = participants.failures_frame(services.settings, study)
-    except NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
     return frame.astype(object).values.tolist()
 
 
-def participants_csv(services: Services, principal: Principal, *, study: str) -> str:
+def participants_csv(services: StudyLookup, principal: Principal, *, study: str) -> str:
     """The participants table (``studies.participants``) as CSV text, for researchers."""
     auth.require_role(principal, "researcher")
     try:
-        return participants.participants_csv(participants.participants_frame(services.settings, study))
-    except NotFound as exc:
-        raise NotFoundError(str(exc)) from exc
+        with lookups_as_404():
+            frame = participants.participants_frame(services.settings, study)
+        return participants.participants_csv(frame)
     except participants.ParticipantsError as exc:
         raise Conflict(str(exc)) from exc

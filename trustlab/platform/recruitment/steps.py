@@ -1,13 +1,14 @@
-"""The steps of a link-mode study's rater flow after joining (issue 16): what to show next, the
+"""The steps of a participant of a link study after joining: what to show next, the
 instructions, practice items with feedback, attention checks, gold failures, completion, and the
-rater's status for ``GET /api/v1/me``. See ``recruit`` for the whole way through."""
+rater's status for ``GET /api/v1/me``. See ``recruitment.join`` for the whole way through."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trustlab.clock import utc_now
 from trustlab.db.engine import DbSession, read_session, unit_of_work
 from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import get_item
@@ -27,11 +28,10 @@ from trustlab.platform.content import payloads, recolour
 from trustlab.platform.content.neighbours import neighbour_pictures
 from trustlab.platform.content.on_demand import stored_rows
 from trustlab.platform.content.paths import existing_file
-from trustlab.platform.content.study_cache import StudyContext
+from trustlab.platform.content.study_cache import StudyContext, StudyLookup, rater_study, rater_study_or_none
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
 from trustlab.platform.recruitment.join import (
     NotAParticipant,
-    Services,
     Step,
     end_participation,
     participant_of,
@@ -45,16 +45,12 @@ from trustlab.studies.questions import AnswerError, gold_failures, questions_for
 from trustlab.studies.recruitment import rules
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def is_participant(config: StudyConfig) -> bool:
-    """Whether the study's raters are link-mode participants (with the steps of this module)."""
+    """Whether the study's raters are participants of a link study (with the steps of this module)."""
     return rules.is_link_study(config)
 
 
-def _practice_ids(services: Services, ctx: StudyContext) -> list[int]:
+def _practice_ids(services: StudyLookup, ctx: StudyContext) -> list[int]:
     with read_session(services.settings) as s:
         return rules.practice_item_ids(
             s,
@@ -70,9 +66,9 @@ def _practice_condition(ctx: StudyContext) -> str:
     return next((c for c in ctx.config.conditions if condition_methods(c)), ctx.config.conditions[0])
 
 
-def _ended_step(services: Services, ctx: StudyContext, participant, done: int, total: int) -> Step:
+def _ended_step(services: StudyLookup, ctx: StudyContext, participant, done: int, total: int) -> Step:
     with read_session(services.settings) as s:  # a participant's join stored the codes
-        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=_now())
+        codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=utc_now())
     kw = {"done": done, "items_total": total}
     if participant.status == "completed":
         url = rules.completion_url(ctx.config, codes=codes, pid=participant.pid, params=participant.params)
@@ -83,13 +79,13 @@ def _ended_step(services: Services, ctx: StudyContext, participant, done: int, t
     return Step(participant.status, **kw)
 
 
-def next_step(services: Services, principal: Principal) -> Step:
-    """What the participant should see now (see ``recruit.Step``); finishing happens here when every
+def next_step(services: StudyLookup, principal: Principal) -> Step:
+    """What the participant should see now (see ``join.Step``); finishing happens here when every
     item and check is done. NotFoundError for an invited rater (they have only items)."""
     invited = NotAParticipant("you joined by invite: this study has no participant steps for you")
     if principal.is_staff or principal.study_id is None:
         raise invited
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     if not rules.is_link_study(ctx.config):
         raise invited
     with read_session(services.settings) as s:  # one read in the common case
@@ -97,7 +93,7 @@ def next_step(services: Services, principal: Principal) -> Step:
         if participant is None:
             raise invited
         expired = participant.status == "started" and rules.timed_out(
-            ctx.config, started_at=participant.started_at, now=_now()
+            ctx.config, started_at=participant.started_at, now=utc_now()
         )
         if not expired:
             done, total = done_and_total(s, study_id=ctx.id, rater_id=principal.rater_id)
@@ -125,8 +121,8 @@ def next_step(services: Services, principal: Principal) -> Step:
     return Step("item", **kw)
 
 
-def pending_check(services: Services, principal: Principal) -> bool:
-    """Whether the rater is a link-mode participant who may get an item now (False: an invited
+def pending_check(services: StudyLookup, principal: Principal) -> bool:
+    """Whether the rater is a participant of a link study who may get an item now (False: an invited
     rater, who goes straight on). Raises Conflict when their session ended or a practice item or an
     attention check comes first (a completed participant passes: ``next_item`` gives the code again)."""
     try:
@@ -140,11 +136,11 @@ def pending_check(services: Services, principal: Principal) -> bool:
     return True
 
 
-def finish(services: Services, principal: Principal) -> tuple[str, str | None]:
+def finish(services: StudyLookup, principal: Principal) -> tuple[str, str | None]:
     """Complete a participant who has done every item and check: the study's completion code, stored
     with them (and on the rater, so no answer is added after), and the completion URL."""
-    ctx = services.study(study_id=principal.study_id)
-    now = _now()
+    ctx = rater_study(services, principal)
+    now = utc_now()
     with unit_of_work(services.settings) as s:
         participant = participant_of(s, principal, for_update=True)
         codes = rules.ensure_codes(s, study_id=ctx.id, config=ctx.config, now=now)
@@ -157,23 +153,23 @@ def finish(services: Services, principal: Principal) -> tuple[str, str | None]:
         return codes[0], url
 
 
-def open_instructions(services: Services, principal: Principal) -> dict[str, Any]:
+def open_instructions(services: StudyLookup, principal: Principal) -> dict[str, Any]:
     """Count one opening of the instructions; returns {text, opened} (text None when the study has none)."""
-    ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
+    ctx = rater_study_or_none(services, principal)
     with unit_of_work(services.settings) as s:
         participant = participant_of(s, principal)
-        row = record_instructions_opened(s, participant_id=participant.id, now=_now())
+        row = record_instructions_opened(s, participant_id=participant.id, now=utc_now())
         opened = row.instructions_opened
     text = ctx.config.instructions.text if ctx is not None and ctx.config.instructions else None
     return {"text": text, "opened": opened}
 
 
-def practice_item(services: Services, principal: Principal, *, index: int) -> dict[str, Any]:
+def practice_item(services: StudyLookup, principal: Principal, *, index: int) -> dict[str, Any]:
     """The ``index``-th practice item: {index, total, item_id, image_url, image_path (server file, for
     the Gradio UI), prediction {label, confidence} (when the study shows it), explanations [{method,
     title, kind?, image_path, neighbour_pictures}] (stored ones only; ``payloads.rater_heading``),
     questions, intro}."""
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     ids = _practice_ids(services, ctx)
     if not 0 <= index < len(ids):
         raise NotFoundError(f"practice item {index + 1} does not exist (the study has {len(ids)})")
@@ -210,10 +206,8 @@ def practice_item(services: Services, principal: Principal, *, index: int) -> di
     return payload
 
 
-def practice_image(services: Services, principal: Principal, *, study: str, index: int) -> Path:
-    ctx = services.study(study_id=principal.study_id) if principal.study_id is not None else None
-    if ctx is None or ctx.name != study:
-        raise NotFoundError(f"you have no study called {study!r}")
+def practice_image(services: StudyLookup, principal: Principal, *, study: str, index: int) -> Path:
+    rater_study(services, principal, name=study)
     return Path(practice_item(services, principal, index=index)["image_path"])
 
 
@@ -224,10 +218,12 @@ def _validated(ctx: StudyContext, answers: dict[str, Any], condition: str | None
         raise InvalidAnswer(exc.field, exc.message) from exc
 
 
-def answer_practice(services: Services, principal: Principal, *, index: int, answers: dict[str, Any]) -> dict:
+def answer_practice(
+    services: StudyLookup, principal: Principal, *, index: int, answers: dict[str, Any]
+) -> dict:
     """Store a practice answer (the first one counts) and return the feedback: {correct, right_answers
     {key: value}, feedback} (``right_answers``: the questions that have one). Never analysed."""
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     ids = _practice_ids(services, ctx)
     if not 0 <= index < len(ids):
         raise NotFoundError(f"practice item {index + 1} does not exist (the study has {len(ids)})")
@@ -248,7 +244,7 @@ def answer_practice(services: Services, principal: Principal, *, index: int, ans
             item_id=item.id,
             answers=cleaned,
             correct=correct,
-            now=_now(),
+            now=utc_now(),
         )
     feedback = practice_feedback(rater_texts(ctx.config.texts), right, correct=correct)
     return {"correct": correct, "right_answers": right, "feedback": feedback}
@@ -261,10 +257,10 @@ def _attention(ctx: StudyContext, index: int):
     return checks[index]
 
 
-def attention_check(services: Services, principal: Principal, *, index: int) -> dict[str, Any]:
+def attention_check(services: StudyLookup, principal: Principal, *, index: int) -> dict[str, Any]:
     """The ``index``-th attention check: {index, total, prompt, questions} (only the questions whose
     answer the check names, e.g. the verify question for {model_correct: false})."""
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     check = _attention(ctx, index)
     questions = [q for q in questions_for(ctx.config, ctx.class_names) if q["key"] in check.answer]
     total = len(ctx.config.attention)
@@ -272,12 +268,12 @@ def attention_check(services: Services, principal: Principal, *, index: int) -> 
 
 
 def answer_attention(
-    services: Services, principal: Principal, *, index: int, answers: dict[str, Any]
+    services: StudyLookup, principal: Principal, *, index: int, answers: dict[str, Any]
 ) -> dict:
     """Store an attention check's answer (the first one counts); a wrong one is a failure, and more
     failures (with gold ones) than ``gold.max_failures`` screen the participant out. Returns {status}
     (the participant's status after it; whether the check was passed is not told)."""
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     check = _attention(ctx, index)
     if not isinstance(answers, dict):
         raise InvalidAnswer("answers", "expected an object of answers")
@@ -286,7 +282,7 @@ def answer_attention(
         raise InvalidAnswer(unknown[0], f"is not asked by this check; answer {', '.join(check.answer)}")
     cleaned = {key: answers[key] for key in check.answer if key in answers}
     passed = rules.attention_passed(check, cleaned)
-    now = _now()
+    now = utc_now()
     with unit_of_work(services.settings) as s:
         participant = participant_of(s, principal, for_update=True)
         if participant.status != "started":
@@ -321,8 +317,8 @@ def _count_failure(
 def after_judgement(
     session: DbSession, ctx: StudyContext, principal: Principal, *, assignment, answers: dict[str, Any]
 ) -> None:
-    """In the unit that stored a new judgement: count a failed gold item against a link-mode
-    participant (and screen them out past ``gold.max_failures``). Nothing for invited raters."""
+    """In the unit that stored a new judgement: count a failed gold item against a participant of a
+    link study (and screen them out past ``gold.max_failures``). Nothing for invited raters."""
     if not assignment.is_gold or not rules.is_link_study(ctx.config):
         return
     participant = participant_for_rater(session, rater_id=principal.rater_id, for_update=True)
@@ -332,10 +328,10 @@ def after_judgement(
         (si for si in study_items(session, study_id=ctx.id) if si.item_id == assignment.item_id), None
     )
     if gold is not None and gold_failures(gold.gold_answers, answers):
-        _count_failure(session, ctx, participant, gold=1, now=_now())
+        _count_failure(session, ctx, participant, gold=1, now=utc_now())
 
 
-def rater_status(services: Services, principal: Principal) -> dict[str, Any]:
+def rater_status(services: StudyLookup, principal: Principal) -> dict[str, Any]:
     """{study, done, total, status, completion_code, completion_url} for a rater (``GET /me``): the
     code and URL only once finished; ``screenout_url`` too when screened out. Invited raters: status
     completed once they got their own completion code, else started; no URL."""
@@ -348,7 +344,7 @@ def rater_status(services: Services, principal: Principal) -> dict[str, Any]:
             "completion_code": None,
             "completion_url": None,
         }
-    ctx = services.study(study_id=principal.study_id)
+    ctx = rater_study(services, principal)
     if rules.is_link_study(ctx.config):
         try:
             step = next_step(services, principal)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trustlab.clock import utc_now
 from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import (
@@ -31,10 +31,10 @@ from trustlab.platform.content import disclosure, files, payloads, recolour
 from trustlab.platform.content.neighbours import NeighbourPicture, neighbour_pictures
 from trustlab.platform.content.on_demand import PENDING, RETRY_AFTER_S, explanation_row, stored_rows
 from trustlab.platform.content.paths import existing_file
-from trustlab.platform.content.study_cache import StudyCache, StudyContext
+from trustlab.platform.content.study_cache import StudyCache, StudyContext, rater_study
 from trustlab.platform.content.worker import ExplanationPending, ExplanationWorker
 from trustlab.platform.errors import Conflict, Forbidden, NotFoundError
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.services import answers as answers_module
 from trustlab.platform.services.answers import NotAnswerable  # noqa: F401 - the UI imports it from here
 from trustlab.studies.config.study import condition_methods
@@ -61,8 +61,19 @@ class Finished:
     total: int
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass
+class _Screen:
+    """What one item screen is made of, gathered in steps: the assignment and the rater's counts, the
+    condition's methods, the prediction, each method's explanation row (None: not stored yet;
+    ``PENDING``: still being computed) and the item."""
+
+    assignment: Any
+    done: int
+    total: int
+    methods: list[str]
+    prediction: Any = None
+    rows: list[Any] | None = None
+    item: Any = None
 
 
 class Services:
@@ -90,20 +101,14 @@ class Services:
         (a rater must not learn which studies exist)."""
         if principal.is_staff:
             raise Forbidden("staff accounts do not rate; open an invite link to rate")
-        ctx = self.study(study_id=principal.study_id) if principal.study_id is not None else None
-        if ctx is None or ctx.name != study:
-            raise NotFoundError(
-                f"you have no study called {study!r}"
-                + (f"; your invite is for study {ctx.name!r}" if ctx is not None else "")
-            )
-        return ctx
+        return rater_study(self, principal, name=study)
 
     def next_item(self, principal: Principal, *, study: str) -> dict[str, Any] | Finished:
         """The rater's current item as a JSON-ready dict, or Finished.
 
-        The dict: assignment_id, item_id, image_url, condition (only when the study is not
-        blinded), prediction {label, confidence} (only when the study shows it), explanations
-        [{method, kind, title, status, image_url, neighbours?, error?}] (blinded: method is
+        The dict: assignment_id, item_id, image_url, condition (not under condition hiding),
+        prediction {label, confidence} (only when the study shows it), explanations
+        [{method, kind, title, status, image_url, neighbours?, error?}] (condition hiding: method is
         "explanation-N", no kind, a neutral title), questions, progress {done, total}. Never the true
         label; when the study hides the prediction, nothing that states the predicted class
         (``disclosure``).
@@ -121,73 +126,85 @@ class Services:
         picture or None), for the rater page, which draws them itself: the assignment is the rater's
         own, so no access check is needed again.
 
-        ``participant``: whether the rater is a link-mode participant whose next step the caller has
-        just found to be an item (``recruit_steps.next_step``); None: find out here."""
+        ``participant``: whether the rater is a participant of a link study whose next step the
+        caller has just found to be an item (``participant_steps.next_step``); None: find out here."""
         ctx = self._rater_study(principal, study)
         if participant is None:
-            # A link-mode participant: their session may have ended, or a practice item or an
-            # attention check comes first (recruit_steps); invited raters go straight on.
-            participant = recruit_steps.is_participant(ctx.config) and recruit_steps.pending_check(
-                self, principal
-            )
-        # The common case reads only: the rater's list exists and every explanation is stored.
-        with read_session(self.settings) as s:
-            current = current_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
-            if current is not None:
-                assignment = current[0]
-                methods = condition_methods(assignment.condition)
-                prediction, rows = stored_rows(s, ctx, item_id=assignment.item_id, methods=methods)
-                item = get_item(s, item_id=assignment.item_id)
-        if current is None:
+            # A participant of a link study: their session may have ended, or a practice item or an
+            # attention check comes first (participant_steps); invited raters go straight on.
+            participant = participant_steps.is_participant(
+                ctx.config
+            ) and participant_steps.pending_check(self, principal)
+        screen = self._stored_screen(ctx, principal)  # the common case: reads only
+        if screen is None:
             assigned = self._assign(ctx, principal, study=study, participant=participant)
             if isinstance(assigned, Finished):
                 return assigned, None
-            current = assigned
-            assignment = current[0]
+            screen = _Screen(*assigned, methods=condition_methods(assigned[0].condition))
+        if screen.rows is None or any(row is None for row in screen.rows):
+            self._compute_missing(ctx, screen)  # computed now by the worker, or pending
+        ready = all(row is not PENDING for row in screen.rows)
+        # The item is shown (its response time starts) when the rater sees every explanation, not
+        # while one is pending.
+        if ready and screen.assignment.served_at is None:
+            with unit_of_work(self.settings) as s:
+                mark_served(s, assignment_id=screen.assignment.id, now=utc_now())
+        return self._payload(ctx, screen), self._screen_files(ctx, principal, screen)
+
+    def _stored_screen(self, ctx: StudyContext, principal: Principal) -> _Screen | None:
+        """The rater's current assignment with what is stored for it (None: the rater has none yet)."""
+        with read_session(self.settings) as s:
+            current = current_assignment(s, study_id=ctx.id, rater_id=principal.rater_id)
+            if current is None:
+                return None
+            assignment, done, total = current
             methods = condition_methods(assignment.condition)
-            rows = None
-        _, done, total = current
-        if rows is None or any(row is None for row in rows):  # computed now by the worker, or pending
-            rows = self._explanation_rows(ctx, item_id=assignment.item_id, methods=methods)
-            # Computing an explanation also predicts: read the prediction after.
-            with read_session(self.settings) as s:
-                prediction = get_prediction(
-                    s, model_version_id=ctx.model_version_id, item_id=assignment.item_id
-                )
-                item = get_item(s, item_id=assignment.item_id)
+            prediction, rows = stored_rows(s, ctx, item_id=assignment.item_id, methods=methods)
+            item = get_item(s, item_id=assignment.item_id)
+        return _Screen(assignment, done, total, methods, prediction=prediction, rows=rows, item=item)
+
+    def _compute_missing(self, ctx: StudyContext, screen: _Screen) -> None:
+        """Fill ``screen`` with every explanation (waiting for the worker) and, after them, the
+        prediction, which computing an explanation may have made."""
+        item_id = screen.assignment.item_id
+        screen.rows = self._explanation_rows(ctx, item_id=item_id, methods=screen.methods)
+        with read_session(self.settings) as s:
+            screen.prediction = get_prediction(s, model_version_id=ctx.model_version_id, item_id=item_id)
+            screen.item = get_item(s, item_id=item_id)
+
+    def _payload(self, ctx: StudyContext, screen: _Screen) -> dict[str, Any]:
+        """The JSON-ready item (``next_item``'s dict)."""
         explanations = [
             payloads.explanation_entry(
                 ctx,
-                assignment_id=assignment.id,
+                assignment_id=screen.assignment.id,
                 index=index,
-                methods=methods,
+                methods=screen.methods,
                 row=None if row is PENDING else row,
                 pending=row is PENDING,
             )
-            for index, row in enumerate(rows)
+            for index, row in enumerate(screen.rows)
         ]
-        ready = all(row is not PENDING for row in rows)
-        # The item is shown (its response time starts) when the rater sees every explanation, not
-        # while one is pending.
-        if ready and assignment.served_at is None:
-            with unit_of_work(self.settings) as s:
-                mark_served(s, assignment_id=assignment.id, now=_now())
-        payload = payloads.item_payload(
+        return payloads.item_payload(
             ctx,
-            assignment=assignment,
-            prediction=prediction,
+            assignment=screen.assignment,
+            prediction=screen.prediction,
             explanations=explanations,
-            done=done,
-            total=total,
+            done=screen.done,
+            total=screen.total,
             retry_after_s=RETRY_AFTER_S,
         )
-        item_path = existing_file(self.settings.images_dir, item.path)
+
+    def _screen_files(self, ctx: StudyContext, principal: Principal, screen: _Screen) -> ScreenFiles:
+        """The files the rater page draws: the item's image and each explanation's picture."""
+        item_path = existing_file(self.settings.images_dir, screen.item.path)
+        item_id = screen.assignment.item_id
         pictures = [
-            self._explanation_file(ctx, principal, row, item_id=assignment.item_id, item_path=item_path)
-            for row in rows
+            self._explanation_file(ctx, principal, row, item_id=item_id, item_path=item_path)
+            for row in screen.rows
         ]
-        return payload, ScreenFiles(
-            item=item_path, explanations=pictures, neighbours=self._neighbours(ctx, rows)
+        return ScreenFiles(
+            item=item_path, explanations=pictures, neighbours=self._neighbours(ctx, screen.rows)
         )
 
     def _neighbours(self, ctx: StudyContext, rows: list[Any]) -> list[list[NeighbourPicture]]:
@@ -223,7 +240,7 @@ class Services:
                 code = set_completion_code(s, rater_id=principal.rater_id, code=new_completion_code())
                 return Finished(completion_code=code, done=done, total=total)
         if assignment is None:  # a participant: every check answered (pending_check), so finish
-            code, _url = recruit_steps.finish(self, principal)
+            code, _url = participant_steps.finish(self, principal)
             return Finished(completion_code=code, done=done, total=total)
         return assignment, done, total
 
@@ -302,7 +319,7 @@ class Services:
                 relative = self._unlabelled.path(s, row, item_id=item_id)
             return existing_file(self.settings.artifacts_dir, relative)
         colormap = ctx.config.display.colormap
-        if colormap != recolour.DEFAULT_CMAP:  # the study's heatmap colours (issue 16)
+        if colormap != recolour.DEFAULT_CMAP:  # the study's heatmap colours
             item = item_path or files.item_image(self.settings, principal, item_id=item_id)
             return recolour.overlay_in(self.settings, row, item_path=item, colormap=colormap)
         return existing_file(self.settings.artifacts_dir, row.overlay_path)

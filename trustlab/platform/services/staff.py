@@ -13,9 +13,8 @@ from typing import Any
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries import datasets as dataset_queries
 from trustlab.db.queries.assignments import study_progress_rows
-from trustlab.db.queries.errors import NotFound
 from trustlab.platform.accounts.auth import Principal, require_role
-from trustlab.platform.errors import Conflict, NotFoundError, PlatformError
+from trustlab.platform.errors import Conflict, PlatformError, lookups_as_404
 from trustlab.platform.services.rater import Services
 from trustlab.studies.analysis import analyze_study
 from trustlab.studies.analysis.agreement import krippendorff_alpha
@@ -160,11 +159,8 @@ def curator_queue(services: Services, principal: Principal, *, dataset: str, lim
     from trustlab.db.queries.datasets import get_dataset
     from trustlab.studies.relabel.curation import review_queue
 
-    with unit_of_work(services.settings) as s:
-        try:
-            dataset_row = get_dataset(s, name=dataset)
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
+    with lookups_as_404(), unit_of_work(services.settings) as s:
+        dataset_row = get_dataset(s, name=dataset)
         return review_queue(s, dataset_id=dataset_row.id, limit=limit)
 
 
@@ -175,11 +171,9 @@ def curator_decide(
     require_role(principal, "curator")
     from trustlab.studies.relabel.curation import CurationConflict, CurationError, decide
 
-    with unit_of_work(services.settings) as s:
+    with lookups_as_404(), unit_of_work(services.settings) as s:
         try:
             revision = decide(s, proposal_id=proposal_id, action=action, label=label, actor=principal.handle)
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
         except CurationConflict as exc:  # decided by someone else first: 409 naming them
             raise Conflict(str(exc)) from exc
         except CurationError as exc:
@@ -202,11 +196,9 @@ def curator_undo(services: Services, principal: Principal, *, item_id: int) -> d
     require_role(principal, "curator")
     from trustlab.studies.relabel.curation import CurationConflict, CurationError, undo_decision
 
-    with unit_of_work(services.settings) as s:
+    with lookups_as_404(), unit_of_work(services.settings) as s:
         try:
             done = undo_decision(s, item_id=item_id, actor=principal.handle)
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
         except CurationConflict as exc:  # the newest decision is someone else's: 409 naming them
             raise Conflict(str(exc)) from exc
         except CurationError as exc:
@@ -228,11 +220,8 @@ def curator_open_count(services: Services, principal: Principal, *, dataset: str
     from trustlab.db.queries.datasets import get_dataset
     from trustlab.studies.relabel.curation import open_proposal_count
 
-    with read_session(services.settings) as s:
-        try:
-            dataset_id = get_dataset(s, name=dataset).id
-        except NotFound as exc:
-            raise NotFoundError(str(exc)) from exc
+    with lookups_as_404(), read_session(services.settings) as s:
+        dataset_id = get_dataset(s, name=dataset).id
         return open_proposal_count(s, dataset_id=dataset_id)
 
 

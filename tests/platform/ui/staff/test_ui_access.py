@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from gradio.utils import is_static_file
 
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite
 from trustlab.platform.app import create_app
 from trustlab.platform.routes import API_PREFIX, next_item_path
 from trustlab.platform.services import staff
@@ -44,7 +45,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def test_auth_logout_revokes_and_is_idempotent(world, api):
-    token = auth.accept_invite(world.settings, invite=world.invite("alpha")[0]).token
+    token = accept_invite(world.settings, invite=world.invite("alpha")[0]).token
     assert api.get(next_item_path("alpha"), headers=bearer(token)).status_code == 200
     auth.logout(world.settings, token)
     assert api.get(next_item_path("alpha"), headers=bearer(token)).status_code == 401
@@ -54,7 +55,7 @@ def test_auth_logout_revokes_and_is_idempotent(world, api):
 
 def test_rater_sign_out_handler_revokes_the_token_and_clears_the_browser(world, api):
     services = Services(world.settings)
-    token = auth.accept_invite(world.settings, invite=world.invite("alpha")[0]).token
+    token = accept_invite(world.settings, invite=world.invite("alpha")[0]).token
     with gr.Blocks():
         view = build_rater_tab(services, rater_storage())
     out = sign_out(services, view, {"token": token, "invite": "abc"}, RaterState(token=token))

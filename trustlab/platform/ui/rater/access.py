@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from trustlab.platform.accounts import auth
+from trustlab.platform.accounts.invites import accept_invite
 from trustlab.platform.errors import NotAuthenticated, PlatformError
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater import entry
@@ -139,7 +140,7 @@ def sign_in(services: Services, view: RaterView, stored: dict | None, request: g
         return [stored, *notice, *access_updates(signed_in=True, pending=asked)]
     if invite and token is None:
         try:
-            accepted = auth.accept_invite(services.settings, invite=invite, pid=pid)
+            accepted = accept_invite(services.settings, invite=invite, pid=pid)
         except PlatformError as exc:
             notice = notice_only(view, "This link does not work", exc.message)
             return [stored, *notice, *access_updates(signed_in=False)]
@@ -164,7 +165,7 @@ def switch_invite(services: Services, view: RaterView, stored: dict | None, pend
     if not invite:
         return keep_current(services, view, stored)
     try:
-        accepted = auth.accept_invite(services.settings, invite=invite, pid=pending.get("pid"))
+        accepted = accept_invite(services.settings, invite=invite, pid=pending.get("pid"))
     except PlatformError as exc:
         signed_in = _valid(services, (stored or {}).get("token"))
         notice = notice_only(view, "This link does not work", exc.message)

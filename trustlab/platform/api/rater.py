@@ -1,5 +1,6 @@
-"""The JSON API under /api/v1 (names fixed by issue 5). Routes are thin: parse, call a service,
-map PlatformError to its HTTP status.
+"""The rater's routes under /api/v1: sign-in (staff password, rater invite), who am I, the next
+item, storing an answer, and the image files behind their access rules. Routes are thin: parse,
+call a service; errors become HTTP statuses in ``deps.platform_error_handler``.
 
 Finished raters: ``GET /studies/{study}/next`` answers **204 No Content** with the completion code
 in the ``X-Completion-Code`` header (and progress in ``X-Progress-Done`` / ``X-Progress-Total``).
@@ -14,33 +15,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from trustlab.platform.accounts import auth
-from trustlab.platform.accounts.auth import Principal
+from trustlab.platform.accounts import auth, invites
+from trustlab.platform.api.deps import (
+    ERROR_RESPONSES,
+    IMAGE_CACHE_HEADERS,
+    IMAGE_RESPONSES,
+    MAX_ID,
+    RETRY_AFTER_HEADER,
+    IdPath,
+    PrincipalDep,
+    ServicesDep,
+    bearer,
+)
 from trustlab.platform.content.on_demand import RETRY_AFTER_S
+from trustlab.platform.content.study_cache import rater_study_or_none
 from trustlab.platform.content.worker import ExplanationPending
-from trustlab.platform.errors import InvalidAnswer, NotAuthenticated, PlatformError, TooManyRequests
-from trustlab.platform.recruitment import steps as recruit_steps
+from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.routes import API_PREFIX
-from trustlab.platform.services import staff
-from trustlab.platform.services.rater import Finished, Services
-from trustlab.platform.services.staff import MAX_QUEUE_LIMIT
-
-IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
-RETRY_AFTER_HEADER = {
-    "Retry-After": {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
-}
-IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "PNG"}}
-# Row ids are positive 32-bit integers in the database (PostgreSQL's integer): a number outside them
-# names no row, and the driver would raise on it (a 500) instead of finding nothing.
-MAX_ID = 2**31 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-bearer = HTTPBearer(auto_error=False, description="The token from /login or /invites/accept")
+from trustlab.platform.services.rater import Finished
 
 
 class LoginIn(BaseModel):
@@ -54,8 +51,8 @@ class LoginOut(BaseModel):
 
 
 class InviteIn(BaseModel):
-    # No `simulated` field any more: whether a rater is simulated is stored on the invite when it is
-    # made (`trustlab study invite --simulated`); a client that still sends it is ignored.
+    # Whether a rater is simulated is stored on the invite when it is made (`trustlab study invite
+    # --simulated`), never taken from the client: a `simulated` field sent here is ignored.
     invite: str
     pid: str | None = Field(
         default=None, max_length=auth.MAX_PID_LENGTH, description="external participant id (printable)"
@@ -78,61 +75,6 @@ class JudgementIn(BaseModel):
 class JudgementOut(BaseModel):
     judgement_id: int
 
-
-class DecisionIn(BaseModel):
-    action: str = Field(description="accept | reject | other")
-    label: str | None = None
-
-
-def services_of(request: Request) -> Services:
-    return request.app.state.services
-
-
-def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    token = credentials.credentials if credentials is not None else None
-    return auth.authenticate(services_of(request).settings, token)
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
-ServicesDep = Annotated[Services, Depends(services_of)]
-
-
-def platform_error_handler(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, PlatformError)
-    body: dict[str, Any] = {"detail": exc.message}
-    if isinstance(exc, InvalidAnswer):
-        body["field"] = exc.field
-    headers: dict[str, str] = {}
-    if isinstance(exc, NotAuthenticated):
-        headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    return JSONResponse(body, status_code=exc.status, headers=headers or None)
-
-
-class ErrorOut(BaseModel):
-    detail: str
-    field: str | None = Field(default=None, description="the answer key at fault (422 from /judgements)")
-
-
-# The error answers any route may give (PlatformError's statuses, a body that is not JSON, the limits
-# on sign-in attempts and body size), documented once so the OpenAPI spec lists them; the
-# schemathesis test (tests/platform/test_api_fuzz.py) holds every answer to the spec.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": text}
-    for status, text in (
-        (400, "a body that is not JSON, or a request the service refuses"),
-        (401, "no valid token (or wrong user name or password, or a bad invite)"),
-        (403, "signed in, but this role may not do this"),
-        (404, "no such study, item, assignment, explanation, dataset or proposal for this user"),
-        (409, "the study, assignment or proposal is not in a state that allows this"),
-        (410, "an expired invite"),
-        (413, "a request body over the limit"),
-        (429, "too many failed sign-ins; retry after the Retry-After header's seconds"),
-    )
-}
 
 router = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
@@ -190,7 +132,7 @@ def logout(
 )
 def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
     """Exchange an invite token for a bearer token (again later: the same rater, a new token)."""
-    result = auth.accept_invite(services.settings, invite=body.invite, pid=body.pid)
+    result = invites.accept_invite(services.settings, invite=body.invite, pid=body.pid)
     return InviteOut(token=result.token, rater_id=result.rater_id, study=result.study)
 
 
@@ -198,12 +140,12 @@ def accept_invite(body: InviteIn, services: ServicesDep) -> InviteOut:
 def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Who is signed in; a rater also gets {study, done, total, status (started | completed |
     screened_out | timed_out | returned), completion_code, completion_url} (code and URL once
-    finished; ``recruit_steps.rater_status``)."""
+    finished; ``participant_steps.rater_status``)."""
     out: dict[str, Any] = {"rater_id": principal.rater_id, "handle": principal.handle, "role": principal.role}
     if principal.is_staff or principal.study_id is None:
-        study = services.study(study_id=principal.study_id).name if principal.study_id is not None else None
-        return {**out, "study": study}
-    return {**out, **recruit_steps.rater_status(services, principal)}
+        ctx = rater_study_or_none(services, principal)
+        return {**out, "study": ctx.name if ctx is not None else None}
+    return {**out, **participant_steps.rater_status(services, principal)}
 
 
 @router.get(
@@ -310,55 +252,3 @@ def explanation_image(explanation_id: IdPath, principal: PrincipalDep, services:
     """Any explanation overlay (researchers and curators)."""
     path = services.explanation_image(principal, explanation_id=explanation_id)
     return FileResponse(path, media_type="image/png", headers=IMAGE_CACHE_HEADERS)
-
-
-@router.get("/studies", tags=["research"])
-def list_studies(principal: PrincipalDep, services: ServicesDep) -> list[dict[str, Any]]:
-    auth.require_role(principal, "researcher", "curator")
-    return services.list_studies()
-
-
-@router.get("/studies/{study}/progress", tags=["research"])
-def study_progress(study: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """Progress per rater and condition, live accuracy and agreement (researchers)."""
-    return staff.study_progress(services, principal, study=study)
-
-
-@router.get(
-    "/studies/{study}/judgements.csv",
-    tags=["research"],
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the CSV"}},
-)
-def judgements_csv(study: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    """Every judgement as CSV (superseded answers flagged) (researchers)."""
-    text = staff.judgements_csv(services, principal, study=study)
-    return Response(
-        text,
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{_safe_filename(study)}-judgements.csv"'},
-    )
-
-
-@router.get("/datasets/{dataset}/relabel-queue", tags=["curation"])
-def relabel_queue(
-    dataset: str,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_QUEUE_LIMIT, description="most proposals to return")] = 50,
-) -> list[dict[str, Any]]:
-    """Open relabel proposals of a dataset, best first (curators)."""
-    return staff.curator_queue(services, principal, dataset=dataset, limit=limit)
-
-
-@router.post("/relabel/{proposal_id}/decision", tags=["curation"])
-def relabel_decision(
-    proposal_id: IdPath, body: DecisionIn, principal: PrincipalDep, services: ServicesDep
-) -> dict[str, Any]:
-    return staff.curator_decide(
-        services, principal, proposal_id=proposal_id, action=body.action, label=body.label
-    )
-
-
-def _safe_filename(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100] or "study"
