@@ -87,7 +87,7 @@ def study_config(
         "tasks": list(tasks),
         "likert_points": 5,
         "show_prediction": True,
-        "blind_condition": blind,
+        "hide_condition": blind,
         "gold": {"n": 0, "max_failures": 1},
         "seed": 0,
         **extra,

@@ -22,7 +22,7 @@ def _participant(world, client, study: str, pid: str = "P-1"):
 
 @pytest.mark.parametrize("blind", [True, False])
 def test_practice_explanations_are_headed_as_the_items_are(world, client, blind):
-    add_link_study(world, link_config(practice={"n": 1}, blind_condition=blind, conditions=["gradcam"]))
+    add_link_study(world, link_config(practice={"n": 1}, hide_condition=blind, conditions=["gradcam"]))
     _, principal = _participant(world, client, "crowd")
     practice = participant_steps.practice_item(Services(world.settings), principal, index=0)
     [shown] = practice["explanations"]
@@ -34,7 +34,7 @@ def test_practice_explanations_are_headed_as_the_items_are(world, client, blind)
 
 
 def test_practice_twins_are_their_neighbours_pictures(world, client):
-    add_link_study(world, link_config(practice={"n": 1}, blind_condition=False, conditions=["twin"]))
+    add_link_study(world, link_config(practice={"n": 1}, hide_condition=False, conditions=["twin"]))
     _, principal = _participant(world, client, "crowd")
     practice = participant_steps.practice_item(Services(world.settings), principal, index=0)
     [twin] = practice["explanations"]

@@ -42,7 +42,7 @@ ISSUE_STUDY = {
     "items_per_rater": 8,
     "tasks": ["verify", "true_label", "trust", "helpfulness", "confidence", "comment"],
     "show_prediction": True,
-    "blind_condition": True,
+    "hide_condition": True,
     "seed": 1,
     "recruitment": {
         "mode": "link",

@@ -41,7 +41,7 @@ raters_per_item: 2
 items_per_rater: 4
 tasks: [verify, true_label, trust, helpfulness, confidence, comment]
 show_prediction: true
-blind_condition: true
+hide_condition: true
 seed: 1
 recruitment: {mode: link, platform: prolific, max_participants: 2,
               completion_url: "https://app.prolific.com/submissions/complete?cc={code}"}
