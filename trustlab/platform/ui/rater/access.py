@@ -24,7 +24,7 @@ from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater import entry
 from trustlab.platform.ui.rater.page import WELCOME, RaterView, show_next
 from trustlab.platform.ui.rater.state import RaterState
-from trustlab.platform.ui.view import notice_only
+from trustlab.platform.ui.rater.view import notice_only
 from trustlab.studies.config.recruitment import PLATFORM_PARAMS
 
 # The localStorage key and the (public) BrowserState key: fixed, so that every worker and every

@@ -29,8 +29,8 @@ from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater.page import show_next
 from trustlab.platform.ui.rater.state import RaterState
 from trustlab.platform.ui.rater.steps import PLATFORM_NAMES
+from trustlab.platform.ui.rater.view import RaterView, notice_only, notice_screen
 from trustlab.platform.ui.render import done_link_html
-from trustlab.platform.ui.view import RaterView, notice_only, notice_screen
 from trustlab.studies.config.recruitment import PLATFORM_PARAMS
 from trustlab.studies.config.texts import DEFAULT_TEXTS
 

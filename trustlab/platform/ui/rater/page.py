@@ -27,8 +27,7 @@ from trustlab.platform.recruitment.steps import is_participant
 from trustlab.platform.services.rater import Finished, NotAnswerable, ScreenFiles, Services
 from trustlab.platform.ui.rater import steps as participant_screens
 from trustlab.platform.ui.rater.state import RaterState
-from trustlab.platform.ui.render import HELP_HTML, done_html, notice_html, progress_html, stage_html
-from trustlab.platform.ui.view import (
+from trustlab.platform.ui.rater.view import (
     ANSWER_KEYS,
     DEFAULT_SUBMIT_LABEL,
     WELCOME,
@@ -44,6 +43,7 @@ from trustlab.platform.ui.view import (
     submit_label,
     unchanged,
 )
+from trustlab.platform.ui.render import HELP_HTML, done_html, notice_html, progress_html, stage_html
 from trustlab.studies.questions import ANSWER_KIND, CANT_TELL
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,7 @@ from trustlab.platform.recruitment import steps as participant_steps
 from trustlab.platform.recruitment.join import NotAParticipant, Step
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater.state import Mode, RaterState
-from trustlab.platform.ui.render import attention_html, done_link_html, progress_html, stage_html
-from trustlab.platform.ui.view import (
+from trustlab.platform.ui.rater.view import (
     SUBMIT_KEY_HINT,
     RaterView,
     answers_from,
@@ -34,6 +33,7 @@ from trustlab.platform.ui.view import (
     study_texts,
     submit_label,
 )
+from trustlab.platform.ui.render import attention_html, done_link_html, progress_html, stage_html
 
 PRACTICE: Mode = "practice"
 ATTENTION: Mode = "attention"
