@@ -58,7 +58,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from trustlab.explain.bias import bias_report, watermark_region
     from trustlab.explain.precompute import explain_split
     from trustlab.models.evaluate import evaluate_model
-    from trustlab.models.train import train_model
+    from trustlab.models.train import TrainConfig, train_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -74,8 +74,8 @@ def run_demo(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         # train's defaults (image size, batch, lr, augmentation) unless --img-size is given.
         sized = {"img_size": args.img_size} if args.img_size else {}
-        version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
-                              epochs=args.epochs, seed=0, progress=False, **sized)
+        version = train_model(settings, TrainConfig.of(dataset="demo", arch="simple_cnn", name="demo_cnn",
+                              epochs=args.epochs, seed=0, **sized), progress=False)
         print(
             f"trained simple_cnn in {time.perf_counter() - started:.0f} s "
             f"(best epoch {version.history.get('best_epoch')})",

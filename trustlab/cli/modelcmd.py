@@ -12,8 +12,8 @@ from trustlab.cli.app import app, console, fail
 from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
 from trustlab.cli.tables import print_frame, print_table
 from trustlab.config import load_settings
-from trustlab.data.splits import DEFAULT_VAL_FRACTION
 from trustlab.db.queries.errors import NotFound
+from trustlab.models.config import AugmentConfig, FitConfig, TrainConfig
 from trustlab.models.errors import ModelError
 
 T = TypeVar("T")
@@ -42,15 +42,18 @@ def train(
         "archs), or none.",
     ),
     freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="Train only the new head."),
-    epochs: int = typer.Option(10, min=1),
-    batch_size: int = typer.Option(8, min=2),
-    lr: float = typer.Option(2e-3, help="AdamW learning rate."),
-    img_size: int = typer.Option(96, min=16, help="Images are resized to img_size x img_size pixels."),
-    labels: str = typer.Option("original", help="original (as ingested) or current (curated)."),
-    seed: int = typer.Option(0),
-    patience: int = typer.Option(3, min=1, help="Epochs without a lower val loss before stopping."),
-    normalisation: str = typer.Option("imagenet", help="imagenet, dataset (train-split stats) or none."),
-    val_fraction: float = typer.Option(DEFAULT_VAL_FRACTION, "--val-fraction",
+    epochs: int = typer.Option(FitConfig.epochs, min=1),
+    batch_size: int = typer.Option(FitConfig.batch_size, min=2),
+    lr: float = typer.Option(FitConfig.lr, help="AdamW learning rate."),
+    img_size: int = typer.Option(TrainConfig.img_size, min=16,
+                                 help="Images are resized to img_size x img_size pixels."),
+    labels: str = typer.Option(TrainConfig.labels, help="original (as ingested) or current (curated)."),
+    seed: int = typer.Option(FitConfig.seed),
+    patience: int = typer.Option(FitConfig.patience, min=1,
+                                 help="Epochs without a lower val loss before stopping."),
+    normalisation: str = typer.Option(TrainConfig.normalisation,
+                                      help="imagenet, dataset (train-split stats) or none."),
+    val_fraction: float = typer.Option(TrainConfig.val_fraction, "--val-fraction",
                                        help="Without a val split: the stratified, seeded share of each "
                                        "class's train items held out for validation."),
     augment: str = typer.Option("", help="Augmentation, e.g. 'hflip=0,rotation_deg=5,crop_scale=0.9' (keys: "
@@ -63,17 +66,18 @@ def train(
 
     A dataset without a val split (train/ and test/ folders only) gets one carved from train for this
     model (--val-fraction); the dataset's splits stay as ingested."""
-    from trustlab.models.datasets import AugmentConfig
     from trustlab.models.train import train_model
 
     try:
         augment_config = AugmentConfig(enabled=False) if no_augment else AugmentConfig.parse(augment)
     except ModelError as exc:
         raise fail(str(exc)) from None
-    version = _run(train_model, dataset=dataset, arch=arch, name=name, weights=weights,
-                   freeze=freeze_backbone, epochs=epochs, batch_size=batch_size, lr=lr, img_size=img_size,
-                   labels=labels, seed=seed, patience=patience, normalisation=normalisation,
-                   augment=augment_config, val_fraction=val_fraction, device=device)
+    config = TrainConfig(
+        dataset=dataset, arch=arch, name=name, weights=weights, freeze=freeze_backbone, img_size=img_size,
+        labels=labels, normalisation=normalisation, val_fraction=val_fraction, device=device,
+        fit=FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, patience=patience,
+                      augment=augment_config))
+    version = _run(train_model, config=config)
     h = version.history
     best = h["best_epoch"] - 1
     result = {"model": name, "arch": arch, "dataset": dataset, "device": h["device"],

@@ -96,12 +96,13 @@ def train_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def train_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.models.train import train_model
+    from trustlab.models.train import TrainConfig, train_model
 
     # train's defaults (colour-only augmentation: text is the evidence; batch 8, lr 2e-3), as
     # `benchmarks/bench_train.py --demo` measured them.
-    version = train_model(settings, dataset=DATASET, arch="simple_cnn", name=MODEL, epochs=plan.epochs,
-                          img_size=plan.img_size, seed=plan.seed, patience=6, progress=progress)
+    config = TrainConfig.of(dataset=DATASET, arch="simple_cnn", name=MODEL, epochs=plan.epochs,
+                            img_size=plan.img_size, seed=plan.seed, patience=6)
+    version = train_model(settings, config, progress=progress)
     best = max((v for v in version.history.get("val_acc", []) if v is not None), default=float("nan"))
     return f"simple_cnn trained, best val accuracy {best:.3f}"
 

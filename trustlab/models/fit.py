@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -12,25 +12,8 @@ from torch import nn
 
 from trustlab.job_progress import note
 from trustlab.job_progress import progress as progress_bar
-from trustlab.models.datasets import AugmentConfig, batches, prepare
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Optimiser and schedule. ``patience``: epochs without a lower val loss before stopping.
-
-    Batches of 8 at lr 2e-3 (AdamW, cosine schedule): on a CPU a small batch costs little per image
-    and gives a short run (10 epochs of a few hundred images) four times the optimiser steps of
-    batches of 32 (600-image demo: test accuracy 0.87 at batch 8, 0.72 at 16).
-    """
-
-    epochs: int = 10
-    batch_size: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    patience: int = 3
-    seed: int = 0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+from trustlab.models.config import FitConfig
+from trustlab.models.datasets import batches, prepare
 
 
 @dataclass
