@@ -16,7 +16,7 @@ from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.predictions import predicted_item_ids
 from trustlab.db.queries.proposals import count_relabel_proposals
 from trustlab.db.queries.studies import get_study, study_exists
-from trustlab.db.queries.users import rater_by_handle
+from trustlab.db.queries.users import user_by_username
 from trustlab.demo.explaining import explain_study_done, explain_study_run
 from trustlab.demo.plan import (
     CONDITIONS,
@@ -167,7 +167,7 @@ def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 def users_done(settings: Settings, plan: DemoPlan) -> str | None:
     creds = load_credentials(settings)
     with unit_of_work(settings) as session:
-        n = sum(rater_by_handle(session, handle=handle) is not None for handle in (RESEARCHER, CURATOR))
+        n = sum(user_by_username(session, username=handle) is not None for handle in (RESEARCHER, CURATOR))
     if n == 2 and RESEARCHER in creds and CURATOR in creds:
         return "researcher and curator accounts exist"
     return None

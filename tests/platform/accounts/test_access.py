@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
-from trustlab.db.schema import AuthToken, Invite, Rater
+from trustlab.db.schema import AuthToken, Invite, User
 from trustlab.platform.accounts import access, auth
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotAuthenticated, PlatformError
 from trustlab.studies.design.create import close_study
@@ -84,7 +84,7 @@ def test_disabled_accounts_lose_their_tokens_and_cannot_come_back(world, client)
     invite = world.invite("alpha")[0]
     joined = accept(client, invite).json()
     with unit_of_work(world.settings) as s:
-        rater_handle = s.get(Rater, joined["rater_id"]).handle
+        rater_handle = s.get(User, joined["rater_id"]).username
     assert access.disable_user(world.settings, handle="rita") == 1
     assert access.disable_user(world.settings, handle=rater_handle) == 1
     assert client.get("/api/v1/me", headers=bearer(staff)).status_code == 401
@@ -141,8 +141,8 @@ def test_simulated_comes_from_the_invite_never_from_the_client(world, client):
     robot = accept(client, robot_link.token)
     assert person.status_code == robot.status_code == 200
     with unit_of_work(world.settings) as s:
-        assert s.get(Rater, person.json()["rater_id"]).simulated is False
-        assert s.get(Rater, robot.json()["rater_id"]).simulated is True
+        assert s.get(User, person.json()["rater_id"]).simulated is False
+        assert s.get(User, robot.json()["rater_id"]).simulated is True
 
 
 @pytest.mark.parametrize("pid", ["x" * 201, "line\nbreak", "nul\x00", "bell\x07"])
@@ -154,14 +154,14 @@ def test_bad_pids_are_refused_on_every_path(world, client, pid):
         auth.accept_invite(world.settings, invite=invite, pid=pid)  # the rater page's ?pid= path
     assert refused.value.field == "pid"
     with unit_of_work(world.settings) as s:
-        assert s.scalar(select(func.count()).select_from(Rater)) == 0
+        assert s.scalar(select(func.count()).select_from(User)) == 0
 
 
 def test_a_good_pid_is_recorded(world, client):
     joined = accept(client, world.invite("alpha")[0], pid="PROLIFIC-5f3a 9")
     assert joined.status_code == 200
     with unit_of_work(world.settings) as s:
-        assert s.get(Rater, joined.json()["rater_id"]).external_pid == "PROLIFIC-5f3a 9"
+        assert s.get(User, joined.json()["rater_id"]).external_pid == "PROLIFIC-5f3a 9"
     assert auth.validate_pid("") is None and auth.validate_pid("x" * 200) == "x" * 200
 
 

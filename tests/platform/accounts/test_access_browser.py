@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tests.platform.ui.rater.test_browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server, progress_is  # noqa: F401
 from tests.platform.ui.staff.test_staff_browser import sign_in as staff_sign_in
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import AuthToken, Invite, Rater
+from trustlab.db.schema import AuthToken, Invite, User
 from trustlab.platform.accounts import auth
 
 pytestmark = [
@@ -29,7 +29,7 @@ TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{43}")
 def tokens_of(settings, **where) -> int:
     """How many live bearer tokens the rater or staff member matching ``where`` holds."""
     with unit_of_work(settings) as s:
-        rater_id = s.scalars(select(Rater.id).filter_by(**where)).one()
+        rater_id = s.scalars(select(User.id).filter_by(**where)).one()
         return s.scalar(select(func.count()).select_from(AuthToken).where(AuthToken.rater_id == rater_id))
 
 
@@ -42,7 +42,7 @@ def invite_claimed(settings, invite: str) -> bool:
 def holds_token_of(text: str, settings, handle: str) -> bool:
     """Whether ``text`` contains a live bearer token of user ``handle`` (tokens are stored hashed)."""
     with unit_of_work(settings) as s:
-        rater_id = s.scalars(select(Rater.id).where(Rater.handle == handle)).one()
+        rater_id = s.scalars(select(User.id).where(User.username == handle)).one()
         hashes = set(s.scalars(select(AuthToken.token_hash).where(AuthToken.rater_id == rater_id)))
     return any(auth.hash_token(t) in hashes for t in TOKEN_LIKE.findall(text))
 

@@ -15,7 +15,7 @@ from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
-from trustlab.db.schema import Invite, Rater
+from trustlab.db.schema import Invite, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.errors import Forbidden, NotAuthenticated
 
@@ -97,4 +97,4 @@ def test_study_invite_expiry_and_simulated_flag(cli, sqlite_settings, monkeypatc
     link = json.loads(cli("study", "invite", "alpha", "--simulated", "--json").output)[0]
     accepted = auth.accept_invite(sqlite_settings, invite=link["token"])
     with unit_of_work(sqlite_settings) as s:
-        assert s.get(Rater, accepted.rater_id).simulated is True
+        assert s.get(User, accepted.rater_id).simulated is True

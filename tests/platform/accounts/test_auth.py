@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import AuthToken, Invite, ModelVersion, Rater, Study
+from trustlab.db.schema import AuthToken, Invite, ModelVersion, Study, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.errors import Conflict, Gone, NotAuthenticated, NotFoundError, PlatformError
 
@@ -48,7 +48,7 @@ def test_create_user_login_and_authenticate(settings):
     rater_id, password = auth.create_user(settings, handle="alice", role="researcher")
     assert len(password) >= 12
     with unit_of_work(settings) as s:
-        stored = s.scalars(select(Rater.secret_hash).where(Rater.id == rater_id)).one()
+        stored = s.scalars(select(User.secret_hash).where(User.id == rater_id)).one()
     assert password not in stored
     with pytest.raises(Conflict):
         auth.create_user(settings, handle="alice")
@@ -95,7 +95,7 @@ def test_invites_are_hashed_single_rater_and_record_pid(settings):
     other = auth.accept_invite(settings, invite=links[1].token)
     assert other.rater_id != first.rater_id
     with unit_of_work(settings) as s:
-        rater = s.get(Rater, first.rater_id)
+        rater = s.get(User, first.rater_id)
         assert (rater.role, rater.study_id, rater.external_pid) == ("rater", study_id, "PROLIFIC-42")
         assert s.scalars(select(Invite).where(Invite.rater_id == first.rater_id)).one().accepted_at
     principal = auth.authenticate(settings, first.token)

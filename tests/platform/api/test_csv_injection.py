@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Assignment, Prediction, Rater
+from trustlab.db.schema import Assignment, Prediction, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.app import create_app
 from trustlab.studies.monitoring.outcome_blinding import unblind_study
@@ -33,7 +33,7 @@ def _hostile_judgement(world, client) -> int:
         "assignment_id": payload["assignment_id"], "idempotency_key": "k", "answers": answers})
     assert r.status_code == 201, r.text
     with unit_of_work(world.settings) as s:
-        s.execute(update(Rater).where(Rater.id == joined["rater_id"]).values(handle="@x"))
+        s.execute(update(User).where(User.id == joined["rater_id"]).values(username="@x"))
         item_id = s.scalar(select(Assignment.item_id).where(Assignment.id == payload["assignment_id"]))
         s.execute(update(Prediction).where(Prediction.item_id == item_id).values(predicted_label="-cmd"))
     return item_id

@@ -20,9 +20,9 @@ from trustlab.db.schema import (
     Item,
     Judgement,
     Prediction,
-    Rater,
     Study,
     StudyItem,
+    User,
 )
 
 # How often an answer that lost the race for its assignment's chain is re-linked to the winner.
@@ -149,11 +149,11 @@ def judgement_records(
     study = get_study_by_id(session, study_id=study_id)
     query = (
         select(
-            Judgement, Assignment, Rater, Item, StudyItem.model_correct, StudyItem.gold_answers,
+            Judgement, Assignment, User, Item, StudyItem.model_correct, StudyItem.gold_answers,
             StudyItem.label, Prediction,
         )
         .join(Assignment, Judgement.assignment_id == Assignment.id)
-        .join(Rater, Assignment.rater_id == Rater.id)
+        .join(User, Assignment.rater_id == User.id)
         .join(Item, Assignment.item_id == Item.id)
         .outerjoin(StudyItem, (StudyItem.study_id == Assignment.study_id) & (StudyItem.item_id == Item.id))
         .outerjoin(
@@ -183,7 +183,7 @@ def judgement_records(
                 "superseded": superseded,
                 "earlier_answers": earlier,
                 "rater_id": rater.id,
-                "rater": rater.handle,
+                "rater": rater.username,
                 "external_pid": rater.external_pid,
                 "simulated": bool(rater.simulated),
                 "item_id": item.id,

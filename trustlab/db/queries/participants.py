@@ -19,8 +19,8 @@ from trustlab.db.schema import (
     Assignment,
     Participant,
     ParticipantAnswer,
-    Rater,
     StudyRecruitment,
+    User,
 )
 
 
@@ -111,8 +111,8 @@ def participant_rows(session: Session, *, study_id: int) -> list[dict[str, Any]]
         .subquery()
     )
     query = (
-        select(Participant, Rater.handle, counts.c.done, counts.c.assigned)
-        .join(Rater, Rater.id == Participant.rater_id)
+        select(Participant, User.username, counts.c.done, counts.c.assigned)
+        .join(User, User.id == Participant.rater_id)
         .outerjoin(counts, counts.c.rater_id == Participant.rater_id)
         .where(Participant.study_id == study_id)
         .order_by(Participant.id)

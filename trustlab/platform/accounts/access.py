@@ -15,16 +15,16 @@ from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.studies import get_study
 from trustlab.db.queries.users import (
     purge_expired_tokens,
-    rater_by_handle,
     revoke_rater_tokens,
     revoke_study_rater_tokens,
     set_disabled,
+    user_by_username,
 )
 from trustlab.platform.errors import NotFoundError, PlatformError
 
 
 def _rater_id(session, handle: str) -> int:
-    rater = rater_by_handle(session, handle=handle)
+    rater = user_by_username(session, username=handle)
     if rater is None:
         raise NotFoundError(f"there is no user {handle!r}; invited raters are named rater-… in the exports")
     return rater.id

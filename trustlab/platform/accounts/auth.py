@@ -31,14 +31,14 @@ from trustlab.db.queries.times import as_utc
 from trustlab.db.queries.users import (
     add_auth_token,
     add_invites,
-    add_rater,
+    add_user,
     claim_invite_for_new_rater,
     get_rater,
     invite_by_hash,
     purge_expired_tokens,
-    rater_by_handle,
     rater_for_token,
     revoke_token,
+    user_by_username,
 )
 from trustlab.platform.accounts.throttle import LoginThrottle
 from trustlab.platform.errors import (
@@ -205,9 +205,9 @@ def create_user(
         )
     password = password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     with unit_of_work(settings) as s:
-        if rater_by_handle(s, handle=handle) is not None:
+        if user_by_username(s, username=handle) is not None:
             raise Conflict(f"user {handle!r} already exists; pick another name")
-        rater = add_rater(s, handle=handle, role=role, secret_hash=hash_password(password))
+        rater = add_user(s, username=handle, role=role, secret_hash=hash_password(password))
         return rater.id, password
 
 
@@ -231,7 +231,7 @@ def login(
         throttle.check(username, address)
     now = _now()
     with unit_of_work(settings) as s:
-        rater = rater_by_handle(s, handle=username)
+        rater = user_by_username(s, username=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
         stored = rater.secret_hash if rater is not None else _DUMMY_HASH
         if not verify_password(password, stored) or rater is None:
@@ -268,7 +268,7 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
             raise NotAuthenticated(
                 "your session token is unknown, expired or revoked; sign in or open your invite link again"
             )
-        return Principal(rater_id=rater.id, handle=rater.handle, role=rater.role, study_id=rater.study_id)
+        return Principal(rater_id=rater.id, handle=rater.username, role=rater.role, study_id=rater.study_id)
 
 
 def require_role(principal: Principal, *roles: str) -> None:
@@ -397,7 +397,7 @@ def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) ->
             rater_id = claim_invite_for_new_rater(
                 s,
                 invite_id=row.id,
-                handle=f"rater-{secrets.token_hex(6)}",
+                username=f"rater-{secrets.token_hex(6)}",
                 study_id=row.study_id,
                 now=now,
                 external_pid=pid,

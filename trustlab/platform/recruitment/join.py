@@ -31,7 +31,7 @@ from trustlab.db.queries.participants import (
     participant_for_rater,
 )
 from trustlab.db.queries.studies import get_study, lock_study
-from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
+from trustlab.db.queries.users import add_auth_token, add_user, get_rater, purge_expired_tokens
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.study_cache import StudyContext
@@ -239,8 +239,8 @@ def join_study(
             s, ctx, study_row.status, consent=consent, now=now, codes=codes, pid=pid, params=platform_params
         )
         if refusal is None:
-            rater = add_rater(
-                s, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
+            rater = add_user(
+                s, username=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
             )
             add_participant(
                 s,
