@@ -47,8 +47,8 @@ def test_a_claimed_invite_returns_its_first_rater_and_adds_no_other(settings):
     with unit_of_work(settings) as s:
         [invite] = add_invites(s, study_id=world.study_id, token_hashes=["h" * 64], expires_at=None)
     with unit_of_work(settings) as s:
-        first = claim_invite_for_new_rater(s, invite_id=invite.id, username="rater-a", study_id=world.study_id,
-                                           now=NOW)
+        first = claim_invite_for_new_rater(s, invite_id=invite.id, username="rater-a",
+                                           study_id=world.study_id, now=NOW)
     with unit_of_work(settings) as s:
         second = claim_invite_for_new_rater(s, invite_id=invite.id, username="rater-b",
                                             study_id=world.study_id, now=NOW)
