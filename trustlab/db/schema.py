@@ -331,8 +331,8 @@ class LabelRevision(Base):
 
 
 class Participant(Base):
-    """A crowd participant of a link-mode study (issue 16): one per participant id (``pid``) per study,
-    bound to the one Rater that rates for it. ``params``: the platform's URL parameters (STUDY_ID,
+    """A participant of a link study: one per participant id (``pid``) per study,
+    bound to the one User (role rater) that rates for it. ``params``: the platform's URL parameters (STUDY_ID,
     SESSION_ID; assignmentId, hitId, turkSubmitTo). ``status``: started | completed | screened_out |
     timed_out | returned. A participant who declines consent is never stored."""
 

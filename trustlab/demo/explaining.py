@@ -1,4 +1,4 @@
-"""The demo's explanations, in two parts (issue 14, "a faster first run").
+"""The demo's explanations, in two parts, so that the first run reaches the server sooner.
 
 Before serving, only what the demo study shows: its items (regular and gold) x the methods of its
 conditions, with faithfulness scores (the study's analysis sets those against the raters' answers).

@@ -1,4 +1,4 @@
-"""Queries for crowd participants of link-mode studies (issue 16), their practice and attention
+"""Queries for the participants of link studies, their practice and attention-check
 answers and their study's completion and screen-out codes.
 
 Facts only: when a participant counts as admitted, finished or screened out is decided above ``db``
