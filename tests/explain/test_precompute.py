@@ -25,7 +25,7 @@ from trustlab.explain.precompute import (
 )
 from trustlab.explain.store import artifact_path, load_array, load_arrays
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import load_model, register_model
+from trustlab.models.checkpoint import ModelSpec, load_model, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ("square", "disc")
@@ -36,17 +36,9 @@ FAST = {"lime": {"num_samples": 24}}
 def _setup(settings) -> list[Item]:
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 3, "test": 2}, size=SIZE)
     torch.manual_seed(0)
-    register_model(
-        settings,
-        name="m",
-        dataset_id=dataset_id,
-        module=build_model("simple_cnn", 2).eval(),
-        arch="simple_cnn",
-        class_names=CLASSES,
-        img_size=SIZE,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+    register_model(settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2).eval(),
+                   spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                  std=IMAGENET_STD))
     with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")
         # Evidence mask for the first test item: the left half of the image.

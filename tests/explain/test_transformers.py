@@ -142,14 +142,13 @@ def test_target_layer_reaches_the_cam_methods_and_changes_the_key_only_when_give
 def test_explain_items_stores_a_named_target_layer_under_its_own_key(sqlite_settings):
     from tests.helpers.builders import make_image_dataset
     from trustlab.explain.precompute import explain_items
-    from trustlab.models.checkpoint import register_model
+    from trustlab.models.checkpoint import ModelSpec, register_model
     from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
     dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 1}, size=32)
-    register_model(
-        sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
-        arch="simple_cnn", class_names=("square", "disc"), img_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    )
+    register_model(sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
+                   spec=ModelSpec(arch="simple_cnn", class_names=("square", "disc"), img_size=32,
+                                  mean=IMAGENET_MEAN, std=IMAGENET_STD))
     from trustlab.db.engine import unit_of_work
     from trustlab.db.queries.items import list_items
 
@@ -176,17 +175,16 @@ def test_a_stored_timm_vit_is_explained_and_sanity_checked_end_to_end(sqlite_set
     from trustlab.db.queries.items import list_items
     from trustlab.explain.precompute import explain_items
     from trustlab.explain.sanity import sanity_check
-    from trustlab.models.checkpoint import register_model
+    from trustlab.models.checkpoint import ModelSpec, register_model
     from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
     arch, size = "timm:vit_tiny_patch16_224", 32
     dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 1}, size=size)
     torch.manual_seed(0)
     module = build_model(arch, 2, img_size=size).eval()
-    register_model(
-        sqlite_settings, name="vit", dataset_id=dataset_id, module=module, arch=arch,
-        class_names=("square", "disc"), img_size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    )
+    register_model(sqlite_settings, name="vit", dataset_id=dataset_id, module=module,
+                   spec=ModelSpec(arch=arch, class_names=("square", "disc"), img_size=size,
+                                  mean=IMAGENET_MEAN, std=IMAGENET_STD))
     with unit_of_work(sqlite_settings) as session:
         ids = [item.id for item in list_items(session, dataset_id=dataset_id, split="test")]
     common = {"model": "vit", "item_ids": ids, "device": "cpu"}

@@ -21,7 +21,7 @@ from trustlab.models.arch import (
     head_prefix,
     model_family,
 )
-from trustlab.models.checkpoint import load_model, register_model
+from trustlab.models.checkpoint import ModelSpec, load_model, register_model
 from trustlab.models.errors import ArchError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 from trustlab.models.train import TrainConfig, train_model
@@ -110,8 +110,9 @@ def test_a_vit_is_built_for_the_image_size_and_rebuilt_from_its_checkpoint(sqlit
     with pytest.raises(ArchError, match="is a vit model, not a CNN"):
         cam_target_layer(module, VIT)
     dataset_id = make_image_dataset(sqlite_settings, classes=CLASSES, per_class={"test": 2}, size=SIZE)
-    register_model(sqlite_settings, name="vit", dataset_id=dataset_id, module=module, arch=VIT,
-                   class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    register_model(sqlite_settings, name="vit", dataset_id=dataset_id, module=module,
+                   spec=ModelSpec(arch=VIT, class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                  std=IMAGENET_STD))
     loaded = load_model(sqlite_settings, "vit", device="cpu")
     x = loaded.load_items(_items(sqlite_settings, "test"))
     with torch.no_grad():

@@ -20,7 +20,7 @@ from trustlab.db.queries.models import find_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.job_progress import note
 from trustlab.models.arch import TORCH_CACHE, build_model, check_arch, count_params, freeze_backbone
-from trustlab.models.checkpoint import pick_device, register_model
+from trustlab.models.checkpoint import ModelSpec, pick_device, register_model
 from trustlab.models.config import TrainConfig
 from trustlab.models.datasets import ItemImages, item_label
 from trustlab.models.errors import DataError, DuplicateModelError
@@ -183,15 +183,17 @@ def train_model(settings: Settings, config: TrainConfig, *, progress: bool = Tru
     mean, std = normalisation_for(config.normalisation, train_set.images)
     target = pick_device(config.device)
     result = fit(model, (train_set.images, train_set.targets), (val_set.images, val_set.targets),
-                 config=config.fit, mean=mean, std=std, device=target, progress=progress, desc=config.name)
+                 config=config.fit, mean=mean, std=std, device=target,
+                 label=config.name if progress else None)
     history = {**result.history, "train_seconds": round(result.seconds, 3), "device": str(target),
                "n_train": len(train_set), "n_val": len(val_set), "num_params": count_params(model)}
-    version = register_model(
-        settings, name=config.name, dataset_id=data.dataset_id, module=model.cpu(), arch=config.arch,
-        class_names=data.classes, img_size=config.img_size, mean=mean, std=std, labels_source=config.labels,
-        training_config=_training_config(config, data, mean=mean, std=std, weights_notes=weights_notes),
-        history=history,
-    )
+    version = register_model(settings, name=config.name, dataset_id=data.dataset_id, module=model.cpu(),
+                             spec=ModelSpec(arch=config.arch, class_names=data.classes,
+                                            img_size=config.img_size, mean=mean, std=std,
+                                            labels_source=config.labels),
+                             training_config=_training_config(config, data, mean=mean, std=std,
+                                                              weights_notes=weights_notes),
+                             history=history)
     plot_curves(history, settings.models_dir / config.name / CURVES_FILENAME,
                 title=f"{config.name} ({config.arch})")
     return version
