@@ -56,7 +56,7 @@ def run_demo(args: argparse.Namespace) -> None:
     from trustlab.db.engine import dispose_engines, unit_of_work
     from trustlab.db.queries.explanations import list_explanations
     from trustlab.explain.bias import bias_report, watermark_region
-    from trustlab.explain.precompute import explain_split
+    from trustlab.explain.precompute import ExplainOptions, explain_split
     from trustlab.models.evaluate import evaluate_model
     from trustlab.models.train import TrainConfig, train_model
 
@@ -85,7 +85,8 @@ def run_demo(args: argparse.Namespace) -> None:
             accuracy = evaluate_model(settings, model="demo_cnn", split=split, progress=False)
             print(f"{split} accuracy {accuracy.metrics['accuracy']:.3f}", flush=True)
         started = time.perf_counter()
-        explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test", device="cpu")
+        explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test",
+                      options=ExplainOptions(device="cpu"))
         print(f"explained the test split in {time.perf_counter() - started:.0f} s", flush=True)
         with unit_of_work(settings) as session:
             rows = list_explanations(session, model_version_id=version.id, method="gradcam", split="test")

@@ -23,6 +23,7 @@ from trustlab.explain.bias import (
     region_mask,
     watermark_region,
 )
+from trustlab.explain.precompute import ExplainOptions
 from trustlab.explain.sanity import randomisation_test, randomisation_units, sanity_check
 from trustlab.explain.store import save_array
 from trustlab.models.arch import build_model
@@ -135,13 +136,6 @@ def test_sanity_check_on_a_stored_model(sqlite_settings):
     register_model(sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
                    spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
                                   std=IMAGENET_STD))
-    frame = sanity_check(
-        sqlite_settings,
-        model="m",
-        methods=["gradcam", "lime"],
-        n_items=2,
-        mode="full",
-        params={"lime": {"num_samples": 16}},
-        device="cpu",
-    )
+    frame = sanity_check(sqlite_settings, model="m", methods=["gradcam", "lime"], n_items=2, mode="full",
+                         options=ExplainOptions(params={"lime": {"num_samples": 16}}, device="cpu"))
     assert list(frame["method"]) == ["gradcam", "lime"] and frame["spearman"].notna().all()

@@ -101,7 +101,7 @@ def _method_summary(rows: list) -> Any:
 @options_from(ExplainFlags)
 def explain(flags: ExplainFlags, as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
     """Precompute explanations (resumable: stored ones are skipped; predictions are made if missing)."""
-    from trustlab.explain.precompute import explain_split, parse_shard
+    from trustlab.explain.precompute import ExplainOptions, explain_split, parse_shard
 
     try:
         parsed_shard = parse_shard(flags.shard)
@@ -113,11 +113,9 @@ def explain(flags: ExplainFlags, as_json: bool = JSON_OPTION, wide: bool = WIDE_
         methods=_methods(flags.methods),
         split=None if flags.split == "all" else flags.split,
         shard=parsed_shard,
-        params=_params(flags.params),
-        batch_size=flags.batch_size,
-        device=None if flags.device == "auto" else flags.device,
-        faithfulness=not flags.no_faithfulness,
-        target_layer=flags.target_layer or None,
+        options=ExplainOptions(params=_params(flags.params), target_layer=flags.target_layer or None,
+                               device=None if flags.device == "auto" else flags.device,
+                               batch_size=flags.batch_size, faithfulness=not flags.no_faithfulness),
         progress=True,
     )
     summary = _method_summary(rows)
@@ -206,6 +204,7 @@ class SanityFlags:
 @options_from(SanityFlags)
 def sanity_check_cmd(flags: SanityFlags, as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
     """Model-parameter randomisation test (Adebayo et al. 2018): rank correlation of maps before/after."""
+    from trustlab.explain.precompute import ExplainOptions
     from trustlab.explain.sanity import sanity_check
 
     model, mode = flags.model, flags.mode
@@ -217,9 +216,8 @@ def sanity_check_cmd(flags: SanityFlags, as_json: bool = JSON_OPTION, wide: bool
         n_items=flags.n_items,
         mode=mode,
         seed=flags.seed,
-        params=_params(flags.params),
-        device=None if flags.device == "auto" else flags.device,
-        target_layer=flags.target_layer or None,
+        options=ExplainOptions(params=_params(flags.params), target_layer=flags.target_layer or None,
+                               device=None if flags.device == "auto" else flags.device),
     )
     title = f"parameter randomisation ({mode}): Spearman of trained vs randomised maps; low = sensitive"
     emit({"model": model, "mode": mode, "rows": frame}, as_json=as_json,
