@@ -10,7 +10,7 @@ from typing import Any
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.assignments import assignment_for_answer
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
+from trustlab.db.queries.judgements import Answer, judgement_by_key, rater_key_elsewhere, record_judgement
 from trustlab.db.queries.studies import study_name_status
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.errors import Conflict, InvalidAnswer, NotFoundError
@@ -100,11 +100,8 @@ def submit(
                 s,
                 assignment_id=assignment_id,
                 rater_id=principal.rater_id,
-                answers=cleaned,
-                idempotency_key=idempotency_key,
+                answer=Answer(cleaned, idempotency_key, response_ms, client_elapsed_ms),
                 now=now,
-                response_ms=response_ms,
-                client_elapsed_ms=client_elapsed_ms,
                 assignment=assignment,
             )
         except NotFound as exc:
