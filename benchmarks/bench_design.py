@@ -36,7 +36,7 @@ from trustlab.db.queries.datasets import get_or_create_dataset
 from trustlab.db.queries.items import add_items
 from trustlab.db.queries.labels import ensure_labels
 from trustlab.db.queries.studies import study_items
-from trustlab.db.schema import Item, ModelVersion, Prediction, Rater  # noqa: E402
+from trustlab.db.schema import Item, ModelVersion, Prediction, User  # noqa: E402
 from trustlab.studies.design.assign import next_assignment  # noqa: E402
 from trustlab.studies.design.create import create_study, open_study  # noqa: E402
 
@@ -112,7 +112,7 @@ def run_study(settings: Settings, config: dict) -> dict:
     rows = []
     while True:
         with unit_of_work(settings) as s:
-            rater = Rater(handle=f"r{len(rows)}", role="rater", study_id=study.id)
+            rater = User(username=f"r{len(rows)}", role="rater", study_id=study.id)
             s.add(rater)
             s.commit()
             if next_assignment(s, study_id=study.id, rater_id=rater.id) is None:

@@ -158,7 +158,7 @@ def _train_and_score(data_dir: Path, config: DemoConfig, args: argparse.Namespac
     from trustlab.db.engine import dispose_engines
     from trustlab.models.datasets import AugmentConfig
     from trustlab.models.evaluate import evaluate_model
-    from trustlab.models.train import train_model
+    from trustlab.models.train import TrainConfig, train_model
 
     given = {k: getattr(config, k) for k in ("img_size", "batch_size", "lr") if getattr(config, k)}
     if config.augment is not None:
@@ -167,8 +167,8 @@ def _train_and_score(data_dir: Path, config: DemoConfig, args: argparse.Namespac
         settings = load_settings(home=home, db_url="")
         ingest(settings, data_dir, dataset="demo", manifest=data_dir / "manifest.csv")
         started, cpu_started = time.perf_counter(), time.process_time()
-        version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
-                              epochs=args.epochs, seed=args.seed, progress=False, **given)
+        version = train_model(settings, TrainConfig.of(dataset="demo", arch="simple_cnn", name="demo_cnn",
+                              epochs=args.epochs, seed=args.seed, **given), progress=False)
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         val = evaluate_model(settings, model="demo_cnn", split="val", progress=False).metrics["accuracy"]
         test = evaluate_model(settings, model="demo_cnn", split="test", progress=False).metrics["accuracy"]

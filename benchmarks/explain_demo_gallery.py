@@ -65,12 +65,12 @@ def train_and_evaluate(settings, args: argparse.Namespace):
     """``simple_cnn`` on the demo with train's defaults (image size, batch, lr, augmentation) unless
     ``--img-size`` is given; prints its val and test accuracy and returns the model version."""
     from trustlab.models.evaluate import evaluate_model
-    from trustlab.models.train import train_model
+    from trustlab.models.train import TrainConfig, train_model
 
     started = time.perf_counter()
     sized = {"img_size": args.img_size} if args.img_size else {}
-    version = train_model(settings, dataset="demo", arch="simple_cnn", name="demo_cnn",
-                          epochs=args.epochs, seed=0, progress=False, **sized)
+    config = TrainConfig.of(dataset="demo", arch="simple_cnn", name="demo_cnn", epochs=args.epochs, seed=0, **sized)
+    version = train_model(settings, config, progress=False)
     print(
         f"trained simple_cnn in {time.perf_counter() - started:.0f} s "
         f"(best epoch {version.history.get('best_epoch')})",
@@ -86,10 +86,11 @@ def explained_test_rows(settings, version) -> list:
     """Explain the test split with every demo method; the Grad-CAM rows (explanation, prediction, item)."""
     from trustlab.db.engine import unit_of_work
     from trustlab.db.queries.explanations import list_explanations
-    from trustlab.explain.precompute import explain_split
+    from trustlab.explain.precompute import ExplainOptions, explain_split
 
     started = time.perf_counter()
-    explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test", device="cpu")
+    explain_split(settings, model="demo_cnn", methods=DEMO_METHODS, split="test",
+                  options=ExplainOptions(device="cpu"))
     print(f"explained the test split in {time.perf_counter() - started:.0f} s", flush=True)
     with unit_of_work(settings) as session:
         return list_explanations(session, model_version_id=version.id, method="gradcam", split="test")

@@ -84,7 +84,7 @@ def run_digits(home: Path, *, noise: float, seed: int, epochs: int, img_size: in
     from trustlab.models.crossval import crossval_predict
     from trustlab.models.datasets import AugmentConfig
     from trustlab.models.out_of_sample import out_of_sample_predictions
-    from trustlab.models.train import train_model
+    from trustlab.models.train import TrainConfig, train_model
     from trustlab.studies.relabel.pipeline import run_relabel
     from trustlab.studies.relabel.proposals import propose_auto
 
@@ -93,8 +93,8 @@ def run_digits(home: Path, *, noise: float, seed: int, epochs: int, img_size: in
     started = time.perf_counter()
     ingest(settings, home / "tree", dataset="digits")
     # Digits are not mirror images of each other: no horizontal flips (the only non-default choice).
-    train_model(settings, dataset="digits", arch="simple_cnn", name="digits", epochs=epochs,
-                img_size=img_size, seed=seed, augment=AugmentConfig(hflip=0.0), progress=False)
+    train_model(settings, TrainConfig.of(dataset="digits", arch="simple_cnn", name="digits", epochs=epochs,
+                img_size=img_size, seed=seed, augment=AugmentConfig(hflip=0.0)), progress=False)
     trained = time.perf_counter()
     crossval_predict(settings, model="digits", k=folds, progress=False)
     result = run_relabel(settings, model="digits", out_dir=home / "relabel", dataset="digits")

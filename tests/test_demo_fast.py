@@ -17,8 +17,8 @@ from trustlab.db.schema import (
     Judgement,
     ModelVersion,
     Prediction,
-    Rater,
     Study,
+    User,
 )
 from trustlab.demo import FAST, STUDY, report_dir, run_demo
 from trustlab.demo.background import log_path, start_background, stop_background
@@ -46,7 +46,7 @@ def test_fast_demo_runs_every_stage_then_skips_them(sqlite_settings):
         assert methods == set(FAST.explain_methods)
         assert s.scalar(select(Study.status).where(Study.name == STUDY)) == "open"
         assert count(Judgement) > 0
-        simulated = s.scalar(select(func.count()).select_from(Rater).where(Rater.simulated))
+        simulated = s.scalar(select(func.count()).select_from(User).where(User.simulated))
         assert simulated == FAST.simulated_raters
 
     summary = json.loads((report_dir(settings) / "summary.json").read_text())

@@ -6,7 +6,7 @@ Torch-, gradio- and sqlalchemy-free, so the CLI, the analysis report and the app
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # Nouns whose plural is not the regular one (abbreviations in progress units stay as they are).
 IRREGULAR = {"img": "img", "expl": "expl", "it": "it", "analysis": "analyses"}
@@ -31,7 +31,14 @@ def suggest(name: str, known: Iterable[str], *, n: int = 1, cutoff: float = 0.6,
 
     The one home of the hint that config errors, unknown methods and unknown names in the CLI print.
     """
-    close = difflib.get_close_matches(name, list(known), n=n, cutoff=cutoff)
-    if not close:
+    return did_you_mean(difflib.get_close_matches(name, list(known), n=n, cutoff=cutoff), quote=quote)
+
+
+def did_you_mean(candidates: Sequence[str], *, quote: str = "`") -> str:
+    """The hint's wording for names already chosen (e.g. by a rule of their own): "did you mean
+    `a`, `b` or `c`? ", or "" when there are none."""
+    quoted = [f"{quote}{c}{quote}" for c in candidates]
+    if not quoted:
         return ""
-    return "did you mean " + " or ".join(f"{quote}{c}{quote}" for c in close) + "? "
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"did you mean {listed}? "

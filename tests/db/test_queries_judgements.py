@@ -13,7 +13,7 @@ from tests.helpers.query_world import make_query_world
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.assignments import get_assignment
 from trustlab.db.queries.errors import NotFound
-from trustlab.db.queries.judgements import count_judgements, judgement_by_key, record_judgement
+from trustlab.db.queries.judgements import Answer, count_judgements, judgement_by_key, record_judgement
 from trustlab.db.schema import Judgement
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -22,8 +22,8 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 def _record(settings, world, key, answers, *, now=T0, assignment=0):
     with unit_of_work(settings) as s:
         judgement, created = record_judgement(
-            s, assignment_id=world.assignment_ids[assignment], rater_id=world.rater_id, answers=answers,
-            idempotency_key=key, now=now)
+            s, assignment_id=world.assignment_ids[assignment], rater_id=world.rater_id,
+            answer=Answer(answers, key), now=now)
         return judgement.id, judgement.supersedes_id, created
 
 
@@ -80,7 +80,7 @@ def test_another_raters_assignment_is_not_found_and_nothing_is_written(settings)
     world = make_query_world(settings)
     with pytest.raises(NotFound, match="not one of your assignments"), unit_of_work(settings) as s:
         record_judgement(s, assignment_id=world.assignment_ids[0], rater_id=world.rater_id + 99,
-                         answers={}, idempotency_key="x", now=T0)
+                         answer=Answer({}, "x"), now=T0)
     with read_session(settings) as s:
         assert count_judgements(s) == 0
 

@@ -11,7 +11,7 @@ from trustlab.db.queries.users import (
     add_invites,
     claim_invite_for_new_rater,
     invite_by_hash,
-    rater_by_handle,
+    user_by_username,
 )
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -47,13 +47,13 @@ def test_a_claimed_invite_returns_its_first_rater_and_adds_no_other(settings):
     with unit_of_work(settings) as s:
         [invite] = add_invites(s, study_id=world.study_id, token_hashes=["h" * 64], expires_at=None)
     with unit_of_work(settings) as s:
-        first = claim_invite_for_new_rater(s, invite_id=invite.id, handle="rater-a", study_id=world.study_id,
-                                           now=NOW)
+        first = claim_invite_for_new_rater(s, invite_id=invite.id, username="rater-a",
+                                           study_id=world.study_id, now=NOW)
     with unit_of_work(settings) as s:
-        second = claim_invite_for_new_rater(s, invite_id=invite.id, handle="rater-b",
+        second = claim_invite_for_new_rater(s, invite_id=invite.id, username="rater-b",
                                             study_id=world.study_id, now=NOW)
     assert second == first
     with read_session(settings) as s:
         assert invite_by_hash(s, token_hash="h" * 64).rater_id == first
-        assert rater_by_handle(s, handle="rater-a").id == first
-        assert rater_by_handle(s, handle="rater-b") is None
+        assert user_by_username(s, username="rater-a").id == first
+        assert user_by_username(s, username="rater-b") is None

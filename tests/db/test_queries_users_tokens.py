@@ -9,7 +9,7 @@ from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.users import (
     add_auth_token,
     add_invites,
-    add_rater,
+    add_user,
     invite_by_hash,
     purge_expired_tokens,
     rater_for_token,
@@ -26,7 +26,7 @@ LATER = NOW + timedelta(hours=1)
 def test_tokens_are_revoked_per_token_per_account_and_per_study(settings):
     world = make_query_world(settings, n_items=1)
     with unit_of_work(settings) as s:
-        staff = add_rater(s, handle="staff", role="researcher")
+        staff = add_user(s, username="staff", role="researcher")
         for n, rater_id in enumerate([world.rater_id, world.rater_id, staff.id, staff.id]):
             add_auth_token(s, rater_id=rater_id, token_hash=f"{n:064x}", expires_at=LATER)
     with unit_of_work(settings) as s:

@@ -16,8 +16,8 @@ from trustlab.db.schema import (
     Judgement,
     Label,
     ModelVersion,
-    Rater,
     Study,
+    User,
 )
 
 
@@ -79,7 +79,7 @@ def test_assignment_unique_and_judgement_idempotency_key_unique(settings):
         s.add(mv)
         s.flush()
         study = Study(name="st", dataset_id=ds.id, model_version_id=mv.id, config={})
-        rater = Rater(handle="r1")
+        rater = User(username="r1")
         s.add_all([study, rater])
         s.flush()
         a = Assignment(study_id=study.id, rater_id=rater.id, item_id=item.id, condition="none", position=0)

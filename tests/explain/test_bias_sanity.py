@@ -23,10 +23,11 @@ from trustlab.explain.bias import (
     region_mask,
     watermark_region,
 )
+from trustlab.explain.precompute import ExplainOptions
 from trustlab.explain.sanity import randomisation_test, randomisation_units, sanity_check
 from trustlab.explain.store import save_array
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import register_model
+from trustlab.models.checkpoint import ModelSpec, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ("square", "disc")
@@ -60,17 +61,9 @@ def test_watermark_region_reads_demo_json(tmp_path):
 
 def test_bias_report_flags_the_class_whose_evidence_sits_in_the_region(settings):
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"test": 4}, size=SIZE)
-    version = register_model(
-        settings,
-        name="m",
-        dataset_id=dataset_id,
-        module=build_model("simple_cnn", 2),
-        arch="simple_cnn",
-        class_names=CLASSES,
-        img_size=SIZE,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+    version = register_model(settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
+                             spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE,
+                                            mean=IMAGENET_MEAN, std=IMAGENET_STD))
     rng = np.random.default_rng(0)
     with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")
@@ -140,24 +133,9 @@ def test_randomisation_separates_model_dependent_maps_from_image_dependent_ones(
 
 def test_sanity_check_on_a_stored_model(sqlite_settings):
     dataset_id = make_image_dataset(sqlite_settings, classes=CLASSES, per_class={"test": 2}, size=SIZE)
-    register_model(
-        sqlite_settings,
-        name="m",
-        dataset_id=dataset_id,
-        module=build_model("simple_cnn", 2),
-        arch="simple_cnn",
-        class_names=CLASSES,
-        img_size=SIZE,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
-    frame = sanity_check(
-        sqlite_settings,
-        model="m",
-        methods=["gradcam", "lime"],
-        n_items=2,
-        mode="full",
-        params={"lime": {"num_samples": 16}},
-        device="cpu",
-    )
+    register_model(sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
+                   spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                  std=IMAGENET_STD))
+    frame = sanity_check(sqlite_settings, model="m", methods=["gradcam", "lime"], n_items=2, mode="full",
+                         options=ExplainOptions(params={"lime": {"num_samples": 16}}, device="cpu"))
     assert list(frame["method"]) == ["gradcam", "lime"] and frame["spearman"].notna().all()

@@ -12,7 +12,7 @@ from tests.helpers.builders import make_image_dataset
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import register_model
+from trustlab.models.checkpoint import ModelSpec, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -23,17 +23,9 @@ def cli(sqlite_settings, monkeypatch):
     _load_verbs()
     dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 2}, size=32)
     torch.manual_seed(0)
-    register_model(
-        sqlite_settings,
-        name="m",
-        dataset_id=dataset_id,
-        module=build_model("simple_cnn", 2),
-        arch="simple_cnn",
-        class_names=("square", "disc"),
-        img_size=32,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+    register_model(sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
+                   spec=ModelSpec(arch="simple_cnn", class_names=("square", "disc"), img_size=32,
+                                  mean=IMAGENET_MEAN, std=IMAGENET_STD))
     runner = CliRunner()
     return lambda *args: runner.invoke(app, [str(a) for a in args])
 

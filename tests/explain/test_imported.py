@@ -26,7 +26,7 @@ from trustlab.explain.imported import import_explanations
 from trustlab.explain.record import resize_map
 from trustlab.explain.store import artifact_path, load_array
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import load_model, register_model
+from trustlab.models.checkpoint import ModelSpec, load_model, register_model
 from trustlab.models.external import ImportProblem, import_predictions
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 from trustlab.platform.accounts.invites import create_invites
@@ -286,17 +286,10 @@ def test_bad_files_are_named_and_nothing_is_imported(settings, external, tmp_pat
 def test_imported_maps_of_a_model_trustlab_can_run_get_faithfulness_scores(settings, tmp_path):
     test_items, _ = dataset_items(settings)
     torch.manual_seed(0)
-    register_model(
-        settings,
-        name="cnn",
-        dataset_id=test_items[0].dataset_id,
-        module=build_model("simple_cnn", 2).eval(),
-        arch="simple_cnn",
-        class_names=CLASSES,
-        img_size=SIZE,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+    register_model(settings, name="cnn", dataset_id=test_items[0].dataset_id,
+                   module=build_model("simple_cnn", 2).eval(),
+                   spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                  std=IMAGENET_STD))
     mask = np.zeros((SIZE, SIZE), np.uint8)
     mask[:, : SIZE // 2] = 255
     Image.fromarray(mask).save(settings.images_dir / "mask0.png")

@@ -10,7 +10,7 @@ from skimage import data
 from skimage.transform import resize
 
 from trustlab.explain.base import ExplainError
-from trustlab.explain.lime import LimeExplainer, kernel_weights, sample_masks, segment_image
+from trustlab.explain.lime import LimeExplainer, Segmentation, kernel_weights, sample_masks, segment_image
 from trustlab.models.arch import SimpleCNN
 
 SIDE = 64
@@ -45,7 +45,7 @@ def test_top5_positive_superpixels_agree_with_reference_lime(images, model):
     classify = _classifier(model)
     overlaps = []
     for seed, image in enumerate(images):
-        segments = segment_image(image, n_segments=30)
+        segments = segment_image(image, Segmentation(n_segments=30))
         assert segments.max() >= 10
         target = int(classify(image[None]).argmax())
         x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)
@@ -97,11 +97,12 @@ def test_regions_labels_and_hide_colours(images, model):
 
 
 def test_quickshift_segmentation_is_seeded(images):
-    first = segment_image(images[2], method="quickshift", seed=1)
-    np.testing.assert_array_equal(first, segment_image(images[2], method="quickshift", seed=1))
+    quickshift = Segmentation(method="quickshift", seed=1)
+    first = segment_image(images[2], quickshift)
+    np.testing.assert_array_equal(first, segment_image(images[2], quickshift))
     assert first.min() == 0 and first.max() >= 2
     with pytest.raises(ExplainError, match="slic"):
-        segment_image(images[2], method="felzenszwalb")
+        segment_image(images[2], Segmentation(method="felzenszwalb"))
 
 
 def test_kernel_matches_lime_cosine_distance():

@@ -16,6 +16,7 @@ from trustlab.db.queries.predictions import add_predictions_if_missing
 from trustlab.db.schema import Explanation, Item, Prediction
 from trustlab.explain.base import ExplainError
 from trustlab.explain.precompute import (
+    ExplainOptions,
     Shard,
     explain_items,
     explain_split,
@@ -25,7 +26,7 @@ from trustlab.explain.precompute import (
 )
 from trustlab.explain.store import artifact_path, load_array, load_arrays
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import load_model, register_model
+from trustlab.models.checkpoint import ModelSpec, load_model, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
 CLASSES = ("square", "disc")
@@ -36,17 +37,9 @@ FAST = {"lime": {"num_samples": 24}}
 def _setup(settings) -> list[Item]:
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 3, "test": 2}, size=SIZE)
     torch.manual_seed(0)
-    register_model(
-        settings,
-        name="m",
-        dataset_id=dataset_id,
-        module=build_model("simple_cnn", 2).eval(),
-        arch="simple_cnn",
-        class_names=CLASSES,
-        img_size=SIZE,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+    register_model(settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2).eval(),
+                   spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                  std=IMAGENET_STD))
     with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")
         # Evidence mask for the first test item: the left half of the image.
@@ -68,15 +61,8 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
     items = _setup(settings)
     ids = [item.id for item in items]
     assert _count(settings, Prediction) == 0  # predictions are computed on the way
-    rows = explain_items(
-        settings,
-        model="m",
-        item_ids=ids,
-        methods=["gradcam", "lime", "twin"],
-        params=FAST,
-        batch_size=3,
-        device="cpu",
-    )
+    rows = explain_items(settings, model="m", item_ids=ids, methods=["gradcam", "lime", "twin"],
+                         options=ExplainOptions(params=FAST, batch_size=3, device="cpu"))
     assert [r.method for r in rows] == ["gradcam", "lime", "twin"] * len(ids)
     assert _count(settings, Prediction) == len(ids) and _count(settings, Explanation) == 3 * len(ids)
     for row in rows:
@@ -110,19 +96,12 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
         )
     np.testing.assert_allclose(again["coefficients"], lime_row.extra["coefficients"], atol=1e-9)
 
-    again = explain_items(
-        settings, model="m", item_ids=ids, methods=["gradcam", "lime", "twin"], params=FAST, device="cpu"
-    )
+    again = explain_items(settings, model="m", item_ids=ids, methods=["gradcam", "lime", "twin"],
+                          options=ExplainOptions(params=FAST, device="cpu"))
     assert [r.id for r in again] == [r.id for r in rows]
     assert _count(settings, Explanation) == 3 * len(ids)
-    other = explain_items(
-        settings,
-        model="m",
-        item_ids=ids[:1],
-        methods=["lime"],
-        params={"lime": {"num_samples": 16}},
-        device="cpu",
-    )
+    other = explain_items(settings, model="m", item_ids=ids[:1], methods=["lime"],
+                          options=ExplainOptions(params={"lime": {"num_samples": 16}}, device="cpu"))
     assert other[0].id != lime_row.id and _count(settings, Explanation) == 3 * len(ids) + 1
     with unit_of_work(settings) as s:
         latest = get_explanation(s, prediction_id=lime_row.prediction_id, method="lime")
@@ -134,9 +113,8 @@ def test_explain_items_stores_rows_and_artifacts_and_resumes(settings):
 
 def test_a_lost_insert_race_returns_the_stored_row(settings):
     items = _setup(settings)
-    (row,) = explain_items(
-        settings, model="m", item_ids=[items[0].id], methods=["cam"], device="cpu", faithfulness=False
-    )
+    (row,) = explain_items(settings, model="m", item_ids=[items[0].id], methods=["cam"],
+                           options=ExplainOptions(device="cpu", faithfulness=False))
     twin_row = Explanation(
         prediction_id=row.prediction_id, method="cam", params_key=row.params_key, params={}
     )
@@ -154,15 +132,8 @@ def test_shards_partition_the_items(settings):
     parts = [shard_items(list(range(1, 101)), Shard(i, 4)) for i in range(4)]
     assert sorted(sum(parts, [])) == list(range(1, 101)) and all(20 <= len(p) <= 30 for p in parts)
     done = [
-        explain_split(
-            settings,
-            model="m",
-            methods=["cam"],
-            split="test",
-            shard=Shard(i, 2),
-            device="cpu",
-            faithfulness=False,
-        )
+        explain_split(settings, model="m", methods=["cam"], split="test", shard=Shard(i, 2),
+                      options=ExplainOptions(device="cpu", faithfulness=False))
         for i in range(2)
     ]
     with unit_of_work(settings) as s:
@@ -173,16 +144,16 @@ def test_shards_partition_the_items(settings):
 def test_errors_name_the_input(settings):
     items = _setup(settings)
     with pytest.raises(ExplainError, match="num_sample"):
-        explain_items(
-            settings, model="m", item_ids=[items[0].id], methods=["lime"], params={"lime": {"num_sample": 3}}
-        )
+        explain_items(settings, model="m", item_ids=[items[0].id], methods=["lime"],
+                      options=ExplainOptions(params={"lime": {"num_sample": 3}}))
     with pytest.raises(ExplainError, match="999999"):
         explain_items(settings, model="m", item_ids=[999999], methods=["gradcam"])
 
 
 def test_predictions_inserted_by_another_worker_are_skipped(settings):
     items = _setup(settings)
-    explain_items(settings, model="m", item_ids=[items[0].id], methods=["cam"], faithfulness=False)
+    explain_items(settings, model="m", item_ids=[items[0].id], methods=["cam"],
+                  options=ExplainOptions(faithfulness=False))
     with unit_of_work(settings) as s:
         existing = s.scalars(select(Prediction)).one()
         clash = Prediction(
@@ -212,7 +183,7 @@ def test_overlays_carry_no_title_band(sqlite_settings):
     (the condition) or the explained class (the prediction, which `simulate` asks raters to guess)."""
     items = _setup(sqlite_settings)
     rows = explain_items(sqlite_settings, model="m", item_ids=[items[0].id], methods=["gradcam", "lime"],
-                         params=FAST, device="cpu", faithfulness=False)
+                         options=ExplainOptions(params=FAST, device="cpu", faithfulness=False))
     for row in rows:
         with Image.open(artifact_path(sqlite_settings, row.overlay_path)) as overlay:
             top_band = np.asarray(overlay.convert("L"))[:TITLE_BAND_PX]

@@ -141,30 +141,34 @@ def test_target_layer_reaches_the_cam_methods_and_changes_the_key_only_when_give
 
 def test_explain_items_stores_a_named_target_layer_under_its_own_key(sqlite_settings):
     from tests.helpers.builders import make_image_dataset
-    from trustlab.explain.precompute import explain_items
-    from trustlab.models.checkpoint import register_model
+    from trustlab.explain.precompute import ExplainOptions, explain_items
+    from trustlab.models.checkpoint import ModelSpec, register_model
     from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
     dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 1}, size=32)
-    register_model(
-        sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
-        arch="simple_cnn", class_names=("square", "disc"), img_size=32, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    )
+    register_model(sqlite_settings, name="m", dataset_id=dataset_id, module=build_model("simple_cnn", 2),
+                   spec=ModelSpec(arch="simple_cnn", class_names=("square", "disc"), img_size=32,
+                                  mean=IMAGENET_MEAN, std=IMAGENET_STD))
     from trustlab.db.engine import unit_of_work
     from trustlab.db.queries.items import list_items
 
     with unit_of_work(sqlite_settings) as session:
         ids = [item.id for item in list_items(session, dataset_id=dataset_id, split="test")]
-    common = {"model": "m", "item_ids": ids, "faithfulness": False, "device": "cpu"}
-    default = explain_items(sqlite_settings, methods=["gradcam", "twin"], **common)
-    named = explain_items(sqlite_settings, methods=["gradcam", "twin"], target_layer="features.2", **common)
+    common = {"model": "m", "item_ids": ids}
+    fast = {"faithfulness": False, "device": "cpu"}
+    default = explain_items(sqlite_settings, methods=["gradcam", "twin"], options=ExplainOptions(**fast),
+                            **common)
+    named = explain_items(sqlite_settings, methods=["gradcam", "twin"],
+                          options=ExplainOptions(target_layer="features.2", **fast), **common)
     assert default[0].params == {} and named[0].params == {"target_layer": "features.2"}
     assert default[0].params_key != named[0].params_key
     assert named[1].params_key == default[1].params_key  # twins take no target layer
     with pytest.raises(LayerNotFound, match="features.2"):
-        explain_items(sqlite_settings, methods=["gradcam"], target_layer="features.22", **common)
+        explain_items(sqlite_settings, methods=["gradcam"],
+                      options=ExplainOptions(target_layer="features.22", **fast), **common)
     by_layer = {"twin": {"feature_layer": "features.2"}}
-    layered = explain_items(sqlite_settings, methods=["twin"], params=by_layer, **common)
+    layered = explain_items(sqlite_settings, methods=["twin"],
+                            options=ExplainOptions(params=by_layer, **fast), **common)
     assert layered[0].params == {"k": 5, "feature_layer": "features.2"} and layered[0].neighbours
 
 
@@ -174,29 +178,30 @@ def test_a_stored_timm_vit_is_explained_and_sanity_checked_end_to_end(sqlite_set
     from tests.helpers.builders import make_image_dataset
     from trustlab.db.engine import unit_of_work
     from trustlab.db.queries.items import list_items
-    from trustlab.explain.precompute import explain_items
+    from trustlab.explain.precompute import ExplainOptions, explain_items
     from trustlab.explain.sanity import sanity_check
-    from trustlab.models.checkpoint import register_model
+    from trustlab.models.checkpoint import ModelSpec, register_model
     from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
     arch, size = "timm:vit_tiny_patch16_224", 32
     dataset_id = make_image_dataset(sqlite_settings, per_class={"train": 2, "test": 1}, size=size)
     torch.manual_seed(0)
     module = build_model(arch, 2, img_size=size).eval()
-    register_model(
-        sqlite_settings, name="vit", dataset_id=dataset_id, module=module, arch=arch,
-        class_names=("square", "disc"), img_size=size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-    )
+    register_model(sqlite_settings, name="vit", dataset_id=dataset_id, module=module,
+                   spec=ModelSpec(arch=arch, class_names=("square", "disc"), img_size=size,
+                                  mean=IMAGENET_MEAN, std=IMAGENET_STD))
     with unit_of_work(sqlite_settings) as session:
         ids = [item.id for item in list_items(session, dataset_id=dataset_id, split="test")]
-    common = {"model": "vit", "item_ids": ids, "device": "cpu"}
+    common = {"model": "vit", "item_ids": ids}
     rows = explain_items(sqlite_settings, methods=["gradcam", "ablationcam", "twin", "lime"],
-                         params={"lime": {"num_samples": 16}}, **common)
+                         options=ExplainOptions(params={"lime": {"num_samples": 16}}, device="cpu"), **common)
     assert [r.method for r in rows[:4]] == ["gradcam", "ablationcam", "twin", "lime"]
     assert rows[0].faithfulness["deletion_auc"] >= 0 and rows[2].neighbours
-    named = explain_items(sqlite_settings, methods=["gradcam"], target_layer="blocks.5.norm1", **common)
+    named = explain_items(sqlite_settings, methods=["gradcam"],
+                          options=ExplainOptions(target_layer="blocks.5.norm1", device="cpu"), **common)
     assert named[0].params == {"target_layer": "blocks.5.norm1"} and named[0].params_key != rows[0].params_key
-    frame = sanity_check(sqlite_settings, model="vit", methods=["gradcam"], n_items=2, device="cpu")
+    frame = sanity_check(sqlite_settings, model="vit", methods=["gradcam"], n_items=2,
+                         options=ExplainOptions(device="cpu"))
     assert frame["randomised"].tolist()[-2:] == ["patch_embed", "cls_token+pos_embed"]
     with pytest.raises(ExplainError, match="fullgrad needs the bias"):
-        explain_items(sqlite_settings, methods=["fullgrad"], **common)
+        explain_items(sqlite_settings, methods=["fullgrad"], options=ExplainOptions(device="cpu"), **common)

@@ -15,7 +15,7 @@ from trustlab.db.queries.labels import ensure_labels
 from trustlab.db.queries.models import add_model_version
 from trustlab.db.queries.predictions import add_predictions
 from trustlab.db.queries.studies import add_study
-from trustlab.db.queries.users import add_rater
+from trustlab.db.queries.users import add_user
 from trustlab.db.schema import Assignment, Item, ModelVersion, Prediction, Study, StudyItem
 
 CLASSES = ("cat", "dog")
@@ -60,7 +60,7 @@ def make_query_world(
                         status="open"),
             items=[StudyItem(item_id=item.id, model_correct=item.current_label == "cat") for item in items],
         )
-        rater = add_rater(s, handle="r1", study_id=study.id)
+        rater = add_user(s, username="r1", study_id=study.id)
         assignments = [
             Assignment(study_id=study.id, rater_id=rater.id, item_id=item.id, condition="none", position=i,
                        status="assigned", assigned_at=assigned_at)

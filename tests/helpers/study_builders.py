@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests.helpers.builders import make_image_dataset
 from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Assignment, Item, Judgement, ModelVersion, Prediction, Rater, Study
+from trustlab.db.schema import Assignment, Item, Judgement, ModelVersion, Prediction, Study, User
 from trustlab.studies.design.create import create_study, open_study
 
 
@@ -104,7 +104,7 @@ def make_study(
 def make_raters(settings: Settings, *, study_id: int, n: int, prefix: str = "r") -> list[int]:
     with unit_of_work(settings) as s:
         raters = [
-            Rater(handle=f"{prefix}{j}-{uuid.uuid4().hex[:6]}", role="rater", study_id=study_id)
+            User(username=f"{prefix}{j}-{uuid.uuid4().hex[:6]}", role="rater", study_id=study_id)
             for j in range(n)
         ]
         s.add_all(raters)

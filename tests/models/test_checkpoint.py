@@ -13,7 +13,7 @@ from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.models.arch import build_model, cam_target_layer, head_module
-from trustlab.models.checkpoint import file_sha256, load_model, pick_device, register_model
+from trustlab.models.checkpoint import ModelSpec, file_sha256, load_model, pick_device, register_model
 from trustlab.models.errors import ArchError, CheckpointError, DuplicateModelError, ModelError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 
@@ -60,8 +60,9 @@ def _register(settings, name="m1", arch="simple_cnn"):
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"test": 2}, size=SIZE)
     torch.manual_seed(0)
     module = build_model(arch, len(CLASSES)).eval()
-    version = register_model(settings, name=name, dataset_id=dataset_id, module=module, arch=arch,
-                             class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    version = register_model(settings, name=name, dataset_id=dataset_id, module=module,
+                             spec=ModelSpec(arch=arch, class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                            std=IMAGENET_STD))
     return version, module, dataset_id
 
 
@@ -82,8 +83,9 @@ def test_checkpoint_round_trip_gives_the_same_outputs(settings):
         assert torch.allclose(torch.softmax(module(x), 1), probs, atol=1e-6)
     assert loaded.features(x).shape == (len(items), head_module(module, "simple_cnn").in_features)
     with pytest.raises(DuplicateModelError, match="'m1' exists already"):
-        register_model(settings, name="m1", dataset_id=dataset_id, module=module, arch="simple_cnn",
-                       class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+        register_model(settings, name="m1", dataset_id=dataset_id, module=module,
+                       spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=SIZE,
+                                      mean=IMAGENET_MEAN, std=IMAGENET_STD))
 
 
 def test_unknown_model_name_lists_known_models(settings):

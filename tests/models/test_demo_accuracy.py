@@ -8,7 +8,7 @@ import pytest
 from trustlab.data.demo import generate_demo
 from trustlab.data.ingest import ingest
 from trustlab.models.evaluate import evaluate_model
-from trustlab.models.train import train_model
+from trustlab.models.train import TrainConfig, train_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 CHANCE = 0.25  # four balanced classes
@@ -21,7 +21,8 @@ def _train_on_demo(settings, tmp_path, **demo) -> tuple:
     generate_demo(source, **demo)
     ingest(settings, source, dataset="demo", manifest=source / "manifest.csv", progress=False)
     # Everything but the epochs at its default: architecture, image size, batch, lr, augmentation.
-    version = train_model(settings, dataset="demo", arch="simple_cnn", name="m", epochs=8, progress=False)
+    version = train_model(settings, TrainConfig.of(dataset="demo", arch="simple_cnn", name="m", epochs=8),
+                                                   progress=False)
     val = evaluate_model(settings, model="m", split="val", progress=False).metrics["accuracy"]
     test = evaluate_model(settings, model="m", split="test", progress=False).metrics["accuracy"]
     return version, val, test

@@ -18,18 +18,19 @@ from trustlab.models.crossval import crossval_predict
 from trustlab.models.errors import DataError
 from trustlab.models.evaluate import evaluate_model
 from trustlab.models.predict import predict_model
-from trustlab.models.train import train_model
+from trustlab.models.train import TrainConfig, train_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SIZE = 32
-FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
+FAST = {"img_size": SIZE, "batch_size": 8}
 
 
 
 
 def _trained(settings, name="m", epochs=2, dataset="shapes", **kw):
-    return train_model(settings, dataset=dataset, arch="simple_cnn", name=name, epochs=epochs, **FAST, **kw)
+    return train_model(settings, TrainConfig.of(dataset=dataset, arch="simple_cnn", name=name,
+                                                epochs=epochs, **FAST, **kw), progress=False)
 
 
 def test_evaluate_writes_files_and_stores_metrics(settings):

@@ -22,7 +22,7 @@ from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.db.queries.predictions import predictions_for_items
 from trustlab.db.schema import Explanation
-from trustlab.explain.precompute import explain_split
+from trustlab.explain.precompute import ExplainOptions, explain_split
 from trustlab.explain.sanity import sanity_check
 from trustlab.explain.store import load_array
 from trustlab.models.catalog import list_models
@@ -164,7 +164,7 @@ def test_gradients_flow_through_both_kinds(sqlite_settings, shapes, tmp_path, cl
         torch.testing.assert_close(y.grad, x.grad, atol=1e-5, rtol=1e-4)
         # The randomisation sanity check runs gradient methods and refuses CAM by name.
         frame = sanity_check(sqlite_settings, model=name, methods=["integrated_gradients"], n_items=2,
-                             params={"integrated_gradients": {"n_steps": 4}})
+                             options=ExplainOptions(params={"integrated_gradients": {"n_steps": 4}}))
         assert frame["spearman"].notna().all()
         with pytest.raises(ModelError, match=f"CAM needs an nn.Module with named layers; model '{name}'"):
             sanity_check(sqlite_settings, model=name, methods=["gradcam"], n_items=2)
@@ -193,7 +193,7 @@ def test_imported_model_in_a_study_rated_through_the_api(cli, sqlite_settings, s
     assert cli("model", "import", "--name", "cnn", "--dataset", "shapes", "--file", tmp_path / "m.pt2",
                "--img-size", SIZE).exit_code == 0
     explain_split(sqlite_settings, model="cnn", methods=["lime"], split="test",
-                  params={"lime": {"num_samples": 40}})
+                  options=ExplainOptions(params={"lime": {"num_samples": 40}}))
     with pytest.raises(StudyError, match=r"model 'cnn' cannot run gradcam: CAM needs an nn.Module"):
         create_study(sqlite_settings, study_config("cam", ["none", "gradcam"]))
     create_study(sqlite_settings, study_config("made", ["none", "lime"]))

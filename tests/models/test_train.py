@@ -14,12 +14,12 @@ from trustlab.db.queries.models import get_model_version
 from trustlab.db.schema import Item
 from trustlab.models.checkpoint import load_model
 from trustlab.models.errors import ArchError, DataError, DuplicateModelError
-from trustlab.models.train import make_model, train_model
+from trustlab.models.train import TrainConfig, make_model, train_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SIZE = 32
-FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
+FAST = {"img_size": SIZE, "batch_size": 8}
 
 
 
@@ -27,7 +27,8 @@ FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
 def test_simple_cnn_learns_shapes_and_saves_checkpoint_history_and_curves(sqlite_settings):
     s = sqlite_settings
     make_image_dataset(s, classes=("square", "disc", "cross"), size=SIZE)
-    version = train_model(s, dataset="shapes", arch="simple_cnn", name="cnn", epochs=4, **FAST)
+    version = train_model(s, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="cnn", epochs=4,
+                                            **FAST), progress=False)
     h = version.history
     assert len(h["epoch"]) == len(h["train_loss"]) == len(h["val_acc"]) >= 1
     best = h["best_epoch"] - 1
@@ -46,8 +47,10 @@ def test_simple_cnn_learns_shapes_and_saves_checkpoint_history_and_curves(sqlite
 
 def test_training_is_deterministic_with_a_seed_on_cpu(sqlite_settings):
     make_image_dataset(sqlite_settings, size=SIZE)
-    a = train_model(sqlite_settings, dataset="shapes", arch="simple_cnn", name="a", epochs=2, seed=3, **FAST)
-    b = train_model(sqlite_settings, dataset="shapes", arch="simple_cnn", name="b", epochs=2, seed=3, **FAST)
+    a = train_model(sqlite_settings, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="a", epochs=2,
+                                                    seed=3, **FAST), progress=False)
+    b = train_model(sqlite_settings, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="b", epochs=2,
+                                                    seed=3, **FAST), progress=False)
     assert a.history["train_loss"] == b.history["train_loss"]
     assert a.checkpoint_sha256 != "" and a.history["val_loss"] == b.history["val_loss"]
 
@@ -55,13 +58,15 @@ def test_training_is_deterministic_with_a_seed_on_cpu(sqlite_settings):
 def test_resnet18_trains_from_scratch_and_from_a_local_weights_file(sqlite_settings, tmp_path):
     s = sqlite_settings
     make_image_dataset(s, size=SIZE)
-    scratch = train_model(s, dataset="shapes", arch="resnet18", name="r0", epochs=1, **FAST)
+    scratch = train_model(s, TrainConfig.of(dataset="shapes", arch="resnet18", name="r0", epochs=1, **FAST),
+                                            progress=False)
     assert scratch.arch == "resnet18" and scratch.history["n_train"] == 24
     source = resnet18(weights=None)
     weights = tmp_path / "resnet18_local.pth"
     torch.save(source.state_dict(), weights)
-    tuned = train_model(s, dataset="shapes", arch="resnet18", name="r1", epochs=1, weights=weights,
-                        freeze=True, **FAST)
+    tuned = train_model(s, TrainConfig.of(dataset="shapes", arch="resnet18", name="r1", epochs=1,
+                                          weights=weights,
+                        freeze=True, **FAST), progress=False)
     assert tuned.training_config["weights"] == str(weights.resolve())
     loaded = load_model(s, "r1", device="cpu").module
     # Frozen backbone: conv weights are the file's; the new 2-class head was trained.
@@ -78,7 +83,8 @@ def test_weights_file_of_another_arch_is_a_clear_error(sqlite_settings, tmp_path
     weights = tmp_path / "r18.pth"
     torch.save(resnet18(weights=None).state_dict(), weights)
     with pytest.raises(ArchError, match=r"does not fit architecture 'simple_cnn'.*missing keys"):
-        train_model(sqlite_settings, dataset="shapes", arch="simple_cnn", name="x", weights=weights, **FAST)
+        train_model(sqlite_settings, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="x",
+                                                    weights=weights, **FAST), progress=False)
 
 
 def test_labels_current_trains_on_curated_labels(sqlite_settings):
@@ -88,9 +94,11 @@ def test_labels_current_trains_on_curated_labels(sqlite_settings):
         session.execute(update(Item).where(Item.split == "train").values(current_label="square"))
         session.commit()
     with pytest.raises(DataError, match=r"only one class \(square\) under --labels current"):
-        train_model(s, dataset="shapes", arch="simple_cnn", name="cur", labels="current", **FAST)
-    version = train_model(s, dataset="shapes", arch="simple_cnn", name="orig", labels="original",
-                          epochs=1, **FAST)
+        train_model(s, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="cur", labels="current",
+                                      **FAST), progress=False)
+    version = train_model(s, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="orig",
+                                            labels="original",
+                          epochs=1, **FAST), progress=False)
     assert version.labels_source == "original"
 
 
@@ -99,15 +107,22 @@ def test_refusals_name_the_problem(settings):
     make_image_dataset(settings, name="novalidation", per_class={"train": 3, "test": 2}, size=SIZE, seed=1)
     make_image_dataset(settings, name="mono", classes=("square",), size=SIZE, seed=2)
     with pytest.raises(NotFound, match="dataset 'nope' does not exist"):
-        train_model(settings, dataset="nope", arch="simple_cnn", name="m", **FAST)
+        train_model(settings, TrainConfig.of(dataset="nope", arch="simple_cnn", name="m", **FAST),
+                                             progress=False)
     with pytest.raises(ArchError, match="unknown architecture 'lenet'"):
-        train_model(settings, dataset="shapes", arch="lenet", name="m", **FAST)
+        train_model(settings, TrainConfig.of(dataset="shapes", arch="lenet", name="m", **FAST),
+                                             progress=False)
     with pytest.raises(DataError, match=r"'novalidation' has no val split, and class 'disc' has only 3"):
-        train_model(settings, dataset="novalidation", arch="simple_cnn", name="m", **FAST)
+        train_model(settings, TrainConfig.of(dataset="novalidation", arch="simple_cnn", name="m", **FAST),
+                                             progress=False)
     with pytest.raises(DataError, match=r"'mono' has 1 class\(es\)"):
-        train_model(settings, dataset="mono", arch="simple_cnn", name="m", **FAST)
+        train_model(settings, TrainConfig.of(dataset="mono", arch="simple_cnn", name="m", **FAST),
+                                             progress=False)
     with pytest.raises(DataError, match="--labels must be one of"):
-        train_model(settings, dataset="shapes", arch="simple_cnn", name="m", labels="gold", **FAST)
-    train_model(settings, dataset="shapes", arch="simple_cnn", name="m", epochs=1, **FAST)
+        train_model(settings, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="m", labels="gold",
+                                             **FAST), progress=False)
+    train_model(settings, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="m", epochs=1, **FAST),
+                                         progress=False)
     with pytest.raises(DuplicateModelError, match="'m' exists already"):
-        train_model(settings, dataset="shapes", arch="simple_cnn", name="m", **FAST)
+        train_model(settings, TrainConfig.of(dataset="shapes", arch="simple_cnn", name="m", **FAST),
+                                             progress=False)

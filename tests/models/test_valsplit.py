@@ -18,13 +18,13 @@ from trustlab.models.crossval import crossval_predict
 from trustlab.models.errors import DataError
 from trustlab.models.evaluate import evaluate_model
 from trustlab.models.predict import predict_model
-from trustlab.models.train import train_model
+from trustlab.models.train import TrainConfig, train_model
 from trustlab.studies.relabel.pipeline import run_relabel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SIZE = 32
-FAST = {"img_size": SIZE, "batch_size": 8, "progress": False}
+FAST = {"img_size": SIZE, "batch_size": 8}
 
 
 
@@ -39,7 +39,8 @@ def test_train_carves_a_stratified_seeded_val_part_and_the_model_uses_it(sqlite_
     ingest(s, write_train_test_tree(tmp_path / "tree"), dataset="tt")
     splits_before = {i.id: i.split for i in _items(s)}
     assert set(splits_before.values()) == {"train", "test"}
-    version = train_model(s, dataset="tt", arch="simple_cnn", name="m", epochs=1, val_fraction=0.2, **FAST)
+    version = train_model(s, TrainConfig.of(dataset="tt", arch="simple_cnn", name="m", epochs=1,
+                                            val_fraction=0.2, **FAST), progress=False)
     config = version.training_config
     assert config["val_source"] == "carved" and config["val_fraction"] == 0.2
     carved = set(config["val_item_ids"])
@@ -48,10 +49,12 @@ def test_train_carves_a_stratified_seeded_val_part_and_the_model_uses_it(sqlite_
     assert sorted(train_items[i].original_label for i in carved) == ["disc"] * 4 + ["square"] * 4
     assert version.history["n_val"] == 8 and version.history["n_train"] == 32
     assert {i.id: i.split for i in _items(s)} == splits_before  # the dataset's splits stay as ingested
-    again = train_model(s, dataset="tt", arch="simple_cnn", name="m2", epochs=1, val_fraction=0.2, **FAST)
+    again = train_model(s, TrainConfig.of(dataset="tt", arch="simple_cnn", name="m2", epochs=1,
+                                          val_fraction=0.2, **FAST), progress=False)
     assert again.training_config["val_item_ids"] == config["val_item_ids"]  # seeded: same part
-    other = train_model(s, dataset="tt", arch="simple_cnn", name="m3", epochs=1, val_fraction=0.2, seed=5,
-                        **FAST)
+    other = train_model(s, TrainConfig.of(dataset="tt", arch="simple_cnn", name="m3", epochs=1,
+                                          val_fraction=0.2, seed=5,
+                        **FAST), progress=False)
     assert set(other.training_config["val_item_ids"]) != carved
 
     # evaluate/predict --split val mean the carved items; train the items the model trained on.
@@ -80,10 +83,12 @@ def test_too_few_items_per_class_name_the_class_and_count(sqlite_settings, tmp_p
         extra.unlink()  # disc keeps 3 train images
     ingest(s, root, dataset="tt")
     with pytest.raises(DataError, match=r"class 'disc' has only 3 train item\(s\).*needs at least 5"):
-        train_model(s, dataset="tt", arch="simple_cnn", name="m", **FAST)
+        train_model(s, TrainConfig.of(dataset="tt", arch="simple_cnn", name="m", **FAST), progress=False)
     with pytest.raises(DataError, match=r"--val-fraction must be in \(0, 0.5\]"):
-        train_model(s, dataset="tt", arch="simple_cnn", name="m", val_fraction=0.9, **FAST)
-    version = train_model(s, dataset="tt", arch="simple_cnn", name="m", epochs=1, val_fraction=0.34, **FAST)
+        train_model(s, TrainConfig.of(dataset="tt", arch="simple_cnn", name="m", val_fraction=0.9, **FAST),
+                                      progress=False)
+    version = train_model(s, TrainConfig.of(dataset="tt", arch="simple_cnn", name="m", epochs=1,
+                                            val_fraction=0.34, **FAST), progress=False)
     assert len(version.training_config["val_item_ids"]) == 3  # one disc, two squares
 
 

@@ -21,17 +21,17 @@ from trustlab.models.arch import (
     head_prefix,
     model_family,
 )
-from trustlab.models.checkpoint import load_model, register_model
+from trustlab.models.checkpoint import ModelSpec, load_model, register_model
 from trustlab.models.errors import ArchError
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
-from trustlab.models.train import train_model
+from trustlab.models.train import TrainConfig, train_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_network")
 
 SIZE = 64
 CLASSES = ("square", "disc")
 TINY = {"train": 4, "val": 2, "test": 2}
-FAST = {"img_size": SIZE, "batch_size": 4, "epochs": 1, "progress": False}
+FAST = {"img_size": SIZE, "batch_size": 4, "epochs": 1}
 VIT = "timm:vit_tiny_patch16_224"
 MOBILENET = "torchvision:mobilenet_v3_small"
 USER_MODULE = "tl_user_nets_for_tests.vision.classifiers"
@@ -93,7 +93,7 @@ def _val_accuracy(settings, name):
 def test_library_models_train_save_and_load_back(sqlite_settings, arch):
     s = sqlite_settings
     make_image_dataset(s, classes=CLASSES, per_class=TINY, size=SIZE)
-    version = train_model(s, dataset="shapes", arch=arch, name="m", **FAST)
+    version = train_model(s, TrainConfig.of(dataset="shapes", arch=arch, name="m", **FAST), progress=False)
     assert version.arch == arch
     loaded, val_acc = _val_accuracy(s, "m")
     # The loaded model is the trained one: it scores the val accuracy training recorded.
@@ -110,8 +110,9 @@ def test_a_vit_is_built_for_the_image_size_and_rebuilt_from_its_checkpoint(sqlit
     with pytest.raises(ArchError, match="is a vit model, not a CNN"):
         cam_target_layer(module, VIT)
     dataset_id = make_image_dataset(sqlite_settings, classes=CLASSES, per_class={"test": 2}, size=SIZE)
-    register_model(sqlite_settings, name="vit", dataset_id=dataset_id, module=module, arch=VIT,
-                   class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    register_model(sqlite_settings, name="vit", dataset_id=dataset_id, module=module,
+                   spec=ModelSpec(arch=VIT, class_names=CLASSES, img_size=SIZE, mean=IMAGENET_MEAN,
+                                  std=IMAGENET_STD))
     loaded = load_model(sqlite_settings, "vit", device="cpu")
     x = loaded.load_items(_items(sqlite_settings, "test"))
     with torch.no_grad():
@@ -123,7 +124,8 @@ def test_a_user_factory_trains_and_loads_back_under_a_long_arch_name(sqlite_sett
     assert len(user_module) > 50  # wider than the arch column before migration 0007
     s = sqlite_settings
     make_image_dataset(s, classes=CLASSES, per_class=TINY, size=SIZE)
-    version = train_model(s, dataset="shapes", arch=user_module, name="mine", **FAST)
+    version = train_model(s, TrainConfig.of(dataset="shapes", arch=user_module, name="mine", **FAST),
+                                            progress=False)
     loaded, val_acc = _val_accuracy(s, "mine")
     assert loaded.arch == user_module and version.arch == user_module
     assert val_acc == pytest.approx(version.history["val_acc"][version.history["best_epoch"] - 1])
@@ -219,8 +221,9 @@ def test_torchvision_weights_from_safetensors_drop_the_head(tmp_path, sqlite_set
     assert model.classifier[3].out_features == 2 and "classifier.3.weight (1000, 1024)" in notes[0]
     # Through training, the note is recorded with the model.
     make_image_dataset(sqlite_settings, classes=CLASSES, per_class=TINY, size=SIZE)
-    version = train_model(sqlite_settings, dataset="shapes", arch=MOBILENET, name="tuned", weights=path,
-                          freeze=True, **FAST)
+    version = train_model(sqlite_settings, TrainConfig.of(dataset="shapes", arch=MOBILENET, name="tuned",
+                                                          weights=path,
+                          freeze=True, **FAST), progress=False)
     assert version.training_config["weights_notes"] == notes
     with pytest.raises(ArchError, match=r"does not fit architecture 'timm:resnet18'.*missing keys"):
         build_model("timm:resnet18", 2, weights=path)

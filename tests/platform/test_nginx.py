@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tests.helpers.platform_world import build_world
 from tests.helpers.serve_workers import free_port, start_worker
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Assignment, Rater
+from trustlab.db.schema import Assignment, User
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CHROMIUM = "/usr/bin/chromium"
@@ -218,7 +218,7 @@ def test_raters_finish_through_nginx_with_two_workers(deployment):
 
     with unit_of_work(world.settings) as s:
         for pid, code in (("NGINX-1", code_1), ("NGINX-2", code_2)):
-            rater = s.scalars(select(Rater).where(Rater.external_pid == pid)).one()
+            rater = s.scalars(select(User).where(User.external_pid == pid)).one()
             assert rater.completion_code == code
             statuses = list(s.scalars(select(Assignment.status).where(Assignment.rater_id == rater.id)))
             assert statuses == ["done"] * 3

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.helpers.study_builders import make_study
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Judgement, Rater
+from trustlab.db.schema import Judgement, User
 from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
 from trustlab.platform.client.driver import SimulationPlan, simulate_raters
@@ -53,7 +53,7 @@ def test_simulated_raters_go_through_the_api(settings, tmp_path):
     assert result.judgements == 4 * (6 + 2)
     with unit_of_work(settings) as s:
         assert s.scalar(select(func.count()).select_from(Judgement)) == 32
-        assert s.scalar(select(func.count()).select_from(Rater).where(Rater.simulated.is_(True))) == 4
+        assert s.scalar(select(func.count()).select_from(User).where(User.simulated.is_(True))) == 4
     status = study_status(settings, study.name)
     assert sum(c["done"] for c in status["per_condition"].values()) == 24 and status["raters"] == 4
     paths = export_study(settings, study.name, tmp_path / "export")

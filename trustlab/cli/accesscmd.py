@@ -19,7 +19,7 @@ def user_disable(
     from trustlab.platform.accounts.access import disable_user
 
     try:
-        revoked = disable_user(load_settings(), handle=name)
+        revoked = disable_user(load_settings(), username=name)
     except PlatformError as exc:
         raise fail(exc.message) from None
     emit({"user": name, "disabled": True, "tokens_revoked": revoked}, as_json=as_json,
@@ -32,7 +32,7 @@ def user_enable(name: str = typer.Argument(..., help="User name."), as_json: boo
     from trustlab.platform.accounts.access import enable_user
 
     try:
-        enable_user(load_settings(), handle=name)
+        enable_user(load_settings(), username=name)
     except PlatformError as exc:
         raise fail(exc.message) from None
     emit({"user": name, "disabled": False}, as_json=as_json, text=f"user [bold]{name}[/] enabled")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from trustlab.cli.app import app, console, fail
+from trustlab.cli.options import options_from
 from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
 from trustlab.cli.tables import print_table
 from trustlab.config import load_settings
@@ -43,30 +46,37 @@ def _print_counts(title: str, classes: list[str], counts: dict[str, dict[str, in
                 wide=wide)
 
 
+@dataclass(frozen=True, kw_only=True)
+class IngestFlags:
+    """The argument and flags of `trustlab ingest`."""
+
+    path: Annotated[Path, typer.Argument(help="ImageFolder tree (PATH/<class>/*, optionally under "
+                                         "train/ val/ test/) or a CSV manifest.")]
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset name (created when new).")]
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", help="CSV with path,label[,split][,mask]; paths relative to the CSV.")] = None
+    split: Annotated[str, typer.Option("--split", help="Fractions for items without a split.")] = (
+        DEFAULT_SPLIT_TEXT)
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the stratified split assignment.")] = 0
+    val_fraction: Annotated[float | None, typer.Option(
+        "--val-fraction", help="When the source has no val split (train/ and test/ only): move this "
+        "stratified share of each class's train items to val.")] = None
+    report_path: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the report as JSON.")] = None
+
+
 @app.command("ingest")
-def ingest_command(
-    path: Path = typer.Argument(..., help="ImageFolder tree (PATH/<class>/*, optionally under "
-                                "train/ val/ test/) or a CSV manifest."),
-    dataset: str = typer.Option(..., "--dataset", help="Dataset name (created when new)."),
-    manifest: Path | None = typer.Option(None, "--manifest", help="CSV with path,label[,split][,mask]; "
-                                         "paths relative to the CSV."),
-    split: str = typer.Option(DEFAULT_SPLIT_TEXT, "--split", help="Fractions for items without a split."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the stratified split assignment."),
-    val_fraction: float | None = typer.Option(None, "--val-fraction", help="When the source has no val "
-                                              "split (train/ and test/ only): move this stratified share "
-                                              "of each class's train items to val."),
-    report_path: Path | None = typer.Option(None, "--report", help="Also write the report as JSON."),
-    as_json: bool = JSON_OPTION,
-    wide: bool = WIDE_OPTION,
-) -> None:
+@options_from(IngestFlags)
+def ingest_command(flags: IngestFlags, as_json: bool = JSON_OPTION, wide: bool = WIDE_OPTION) -> None:
     """Ingest images: decode, normalise to RGB PNG, dedupe by sha256, report bad files.
 
     Exits 0 when at least one image was ingested or all of them were already there (a re-run)."""
     try:
-        report = ingest(load_settings(), path, dataset=dataset, manifest=manifest, split=split,
-                        seed=seed, val_fraction=val_fraction, progress=True)
+        report = ingest(load_settings(), flags.path, dataset=flags.dataset, manifest=flags.manifest,
+                        split=flags.split, seed=flags.seed, val_fraction=flags.val_fraction, progress=True)
     except IngestError as exc:
         raise fail(str(exc)) from exc
+    report_path = flags.report_path
 
     def text() -> None:
         _print_summary(report)

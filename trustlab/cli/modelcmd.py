@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from trustlab.cli.app import app, console, fail
+from trustlab.cli.options import options_from
 from trustlab.cli.output import JSON_OPTION, WIDE_OPTION, emit, info
 from trustlab.cli.tables import print_frame, print_table
 from trustlab.config import load_settings
-from trustlab.data.splits import DEFAULT_VAL_FRACTION
 from trustlab.db.queries.errors import NotFound
+from trustlab.models.config import AugmentConfig, FitConfig, TrainConfig
 from trustlab.models.errors import ModelError
 
 T = TypeVar("T")
@@ -27,53 +29,67 @@ def _run(func: Callable[..., T], **kwargs: Any) -> T:
         raise fail(str(exc)) from None
 
 
-@app.command("train")
-def train(
-    dataset: str = typer.Option(..., help="Dataset name (see `trustlab datasets`)."),
-    arch: str = typer.Option(
-        "simple_cnn",
+@dataclass(frozen=True, kw_only=True)
+class TrainFlags:
+    """The flags of `trustlab train`; their defaults are TrainConfig's and FitConfig's."""
+
+    dataset: Annotated[str, typer.Option(help="Dataset name (see `trustlab datasets`).")]
+    arch: Annotated[str, typer.Option(
         help="simple_cnn, resnet18, resnet34, resnet50, vgg16, torchvision:NAME, timm:NAME or "
-        "python:package.module:factory (README: Bring your own model).",
-    ),
-    name: str = typer.Option(..., help="Name of the new model version."),
-    weights: str = typer.Option(
-        "none",
+        "python:package.module:factory (README: Bring your own model).")] = "simple_cnn"
+    name: Annotated[str, typer.Option(help="Name of the new model version.")]
+    weights: Annotated[str, typer.Option(
         help="Local weights file (state dict, timm checkpoint or .safetensors), 'torch-cache' (built-in "
-        "archs), or none.",
-    ),
-    freeze_backbone: bool = typer.Option(False, "--freeze-backbone", help="Train only the new head."),
-    epochs: int = typer.Option(10, min=1),
-    batch_size: int = typer.Option(8, min=2),
-    lr: float = typer.Option(2e-3, help="AdamW learning rate."),
-    img_size: int = typer.Option(96, min=16, help="Images are resized to img_size x img_size pixels."),
-    labels: str = typer.Option("original", help="original (as ingested) or current (curated)."),
-    seed: int = typer.Option(0),
-    patience: int = typer.Option(3, min=1, help="Epochs without a lower val loss before stopping."),
-    normalisation: str = typer.Option("imagenet", help="imagenet, dataset (train-split stats) or none."),
-    val_fraction: float = typer.Option(DEFAULT_VAL_FRACTION, "--val-fraction",
-                                       help="Without a val split: the stratified, seeded share of each "
-                                       "class's train items held out for validation."),
-    augment: str = typer.Option("", help="Augmentation, e.g. 'hflip=0,rotation_deg=5,crop_scale=0.9' (keys: "
-                                "hflip, rotation_deg, crop_scale, brightness, contrast, saturation)."),
-    no_augment: bool = typer.Option(False, "--no-augment", help="Turn augmentation off."),
-    device: str = typer.Option("auto", help="auto (CUDA, then CPU), cpu or cuda."),
-    as_json: bool = JSON_OPTION,
-) -> None:
+        "archs), or none.")] = "none"
+    freeze_backbone: Annotated[bool, typer.Option("--freeze-backbone", help="Train only the new head.")] = (
+        TrainConfig.freeze)
+    epochs: Annotated[int, typer.Option(min=1)] = FitConfig.epochs
+    batch_size: Annotated[int, typer.Option(min=2)] = FitConfig.batch_size
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = FitConfig.lr
+    img_size: Annotated[int, typer.Option(
+        min=16, help="Images are resized to img_size x img_size pixels.")] = TrainConfig.img_size
+    labels: Annotated[str, typer.Option(
+        help="original (as ingested) or current (curated).")] = TrainConfig.labels
+    seed: Annotated[int, typer.Option()] = FitConfig.seed
+    patience: Annotated[int, typer.Option(
+        min=1, help="Epochs without a lower val loss before stopping.")] = FitConfig.patience
+    normalisation: Annotated[str, typer.Option(
+        help="imagenet, dataset (train-split stats) or none.")] = TrainConfig.normalisation
+    val_fraction: Annotated[float, typer.Option(
+        "--val-fraction", help="Without a val split: the stratified, seeded share of each class's train "
+        "items held out for validation.")] = TrainConfig.val_fraction
+    augment: Annotated[str, typer.Option(
+        help="Augmentation, e.g. 'hflip=0,rotation_deg=5,crop_scale=0.9' (keys: hflip, rotation_deg, "
+        "crop_scale, brightness, contrast, saturation).")] = ""
+    no_augment: Annotated[bool, typer.Option("--no-augment", help="Turn augmentation off.")] = False
+    device: Annotated[str, typer.Option(help="auto (CUDA, then CPU), cpu or cuda.")] = "auto"
+
+    def config(self) -> TrainConfig:
+        """The TrainConfig these flags ask for (ModelError for a malformed --augment)."""
+        augment = AugmentConfig(enabled=False) if self.no_augment else AugmentConfig.parse(self.augment)
+        return TrainConfig(
+            dataset=self.dataset, arch=self.arch, name=self.name, weights=self.weights,
+            freeze=self.freeze_backbone, img_size=self.img_size, labels=self.labels,
+            normalisation=self.normalisation, val_fraction=self.val_fraction, device=self.device,
+            fit=FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+                          patience=self.patience, augment=augment))
+
+
+@app.command("train")
+@options_from(TrainFlags)
+def train(flags: TrainFlags, as_json: bool = JSON_OPTION) -> None:
     """Train a classifier on a dataset's train split (early stopping on val) and save it.
 
     A dataset without a val split (train/ and test/ folders only) gets one carved from train for this
     model (--val-fraction); the dataset's splits stay as ingested."""
-    from trustlab.models.datasets import AugmentConfig
     from trustlab.models.train import train_model
 
     try:
-        augment_config = AugmentConfig(enabled=False) if no_augment else AugmentConfig.parse(augment)
+        config = flags.config()
     except ModelError as exc:
         raise fail(str(exc)) from None
-    version = _run(train_model, dataset=dataset, arch=arch, name=name, weights=weights,
-                   freeze=freeze_backbone, epochs=epochs, batch_size=batch_size, lr=lr, img_size=img_size,
-                   labels=labels, seed=seed, patience=patience, normalisation=normalisation,
-                   augment=augment_config, val_fraction=val_fraction, device=device)
+    version = _run(train_model, config=config)
+    name, arch, dataset = config.name, config.arch, config.dataset
     h = version.history
     best = h["best_epoch"] - 1
     result = {"model": name, "arch": arch, "dataset": dataset, "device": h["device"],

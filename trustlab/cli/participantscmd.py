@@ -1,5 +1,5 @@
-"""`trustlab study link|participants|returned`: a crowdsourced (link-mode) study's link and codes,
-its participants table for approving and paying, and participants who returned the study (issue 16).
+"""`trustlab study link|participants|returned`: a link study's public link and codes,
+its participants table for approving and paying, and participants who returned the study.
 
 Thin wrappers over ``trustlab.studies.recruitment.participants``."""
 

@@ -91,7 +91,7 @@ def user_add(
 
     chosen = _read_password(password, password_file, password_prompt)
     try:
-        _, secret = create_user(load_settings(), handle=name, role=role, password=chosen)
+        _, secret = create_user(load_settings(), username=name, role=role, password=chosen)
     except PlatformError as exc:
         raise fail(exc.message) from None
     result = {"user": name, "role": role, "password": secret if chosen is None else None}

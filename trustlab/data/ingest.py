@@ -16,7 +16,7 @@ import dataclasses
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -213,6 +213,35 @@ def ingest(
     is malformed. Bad image files do not raise: they are in ``report.skipped``.
     """
     started = time.perf_counter()
+    fractions = _check_arguments(dataset, split, val_fraction)
+    source = discover(path, manifest=manifest)
+    report = IngestReport(dataset=dataset, source=str(manifest or path), kind=source.kind,
+                          notes=list(source.notes))
+    report.skipped.extend(SkippedFile(*problem) for problem in source.problems)
+    settings.ensure_dirs()
+    with unit_of_work(settings) as session:
+        existing = find_dataset(session, name=dataset)
+        known = items_by_sha(session, dataset_id=existing.id) if existing is not None else {}
+    entries = progress_bar(source.entries, desc=f"ingest {dataset}", unit="img", enabled=progress)
+    pending_items = _decode_new(entries, known, settings.images_dir, report)
+    need_split: dict[str, list[str]] = {}
+    for item in pending_items:
+        if item.entry.split is None:
+            need_split.setdefault(item.entry.label, []).append(item.sha256)
+    assigned = stratified_splits(need_split, fractions, seed=seed)
+    if val_fraction is not None:
+        has_val = existing is not None and _has_val(settings, existing.id)
+        _carve_val(pending_items, assigned, val_fraction, seed=seed, has_val=has_val, report=report)
+    _store_items(settings, dataset, pending_items, assigned, existing=existing, report=report)
+    report.ingested = len(pending_items)
+    report.with_mask = sum(p.mask_path is not None for p in pending_items)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _check_arguments(dataset: str, split: str | Mapping[str, float],
+                     val_fraction: float | None) -> dict[str, float]:
+    """The split fractions; IngestError for a malformed split, no dataset name or a bad val share."""
     try:
         fractions = parse_split(split) if isinstance(split, str) else parse_split(
             ",".join(f"{k}={v}" for k, v in split.items()))
@@ -222,19 +251,16 @@ def ingest(
         raise IngestError("--dataset needs a name")
     if val_fraction is not None and not 0.0 < val_fraction <= MAX_VAL_FRACTION:
         raise IngestError(f"--val-fraction must be in (0, {MAX_VAL_FRACTION:g}], got {val_fraction:g}")
-    source = discover(path, manifest=manifest)
-    report = IngestReport(dataset=dataset, source=str(manifest or path), kind=source.kind,
-                          notes=list(source.notes))
-    report.skipped.extend(SkippedFile(*problem) for problem in source.problems)
+    return fractions
 
-    settings.ensure_dirs()
-    with unit_of_work(settings) as session:
-        existing = find_dataset(session, name=dataset)
-        known = items_by_sha(session, dataset_id=existing.id) if existing is not None else {}
 
+def _decode_new(entries: Iterable[SourceEntry], known: Mapping[str, tuple[str, str]], images_dir: Path,
+                report: IngestReport) -> list[_Pending]:
+    """Decode and store the images not in the dataset yet (one per content); duplicates and bad
+    files go to ``report``."""
     seen: dict[str, _Pending] = {}
     failed: dict[str, ImageRejected] = {}
-    for entry in progress_bar(source.entries, desc=f"ingest {dataset}", unit="img", enabled=progress):
+    for entry in entries:
         raw_sha: str | None = None
         try:
             raw = read_raw(entry.path)
@@ -249,24 +275,19 @@ def ingest(
                 continue
             if raw_sha in failed:
                 raise failed[raw_sha]
-            pending = _process(entry, raw, settings.images_dir)
+            pending = _process(entry, raw, images_dir)
         except ImageRejected as exc:
             if raw_sha is not None and exc.reason != REASON_BAD_MASK:
                 failed[raw_sha] = exc
             report.skipped.append(SkippedFile(entry.shown, exc.reason, exc.detail))
             continue
         seen[pending.sha256] = pending
+    return list(seen.values())
 
-    pending_items = list(seen.values())
-    need_split: dict[str, list[str]] = {}
-    for item in pending_items:
-        if item.entry.split is None:
-            need_split.setdefault(item.entry.label, []).append(item.sha256)
-    assigned = stratified_splits(need_split, fractions, seed=seed)
-    if val_fraction is not None:
-        has_val = existing is not None and _has_val(settings, existing.id)
-        _carve_val(pending_items, assigned, val_fraction, seed=seed, has_val=has_val, report=report)
 
+def _store_items(settings: Settings, dataset: str, pending_items: list[_Pending], assigned: dict[str, str],
+                 *, existing, report: IngestReport) -> None:
+    """Insert the new items (the dataset and its labels created as needed); counts go to ``report``."""
     rows = []
     with unit_of_work(settings) as session:
         if pending_items:
@@ -286,7 +307,3 @@ def ingest(
     for start in range(0, len(rows), INSERT_BATCH):  # one unit per batch: durable progress
         with unit_of_work(settings) as session:
             add_items(session, items=rows[start:start + INSERT_BATCH])
-    report.ingested = len(pending_items)
-    report.with_mask = sum(p.mask_path is not None for p in pending_items)
-    report.seconds = time.perf_counter() - started
-    return report

@@ -211,13 +211,14 @@ class StudyItem(Base):
     label_revision_id: Mapped[int | None] = mapped_column(ForeignKey("label_revisions.id"), default=None)
 
 
-class Rater(Base):
-    """Anyone who signs in: role is rater, researcher, curator or admin. Invited raters belong to
-    one study; staff log in with ``secret_hash`` (a slow KDF of their password)."""
+class User(Base):
+    """Every account: role is rater, researcher, curator or admin. Invited raters belong to one study;
+    staff log in with ``secret_hash`` (a slow KDF of their password). Other tables point at raters
+    through ``rater_id`` columns."""
 
-    __tablename__ = "raters"
+    __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
-    handle: Mapped[str] = mapped_column(String(200), unique=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[str] = mapped_column(String(20), default="rater")
     secret_hash: Mapped[str | None] = mapped_column(String(300), default=None)
     study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"), default=None)
@@ -234,7 +235,7 @@ class Invite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    rater_id: Mapped[int | None] = mapped_column(ForeignKey("raters.id"), default=None)
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)
     # Decided when the invite is made (the rater simulator's invites), never by the client.
@@ -248,7 +249,7 @@ class AuthToken(Base):
     __tablename__ = "auth_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), index=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Every token expires (indexed: expired tokens are purged whenever a token is issued).
     expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -262,7 +263,7 @@ class Assignment(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
-    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     condition: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer)
@@ -330,8 +331,8 @@ class LabelRevision(Base):
 
 
 class Participant(Base):
-    """A crowd participant of a link-mode study (issue 16): one per participant id (``pid``) per study,
-    bound to the one Rater that rates for it. ``params``: the platform's URL parameters (STUDY_ID,
+    """A participant of a link study: one per participant id (``pid``) per study,
+    bound to the one User (role rater) that rates for it. ``params``: the platform's URL parameters (STUDY_ID,
     SESSION_ID; assignmentId, hitId, turkSubmitTo). ``status``: started | completed | screened_out |
     timed_out | returned. A participant who declines consent is never stored."""
 
@@ -342,7 +343,7 @@ class Participant(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
-    rater_id: Mapped[int] = mapped_column(ForeignKey("raters.id", ondelete="CASCADE"), unique=True)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     pid: Mapped[str] = mapped_column(String(200))
     platform: Mapped[str] = mapped_column(String(20))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,4 +1,4 @@
-"""The demo's explanations, in two parts (issue 14, "a faster first run").
+"""The demo's explanations, in two parts, so that the first run reaches the server sooner.
 
 Before serving, only what the demo study shows: its items (regular and gold) x the methods of its
 conditions, with faithfulness scores (the study's analysis sets those against the raters' answers).
@@ -101,15 +101,15 @@ def explain_study_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def explain_study_run(settings: Settings, plan: DemoPlan, result: Any, progress: bool) -> str:
-    from trustlab.explain.precompute import explain_items
+    from trustlab.explain.precompute import ExplainOptions, explain_items
 
     items, methods = study_item_ids(settings), shown_methods(plan)
     if not items:
         raise RuntimeError(f"study {STUDY!r} has no items: create the study first")
     # Faithfulness scores (deletion/insertion/ROAD: dozens of forward passes each) are what the
     # report sets against the raters' answers: computed here for the items the raters see.
-    rows = explain_items(settings, model=MODEL, item_ids=items, methods=methods, params=explain_params(plan),
-                         progress=progress)
+    rows = explain_items(settings, model=MODEL, item_ids=items, methods=methods,
+                         options=ExplainOptions(params=explain_params(plan)), progress=progress)
     shown = ", ".join(methods)
     return f"{len(rows)} explanations of the study's {len(items)} items ({shown}, with faithfulness)"
 
@@ -120,7 +120,7 @@ def complete_explanations(settings: Settings, plan: DemoPlan, *, progress: bool 
     The study's methods come first and get faithfulness scores; the others (shown to nobody in the
     demo study, browsed by researchers) are stored without. Idempotent and resumable.
     """
-    from trustlab.explain.precompute import explain_split
+    from trustlab.explain.precompute import ExplainOptions, explain_split
 
     before = missing_explanations(settings, plan)
     if before == 0:
@@ -128,8 +128,9 @@ def complete_explanations(settings: Settings, plan: DemoPlan, *, progress: bool 
     shown = shown_methods(plan)
     others = [m for m in all_methods(plan) if m not in shown]
     params = explain_params(plan)
-    explain_split(settings, model=MODEL, methods=shown, split=SPLIT, params=params, progress=progress)
+    explain_split(settings, model=MODEL, methods=shown, split=SPLIT, options=ExplainOptions(params=params),
+                  progress=progress)
     if others:
-        explain_split(settings, model=MODEL, methods=others, split=SPLIT, params=params, faithfulness=False,
-                      progress=progress)
+        explain_split(settings, model=MODEL, methods=others, split=SPLIT,
+                      options=ExplainOptions(params=params, faithfulness=False), progress=progress)
     return before - missing_explanations(settings, plan)

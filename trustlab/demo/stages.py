@@ -16,7 +16,7 @@ from trustlab.db.queries.models import find_model_version
 from trustlab.db.queries.predictions import predicted_item_ids
 from trustlab.db.queries.proposals import count_relabel_proposals
 from trustlab.db.queries.studies import get_study, study_exists
-from trustlab.db.queries.users import rater_by_handle
+from trustlab.db.queries.users import user_by_username
 from trustlab.demo.explaining import explain_study_done, explain_study_run
 from trustlab.demo.plan import (
     CONDITIONS,
@@ -96,12 +96,13 @@ def train_done(settings: Settings, plan: DemoPlan) -> str | None:
 
 
 def train_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: bool) -> str:
-    from trustlab.models.train import train_model
+    from trustlab.models.train import TrainConfig, train_model
 
     # train's defaults (colour-only augmentation: text is the evidence; batch 8, lr 2e-3), as
     # `benchmarks/bench_train.py --demo` measured them.
-    version = train_model(settings, dataset=DATASET, arch="simple_cnn", name=MODEL, epochs=plan.epochs,
-                          img_size=plan.img_size, seed=plan.seed, patience=6, progress=progress)
+    config = TrainConfig.of(dataset=DATASET, arch="simple_cnn", name=MODEL, epochs=plan.epochs,
+                            img_size=plan.img_size, seed=plan.seed, patience=6)
+    version = train_model(settings, config, progress=progress)
     best = max((v for v in version.history.get("val_acc", []) if v is not None), default=float("nan"))
     return f"simple_cnn trained, best val accuracy {best:.3f}"
 
@@ -166,7 +167,7 @@ def study_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 def users_done(settings: Settings, plan: DemoPlan) -> str | None:
     creds = load_credentials(settings)
     with unit_of_work(settings) as session:
-        n = sum(rater_by_handle(session, handle=handle) is not None for handle in (RESEARCHER, CURATOR))
+        n = sum(user_by_username(session, username=handle) is not None for handle in (RESEARCHER, CURATOR))
     if n == 2 and RESEARCHER in creds and CURATOR in creds:
         return "researcher and curator accounts exist"
     return None
@@ -177,7 +178,7 @@ def users_run(settings: Settings, plan: DemoPlan, result: DemoResult, progress: 
 
     made = {}
     for handle, role in ((RESEARCHER, "researcher"), (CURATOR, "curator")):
-        _, password = create_user(settings, handle=handle, role=role)
+        _, password = create_user(settings, username=handle, role=role)
         made[handle] = password
     save_credentials(settings, made)
     return f"accounts {RESEARCHER!r} and {CURATOR!r} (passwords in {settings.home}/demo-credentials.json)"

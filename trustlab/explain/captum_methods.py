@@ -16,7 +16,7 @@ from captum.attr import GuidedBackprop, IntegratedGradients, KernelShap, Occlusi
 from torch import nn
 
 from trustlab.explain.base import Attribution, Explainer, register
-from trustlab.explain.lime import segment_image
+from trustlab.explain.lime import Segmentation, segment_image
 
 # Occlusion window and stride as fractions of the image side (8x8 windows, stride 4 on 64 px).
 OCCLUSION_WINDOW_FRACTION = 1 / 8
@@ -111,13 +111,9 @@ class KernelShapExplainer(CaptumExplainer):
         baselines = self.baseline(x)
         maps, extras = [], []
         for i, target in enumerate(targets):
-            segments = segment_image(
-                pixels[i],
-                method="slic",
-                n_segments=int(p["n_segments"]),
-                compactness=float(p["compactness"]),
-                sigma=float(p["sigma"]),
-            )
+            segments = segment_image(pixels[i], Segmentation(
+                method="slic", n_segments=int(p["n_segments"]), compactness=float(p["compactness"]),
+                sigma=float(p["sigma"])))
             mask = torch.from_numpy(segments.astype(np.int64)).to(self.device)
             mask = mask[None, None].expand(1, 3, -1, -1)
             # captum samples coalitions with torch's global generator: fork it so the seed is ours.

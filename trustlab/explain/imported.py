@@ -195,7 +195,6 @@ def import_explanations(
     check_method_name(method)
     if not folder.is_dir():
         raise ImportProblem(f"{folder} is not a folder: give the folder that holds one heatmap per item")
-    meta = read_method_file(folder, method)
     notes: list[str] = []
     with unit_of_work(settings) as session:
         try:
@@ -205,13 +204,7 @@ def import_explanations(
                                 "import` first") from None
         keys = ItemKeys(list_items(session, dataset_id=version.dataset_id))
         stored_meta = find_imported_method(session, name=method)
-    old = _meta_of(stored_meta) if stored_meta is not None else None
-    if old is not None and meta is not None:
-        if old != meta:
-            raise ImportProblem(f"{folder / METHOD_FILE}: method {method!r} was imported before with another "
-                                f"title, description or params ({old}): import under another --method name")
-    meta = meta or old or {"title": f"{method}: where the model looked", "description": DEFAULT_DESCRIPTION,
-                           "params": {}}
+    meta = _method_meta(folder, method, stored_meta)
     files, ignored = _heatmap_files(folder)
     if ignored:
         notes.append(f"ignored {len(ignored)} files that are not .npy or .png: {', '.join(ignored[:5])}")
@@ -249,6 +242,18 @@ def import_explanations(
             add_explanation(session, explanation=row)
     return ExplanationsImport(method=method, title=meta["title"], model=model, imported=len(new),
                               unchanged=len(rows) - len(new), faithfulness=loaded is not None, notes=notes)
+
+
+def _method_meta(folder: Path, method: str, stored: ImportedMethod | None) -> dict[str, Any]:
+    """The method's title, description and params: the folder's method.json, else those stored at an
+    earlier import, else a default; ImportProblem when the file differs from what is stored."""
+    meta = read_method_file(folder, method)
+    old = _meta_of(stored) if stored is not None else None
+    if old is not None and meta is not None and old != meta:
+        raise ImportProblem(f"{folder / METHOD_FILE}: method {method!r} was imported before with another "
+                            f"title, description or params ({old}): import under another --method name")
+    return meta or old or {"title": f"{method}: where the model looked", "description": DEFAULT_DESCRIPTION,
+                           "params": {}}
 
 
 def _read_all(

@@ -7,7 +7,6 @@ The CAM target of any model (token layouts, reshape transforms, ``default_target
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from trustlab.explain.base import ExplainError
+from trustlab.wording import did_you_mean, suggest
 
 POOLING = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.AvgPool2d, nn.MaxPool2d, nn.Flatten)
 # Side of the dummy image used to trace a model whose input size is unknown.
@@ -34,10 +34,11 @@ def find_module(model: nn.Module, name: str) -> nn.Module:
     if name in modules and name:
         return modules[name]
     names = [n for n in modules if n]
-    close = difflib.get_close_matches(name, names, n=CLOSE_MATCHES, cutoff=0.5)
-    close = close or [n for n in names if n.split(".")[-1] == name.split(".")[-1]][-CLOSE_MATCHES:]
-    hint = f"; close matches: {', '.join(close)}" if close else f"; its last layers: {', '.join(names[-3:])}"
-    raise LayerNotFound(f"{type(model).__name__} has no layer named {name!r}{hint}")
+    same_last = [n for n in names if n.split(".")[-1] == name.split(".")[-1]][-CLOSE_MATCHES:]
+    hint = (suggest(name, names, n=CLOSE_MATCHES, cutoff=0.5, quote="")
+            or did_you_mean(same_last, quote="")).rstrip()
+    hint = hint or f"its last layers: {', '.join(names[-3:])}"
+    raise LayerNotFound(f"{type(model).__name__} has no layer named {name!r}; {hint}")
 
 
 def module_name(model: nn.Module, module: nn.Module) -> str:

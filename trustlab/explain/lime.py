@@ -11,6 +11,7 @@ so one seed gives one result.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,42 +33,45 @@ BLUR_SIGMA_FRACTION = 1 / 16
 SEGMENTATIONS = ("slic", "quickshift")
 
 
-def segment_image(
-    pixels: np.ndarray,
-    *,
-    method: str = "slic",
-    n_segments: int = 50,
-    compactness: float = 10.0,
-    sigma: float = 1.0,
-    kernel_size: float = 4,
-    max_dist: float = 200,
-    ratio: float = 0.2,
-    seed: int = 0,
-) -> np.ndarray:
-    """Superpixels of one image.
+@dataclass(frozen=True)
+class Segmentation:
+    """How an image is cut into superpixels: "slic" (n_segments, compactness, sigma) or "quickshift"
+    (kernel_size, max_dist, ratio, seeded by ``seed``; lime's default segmentation)."""
 
-    Parameters
-    ----------
-    pixels: float [H, W, 3] in [0, 1].
-    method: "slic" (n_segments, compactness, sigma) or "quickshift" (kernel_size, max_dist, ratio,
-        seeded by ``seed``; lime's default segmentation).
+    method: str = "slic"
+    n_segments: int = 50
+    compactness: float = 10.0
+    sigma: float = 1.0
+    kernel_size: float = 4
+    max_dist: float = 200
+    ratio: float = 0.2
+    seed: int = 0
 
-    Returns
-    -------
-    int32 [H, W] labels 0..K-1.
-    """
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Segmentation:
+        """From an explainer's parameters (``segmentation`` names the method)."""
+        return cls(method=params["segmentation"], n_segments=int(params["n_segments"]),
+                   compactness=float(params["compactness"]), sigma=float(params["sigma"]),
+                   kernel_size=params["kernel_size"], max_dist=params["max_dist"], ratio=params["ratio"],
+                   seed=int(params["seed"]))
+
+
+def segment_image(pixels: np.ndarray, segmentation: Segmentation = Segmentation()) -> np.ndarray:
+    """Superpixels of one image: ``pixels`` float [H, W, 3] in [0, 1] -> int32 [H, W] labels 0..K-1."""
+    method = segmentation.method
     if method == "slic":
         segments = slic(
             pixels,
-            n_segments=n_segments,
-            compactness=compactness,
-            sigma=sigma,
+            n_segments=segmentation.n_segments,
+            compactness=segmentation.compactness,
+            sigma=segmentation.sigma,
             start_label=0,
             channel_axis=-1,
         )
     elif method == "quickshift":
         segments = quickshift(
-            pixels, kernel_size=kernel_size, max_dist=max_dist, ratio=ratio, rng=seed, channel_axis=-1
+            pixels, kernel_size=segmentation.kernel_size, max_dist=segmentation.max_dist,
+            ratio=segmentation.ratio, rng=segmentation.seed, channel_axis=-1
         )
     else:
         raise ExplainError(f"lime: segmentation {method!r} is not one of {SEGMENTATIONS}")
@@ -150,18 +154,7 @@ class LimeExplainer(Explainer):
         maps, extras = [], []
         pixels = self.to_pixels(x).permute(0, 2, 3, 1).cpu().numpy().astype(np.float64)
         for i, target in enumerate(targets):
-            p = self.params
-            segments = segment_image(
-                pixels[i],
-                method=p["segmentation"],
-                n_segments=int(p["n_segments"]),
-                compactness=float(p["compactness"]),
-                sigma=float(p["sigma"]),
-                kernel_size=p["kernel_size"],
-                max_dist=p["max_dist"],
-                ratio=p["ratio"],
-                seed=int(p["seed"]),
-            )
+            segments = segment_image(pixels[i], Segmentation.from_params(self.params))
             extra = self.explain_segments(x[i], target, segments)
             maps.append(np.asarray(extra["coefficients"][0], dtype=np.float32)[segments])
             extras.append(extra)

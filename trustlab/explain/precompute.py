@@ -32,7 +32,7 @@ from trustlab.explain.base import Explainer, ExplainError, get_explainer, params
 from trustlab.explain.faithfulness import faithfulness_scores
 from trustlab.explain.gallery import train_gallery
 from trustlab.explain.gradcam import CamExplainer
-from trustlab.explain.record import build_explanation
+from trustlab.explain.record import ExplainedBatch, build_explanation
 from trustlab.job_progress import progress as progress_bar
 from trustlab.models.checkpoint import LoadedModel, load_model
 from trustlab.models.errors import ModelError
@@ -154,38 +154,53 @@ def _evidence(settings: Settings, item: Item, size: int) -> np.ndarray | None:
     return np.asarray(small) > MASK_THRESHOLD
 
 
+@dataclass(frozen=True)
+class ExplainOptions:
+    """How the methods run: ``params`` {method: {param: value}} overrides, the CAM methods'
+    ``target_layer`` (a dotted module name, see :func:`with_target_layer`; default: found for the
+    model), the ``device``, images per explainer call, and whether saliency maps get faithfulness
+    scores (deletion / insertion AUC, ROAD, pointing game where the item has an evidence mask)."""
+
+    params: dict[str, dict[str, Any]] | None = None
+    target_layer: str | None = None
+    device: str | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    faithfulness: bool = True
+
+    def method_params(self, methods: list[str]) -> dict[str, dict[str, Any]]:
+        """Each method's parameters: its defaults, the overrides, the target layer."""
+        params = with_target_layer(methods, self.params, self.target_layer)
+        return {method: resolve_params(method, params) for method in methods}
+
+
+@dataclass
+class _MethodJob:
+    """One method, its resolved parameters and their key, and the items it has not explained yet."""
+
+    method: str
+    params: dict[str, Any]
+    key: str
+    items: list[Item]
+
+
 def explain_items(
     settings: Settings,
     *,
     model: str,
     item_ids: list[int],
     methods: list[str],
-    params: dict[str, dict[str, Any]] | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    device: str | None = None,
-    faithfulness: bool = True,
+    options: ExplainOptions = ExplainOptions(),
     progress: bool = False,
     loaded: LoadedModel | None = None,
-    target_layer: str | None = None,
 ) -> list[Explanation]:
     """Explain ``item_ids`` with each of ``methods``; compute only what is not stored yet.
 
-    Parameters
-    ----------
     model: ModelVersion name. item_ids: Item ids (any dataset items the model can read).
-    methods: registry names (see ``EXPLAINERS``). params: {method: {param: value}} overrides.
-    batch_size: images per explainer call. faithfulness: also score saliency maps (deletion /
-    insertion AUC, ROAD, pointing game where the item has an evidence mask).
-    loaded: an already loaded model (the app's worker keeps one), else ``load_model``.
-    target_layer: dotted module name the CAM methods explain (``--target-layer``; see
-    :func:`with_target_layer`); default: found for the model.
-
-    Returns
-    -------
-    The Explanation rows, ordered by item then method (stored and newly computed alike).
+    methods: registry names (see ``EXPLAINERS``). loaded: an already loaded model (the app's worker
+    keeps one), else ``load_model``. Returns the Explanation rows, ordered by item then method (stored
+    and newly computed alike).
     """
-    params = with_target_layer(methods, params, target_layer)
-    resolved = {method: resolve_params(method, params) for method in methods}
+    resolved = options.method_params(methods)
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         items_map = items_by_ids(session, item_ids=item_ids)
@@ -193,37 +208,26 @@ def explain_items(
     if unknown:
         raise ExplainError(f"item ids {unknown[:5]} do not exist; pass ids of stored items")
     items = [items_map[i] for i in dict.fromkeys(item_ids)]
-    loaded = loaded or load_model(settings, model, device=device)
+    loaded = loaded or load_model(settings, model, device=options.device)
     predictions = _ensure_predictions(settings, loaded, items)
     done: dict[tuple[int, str], Explanation] = {}
     total = len(items) * len(methods)
     with progress_bar(total=total, desc=f"explain {model}", unit="expl", enabled=progress) as bar:
         for method in methods:
-            key = params_key(method, resolved[method])
+            job = _MethodJob(method, resolved[method], params_key(method, resolved[method]), [])
             pred_ids = [predictions[item.id].id for item in items]
             with unit_of_work(settings) as session:
-                stored = find_explanations(session, prediction_ids=pred_ids, method=method, params_key=key)
-            todo = [item for item in items if predictions[item.id].id not in stored]
+                stored = find_explanations(session, prediction_ids=pred_ids, method=method,
+                                           params_key=job.key)
             for item in items:
                 if predictions[item.id].id in stored:
                     done[(item.id, method)] = stored[predictions[item.id].id]
-            bar.update(len(items) - len(todo))
-            if todo:
-                done.update(
-                    _explain_method(
-                        settings,
-                        loaded,
-                        version,
-                        method,
-                        resolved[method],
-                        key,
-                        todo,
-                        predictions,
-                        batch_size=batch_size,
-                        faithfulness=faithfulness,
-                        bar=bar,
-                    )
-                )
+                else:
+                    job.items.append(item)
+            bar.update(len(items) - len(job.items))
+            if job.items:
+                done.update(_explain_method(settings, loaded, version, job, predictions, options=options,
+                                            bar=bar))
     return [done[(item.id, method)] for item in items for method in methods]
 
 
@@ -231,26 +235,22 @@ def _explain_method(
     settings: Settings,
     loaded: LoadedModel,
     version: ModelVersion,
-    method: str,
-    params: dict[str, Any],
-    key: str,
-    items: list[Item],
+    job: _MethodJob,
     predictions: dict[int, Prediction],
     *,
-    batch_size: int,
-    faithfulness: bool,
+    options: ExplainOptions,
     bar,
 ) -> dict[tuple[int, str], Explanation]:
     gallery, gallery_items = (None, None)
-    if get_explainer(method).kind == "examples":
+    if get_explainer(job.method).kind == "examples":
         gallery, gallery_items = train_gallery(
-            settings, loaded, version, feature_layer=params.get("feature_layer")
+            settings, loaded, version, feature_layer=job.params.get("feature_layer")
         )
     index = {name: i for i, name in enumerate(loaded.class_names)}
     out: dict[tuple[int, str], Explanation] = {}
-    with make_explainer(method, loaded, params, gallery=gallery) as explainer:
-        for start in range(0, len(items), batch_size):
-            chunk = items[start : start + batch_size]
+    with make_explainer(job.method, loaded, job.params, gallery=gallery) as explainer:
+        for start in range(0, len(job.items), options.batch_size):
+            chunk = job.items[start : start + options.batch_size]
             x = loaded.load_items(chunk)
             targets = [index[predictions[item.id].predicted_label] for item in chunk]
             began = time.perf_counter()
@@ -259,26 +259,16 @@ def _explain_method(
                 torch.cuda.synchronize(loaded.device)
             per_image_ms = (time.perf_counter() - began) * 1000 / len(chunk)  # batch time, amortised
             scores = [None] * len(chunk)
-            if faithfulness and attribution.maps is not None:
+            if options.faithfulness and attribution.maps is not None:
                 evidence = [_evidence(settings, item, loaded.img_size) for item in chunk]
                 scores = faithfulness_scores(loaded.module, x, attribution.maps, targets, evidence=evidence)
+            batch = ExplainedBatch(job.method, job.params, job.key, attribution, loaded.class_names,
+                                   per_image_ms, gallery_items)
             for i, item in enumerate(chunk):
-                row = build_explanation(
-                    settings,
-                    method=method,
-                    params=params,
-                    key=key,
-                    prediction=predictions[item.id],
-                    item=item,
-                    attribution=attribution,
-                    index=i,
-                    class_names=loaded.class_names,
-                    compute_ms=per_image_ms,
-                    faithfulness=scores[i],
-                    gallery_items=gallery_items,
-                )
+                row = build_explanation(settings, batch, i, prediction=predictions[item.id], item=item,
+                                        faithfulness=scores[i])
                 with unit_of_work(settings) as session:
-                    out[(item.id, method)] = add_explanation(session, explanation=row)
+                    out[(item.id, job.method)] = add_explanation(session, explanation=row)
             bar.update(len(chunk))
     return out
 

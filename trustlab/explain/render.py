@@ -32,9 +32,9 @@ LIME_POSITIVE = np.array([0, 114, 178]) / 255
 LIME_NEGATIVE = np.array([230, 159, 0]) / 255
 LIME_BOUNDARY = (1.0, 1.0, 1.0)
 LIME_TINT = 0.5
-# The colour bar's labels in words (top, middle, bottom), not the map's raw numbers (issue 23): a
-# heatmap's scale is relative (each map is scaled to its own maximum). Signed maps: for / against the
-# explained class. Method-neutral, so that a blinded study's pictures name no method.
+# The colour bar's labels in words (top, middle, bottom), not the map's raw numbers: a heatmap's
+# scale is relative (each map is scaled to its own maximum). Signed maps: for / against the
+# explained class. Method-neutral, so that under condition hiding the pictures name no method.
 SCALE_WORDS = ("more\nimportant", "", "less\nimportant")
 SIGNED_SCALE_WORDS = ("for the\nclass", "no effect", "against\nthe class")
 

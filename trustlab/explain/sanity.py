@@ -24,7 +24,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.models import get_model_version
 from trustlab.explain.base import ExplainError, get_explainer
-from trustlab.explain.precompute import make_explainer, resolve_params, with_target_layer
+from trustlab.explain.precompute import ExplainOptions, make_explainer
 from trustlab.models.checkpoint import load_model
 
 MODES = ("cascading", "full")
@@ -149,25 +149,21 @@ def sanity_check(
     n_items: int = DEFAULT_ITEMS,
     mode: str = "cascading",
     seed: int = 0,
-    params: dict[str, dict[str, Any]] | None = None,
-    device: str | None = None,
-    target_layer: str | None = None,
+    options: ExplainOptions = ExplainOptions(),
 ) -> pd.DataFrame:
     """``trustlab sanity-check``: the randomisation test on the first ``n_items`` items of a split.
 
-    target_layer: the CAM methods' layer (a dotted module name; default: found for the model).
+    options: the methods' parameters, target layer and device (batch size and faithfulness unused).
     Returns the rows of :func:`randomisation_test` for each method, with a ``method`` column."""
     with unit_of_work(settings) as session:
         version = get_model_version(session, name=model)
         items = list_items(session, dataset_id=version.dataset_id, split=split)[:n_items]
     if not items:
         raise ExplainError(f"the dataset of model {model!r} has no items in split {split!r}")
-    loaded = load_model(settings, model, device=device)
+    loaded = load_model(settings, model, device=options.device)
     x = loaded.load_items(items)
     frames = []
-    params = with_target_layer(methods, params, target_layer)
-    for method in methods:
-        resolved = resolve_params(method, params)
+    for method, resolved in options.method_params(methods).items():
 
         def make(module: nn.Module, method: str = method, resolved: dict = resolved):
             return make_explainer(method, loaded, resolved, module=module)

@@ -5,7 +5,7 @@ Public entry points (each behind one CLI verb):
 - arch.build_model(arch, num_classes, *, weights=None, img_size=None)
                                             ARCHS, torchvision:/timm:/python: forms (zoo.py)
 - checkpoint.load_model(settings, name, *, device=None)          -> LoadedModel (eval mode)
-- train.train_model(settings, *, dataset, arch, name, ...)       `trustlab train`
+- train.train_model(settings, config: TrainConfig)             `trustlab train` (config.py: defaults)
 - evaluate.evaluate_model(settings, *, model, split="test")       `trustlab evaluate`
 - compare.compare_models(settings, *, models, split="test")      `trustlab compare`
 - predict.predict_model(settings, *, model, split="test")        `trustlab predict`

@@ -100,7 +100,7 @@ class SimpleCNN(nn.Module):
         key = prefix + "pool.is_max"
         if key in state_dict:  # runs before the children load: the pool module is swapped first
             self.pool = _global_pool("max" if bool(state_dict[key]) else "avg")
-        elif prefix + "classifier.weight" in state_dict:  # a whole model saved before issue 14
+        elif prefix + "classifier.weight" in state_dict:  # an older checkpoint without the pool choice: avg
             self.pool = _global_pool("avg")
             state_dict[key] = torch.tensor(False)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

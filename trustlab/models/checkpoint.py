@@ -200,18 +200,26 @@ def _loaded_import(settings: Settings, version: ModelVersion, path: Path, device
     )
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a checkpoint records about its model: the architecture, the classes in output order, and
+    the images it expects (side, normalisation) and was trained on (``labels_source``)."""
+
+    arch: str
+    class_names: Sequence[str]
+    img_size: int
+    mean: Sequence[float]
+    std: Sequence[float]
+    labels_source: str = "original"
+
+
 def register_model(
     settings: Settings,
     *,
     name: str,
     dataset_id: int,
     module: nn.Module,
-    arch: str,
-    class_names: Sequence[str],
-    img_size: int,
-    mean: Sequence[float],
-    std: Sequence[float],
-    labels_source: str = "original",
+    spec: ModelSpec,
     training_config: dict[str, Any] | None = None,
     history: dict[str, Any] | None = None,
 ) -> ModelVersion:
@@ -220,15 +228,15 @@ def register_model(
         if find_model_version(session, name=name) is not None:
             raise DuplicateModelError(f"a model called {name!r} exists already: choose another --name")
     training_config = dict(training_config or {})
-    meta = {"arch": arch, "class_names": list(class_names), "img_size": int(img_size),
-            "mean": [float(v) for v in mean], "std": [float(v) for v in std],
-            "labels_source": labels_source, "training_config": training_config,
+    meta = {"arch": spec.arch, "class_names": list(spec.class_names), "img_size": int(spec.img_size),
+            "mean": [float(v) for v in spec.mean], "std": [float(v) for v in spec.std],
+            "labels_source": spec.labels_source, "training_config": training_config,
             "build_kwargs": build_kwargs(module)}
     relative = f"{name}/{CHECKPOINT_FILENAME}"
     sha = save_checkpoint(settings.models_dir / relative, module, meta)
     version = ModelVersion(
-        name=name, dataset_id=dataset_id, arch=arch, checkpoint_path=relative, checkpoint_sha256=sha,
-        class_names=list(class_names), img_size=int(img_size), labels_source=labels_source,
+        name=name, dataset_id=dataset_id, arch=spec.arch, checkpoint_path=relative, checkpoint_sha256=sha,
+        class_names=list(spec.class_names), img_size=int(spec.img_size), labels_source=spec.labels_source,
         training_config=training_config, history=dict(history or {}), metrics={},
     )
     with unit_of_work(settings) as session:

@@ -29,9 +29,10 @@ from trustlab.db.queries.models import get_model_version, set_metrics
 from trustlab.db.queries.predictions import add_predictions, list_predictions, predicted_item_ids
 from trustlab.db.schema import ModelVersion
 from trustlab.models.checkpoint import load_model, pick_device
-from trustlab.models.datasets import AugmentConfig, ItemImages, item_label, prepare
+from trustlab.models.config import AugmentConfig, FitConfig
+from trustlab.models.datasets import ItemImages, item_label, prepare
 from trustlab.models.errors import DataError, ModelError
-from trustlab.models.fit import FitConfig, fit
+from trustlab.models.fit import fit
 from trustlab.models.imported_kinds import is_imported
 from trustlab.models.predict import CROSSVAL, PredictSummary, prediction_rows
 from trustlab.models.train import make_model
@@ -39,6 +40,9 @@ from trustlab.models.train import make_model
 CROSSVAL_SPLITS = ("train", "val")
 MIN_FOLDS = 2
 DEFAULT_FOLDS = 5
+# Models whose training_config lacks these were trained with them (the defaults of the time).
+UNRECORDED_BATCH_SIZE = 32
+UNRECORDED_LR = 1e-3
 
 
 def _fold_probabilities(model, images: torch.Tensor, *, mean, std, device, batch_size: int) -> np.ndarray:
@@ -75,44 +79,22 @@ def crossval_predict(
         version = get_model_version(session, name=model)
         items = list_items(session, dataset_id=version.dataset_id, split=list(CROSSVAL_SPLITS))
         done = predicted_item_ids(session, model_version_id=version.id, kind=CROSSVAL)
-    if is_imported(version.arch):
-        raise ModelError(f"--cross-val retrains the model on each fold, but model {model!r} was imported "
-                         f"({version.arch}) and cannot be retrained here: use `trustlab predict` instead")
-    config = version.training_config or {}
-    labels = version.labels_source
-    if not items:
-        raise DataError(f"the dataset of model {model!r} has no train or val items to cross-validate")
-    counts = Counter(item_label(item, labels) for item in items)
-    if min(counts.values()) < k:
-        smallest = min(counts, key=counts.get)
-        raise DataError(f"class {smallest!r} has only {counts[smallest]} train/val items, fewer than "
-                        f"--cross-val {k} folds: use --cross-val {max(MIN_FOLDS, counts[smallest])} or less")
-    todo_total = sum(1 for item in items if item.id not in done)
-    if todo_total == 0:
+    _check_foldable(version, items, k=k)
+    if all(item.id in done for item in items):
         return PredictSummary(model=model, kind=CROSSVAL, added=0, skipped=len(items))
-    seed = int(config.get("seed", 0))
+    fit_config = recorded_fit_config(version, epochs=epochs)
     started = time.perf_counter()
-    data = ItemImages(settings, items, loaded.class_names, img_size=loaded.img_size, labels=labels)
-    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    fit_config = FitConfig(
-        epochs=epochs or max(1, int((version.history or {}).get("best_epoch") or config.get("epochs", 1))),
-        batch_size=int(config.get("batch_size", 32)), lr=float(config.get("lr", 1e-3)),
-        weight_decay=float(config.get("weight_decay", 1e-4)), seed=seed,
-        augment=AugmentConfig(**config.get("augment", {})),
-    )
+    data = ItemImages(settings, items, loaded.class_names, img_size=loaded.img_size,
+                      labels=version.labels_source)
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=fit_config.seed)
     target = pick_device(device)
     added = 0
     for fold, (train_idx, held_idx) in enumerate(folds.split(np.zeros(len(data)), data.targets.numpy())):
-        if all(items[i].id in done for i in held_idx):
-            continue
-        net = make_model(version.arch, len(loaded.class_names), weights=config.get("weights"),
-                         freeze=bool(config.get("freeze_backbone")), seed=seed + fold,
-                         img_size=loaded.img_size)
-        train_idx_t = torch.as_tensor(train_idx)
-        fit(net, (data.images[train_idx_t], data.targets[train_idx_t]), None, config=fit_config,
-            mean=loaded.mean, std=loaded.std, device=target, progress=progress,
-            desc=f"fold {fold + 1}/{k}")
         held = [i for i in held_idx if items[i].id not in done]
+        if not held:
+            continue
+        net = _fit_fold(version, loaded, data, torch.as_tensor(train_idx), fit_config=fit_config, fold=fold,
+                        device=target, label=f"fold {fold + 1}/{k}" if progress else None)
         probs = _fold_probabilities(net, data.images[torch.as_tensor(held)], mean=loaded.mean,
                                     std=loaded.std, device=target, batch_size=fit_config.batch_size)
         rows = prediction_rows(version.id, [items[i].id for i in held], probs, loaded.class_names,
@@ -122,6 +104,48 @@ def crossval_predict(
         added += len(rows)
     _record(settings, version, k=k, epochs=fit_config.epochs, seconds=time.perf_counter() - started)
     return PredictSummary(model=model, kind=CROSSVAL, added=added, skipped=len(items) - added)
+
+
+def _check_foldable(version: ModelVersion, items: list, *, k: int) -> None:
+    """DataError/ModelError unless ``version`` can be retrained and every class fills ``k`` folds."""
+    model = version.name
+    if is_imported(version.arch):
+        raise ModelError(f"--cross-val retrains the model on each fold, but model {model!r} was imported "
+                         f"({version.arch}) and cannot be retrained here: use `trustlab predict` instead")
+    if not items:
+        raise DataError(f"the dataset of model {model!r} has no train or val items to cross-validate")
+    counts = Counter(item_label(item, version.labels_source) for item in items)
+    if min(counts.values()) < k:
+        smallest = min(counts, key=counts.get)
+        raise DataError(f"class {smallest!r} has only {counts[smallest]} train/val items, fewer than "
+                        f"--cross-val {k} folds: use --cross-val {max(MIN_FOLDS, counts[smallest])} or less")
+
+
+def recorded_fit_config(version: ModelVersion, *, epochs: int | None = None) -> FitConfig:
+    """The schedule ``version`` was trained with (its training_config), for ``epochs`` epochs (default:
+    its best epoch). Keys a config lacks take the values trustlab trained with before it recorded them."""
+    config = version.training_config or {}
+    best_epoch = (version.history or {}).get("best_epoch") or config.get("epochs", 1)
+    return FitConfig(
+        epochs=epochs or max(1, int(best_epoch)),
+        batch_size=int(config.get("batch_size", UNRECORDED_BATCH_SIZE)),
+        lr=float(config.get("lr", UNRECORDED_LR)),
+        weight_decay=float(config.get("weight_decay", FitConfig.weight_decay)),
+        seed=int(config.get("seed", 0)),
+        augment=AugmentConfig(**config.get("augment", {})),
+    )
+
+
+def _fit_fold(version: ModelVersion, loaded, data: ItemImages, train_idx: torch.Tensor, *,
+              fit_config: FitConfig, fold: int, device: torch.device, label: str | None) -> torch.nn.Module:
+    """A fresh model of ``version``'s architecture trained on one fold's training part."""
+    config = version.training_config or {}
+    net = make_model(version.arch, len(loaded.class_names), weights=config.get("weights"),
+                     freeze=bool(config.get("freeze_backbone")), seed=fit_config.seed + fold,
+                     img_size=loaded.img_size)
+    fit(net, (data.images[train_idx], data.targets[train_idx]), None, config=fit_config,
+        mean=loaded.mean, std=loaded.std, device=device, label=label)
+    return net
 
 
 def _record(settings: Settings, version: ModelVersion, *, k: int, epochs: int, seconds: float) -> None:

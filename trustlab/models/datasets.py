@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -17,60 +16,11 @@ from torch.utils.data import Dataset
 
 from trustlab.config import Settings
 from trustlab.db.schema import Item
+from trustlab.models.config import AugmentConfig
 from trustlab.models.errors import DataError
 from trustlab.models.images import normalise, read_uint8
 
 LABEL_SOURCES = ("original", "current")
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Random training-time changes, each drawn per image. ``enabled=False`` turns all off.
-
-    hflip: probability of a horizontal flip.
-    rotation_deg: maximum absolute rotation in degrees.
-    crop_scale: smallest kept area fraction of a random resized crop (1.0 = no crop).
-    brightness, contrast, saturation: maximum relative change (0.2 = factor in [0.8, 1.2]).
-
-    Defaults change colours only: text (the demo's contact details, near the edges) is neither
-    mirrored nor rotated nor cropped away, and in a short run geometric changes cost more than they
-    give (600-image demo, 10 epochs: test accuracy 0.84/0.89 on two seeds with colour changes only,
-    0.76/0.87 with 5 degree rotations and 0.9 crops). For natural photos pass e.g.
-    ``hflip=0.5,rotation_deg=10,crop_scale=0.8``.
-    """
-
-    enabled: bool = True
-    hflip: float = 0.0
-    rotation_deg: float = 0.0
-    crop_scale: float = 1.0
-    brightness: float = 0.2
-    contrast: float = 0.2
-    saturation: float = 0.2
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def parse(cls, text: str | None) -> AugmentConfig:
-        """From "hflip=0,rotation_deg=5,crop_scale=0.9" (unnamed fields keep their defaults);
-        "none" or "off" turns augmentation off."""
-        if text is None or not text.strip():
-            return cls()
-        if text.strip().lower() in ("none", "off"):
-            return cls(enabled=False)
-        known = {f.name: f.type for f in fields(cls)}
-        values: dict = {}
-        for part in text.split(","):
-            key, sep, raw = part.partition("=")
-            key = key.strip()
-            if not sep or key not in known or key == "enabled":
-                raise DataError(f"--augment entry {part.strip()!r} is not KEY=NUMBER with KEY one of "
-                                f"{', '.join(k for k in known if k != 'enabled')}")
-            try:
-                values[key] = float(raw)
-            except ValueError:
-                raise DataError(f"--augment {key}={raw!r}: the value must be a number") from None
-        return cls(**values)
 
 
 def item_label(item: Item, labels: str) -> str:

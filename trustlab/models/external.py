@@ -269,14 +269,27 @@ def import_predictions(
             parsed[item.id] = probs
     if problems:
         raise ImportProblem(problems_message(f"{path}", problems))
-    return _store(settings, path, model, ds, version, classes, parsed, first_line, label_only=not class_cols)
+    read = _ReadFile(path=path, classes=classes, probabilities=parsed, first_line=first_line,
+                     label_only=not class_cols)
+    return _store(settings, read, model=model, ds=ds, version=version)
 
 
-def _store(
-    settings, path, model, ds, version, classes, parsed, first_line, *, label_only
-) -> PredictionsImport:
+@dataclass(frozen=True)
+class _ReadFile:
+    """A checked predictions file: each item's probabilities (in ``classes`` order) and its line."""
+
+    path: Path
+    classes: list[str]
+    probabilities: dict[int, np.ndarray]
+    first_line: dict[int, int]
+    label_only: bool
+
+
+def _store(settings, read: _ReadFile, *, model: str, ds, version) -> PredictionsImport:
+    """Store the file's predictions under ``model`` (created when ``version`` is None)."""
+    path, classes, parsed, first_line = read.path, read.classes, read.probabilities, read.first_line
     notes = []
-    if label_only:
+    if read.label_only:
         notes.append("labels only: each prediction is stored with probability 1 (a study that shows the "
                      "confidence shows 100%); add one probability column per class for real confidences")
     with unit_of_work(settings) as session:

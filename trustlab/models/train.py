@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from trustlab.config import Settings
-from trustlab.data.splits import DEFAULT_VAL_FRACTION, TooFewForValidation, carve_validation
+from trustlab.data.splits import TooFewForValidation, carve_validation
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
@@ -19,18 +20,16 @@ from trustlab.db.queries.models import find_model_version
 from trustlab.db.schema import Item, ModelVersion
 from trustlab.job_progress import note
 from trustlab.models.arch import TORCH_CACHE, build_model, check_arch, count_params, freeze_backbone
-from trustlab.models.checkpoint import pick_device, register_model
-from trustlab.models.datasets import AugmentConfig, ItemImages, item_label
+from trustlab.models.checkpoint import ModelSpec, pick_device, register_model
+from trustlab.models.config import TrainConfig
+from trustlab.models.datasets import ItemImages, item_label
 from trustlab.models.errors import DataError, DuplicateModelError
-from trustlab.models.fit import FitConfig, fit
+from trustlab.models.fit import fit
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD, UINT8_MAX
 from trustlab.models.plots import plot_curves
 
 NORMALISATIONS = ("imagenet", "dataset", "none")
 CURVES_FILENAME = "curves.png"
-# The demo's contact text (the class evidence) stays legible at 96 px and not at 64 px: 4-class demo
-# test accuracy 0.94 vs 0.79 (benchmarks/bench_train.py --demo).
-DEFAULT_IMG_SIZE = 96
 
 
 def check_trainable(items_by_split: dict[str, Sequence[Item]], classes: Sequence[str], *, dataset: str,
@@ -110,86 +109,91 @@ def make_model(
     return model
 
 
-def train_model(
-    settings: Settings,
-    *,
-    dataset: str,
-    arch: str,
-    name: str,
-    weights: str | Path | None = None,
-    freeze: bool = False,
-    epochs: int = 10,
-    batch_size: int = 8,
-    lr: float = 2e-3,
-    img_size: int = DEFAULT_IMG_SIZE,
-    labels: str = "original",
-    seed: int = 0,
-    patience: int = 3,
-    augment: AugmentConfig | None = None,
-    normalisation: str = "imagenet",
-    val_fraction: float = DEFAULT_VAL_FRACTION,
-    device: str | None = None,
-    progress: bool = True,
-) -> ModelVersion:
-    """Train ``arch`` on the train split of ``dataset`` (early stopping on val) and save it as ``name``.
+@dataclass
+class _TrainingData:
+    """The dataset's id and classes and the items of the train and val parts."""
 
-    labels: "original" (Item.original_label) or "current" (curated Item.current_label).
-    val_fraction: when the dataset has no val items, this stratified, seeded share of the train items
+    dataset_id: int
+    classes: list[str]
+    splits: dict[str, list[Item]]
+    carved: bool
+
+
+def _training_data(settings: Settings, config: TrainConfig, *, progress: bool) -> _TrainingData:
+    """The train and val items (val carved from train when the dataset has none), checked trainable."""
+    with unit_of_work(settings) as session:
+        if find_model_version(session, name=config.name) is not None:
+            raise DuplicateModelError(f"a model called {config.name!r} exists already: choose another --name")
+        ds = get_dataset(session, name=config.dataset)
+        classes = dataset_class_names(session, dataset_id=ds.id)
+        splits = {split: list_items(session, dataset_id=ds.id, split=split) for split in ("train", "val")}
+    carved = not splits["val"] and bool(splits["train"])
+    if carved:
+        seed = config.fit.seed
+        splits["train"], splits["val"] = carve_val_items(splits["train"], fraction=config.val_fraction,
+                                                         seed=seed, labels=config.labels,
+                                                         dataset=config.dataset)
+        if progress:
+            note(f"dataset {config.dataset!r} has no val split: holding out {len(splits['val'])} of its "
+                 f"train items ({config.val_fraction:g} per class, seed {seed}) for validation")
+    check_trainable(splits, classes, dataset=config.dataset, labels=config.labels)
+    return _TrainingData(ds.id, list(classes), splits, carved)
+
+
+def _training_config(config: TrainConfig, data: _TrainingData, *, mean, std,
+                     weights_notes: list[str]) -> dict[str, Any]:
+    """What the ModelVersion records about how it was trained (its ``training_config``)."""
+    record = {
+        **{k: v for k, v in asdict(config.fit).items() if k != "augment"},
+        "augment": config.fit.augment.as_dict(), "weights": _weights_ref(config.weights),
+        "freeze_backbone": config.freeze, "img_size": config.img_size, "labels": config.labels,
+        "dataset": config.dataset, "normalisation": config.normalisation, "mean": list(mean),
+        "std": list(std), "val_source": "carved" if data.carved else "split",
+    }
+    if weights_notes:
+        record["weights_notes"] = weights_notes
+    if data.carved:
+        record |= {"val_fraction": config.val_fraction,
+                   "val_item_ids": sorted(item.id for item in data.splits["val"])}
+    return record
+
+
+def train_model(settings: Settings, config: TrainConfig, *, progress: bool = True) -> ModelVersion:
+    """Train ``config.arch`` on the train split of ``config.dataset`` (early stopping on val) and save it
+    as ``config.name``.
+
+    When the dataset has no val items, a stratified, seeded ``config.val_fraction`` of the train items
     (per class) is held out for validation instead; training_config records "val_source" ("split" or
     "carved"), "val_fraction" and the carved "val_item_ids"; the dataset's splits are not changed.
     Classes are the dataset's labels in order. Saves models_dir/<name>/model.pt and curves.png;
     the returned ModelVersion carries history (per-epoch loss/accuracy, train_seconds) and the config.
     Raises DuplicateModelError, NotFound (dataset), ArchError, DataError (empty split, one class).
     """
-    check_arch(arch)
-    item_label(Item(original_label="", current_label=""), labels)  # validates labels early
-    with unit_of_work(settings) as session:
-        if find_model_version(session, name=name) is not None:
-            raise DuplicateModelError(f"a model called {name!r} exists already: choose another --name")
-        ds = get_dataset(session, name=dataset)
-        classes = dataset_class_names(session, dataset_id=ds.id)
-        splits = {split: list_items(session, dataset_id=ds.id, split=split) for split in ("train", "val")}
-    carved = not splits["val"] and bool(splits["train"])
-    if carved:
-        splits["train"], splits["val"] = carve_val_items(splits["train"], fraction=val_fraction, seed=seed,
-                                                         labels=labels, dataset=dataset)
-        if progress:
-            note(f"dataset {dataset!r} has no val split: holding out {len(splits['val'])} of its "
-                 f"train items ({val_fraction:g} per class, seed {seed}) for validation")
-    check_trainable(splits, classes, dataset=dataset, labels=labels)
-    augment = augment or AugmentConfig()
+    check_arch(config.arch)
+    item_label(Item(original_label="", current_label=""), config.labels)  # validates labels early
+    data = _training_data(settings, config, progress=progress)
     weights_notes: list[str] = []
-    model = make_model(arch, len(classes), weights=weights, freeze=freeze, seed=seed, img_size=img_size,
-                       notes=weights_notes)
+    model = make_model(config.arch, len(data.classes), weights=config.weights, freeze=config.freeze,
+                       seed=config.fit.seed, img_size=config.img_size, notes=weights_notes)
     if progress:
         for message in weights_notes:
             note(message)
-    train_set = ItemImages(settings, splits["train"], classes, img_size=img_size, labels=labels)
-    val_set = ItemImages(settings, splits["val"], classes, img_size=img_size, labels=labels)
-    mean, std = normalisation_for(normalisation, train_set.images)
-    config = FitConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed,
-                       augment=augment)
-    target = pick_device(device)
+    train_set, val_set = (ItemImages(settings, data.splits[split], data.classes, img_size=config.img_size,
+                                     labels=config.labels) for split in ("train", "val"))
+    mean, std = normalisation_for(config.normalisation, train_set.images)
+    target = pick_device(config.device)
     result = fit(model, (train_set.images, train_set.targets), (val_set.images, val_set.targets),
-                 config=config, mean=mean, std=std, device=target, progress=progress, desc=name)
+                 config=config.fit, mean=mean, std=std, device=target,
+                 label=config.name if progress else None)
     history = {**result.history, "train_seconds": round(result.seconds, 3), "device": str(target),
                "n_train": len(train_set), "n_val": len(val_set), "num_params": count_params(model)}
-    training_config = {
-        **{k: v for k, v in asdict(config).items() if k != "augment"},
-        "augment": augment.as_dict(), "weights": _weights_ref(weights),
-        "freeze_backbone": freeze, "img_size": img_size, "labels": labels, "dataset": dataset,
-        "normalisation": normalisation, "mean": list(mean), "std": list(std),
-        "val_source": "carved" if carved else "split",
-    }
-    if weights_notes:
-        training_config["weights_notes"] = weights_notes
-    if carved:
-        training_config |= {"val_fraction": val_fraction,
-                            "val_item_ids": sorted(item.id for item in splits["val"])}
-    version = register_model(
-        settings, name=name, dataset_id=ds.id, module=model.cpu(), arch=arch, class_names=classes,
-        img_size=img_size, mean=mean, std=std, labels_source=labels, training_config=training_config,
-        history=history,
-    )
-    plot_curves(history, settings.models_dir / name / CURVES_FILENAME, title=f"{name} ({arch})")
+    version = register_model(settings, name=config.name, dataset_id=data.dataset_id, module=model.cpu(),
+                             spec=ModelSpec(arch=config.arch, class_names=data.classes,
+                                            img_size=config.img_size, mean=mean, std=std,
+                                            labels_source=config.labels),
+                             training_config=_training_config(config, data, mean=mean, std=std,
+                                                              weights_notes=weights_notes),
+                             history=history)
+    plot_curves(history, settings.models_dir / config.name / CURVES_FILENAME,
+                title=f"{config.name} ({config.arch})")
     return version

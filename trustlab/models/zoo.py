@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from trustlab.models.errors import ArchError
+from trustlab.wording import did_you_mean, suggest
 
 SOURCES = ("torchvision", "timm", "python")
 FORMS = ("torchvision:NAME", "timm:NAME", "python:package.module:factory")
@@ -65,7 +66,8 @@ def timm_names() -> list[str]:
 
 
 def unknown_arch(arch: str, builtins: Sequence[str], *, reason: str = "") -> ArchError:
-    """An error naming the accepted forms and the names closest to ``arch`` (difflib)."""
+    """An error naming the accepted forms and the names closest to ``arch``: names that extend it first
+    (difflib alone misses "vit_tiny" -> vit_tiny_patch16_224), then similar ones."""
     _, bare = split_arch(arch)
     bare = bare.rsplit(":", 1)[-1]
     candidates: dict[str, list[str]] = {}
@@ -80,9 +82,9 @@ def unknown_arch(arch: str, builtins: Sequence[str], *, reason: str = "") -> Arc
     similar = difflib.get_close_matches(bare, list(candidates), n=CLOSE_MATCHES, cutoff=CLOSE_CUTOFF)
     close = list(dict.fromkeys(similar[:1] + extending[:CLOSE_MATCHES] + similar))[:CLOSE_MATCHES]
     suggestions = [full for name in close for full in candidates[name]][:CLOSE_MATCHES]
-    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    hint = "; " + did_you_mean(suggestions, quote="") if suggestions else " "
     return ArchError(
-        f"unknown architecture {arch!r}{': ' + reason if reason else ''}{hint} Give one of "
+        f"unknown architecture {arch!r}{': ' + reason if reason else ''}{hint}Give one of "
         f"{', '.join(builtins)}, or {', '.join(FORMS)} (e.g. torchvision:efficientnet_b0, "
         "timm:vit_tiny_patch16_224, python:my_models.nets:build)"
     )
@@ -122,9 +124,9 @@ def _python_factory(arch: str):
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         known = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-        close = difflib.get_close_matches(factory_name, known, n=CLOSE_MATCHES)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ArchError(f"{arch!r}: module {module_name!r} has no function {factory_name!r}{hint}")
+        hint = suggest(factory_name, known, n=CLOSE_MATCHES, quote="").rstrip()
+        raise ArchError(f"{arch!r}: module {module_name!r} has no function {factory_name!r}"
+                        f"{'; ' + hint if hint else ''}")
     return factory
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
-from trustlab.db.schema import AuthToken, Invite, Rater
+from trustlab.db.schema import AuthToken, Invite, User
 from trustlab.platform.accounts import access, auth
 from trustlab.platform.accounts.invites import accept_invite, create_invites
 from trustlab.platform.errors import Conflict, Forbidden, InvalidAnswer, NotAuthenticated, PlatformError
@@ -35,7 +35,7 @@ def test_logout_revokes_only_the_token_it_was_sent_with(world, client):
     assert client.get("/api/v1/me", headers=bearer(laptop)).status_code == 200
     assert client.post("/api/v1/logout", headers=bearer(phone)).status_code == 401  # already gone
     assert client.post("/api/v1/logout").status_code == 401
-    auth.create_user(world.settings, handle="rita", role="researcher", password=PASSWORD)
+    auth.create_user(world.settings, username="rita", role="researcher", password=PASSWORD)
     staff = client.post("/api/v1/login", json={"username": "rita", "password": PASSWORD}).json()["token"]
     assert auth.logout(world.settings, staff) is True and auth.logout(world.settings, staff) is False
     with pytest.raises(NotAuthenticated):
@@ -80,14 +80,14 @@ def test_expired_invite_answers_410_through_the_api(world, client):
 
 
 def test_disabled_accounts_lose_their_tokens_and_cannot_come_back(world, client):
-    auth.create_user(world.settings, handle="rita", role="researcher", password=PASSWORD)
+    auth.create_user(world.settings, username="rita", role="researcher", password=PASSWORD)
     staff = client.post("/api/v1/login", json={"username": "rita", "password": PASSWORD}).json()["token"]
     invite = world.invite("alpha")[0]
     joined = accept(client, invite).json()
     with unit_of_work(world.settings) as s:
-        rater_handle = s.get(Rater, joined["rater_id"]).handle
-    assert access.disable_user(world.settings, handle="rita") == 1
-    assert access.disable_user(world.settings, handle=rater_handle) == 1
+        rater_handle = s.get(User, joined["rater_id"]).username
+    assert access.disable_user(world.settings, username="rita") == 1
+    assert access.disable_user(world.settings, username=rater_handle) == 1
     assert client.get("/api/v1/me", headers=bearer(staff)).status_code == 401
     assert client.get("/api/v1/me", headers=bearer(joined["token"])).status_code == 401
     r = client.post("/api/v1/login", json={"username": "rita", "password": PASSWORD})
@@ -96,15 +96,15 @@ def test_disabled_accounts_lose_their_tokens_and_cannot_come_back(world, client)
     assert r.status_code == 403 and "ended" in r.json()["detail"]
     with pytest.raises(Forbidden):
         auth.login(world.settings, username="rita", password=PASSWORD)
-    access.enable_user(world.settings, handle="rita")
+    access.enable_user(world.settings, username="rita")
     assert client.get("/api/v1/me", headers=bearer(staff)).status_code == 401  # old tokens stay revoked
     assert client.post("/api/v1/login", json={"username": "rita", "password": PASSWORD}).status_code == 200
     with pytest.raises(PlatformError, match="no user 'nobody'"):
-        access.disable_user(world.settings, handle="nobody")
+        access.disable_user(world.settings, username="nobody")
 
 
 def test_revoke_tokens_of_a_user_or_of_a_studys_raters(world, client):
-    auth.create_user(world.settings, handle="rita", role="researcher", password=PASSWORD)
+    auth.create_user(world.settings, username="rita", role="researcher", password=PASSWORD)
     staff = [auth.login(world.settings, username="rita", password=PASSWORD).token for _ in range(2)]
     alpha = [accept(client, i).json()["token"] for i in world.invite("alpha", n=2)]
     beta = accept(client, world.invite("beta")[0]).json()["token"]
@@ -142,8 +142,8 @@ def test_simulated_comes_from_the_invite_never_from_the_client(world, client):
     robot = accept(client, robot_link.token)
     assert person.status_code == robot.status_code == 200
     with unit_of_work(world.settings) as s:
-        assert s.get(Rater, person.json()["rater_id"]).simulated is False
-        assert s.get(Rater, robot.json()["rater_id"]).simulated is True
+        assert s.get(User, person.json()["rater_id"]).simulated is False
+        assert s.get(User, robot.json()["rater_id"]).simulated is True
 
 
 @pytest.mark.parametrize("pid", ["x" * 201, "line\nbreak", "nul\x00", "bell\x07"])
@@ -155,18 +155,18 @@ def test_bad_pids_are_refused_on_every_path(world, client, pid):
         accept_invite(world.settings, invite=invite, pid=pid)  # the rater page's ?pid= path
     assert refused.value.field == "pid"
     with unit_of_work(world.settings) as s:
-        assert s.scalar(select(func.count()).select_from(Rater)) == 0
+        assert s.scalar(select(func.count()).select_from(User)) == 0
 
 
 def test_a_good_pid_is_recorded(world, client):
     joined = accept(client, world.invite("alpha")[0], pid="PROLIFIC-5f3a 9")
     assert joined.status_code == 200
     with unit_of_work(world.settings) as s:
-        assert s.get(Rater, joined.json()["rater_id"]).external_pid == "PROLIFIC-5f3a 9"
+        assert s.get(User, joined.json()["rater_id"]).external_pid == "PROLIFIC-5f3a 9"
     assert auth.validate_pid("") is None and auth.validate_pid("x" * 200) == "x" * 200
 
 
 def test_short_passwords_are_refused(settings):
     with pytest.raises(PlatformError, match="at least 10 characters"):
-        auth.create_user(settings, handle="ana", password="short-pw")
-    assert auth.create_user(settings, handle="ana", password="ten-chars!")[1] == "ten-chars!"
+        auth.create_user(settings, username="ana", password="short-pw")
+    assert auth.create_user(settings, username="ana", password="ten-chars!")[1] == "ten-chars!"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tests.helpers.browser import CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, live_server, progress_is  # noqa: F401
 from tests.helpers.browser import sign_in as staff_sign_in
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import AuthToken, Invite, Rater
+from trustlab.db.schema import AuthToken, Invite, User
 from trustlab.platform.accounts import auth
 
 pytestmark = [
@@ -29,7 +29,7 @@ TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{43}")
 def tokens_of(settings, **where) -> int:
     """How many live bearer tokens the rater or staff member matching ``where`` holds."""
     with unit_of_work(settings) as s:
-        rater_id = s.scalars(select(Rater.id).filter_by(**where)).one()
+        rater_id = s.scalars(select(User.id).filter_by(**where)).one()
         return s.scalar(select(func.count()).select_from(AuthToken).where(AuthToken.rater_id == rater_id))
 
 
@@ -42,7 +42,7 @@ def invite_claimed(settings, invite: str) -> bool:
 def holds_token_of(text: str, settings, handle: str) -> bool:
     """Whether ``text`` contains a live bearer token of user ``handle`` (tokens are stored hashed)."""
     with unit_of_work(settings) as s:
-        rater_id = s.scalars(select(Rater.id).where(Rater.handle == handle)).one()
+        rater_id = s.scalars(select(User.id).where(User.username == handle)).one()
         hashes = set(s.scalars(select(AuthToken.token_hash).where(AuthToken.rater_id == rater_id)))
     return any(auth.hash_token(t) in hashes for t in TOKEN_LIKE.findall(text))
 
@@ -144,7 +144,7 @@ def test_staff_tokens_stay_on_the_server(live_server):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
-    auth.create_user(world.settings, handle="carl", role="curator", password="carl-pw-1234")
+    auth.create_user(world.settings, username="carl", role="curator", password="carl-pw-1234")
     with sync_playwright() as p:
         browser = browser_of(p)
         try:
@@ -153,7 +153,7 @@ def test_staff_tokens_stay_on_the_server(live_server):  # noqa: F811
             page.goto(base)
             page.click("#tl-tab-curate-button")
             staff_sign_in(page, "tl-cur", "carl", "carl-pw-1234")
-            assert tokens_of(world.settings, handle="carl") == 1
+            assert tokens_of(world.settings, username="carl") == 1
             storage = page.evaluate("() => Object.fromEntries(Object.entries(localStorage))")
             assert "trustlab-staff" not in storage
             # Nothing the browser received (event stream, page, storage) holds the staff token; the
@@ -170,7 +170,7 @@ def test_staff_tokens_stay_on_the_server(live_server):  # noqa: F811
             # Sign-out revokes the token on the server and empties both staff tabs.
             page.click("#tl-cur-signout")
             page.wait_for_selector("#tl-cur-status :text('Signed out')", timeout=TIMEOUT_MS)
-            assert tokens_of(world.settings, handle="carl") == 0
+            assert tokens_of(world.settings, username="carl") == 0
             page.click("#tl-tab-research-button")
             assert "Signed out" in page.inner_text("#tl-res-status")
             # A reload asks staff to sign in again, and says so.

@@ -15,7 +15,7 @@ from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.times import as_utc
-from trustlab.db.schema import Invite, Rater
+from trustlab.db.schema import Invite, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.invites import accept_invite
 from trustlab.platform.errors import Forbidden, NotAuthenticated
@@ -51,7 +51,7 @@ def test_user_add_takes_the_password_from_a_prompt_or_a_file(cli, sqlite_setting
 
 
 def test_user_disable_enable_and_token_revoke(cli, sqlite_settings):
-    auth.create_user(sqlite_settings, handle="rita", role="researcher", password="rita-password")
+    auth.create_user(sqlite_settings, username="rita", role="researcher", password="rita-password")
     token = auth.login(sqlite_settings, username="rita", password="rita-password").token
     result = cli("user", "disable", "rita")
     assert result.exit_code == 0 and "1 tokens revoked" in result.output, result.output
@@ -71,7 +71,7 @@ def test_user_disable_enable_and_token_revoke(cli, sqlite_settings):
     for rater_token in raters:
         with pytest.raises(NotAuthenticated):
             auth.authenticate(sqlite_settings, rater_token)
-    assert auth.authenticate(sqlite_settings, token).handle == "rita"
+    assert auth.authenticate(sqlite_settings, token).username == "rita"
     assert "1 tokens revoked" in cli("token", "revoke", "--user", "rita").output
     neither = cli("token", "revoke")
     assert neither.exit_code != 0 and "either" in neither.output
@@ -98,4 +98,4 @@ def test_study_invite_expiry_and_simulated_flag(cli, sqlite_settings, monkeypatc
     link = json.loads(cli("study", "invite", "alpha", "--simulated", "--json").output)[0]
     accepted = accept_invite(sqlite_settings, invite=link["token"])
     with unit_of_work(sqlite_settings) as s:
-        assert s.get(Rater, accepted.rater_id).simulated is True
+        assert s.get(User, accepted.rater_id).simulated is True

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import AuthToken, Invite, ModelVersion, Rater, Study
+from trustlab.db.schema import AuthToken, Invite, ModelVersion, Study, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.invites import accept_invite, create_invites
 from trustlab.platform.errors import Conflict, Gone, NotAuthenticated, NotFoundError, PlatformError
@@ -46,13 +46,13 @@ def test_password_hash_is_salted_slow_kdf_and_verifies():
 
 
 def test_create_user_login_and_authenticate(settings):
-    rater_id, password = auth.create_user(settings, handle="alice", role="researcher")
+    rater_id, password = auth.create_user(settings, username="alice", role="researcher")
     assert len(password) >= 12
     with unit_of_work(settings) as s:
-        stored = s.scalars(select(Rater.secret_hash).where(Rater.id == rater_id)).one()
+        stored = s.scalars(select(User.secret_hash).where(User.id == rater_id)).one()
     assert password not in stored
     with pytest.raises(Conflict):
-        auth.create_user(settings, handle="alice")
+        auth.create_user(settings, username="alice")
     with pytest.raises(NotAuthenticated):
         auth.login(settings, username="alice", password="wrong")
     with pytest.raises(NotAuthenticated):
@@ -63,7 +63,7 @@ def test_create_user_login_and_authenticate(settings):
         hashes = list(s.scalars(select(AuthToken.token_hash)))
     assert hashes == [auth.hash_token(result.token)]  # stored hashed, never in clear
     principal = auth.authenticate(settings, result.token)
-    assert (principal.handle, principal.role, principal.is_staff) == ("alice", "researcher", True)
+    assert (principal.username, principal.role, principal.is_staff) == ("alice", "researcher", True)
     with pytest.raises(NotAuthenticated):
         auth.authenticate(settings, result.token + "x")
     with pytest.raises(NotAuthenticated):
@@ -71,7 +71,7 @@ def test_create_user_login_and_authenticate(settings):
 
 
 def test_expired_token_is_refused(settings):
-    auth.create_user(settings, handle="bob", role="curator", password="secret-pw-10")
+    auth.create_user(settings, username="bob", role="curator", password="secret-pw-10")
     result = auth.login(settings, username="bob", password="secret-pw-10")
     with unit_of_work(settings) as s:
         token = s.scalars(select(AuthToken)).one()
@@ -96,7 +96,7 @@ def test_invites_are_hashed_single_rater_and_record_pid(settings):
     other = accept_invite(settings, invite=links[1].token)
     assert other.rater_id != first.rater_id
     with unit_of_work(settings) as s:
-        rater = s.get(Rater, first.rater_id)
+        rater = s.get(User, first.rater_id)
         assert (rater.role, rater.study_id, rater.external_pid) == ("rater", study_id, "PROLIFIC-42")
         assert s.scalars(select(Invite).where(Invite.rater_id == first.rater_id)).one().accepted_at
     principal = auth.authenticate(settings, first.token)

@@ -42,8 +42,8 @@ def test_throttle_counts_a_sliding_window_per_name_and_per_address():
 
 
 def test_login_is_refused_after_ten_failures_per_name_or_address(sqlite_settings):
-    auth.create_user(sqlite_settings, handle="alice", role="researcher", password=PASSWORD)
-    auth.create_user(sqlite_settings, handle="bob", role="curator", password=PASSWORD)
+    auth.create_user(sqlite_settings, username="alice", role="researcher", password=PASSWORD)
+    auth.create_user(sqlite_settings, username="bob", role="curator", password=PASSWORD)
     throttle = LoginThrottle()
 
     def login(name, password, address):
@@ -68,7 +68,7 @@ def test_login_is_refused_after_ten_failures_per_name_or_address(sqlite_settings
 
 
 def test_api_login_answers_429_with_retry_after(world, client):
-    auth.create_user(world.settings, handle="alice", role="researcher", password=PASSWORD)
+    auth.create_user(world.settings, username="alice", role="researcher", password=PASSWORD)
     for _ in range(MAX_FAILURES):
         assert client.post("/api/v1/login", json={"username": "alice", "password": "nope"}).status_code == 401
     refused = client.post("/api/v1/login", json={"username": "alice", "password": PASSWORD})
@@ -83,7 +83,7 @@ def test_staff_sign_in_form_is_throttled_with_a_clear_message(sqlite_settings):
     from trustlab.platform.services.rater import Services
     from trustlab.platform.ui.staff.signin import do_login
 
-    auth.create_user(sqlite_settings, handle="rita", role="researcher", password=PASSWORD)
+    auth.create_user(sqlite_settings, username="rita", role="researcher", password=PASSWORD)
     services = Services(sqlite_settings)
     request = gr.Request(client={"host": "203.0.113.7", "port": 4000})
     for _ in range(MAX_FAILURES):
@@ -93,13 +93,13 @@ def test_staff_sign_in_form_is_throttled_with_a_clear_message(sqlite_settings):
     assert state == {}
     assert "Sign-in refused" in text and "too many failed sign-ins" in text and "seconds" in text
     # another visitor, another name: not affected by this address's lockout
-    auth.create_user(sqlite_settings, handle="carl", role="curator", password=PASSWORD)
+    auth.create_user(sqlite_settings, username="carl", role="curator", password=PASSWORD)
     state, text = do_login(services, "carl", PASSWORD, gr.Request(client={"host": "198.51.100.1", "port": 1}))
     assert state["role"] == "curator"
 
 
 def test_a_flood_of_sign_ins_waits_for_scrypt_slots_while_raters_go_on(world, client, monkeypatch):
-    auth.create_user(world.settings, handle="alice", role="researcher", password=PASSWORD)
+    auth.create_user(world.settings, username="alice", role="researcher", password=PASSWORD)
     invite = world.invite("alpha")[0]
     token = client.post("/api/v1/invites/accept", json={"invite": invite}).json()["token"]
     rater = {"Authorization": f"Bearer {token}"}

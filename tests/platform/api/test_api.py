@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests.helpers.platform_world import study_config
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Assignment, Judgement, Rater
+from trustlab.db.schema import Assignment, Judgement, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.app import create_app
 from trustlab.platform.content.worker import ExplanationWorker
@@ -103,7 +103,7 @@ def test_whole_rater_flow(world, client):
     assert len(code) >= 8
     assert client.get("/api/v1/studies/alpha/next", headers=h).headers["X-Completion-Code"] == code
     with unit_of_work(world.settings) as s:
-        rater = s.get(Rater, joined["rater_id"])
+        rater = s.get(User, joined["rater_id"])
         assert (rater.external_pid, rater.completion_code) == ("P-1", code)
         rows = list(s.scalars(select(Judgement).order_by(Judgement.id)))
         assert len(rows) == 3 and all(j.client_elapsed_ms == 1234.5 for j in rows)
@@ -273,7 +273,7 @@ def test_researcher_progress_and_csv(world, client):
                 "answers": {"model_correct": correct, "true_label": truth, "trust": 5, "comment": 'a, "b"'},
             },
         )
-    auth.create_user(world.settings, handle="res", role="researcher", password="pw-1234567")
+    auth.create_user(world.settings, username="res", role="researcher", password="pw-1234567")
     token = client.post("/api/v1/login", json={"username": "res", "password": "pw-1234567"}).json()["token"]
     progress = client.get("/api/v1/studies/alpha/progress", headers=bearer(token))
     assert progress.status_code == 200
@@ -334,5 +334,5 @@ def test_a_full_study_gives_no_completion_code(world):
     assert late.status_code == 409 and "no items left" in late.json()["detail"]
     assert "X-Completion-Code" not in late.headers
     with unit_of_work(world.settings) as s:
-        coded = select(func.count()).select_from(Rater).where(Rater.completion_code.is_not(None))
+        coded = select(func.count()).select_from(User).where(User.completion_code.is_not(None))
         assert s.scalar(coded) == 0

@@ -44,7 +44,7 @@ def fuzz_world(tmp_path_factory) -> Iterator[dict]:
     settings_ = load_settings(home=tmp_path_factory.mktemp("fuzz") / "home", db_url="")
     world = build_world(settings_)
     app = create_app(settings_, ui=False)
-    auth.create_user(settings_, handle="fuzz-res", role="researcher", password=RESEARCHER_PASSWORD)
+    auth.create_user(settings_, username="fuzz-res", role="researcher", password=RESEARCHER_PASSWORD)
     invite = world.invite("alpha")[0]
 
     def new_token(role: str) -> str:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Assignment, Prediction, Rater
+from trustlab.db.schema import Assignment, Prediction, User
 from trustlab.platform.accounts import auth
 from trustlab.platform.app import create_app
 from trustlab.studies.monitoring.outcome_blinding import unblind_study
@@ -33,7 +33,7 @@ def _hostile_judgement(world, client) -> int:
         "assignment_id": payload["assignment_id"], "idempotency_key": "k", "answers": answers})
     assert r.status_code == 201, r.text
     with unit_of_work(world.settings) as s:
-        s.execute(update(Rater).where(Rater.id == joined["rater_id"]).values(handle="@x"))
+        s.execute(update(User).where(User.id == joined["rater_id"]).values(username="@x"))
         item_id = s.scalar(select(Assignment.item_id).where(Assignment.id == payload["assignment_id"]))
         s.execute(update(Prediction).where(Prediction.item_id == item_id).values(predicted_label="-cmd"))
     return item_id
@@ -58,7 +58,7 @@ def _check(text: str, item_id: int) -> None:
 def test_judgements_csv_escapes_formulas_in_api_and_cli(world, monkeypatch, tmp_path):
     with TestClient(create_app(world.settings, ui=False)) as client:
         item_id = _hostile_judgement(world, client)
-        auth.create_user(world.settings, handle="res", role="researcher", password="researcher-pw-1")
+        auth.create_user(world.settings, username="res", role="researcher", password="researcher-pw-1")
         login = client.post("/api/v1/login", json={"username": "res", "password": "researcher-pw-1"})
         unblind_study(world.settings, "alpha", actor="res", reason="test")
         api = client.get("/api/v1/studies/alpha/judgements.csv",

@@ -35,7 +35,7 @@ def rater(client, world, study="alpha") -> dict:
 
 def staff(client, world, role: str) -> dict:
     password = "password-" + role
-    auth.create_user(world.settings, handle=role, role=role, password=password)
+    auth.create_user(world.settings, username=role, role=role, password=password)
     token = client.post("/api/v1/login", json={"username": role, "password": password}).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 

@@ -15,7 +15,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.db.schema import Explanation, Study, StudyItem
 from trustlab.models.arch import build_model
-from trustlab.models.checkpoint import register_model
+from trustlab.models.checkpoint import ModelSpec, register_model
 from trustlab.models.images import IMAGENET_MEAN, IMAGENET_STD
 from trustlab.platform.accounts.invites import create_invites
 from trustlab.platform.app import create_app
@@ -29,17 +29,10 @@ def test_missing_gradcam_is_computed_by_the_real_explainer(sqlite_settings):
     settings = sqlite_settings
     dataset_id = make_image_dataset(settings, classes=CLASSES, per_class={"train": 2, "test": 2})
     torch.manual_seed(0)
-    version = register_model(
-        settings,
-        name="cnn",
-        dataset_id=dataset_id,
-        module=build_model("simple_cnn", 2).eval(),
-        arch="simple_cnn",
-        class_names=CLASSES,
-        img_size=32,
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-    )
+    version = register_model(settings, name="cnn", dataset_id=dataset_id,
+                             module=build_model("simple_cnn", 2).eval(),
+                             spec=ModelSpec(arch="simple_cnn", class_names=CLASSES, img_size=32,
+                                            mean=IMAGENET_MEAN, std=IMAGENET_STD))
     with unit_of_work(settings) as s:
         items = list_items(s, dataset_id=dataset_id, split="test")[:2]
         study = Study(

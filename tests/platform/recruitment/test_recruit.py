@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from tests.helpers.recruit_world import add_link_study, link_config
 from trustlab.db.engine import read_session, unit_of_work
-from trustlab.db.schema import Assignment, Judgement, Participant, ParticipantAnswer, Rater, Study
+from trustlab.db.schema import Assignment, Judgement, Participant, ParticipantAnswer, Study, User
 from trustlab.studies.judgements import read_judgements
 
 PARAMS = {"PROLIFIC_PID": "pp-1", "STUDY_ID": "st-9", "SESSION_ID": "se-3"}
@@ -91,7 +91,7 @@ def test_join_new_known_and_me_before_and_after_finishing(world, client):
     assert me["done"] == me["total"] == 3
     with read_session(world.settings) as s:
         participant = s.scalars(select(Participant)).one()
-        rater = s.get(Rater, participant.rater_id)
+        rater = s.get(User, participant.rater_id)
         answers = s.scalars(select(ParticipantAnswer)).all()
     assert me["completion_code"] == participant.completion_code == step["code"]
     assert me["completion_url"] == f"https://app.example.org/complete?cc={participant.completion_code}"
@@ -136,14 +136,14 @@ def test_practice_gives_feedback_and_is_never_analysed(world, client):
 
 def test_consent_required_declined_stores_nothing(world, client):
     add_link_study(world, link_config())
-    raters = count(world.settings, Rater)
+    raters = count(world.settings, User)
     refused = join(client, consent=False)
     assert refused.status_code == 403
     assert refused.json()["screenout_url"].startswith("https://app.example.org/complete?cc=")
     assert join(client, consent=None).status_code == 403
     declined = client.post("/api/v1/studies/crowd/decline").json()
     assert declined["screenout_url"] == refused.json()["screenout_url"]
-    assert count(world.settings, Rater) == raters
+    assert count(world.settings, User) == raters
     assert count(world.settings, Participant) == count(world.settings, Judgement) == 0
 
 
@@ -249,7 +249,7 @@ def test_invites_into_a_link_study_are_refused_so_no_one_skips_its_steps(world, 
         add_invites(s, study_id=study_id, token_hashes=[auth.hash_token(old)], expires_at=None)
     answer = client.post("/api/v1/invites/accept", json={"invite": old})
     assert answer.status_code == 409 and answer.json()["detail"].startswith("This invite link cannot be used")
-    assert count(world.settings, Rater) == 0 and count(world.settings, Assignment) == 0
+    assert count(world.settings, User) == 0 and count(world.settings, Assignment) == 0
     robot = create_invites(world.settings, study="crowd", n=1, simulated=True)[0].token
     assert client.post("/api/v1/invites/accept", json={"invite": robot}).status_code == 200
 
@@ -279,7 +279,7 @@ def test_a_study_link_opened_with_its_placeholders_stores_nothing(world, client)
             assert answer.status_code == 422, (bad, answer.text)
             assert "opened directly" in answer.json()["detail"]
             assert "platform's preview" in answer.json()["detail"]
-    assert count(world.settings, Participant) == 0 and count(world.settings, Rater) == 0
+    assert count(world.settings, Participant) == 0 and count(world.settings, User) == 0
     # A real id takes the one place (it was not used up by the placeholders).
     assert join(client, {**PARAMS, "PROLIFIC_PID": "5f3c9a1b2d4e6f7a8b9c0d1e"}).status_code == 201
 

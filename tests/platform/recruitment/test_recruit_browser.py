@@ -20,7 +20,7 @@ from tests.helpers.recruit_world import add_link_study, link_config
 from tests.helpers.serve_workers import serving
 from trustlab.db.engine import read_session
 from trustlab.db.queries.participants import recruitment_codes
-from trustlab.db.schema import Judgement, Rater, Study
+from trustlab.db.schema import Judgement, Study, User
 from trustlab.studies.config.study import StudyConfig
 from trustlab.studies.recruitment.rules import practice_item_ids
 
@@ -181,7 +181,7 @@ def test_prolific_link_consent_instructions_practice_items_attention_completion(
                 screenout = recruitment_codes(s, study_id=study_id).screenout_code
             page.wait_for_url(f"{platform_url}/screenout?cc={screenout}", timeout=TIMEOUT_MS)
             with read_session(world.settings) as s:
-                assert s.scalar(select(Rater).where(Rater.external_pid == "P2")) is None
+                assert s.scalar(select(User).where(User.external_pid == "P2")) is None
                 assert s.scalar(select(func.count()).select_from(Judgement)) == judgements
 
             # A second participant takes the last place (REST), then the study is full.

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests.helpers.recruit_world import add_link_study, link_config
 from trustlab.db.engine import read_session
-from trustlab.db.schema import Participant, Rater
+from trustlab.db.schema import Participant, User
 from trustlab.platform.errors import PlatformError
 from trustlab.platform.recruitment import join as joining
 from trustlab.platform.services.rater import Services
@@ -46,7 +46,7 @@ def test_concurrent_joins_never_over_admit(world):
     with read_session(world.settings) as s:
         assert s.scalar(select(func.count()).select_from(Participant)) == PLACES
         assert (
-            s.scalar(select(func.count()).select_from(Rater).where(Rater.external_pid.like("worker-%")))
+            s.scalar(select(func.count()).select_from(User).where(User.external_pid.like("worker-%")))
             == PLACES
         )
 

@@ -122,8 +122,8 @@ def test_study_link_and_returned(world, api):
 
 
 def test_researcher_sees_failures_per_participant(world, api):
-    researcher_id, _ = auth.create_user(world.settings, handle="res", role="researcher", password="x" * 12)
-    principal = auth.Principal(rater_id=researcher_id, handle="res", role="researcher", study_id=None)
+    researcher_id, _ = auth.create_user(world.settings, username="res", role="researcher", password="x" * 12)
+    principal = auth.Principal(rater_id=researcher_id, username="res", role="researcher", study_id=None)
     rows = joining.participant_failures(api.app.state.services, principal, study="crowd")
     assert [r[0] for r in rows] == ["pp-1", "pp-2", "pp-3"]
     assert [(r[2], r[4], r[5]) for r in rows] == [
@@ -137,8 +137,8 @@ def test_researcher_sees_failures_per_participant(world, api):
 
 def test_cli_and_researcher_tab_judgement_exports_share_columns_and_the_pid(world, api, tmp_path):
     unblind_study(world.settings, "crowd", actor="res", reason="test")
-    researcher_id, _ = auth.create_user(world.settings, handle="res2", role="researcher", password="y" * 12)
-    principal = auth.Principal(rater_id=researcher_id, handle="res2", role="researcher", study_id=None)
+    researcher_id, _ = auth.create_user(world.settings, username="res2", role="researcher", password="y" * 12)
+    principal = auth.Principal(rater_id=researcher_id, username="res2", role="researcher", study_id=None)
     ui_text = staff.judgements_csv(api.app.state.services, principal, study="crowd")
     cli_text = export_study(world.settings, "crowd", tmp_path)["csv"].read_text(encoding="utf-8")
     ui_rows = list(csv.DictReader(io.StringIO(ui_text)))
@@ -149,7 +149,7 @@ def test_cli_and_researcher_tab_judgement_exports_share_columns_and_the_pid(worl
 
 
 def test_participants_csv_route_is_for_researchers(world, api, tmp_path):
-    auth.create_user(world.settings, handle="res3", role="researcher", password="z" * 12)
+    auth.create_user(world.settings, username="res3", role="researcher", password="z" * 12)
     staff_token = api.post("/api/v1/login", json={"username": "res3", "password": "z" * 12}).json()["token"]
     response = api.get("/api/v1/studies/crowd/participants.csv", headers=bearer(staff_token))
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")

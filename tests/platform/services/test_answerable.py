@@ -83,7 +83,7 @@ def test_the_relabel_queue_is_bounded(world, client):
                             proposed_label="disc", score=0.5, method="majority", evidence={})
             for i in world.alpha_items[:3]
         ])
-    auth.create_user(world.settings, handle="cura", role="curator", password="curator-password-1")
+    auth.create_user(world.settings, username="cura", role="curator", password="curator-password-1")
     token = auth.login(world.settings, username="cura", password="curator-password-1").token
     h = {"Authorization": f"Bearer {token}"}
     path = "/api/v1/datasets/shapes/relabel-queue"

@@ -41,7 +41,7 @@ def rater(client, world) -> dict:
 
 
 def curator(client, world, handle: str) -> dict:
-    auth.create_user(world.settings, handle=handle, role="curator", password=f"pw-{handle}-long")
+    auth.create_user(world.settings, username=handle, role="curator", password=f"pw-{handle}-long")
     r = client.post("/api/v1/login", json={"username": handle, "password": f"pw-{handle}-long"})
     return {"Authorization": f"Bearer {r.json()['token']}"}
 

@@ -18,7 +18,7 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.datasets import get_dataset
 from trustlab.db.queries.items import list_items
 from trustlab.db.queries.labels import class_names
-from trustlab.db.schema import Assignment, Judgement, ModelVersion, Prediction, Rater, Study
+from trustlab.db.schema import Assignment, Judgement, ModelVersion, Prediction, Study, User
 from trustlab.studies.relabel.pipeline import run_relabel
 from trustlab.studies.relabel.planted import simulate_pred_probs, simulate_rater_labels
 
@@ -64,7 +64,7 @@ def _world(settings, tmp_path: Path) -> dict:
         study = Study(name="s", dataset_id=dataset_id, model_version_id=model.id, config={}, status="open")
         s.add(study)
         s.flush()
-        raters = [Rater(handle=f"r{m}", simulated=True, study_id=study.id) for m in range(RATERS)]
+        raters = [User(username=f"r{m}", simulated=True, study_id=study.id) for m in range(RATERS)]
         s.add_all(raters)
         s.flush()
         for n, item in enumerate(items):

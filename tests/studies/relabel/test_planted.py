@@ -20,9 +20,9 @@ from trustlab.db.schema import (
     Judgement,
     ModelVersion,
     Prediction,
-    Rater,
     RelabelProposal,
     Study,
+    User,
 )
 from trustlab.studies.judgements import label_answers as rater_label_answers
 from trustlab.studies.relabel.curation import decide, export_labels, review_queue
@@ -76,7 +76,7 @@ def _build_world(settings) -> dict:
         study = Study(name="s1", dataset_id=dataset_id, model_version_id=model.id, config={}, status="open")
         s.add(study)
         s.flush()
-        raters = [Rater(handle=f"r{m}", simulated=True, study_id=study.id) for m in range(RATERS)]
+        raters = [User(username=f"r{m}", simulated=True, study_id=study.id) for m in range(RATERS)]
         s.add_all(raters)
         s.flush()
         assignments = []

@@ -10,7 +10,7 @@ from tests.helpers.builders import make_image_dataset
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import list_items
 from trustlab.models.crossval import crossval_predict
-from trustlab.models.train import train_model
+from trustlab.models.train import TrainConfig, train_model
 from trustlab.studies.relabel.label_issues import rank_label_issues
 from trustlab.studies.relabel.pipeline import run_relabel
 from trustlab.studies.relabel.planted import plant_label_noise
@@ -36,7 +36,8 @@ def test_default_crossval_and_relabel_find_planted_flips(sqlite_settings, tmp_pa
             item.original_label = item.current_label = CLASSES[label]
         ids = [i.id for i in items]
         session.commit()
-    train_model(s, dataset="planted", arch="simple_cnn", name="m", epochs=4, img_size=SIZE, batch_size=16,
+    train_model(s, TrainConfig.of(dataset="planted", arch="simple_cnn", name="m", epochs=4, img_size=SIZE,
+                                  batch_size=16),
                 progress=False)
     crossval_predict(s, model="m", progress=False)  # the defaults under test
     result = run_relabel(s, model="m", out_dir=tmp_path / "relabel", dataset="planted")

@@ -13,7 +13,7 @@ from trustlab.db.queries.errors import NotFound
 from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import (
     Assignment,
-    Rater,
+    User,
 )
 
 ACTIVE_STATUSES = ("assigned", "done")
@@ -106,23 +106,23 @@ def study_progress_rows(session: Session, *, study_id: int) -> list[dict[str, An
     """One row per (rater, condition, status) with counts, for `study status` and dashboards."""
     query = (
         select(
-            Rater.id, Rater.handle, Assignment.condition, Assignment.status, Assignment.is_gold, func.count()
+            User.id, User.username, Assignment.condition, Assignment.status, Assignment.is_gold, func.count()
         )
-        .join(Rater, Rater.id == Assignment.rater_id)
+        .join(User, User.id == Assignment.rater_id)
         .where(Assignment.study_id == study_id)
-        .group_by(Rater.id, Rater.handle, Assignment.condition, Assignment.status, Assignment.is_gold)
-        .order_by(Rater.id)
+        .group_by(User.id, User.username, Assignment.condition, Assignment.status, Assignment.is_gold)
+        .order_by(User.id)
     )
     return [
         {
             "rater_id": rid,
-            "handle": handle,
+            "username": username,
             "condition": condition,
             "status": status,
             "is_gold": gold,
             "count": count,
         }
-        for rid, handle, condition, status, gold, count in session.execute(query)
+        for rid, username, condition, status, gold, count in session.execute(query)
     ]
 
 
@@ -176,8 +176,8 @@ def assignment_for_answer(
     (PostgreSQL) until the unit ends so that a release cannot slip in before the answer is stored;
     None when the assignment is not the rater's."""
     query = (
-        select(Assignment, Rater.completion_code)
-        .join(Rater, Rater.id == Assignment.rater_id)
+        select(Assignment, User.completion_code)
+        .join(User, User.id == Assignment.rater_id)
         .where(Assignment.id == assignment_id, Assignment.rater_id == rater_id)
         .with_for_update(of=Assignment)
     )

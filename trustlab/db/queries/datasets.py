@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.lookup import get_named
 from trustlab.db.schema import (
     Dataset,
     Item,
@@ -13,11 +13,8 @@ from trustlab.db.schema import (
 
 
 def get_dataset(session: Session, *, name: str) -> Dataset:
-    dataset = session.scalars(select(Dataset).where(Dataset.name == name)).first()
-    if dataset is None:
-        known = ", ".join(session.scalars(select(Dataset.name).order_by(Dataset.name))) or "none yet"
-        raise NotFound(f"dataset {name!r} does not exist (known: {known}); ingest it with `trustlab ingest`")
-    return dataset
+    """The dataset called ``name``; NotFound lists the known datasets."""
+    return get_named(session, Dataset, name=name, noun="dataset", remedy="ingest it with `trustlab ingest`")
 
 
 def get_or_create_dataset(session: Session, *, name: str, description: str = "") -> Dataset:

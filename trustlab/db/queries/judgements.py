@@ -4,6 +4,7 @@ supersedes the old one."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +21,9 @@ from trustlab.db.schema import (
     Item,
     Judgement,
     Prediction,
-    Rater,
     Study,
     StudyItem,
+    User,
 )
 
 # How often an answer that lost the race for its assignment's chain is re-linked to the winner.
@@ -59,23 +60,31 @@ def latest_judgement(session: Session, *, assignment_id: int) -> Judgement | Non
     return session.scalars(query.limit(1)).first()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a rater sent for one assignment: the answers, the request's idempotency key, and the
+    timings (``response_ms`` measured by the server since the item was shown; the client's own)."""
+
+    answers: dict[str, Any]
+    idempotency_key: str
+    response_ms: float | None = None
+    client_elapsed_ms: float | None = None
+
+
 def record_judgement(
     session: Session,
     *,
     assignment_id: int,
     rater_id: int,
-    answers: dict[str, Any],
-    idempotency_key: str,
+    answer: Answer,
     now: datetime,
-    response_ms: float | None = None,
-    client_elapsed_ms: float | None = None,
     assignment: Assignment | None = None,
 ) -> tuple[Judgement, bool]:
     """Insert a judgement and mark the assignment done, in the caller's unit of work.
 
     The caller acknowledges the judgement only after its unit has committed (return from inside the
     ``with unit_of_work`` block). A second answer to the same assignment supersedes the previous row
-    (append-only). Returns ``(judgement, created)``; ``created`` is False when ``idempotency_key`` was
+    (append-only). Returns ``(judgement, created)``; ``created`` is False when the answer's key was
     already stored for this assignment (then the stored row is returned and nothing is written).
     Raises NotFound if the assignment is not the rater's. ``assignment``: the rater's row, already
     read (and locked) in this unit, so it is not read again.
@@ -95,10 +104,10 @@ def record_judgement(
         previous = latest_judgement(session, assignment_id=assignment_id)
         judgement = Judgement(
             assignment_id=assignment_id,
-            answers=answers,
-            idempotency_key=idempotency_key,
-            response_ms=response_ms,
-            client_elapsed_ms=client_elapsed_ms,
+            answers=answer.answers,
+            idempotency_key=answer.idempotency_key,
+            response_ms=answer.response_ms,
+            client_elapsed_ms=answer.client_elapsed_ms,
             supersedes_id=previous.id if previous is not None else None,
             created_at=now,
         )
@@ -108,7 +117,8 @@ def record_judgement(
             break
         except IntegrityError:
             # Two requests with one idempotency key raced: the first one won and is the answer.
-            existing = judgement_by_key(session, assignment_id=assignment_id, idempotency_key=idempotency_key)
+            existing = judgement_by_key(session, assignment_id=assignment_id,
+                                        idempotency_key=answer.idempotency_key)
             if existing is not None:
                 return existing, False
             # Otherwise another answer took the chain's next link first: supersede it instead.
@@ -146,14 +156,32 @@ def judgement_records(
     original_label, condition, position, is_gold, frozen_model_correct, gold_answers,
     predicted_label, model_confidence, answers, response_ms, client_elapsed_ms, created_at.
     """
+    rows = session.execute(_records_query(session, study_id=study_id)).all()
+    heads = _chain_heads((judgement for judgement, *_ in rows))
+    seen: dict[int, int] = {}
+    out = []
+    for row in rows:
+        judgement, assignment = row[0], row[1]
+        earlier = seen.get(assignment.id, 0)
+        seen[assignment.id] = earlier + 1
+        superseded = judgement.id not in heads
+        if superseded and not include_superseded:
+            continue
+        out.append(_record(row, earlier=earlier, superseded=superseded))
+    return out
+
+
+def _records_query(session: Session, *, study_id: int):
+    """Each judgement of the study with its assignment, rater, item, frozen study-item facts and the
+    study model's holdout prediction (None where there is none)."""
     study = get_study_by_id(session, study_id=study_id)
-    query = (
+    return (
         select(
-            Judgement, Assignment, Rater, Item, StudyItem.model_correct, StudyItem.gold_answers,
+            Judgement, Assignment, User, Item, StudyItem.model_correct, StudyItem.gold_answers,
             StudyItem.label, Prediction,
         )
         .join(Assignment, Judgement.assignment_id == Assignment.id)
-        .join(Rater, Assignment.rater_id == Rater.id)
+        .join(User, Assignment.rater_id == User.id)
         .join(Item, Assignment.item_id == Item.id)
         .outerjoin(StudyItem, (StudyItem.study_id == Assignment.study_id) & (StudyItem.item_id == Item.id))
         .outerjoin(
@@ -165,46 +193,38 @@ def judgement_records(
         .where(Assignment.study_id == study_id)
         .order_by(Judgement.id)
     )
-    rows = session.execute(query).all()
-    heads = _chain_heads((judgement for judgement, *_ in rows))
-    seen: dict[int, int] = {}
-    out = []
-    for judgement, assignment, rater, item, model_correct, gold_answers, label, prediction in rows:
-        earlier = seen.get(assignment.id, 0)
-        seen[assignment.id] = earlier + 1
-        superseded = judgement.id not in heads
-        if superseded and not include_superseded:
-            continue
-        out.append(
-            {
-                "judgement_id": judgement.id,
-                "assignment_id": assignment.id,
-                "supersedes_id": judgement.supersedes_id,
-                "superseded": superseded,
-                "earlier_answers": earlier,
-                "rater_id": rater.id,
-                "rater": rater.handle,
-                "external_pid": rater.external_pid,
-                "simulated": bool(rater.simulated),
-                "item_id": item.id,
-                "item_path": item.path,
-                "true_label": label if label is not None else item.current_label,
-                "current_label": item.current_label,
-                "original_label": item.original_label,
-                "condition": assignment.condition,
-                "position": assignment.position,
-                "is_gold": bool(assignment.is_gold),
-                "frozen_model_correct": model_correct,
-                "gold_answers": gold_answers,
-                "predicted_label": prediction.predicted_label if prediction is not None else None,
-                "model_confidence": prediction.confidence if prediction is not None else None,
-                "answers": dict(judgement.answers or {}),
-                "response_ms": judgement.response_ms,
-                "client_elapsed_ms": judgement.client_elapsed_ms,
-                "created_at": judgement.created_at,
-            }
-        )
-    return out
+
+
+def _record(row: tuple, *, earlier: int, superseded: bool) -> dict[str, Any]:
+    """One record of :func:`judgement_records` from one row of :func:`_records_query`."""
+    judgement, assignment, rater, item, model_correct, gold_answers, label, prediction = row
+    return {
+        "judgement_id": judgement.id,
+        "assignment_id": assignment.id,
+        "supersedes_id": judgement.supersedes_id,
+        "superseded": superseded,
+        "earlier_answers": earlier,
+        "rater_id": rater.id,
+        "rater": rater.username,
+        "external_pid": rater.external_pid,
+        "simulated": bool(rater.simulated),
+        "item_id": item.id,
+        "item_path": item.path,
+        "true_label": label if label is not None else item.current_label,
+        "current_label": item.current_label,
+        "original_label": item.original_label,
+        "condition": assignment.condition,
+        "position": assignment.position,
+        "is_gold": bool(assignment.is_gold),
+        "frozen_model_correct": model_correct,
+        "gold_answers": gold_answers,
+        "predicted_label": prediction.predicted_label if prediction is not None else None,
+        "model_confidence": prediction.confidence if prediction is not None else None,
+        "answers": dict(judgement.answers or {}),
+        "response_ms": judgement.response_ms,
+        "client_elapsed_ms": judgement.client_elapsed_ms,
+        "created_at": judgement.created_at,
+    }
 
 
 def current_answers(

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.lookup import get_named
 from trustlab.db.schema import (
     Dataset,
     ModelVersion,
@@ -24,11 +25,7 @@ def find_model_version(session: Session, *, name: str) -> ModelVersion | None:
 
 def get_model_version(session: Session, *, name: str) -> ModelVersion:
     """The model version called ``name``; NotFound lists the known models."""
-    model = find_model_version(session, name=name)
-    if model is None:
-        known = ", ".join(model_names(session)) or "none yet"
-        raise NotFound(f"model {name!r} does not exist (known: {known}); train one with `trustlab train`")
-    return model
+    return get_named(session, ModelVersion, name=name, noun="model", remedy="train one with `trustlab train`")
 
 
 def add_model_version(session: Session, *, model: ModelVersion) -> ModelVersion:

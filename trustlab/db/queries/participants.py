@@ -1,4 +1,4 @@
-"""Queries for crowd participants of link-mode studies (issue 16), their practice and attention
+"""Queries for the participants of link studies, their practice and attention-check
 answers and their study's completion and screen-out codes.
 
 Facts only: when a participant counts as admitted, finished or screened out is decided above ``db``
@@ -19,8 +19,8 @@ from trustlab.db.schema import (
     Assignment,
     Participant,
     ParticipantAnswer,
-    Rater,
     StudyRecruitment,
+    User,
 )
 
 
@@ -111,8 +111,8 @@ def participant_rows(session: Session, *, study_id: int) -> list[dict[str, Any]]
         .subquery()
     )
     query = (
-        select(Participant, Rater.handle, counts.c.done, counts.c.assigned)
-        .join(Rater, Rater.id == Participant.rater_id)
+        select(Participant, User.username, counts.c.done, counts.c.assigned)
+        .join(User, User.id == Participant.rater_id)
         .outerjoin(counts, counts.c.rater_id == Participant.rater_id)
         .where(Participant.study_id == study_id)
         .order_by(Participant.id)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from trustlab.db.queries.errors import NotFound
+from trustlab.db.queries.lookup import get_named
 from trustlab.db.schema import (
     Study,
     StudyItem,
@@ -18,13 +19,8 @@ from trustlab.db.schema import (
 
 
 def get_study(session: Session, *, name: str) -> Study:
-    study = session.scalars(select(Study).where(Study.name == name)).first()
-    if study is None:
-        known = ", ".join(session.scalars(select(Study.name).order_by(Study.name))) or "none yet"
-        raise NotFound(
-            f"study {name!r} does not exist (known: {known}); create it with `trustlab study create`"
-        )
-    return study
+    """The study called ``name``; NotFound lists the known studies."""
+    return get_named(session, Study, name=name, noun="study", remedy="create it with `trustlab study create`")
 
 
 def study_name_status(session: Session, *, study_id: int) -> tuple[str, str]:

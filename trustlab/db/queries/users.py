@@ -16,23 +16,23 @@ from trustlab.db.queries.times import as_utc
 from trustlab.db.schema import (
     AuthToken,
     Invite,
-    Rater,
+    User,
 )
 
 
-def add_rater(
+def add_user(
     session: Session,
     *,
-    handle: str,
+    username: str,
     role: str = "rater",
     secret_hash: str | None = None,
     study_id: int | None = None,
     external_pid: str | None = None,
     simulated: bool = False,
-) -> Rater:
+) -> User:
     """Insert a rater/staff account (flushed, so it has its id)."""
-    rater = Rater(
-        handle=handle,
+    rater = User(
+        username=username,
         role=role,
         secret_hash=secret_hash,
         study_id=study_id,
@@ -44,32 +44,32 @@ def add_rater(
     return rater
 
 
-def get_rater(session: Session, *, rater_id: int) -> Rater:
+def get_rater(session: Session, *, rater_id: int) -> User:
     """The account with this id (it must exist)."""
-    return session.get_one(Rater, rater_id)
+    return session.get_one(User, rater_id)
 
 
-def rater_by_handle(session: Session, *, handle: str) -> Rater | None:
-    return session.scalars(select(Rater).where(Rater.handle == handle)).first()
+def user_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
 
 
 def set_secret_hash(session: Session, *, rater_id: int, secret_hash: str) -> None:
-    session.execute(update(Rater).where(Rater.id == rater_id).values(secret_hash=secret_hash))
+    session.execute(update(User).where(User.id == rater_id).values(secret_hash=secret_hash))
 
 
 def set_completion_code(session: Session, *, rater_id: int, code: str) -> str:
     """Store ``code`` unless the rater already has one; returns the stored code."""
     session.execute(
-        update(Rater)
-        .where(Rater.id == rater_id, Rater.completion_code.is_(None))
+        update(User)
+        .where(User.id == rater_id, User.completion_code.is_(None))
         .values(completion_code=code)
     )
-    return session.scalars(select(Rater.completion_code).where(Rater.id == rater_id)).one()
+    return session.scalars(select(User.completion_code).where(User.id == rater_id)).one()
 
 
 def set_disabled(session: Session, *, rater_id: int, disabled_at: datetime | None) -> None:
     """Disable an account (``disabled_at`` a time) or enable it again (None)."""
-    session.execute(update(Rater).where(Rater.id == rater_id).values(disabled_at=disabled_at))
+    session.execute(update(User).where(User.id == rater_id).values(disabled_at=disabled_at))
 
 
 def add_auth_token(session: Session, *, rater_id: int, token_hash: str, expires_at: datetime) -> AuthToken:
@@ -79,12 +79,12 @@ def add_auth_token(session: Session, *, rater_id: int, token_hash: str, expires_
     return token
 
 
-def rater_for_token(session: Session, *, token_hash: str, now: datetime) -> Rater | None:
+def rater_for_token(session: Session, *, token_hash: str, now: datetime) -> User | None:
     """The enabled account holding this unexpired token, in one query."""
     query = (
-        select(Rater, AuthToken.expires_at)
-        .join(AuthToken, AuthToken.rater_id == Rater.id)
-        .where(AuthToken.token_hash == token_hash, Rater.disabled_at.is_(None))
+        select(User, AuthToken.expires_at)
+        .join(AuthToken, AuthToken.rater_id == User.id)
+        .where(AuthToken.token_hash == token_hash, User.disabled_at.is_(None))
     )
     row = session.execute(query).first()
     if row is None:
@@ -113,7 +113,7 @@ def revoke_rater_tokens(session: Session, *, rater_id: int) -> int:
 
 def revoke_study_rater_tokens(session: Session, *, study_id: int) -> int:
     """Delete the tokens of every rater invited to ``study_id``; returns how many."""
-    return _delete_tokens(session, AuthToken.rater_id.in_(select(Rater.id).where(Rater.study_id == study_id)))
+    return _delete_tokens(session, AuthToken.rater_id.in_(select(User.id).where(User.study_id == study_id)))
 
 
 def purge_expired_tokens(session: Session, *, now: datetime) -> int:
@@ -164,7 +164,7 @@ def claim_invite_for_new_rater(
     session: Session,
     *,
     invite_id: int,
-    handle: str,
+    username: str,
     study_id: int,
     now: datetime,
     external_pid: str | None = None,
@@ -175,8 +175,8 @@ def claim_invite_for_new_rater(
     savepoint, so the caller's unit of work goes on)."""
     try:
         with savepoint(session):
-            rater = add_rater(
-                session, handle=handle, role="rater", study_id=study_id, external_pid=external_pid,
+            rater = add_user(
+                session, username=username, role="rater", study_id=study_id, external_pid=external_pid,
                 simulated=simulated,
             )
             if not claim_invite(session, invite_id=invite_id, rater_id=rater.id, now=now):

@@ -13,34 +13,34 @@ from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.studies import get_study
 from trustlab.db.queries.users import (
     purge_expired_tokens,
-    rater_by_handle,
     revoke_rater_tokens,
     revoke_study_rater_tokens,
     set_disabled,
+    user_by_username,
 )
 from trustlab.platform.errors import NotFoundError, PlatformError, lookups_as_404
 
 
-def _rater_id(session, handle: str) -> int:
-    rater = rater_by_handle(session, handle=handle)
+def _rater_id(session, username: str) -> int:
+    rater = user_by_username(session, username=username)
     if rater is None:
-        raise NotFoundError(f"there is no user {handle!r}; invited raters are named rater-… in the exports")
+        raise NotFoundError(f"there is no user {username!r}; invited raters are named rater-… in the exports")
     return rater.id
 
 
-def disable_user(settings: Settings, *, handle: str) -> int:
-    """Disable the account ``handle``: it cannot sign in or accept its invite again, and its tokens
+def disable_user(settings: Settings, *, username: str) -> int:
+    """Disable the account ``username``: it cannot sign in or accept its invite again, and its tokens
     are revoked at once. Returns how many tokens were revoked. Raises NotFoundError."""
     with unit_of_work(settings) as s:
-        rater_id = _rater_id(s, handle)
+        rater_id = _rater_id(s, username)
         set_disabled(s, rater_id=rater_id, disabled_at=utc_now())
         return revoke_rater_tokens(s, rater_id=rater_id)
 
 
-def enable_user(settings: Settings, *, handle: str) -> None:
+def enable_user(settings: Settings, *, username: str) -> None:
     """Let a disabled account sign in again (it gets new tokens; the revoked ones stay gone)."""
     with unit_of_work(settings) as s:
-        set_disabled(s, rater_id=_rater_id(s, handle), disabled_at=None)
+        set_disabled(s, rater_id=_rater_id(s, username), disabled_at=None)
 
 
 def revoke_tokens(settings: Settings, *, user: str | None = None, study: str | None = None) -> int:

@@ -28,9 +28,8 @@ from trustlab.config import Settings
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.users import (
     add_auth_token,
-    add_rater,
+    add_user,
     purge_expired_tokens,
-    rater_by_handle,
     rater_for_token,
     revoke_token,
 )
@@ -143,7 +142,7 @@ class Principal:
     """Who is calling: an invited rater (bound to ``study_id``) or a staff account."""
 
     rater_id: int
-    handle: str
+    username: str
     role: str
     study_id: int | None
 
@@ -160,16 +159,16 @@ class LoginResult:
 
 
 def create_user(
-    settings: Settings, *, handle: str, role: str = "researcher", password: str | None = None
+    settings: Settings, *, username: str, role: str = "researcher", password: str | None = None
 ) -> tuple[int, str]:
     """Create a staff (or rater) account; returns ``(rater_id, password)``.
 
-    A password is generated when none is given. Raises Conflict if the handle is taken and
+    A password is generated when none is given. Raises Conflict if the username is taken and
     PlatformError for an unknown role or a password shorter than ``PASSWORD_MIN_LENGTH``.
     """
     if role not in ROLES:
         raise PlatformError(f"role {role!r} is unknown; use one of {', '.join(ROLES)}")
-    if not handle or len(handle) > 200:
+    if not username or len(username) > 200:
         raise PlatformError("user name must be 1-200 characters")
     if password is not None and len(password) < PASSWORD_MIN_LENGTH:
         raise PlatformError(
@@ -178,9 +177,9 @@ def create_user(
         )
     password = password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     with unit_of_work(settings) as s:
-        if rater_by_handle(s, handle=handle) is not None:
-            raise Conflict(f"user {handle!r} already exists; pick another name")
-        rater = add_rater(s, handle=handle, role=role, secret_hash=hash_password(password))
+        if user_by_username(s, username=username) is not None:
+            raise Conflict(f"user {username!r} already exists; pick another name")
+        rater = add_user(s, username=username, role=role, secret_hash=hash_password(password))
         return rater.id, password
 
 
@@ -204,7 +203,7 @@ def login(
         throttle.check(username, address)
     now = utc_now()
     with unit_of_work(settings) as s:
-        rater = rater_by_handle(s, handle=username)
+        rater = user_by_username(s, username=username)
         # Hash even for unknown users so that timing does not tell which user names exist.
         stored = rater.secret_hash if rater is not None else _DUMMY_HASH
         if not verify_password(password, stored) or rater is None:
@@ -241,7 +240,7 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
             raise NotAuthenticated(
                 "your session token is unknown, expired or revoked; sign in or open your invite link again"
             )
-        return Principal(rater_id=rater.id, handle=rater.handle, role=rater.role, study_id=rater.study_id)
+        return Principal(rater_id=rater.id, username=rater.username, role=rater.role, study_id=rater.study_id)
 
 
 def require_role(principal: Principal, *roles: str) -> None:

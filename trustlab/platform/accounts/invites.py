@@ -160,7 +160,7 @@ def accept_invite(settings: Settings, *, invite: str, pid: str | None = None) ->
             rater_id = claim_invite_for_new_rater(
                 s,
                 invite_id=row.id,
-                handle=f"rater-{secrets.token_hex(6)}",
+                username=f"rater-{secrets.token_hex(6)}",
                 study_id=row.study_id,
                 now=now,
                 external_pid=pid,

@@ -141,7 +141,12 @@ def me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Who is signed in; a rater also gets {study, done, total, status (started | completed |
     screened_out | timed_out | returned), completion_code, completion_url} (code and URL once
     finished; ``participant_steps.rater_status``)."""
-    out: dict[str, Any] = {"rater_id": principal.rater_id, "handle": principal.handle, "role": principal.role}
+    out: dict[str, Any] = {
+        "rater_id": principal.rater_id,
+        "username": principal.username,
+        "handle": principal.username,  # the older name of "username", kept for existing clients
+        "role": principal.role,
+    }
     if principal.is_staff or principal.study_id is None:
         ctx = rater_study_or_none(services, principal)
         return {**out, "study": ctx.name if ctx is not None else None}

@@ -67,14 +67,15 @@ class _ExplainWithLoadedModels:
         self, settings: Settings, *, model: str, item_ids: list[int], methods: list[str]
     ) -> Sequence[Any]:
         # Imported late: torch is needed only when something must be computed.
-        from trustlab.explain.precompute import explain_items
+        from trustlab.explain.precompute import ExplainOptions, explain_items
         from trustlab.models.checkpoint import load_model
 
         loaded = self._models.get(model)
         if loaded is None:
             loaded = self._models[model] = load_model(settings, model)
         return explain_items(
-            settings, model=model, item_ids=item_ids, methods=methods, loaded=loaded, faithfulness=False
+            settings, model=model, item_ids=item_ids, methods=methods, loaded=loaded,
+            options=ExplainOptions(faithfulness=False)
         )
 
 

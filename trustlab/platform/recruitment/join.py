@@ -31,7 +31,7 @@ from trustlab.db.queries.participants import (
     participant_for_rater,
 )
 from trustlab.db.queries.studies import get_study, lock_study
-from trustlab.db.queries.users import add_auth_token, add_rater, get_rater, purge_expired_tokens
+from trustlab.db.queries.users import add_auth_token, add_user, get_rater, purge_expired_tokens
 from trustlab.platform.accounts import auth
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.study_cache import StudyContext, StudyLookup, rater_study
@@ -257,8 +257,8 @@ def _admit(
 ) -> int:
     """A new participant: an account of its own (a random user name) bound to the study; its id."""
     config = ctx.config
-    rater = add_rater(
-        session, handle=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
+    rater = add_user(
+        session, username=f"p-{secrets.token_hex(6)}", role="rater", study_id=ctx.id, external_pid=pid
     )
     add_participant(
         session,

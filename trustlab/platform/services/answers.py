@@ -10,7 +10,7 @@ from typing import Any
 from trustlab.clock import utc_now
 from trustlab.db.engine import DbSession, unit_of_work
 from trustlab.db.queries.assignments import assignment_for_answer
-from trustlab.db.queries.judgements import judgement_by_key, rater_key_elsewhere, record_judgement
+from trustlab.db.queries.judgements import Answer, judgement_by_key, rater_key_elsewhere, record_judgement
 from trustlab.db.queries.studies import study_name_status
 from trustlab.platform.accounts.auth import Principal
 from trustlab.platform.content.study_cache import StudyContext, StudyLookup, rater_study_or_none
@@ -128,11 +128,8 @@ def _record(
             session,
             assignment_id=assignment.id,
             rater_id=principal.rater_id,
-            answers=cleaned,
-            idempotency_key=idempotency_key,
+            answer=Answer(cleaned, idempotency_key, response_ms, client_elapsed_ms),
             now=now,
-            response_ms=response_ms,
-            client_elapsed_ms=client_elapsed_ms,
             assignment=assignment,
         )
 

@@ -107,7 +107,7 @@ def record_judgements_look(services: Services, principal: Principal, *, study: s
     require_role(principal, "researcher")
     study = services.study(name=study, fresh=True).name  # an unknown study is a 404, not a 500
     try:  # raw judgements give every outcome away: refused while blinded, a recorded look while running
-        analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
+        analysis_look(services.settings, study, unblind=False, actor=principal.username, reason=reason,
                       source="export")
     except StillBlinded as exc:
         raise Conflict(f"the judgements export is withheld: {exc}") from exc
@@ -135,12 +135,12 @@ def study_analysis(services: Services, principal: Principal, *, study: str, reas
     """The study's analysis as `trustlab analyze` makes it: {summary, report_html}.
 
     Follows ``studies.blinding``: Conflict while the study is blinded; a running, unblinded study's
-    analysis is a look recorded with ``principal``'s handle and ``reason``; a closed study's is not.
+    analysis is a look recorded with ``principal``'s username and ``reason``; a closed study's is not.
     """
     require_role(principal, "researcher")
     study = services.study(name=study, fresh=True).name
     try:
-        analysis_look(services.settings, study, unblind=False, actor=principal.handle, reason=reason,
+        analysis_look(services.settings, study, unblind=False, actor=principal.username, reason=reason,
                       source="analyze")
     except StillBlinded as exc:  # worded for the tab: the CLI's flags mean nothing in a browser
         raise Conflict(f"the analysis is withheld: study {study!r} is blinded") from exc
@@ -173,7 +173,7 @@ def curator_decide(
 
     with lookups_as_404(), unit_of_work(services.settings) as s:
         try:
-            revision = decide(s, proposal_id=proposal_id, action=action, label=label, actor=principal.handle)
+            revision = decide(s, proposal_id=proposal_id, action=action, label=label, actor=principal.username)
         except CurationConflict as exc:  # decided by someone else first: 409 naming them
             raise Conflict(str(exc)) from exc
         except CurationError as exc:
@@ -198,7 +198,7 @@ def curator_undo(services: Services, principal: Principal, *, item_id: int) -> d
 
     with lookups_as_404(), unit_of_work(services.settings) as s:
         try:
-            done = undo_decision(s, item_id=item_id, actor=principal.handle)
+            done = undo_decision(s, item_id=item_id, actor=principal.username)
         except CurationConflict as exc:  # the newest decision is someone else's: 409 naming them
             raise Conflict(str(exc)) from exc
         except CurationError as exc:

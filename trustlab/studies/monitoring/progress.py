@@ -28,7 +28,7 @@ def progress_counts(rows: Iterable[Mapping[str, Any]], conditions: Iterable[str]
     for row in rows:
         entry = per_rater.setdefault(
             row["rater_id"],
-            {"rater": row["handle"], **dict.fromkeys(STATUSES, 0), "by_condition": {}},
+            {"rater": row["username"], **dict.fromkeys(STATUSES, 0), "by_condition": {}},
         )
         entry[row["status"]] += row["count"]
         if row["status"] == "done":

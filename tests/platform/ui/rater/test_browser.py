@@ -16,7 +16,7 @@ from tests.helpers.browser import (
     progress_is,
 )
 from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Assignment, Judgement, Rater
+from trustlab.db.schema import Assignment, Judgement, User
 
 SCREENSHOT = SCREENSHOT_DIR / "rating.png"
 
@@ -74,7 +74,7 @@ def test_rate_three_items_by_keyboard_with_reload_and_new_device(live_server):  
         finally:
             browser.close()
     with unit_of_work(world.settings) as s:
-        rater = s.scalars(select(Rater).where(Rater.external_pid == "PROLIFIC-7")).one()
+        rater = s.scalars(select(User).where(User.external_pid == "PROLIFIC-7")).one()
         assert rater.completion_code == code
         rows = {
             j.assignment_id: j

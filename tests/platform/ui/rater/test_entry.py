@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests.helpers.recruit_world import add_link_study, link_config
 from trustlab.db.engine import read_session
-from trustlab.db.schema import Participant, Rater
+from trustlab.db.schema import Participant, User
 from trustlab.platform.services.rater import Services
 from trustlab.platform.ui.rater import entry as ui_entry
 from trustlab.platform.ui.rater.access import rater_storage, sign_out
@@ -42,7 +42,7 @@ def value(view, out: list, component):
 def people(settings) -> int:
     with read_session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(Participant))) + int(
-            s.scalar(select(func.count()).select_from(Rater))
+            s.scalar(select(func.count()).select_from(User))
         )
 
 

@@ -51,7 +51,7 @@ def _answer_all(world, client, *, wrong_from: int) -> None:
 
 @pytest.fixture
 def researcher(world, client):
-    auth.create_user(world.settings, handle="res", role="researcher", password="pw-1234567")
+    auth.create_user(world.settings, username="res", role="researcher", password="pw-1234567")
     token = client.post("/api/v1/login", json={"username": "res", "password": "pw-1234567"}).json()["token"]
     return {"Authorization": f"Bearer {token}"}
 

@@ -21,7 +21,7 @@ from trustlab.cli import _load_verbs
 from trustlab.cli.app import app as cli_app
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.queries.users import add_invites
-from trustlab.db.schema import Participant, Rater, Study
+from trustlab.db.schema import Participant, Study, User
 from trustlab.platform.accounts import auth
 
 pytestmark = BROWSER_MARKS
@@ -235,4 +235,4 @@ def test_an_invite_into_a_link_study_is_refused_by_the_cli_and_the_page(guide):
         finally:
             browser.close()
     with read_session(settings) as s:
-        assert s.scalar(select(func.count()).select_from(Rater)) == 0
+        assert s.scalar(select(func.count()).select_from(User)) == 0

@@ -48,8 +48,8 @@ def test_researcher_progress_and_curator_keyboard(live_server):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
-    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-123")
-    auth.create_user(world.settings, handle="carl", role="curator", password="carl-pw-123")
+    auth.create_user(world.settings, username="rita", role="researcher", password="rita-pw-123")
+    auth.create_user(world.settings, username="carl", role="curator", password="carl-pw-123")
     proposal_ids = add_proposals(world)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)

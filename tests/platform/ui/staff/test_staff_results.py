@@ -28,7 +28,7 @@ from trustlab.studies.monitoring.outcome_blinding import study_blinding, unblind
 
 
 def staff_member(world, handle: str, role: str):
-    auth.create_user(world.settings, handle=handle, role=role, password=f"{handle}-pw-1234")
+    auth.create_user(world.settings, username=handle, role=role, password=f"{handle}-pw-1234")
     token = auth.login(world.settings, username=handle, password=f"{handle}-pw-1234").token
     return auth.authenticate(world.settings, token)
 

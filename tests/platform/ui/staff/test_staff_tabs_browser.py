@@ -61,7 +61,7 @@ def test_closed_study_shows_primary_result_flow_and_report_and_downloads_in_one_
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
-    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-123")
+    auth.create_user(world.settings, username="rita", role="researcher", password="rita-pw-123")
     rate_to_the_end(world)
     close_study(world.settings, "alpha", actor="pi")
     with sync_playwright() as p:
@@ -101,7 +101,7 @@ def test_running_study_blinded_then_each_look_recorded_and_worded_for_the_tab(li
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
-    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-123")
+    auth.create_user(world.settings, username="rita", role="researcher", password="rita-pw-123")
     rate_to_the_end(world)
     add_link_study(world, link_config())
     with sync_playwright() as p:
@@ -159,7 +159,7 @@ def test_curator_enter_count_undo_reject_choose_first_and_buttons_in_view(live_s
     from playwright.sync_api import sync_playwright
 
     world, base = live_server
-    auth.create_user(world.settings, handle="carl", role="curator", password="carl-pw-123")
+    auth.create_user(world.settings, username="carl", role="curator", password="carl-pw-123")
     ids = add_many_proposals(world, 60, votes=False)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)

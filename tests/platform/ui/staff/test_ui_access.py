@@ -65,7 +65,7 @@ def test_rater_sign_out_handler_revokes_the_token_and_clears_the_browser(world, 
 
 
 def test_staff_sign_out_revokes_the_token(world, api):
-    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-1234")
+    auth.create_user(world.settings, username="rita", role="researcher", password="rita-pw-1234")
     token = auth.login(world.settings, username="rita", password="rita-pw-1234").token
     assert api.get(f"{API_PREFIX}/studies", headers=bearer(token)).status_code == 200
     do_logout(Services(world.settings), {"token": token, "role": "researcher"})
@@ -74,7 +74,7 @@ def test_staff_sign_out_revokes_the_token(world, api):
 
 def test_exporting_twice_leaves_one_file_served_without_a_gradio_copy(world):
     services = Services(world.settings)
-    auth.create_user(world.settings, handle="rita", role="researcher", password="rita-pw-1234")
+    auth.create_user(world.settings, username="rita", role="researcher", password="rita-pw-1234")
     st = {"token": auth.login(world.settings, username="rita", password="rita-pw-1234").token}
     close_study(world.settings, "alpha", actor="test")  # unblinded: the CSV may be exported
     serve_exports_from(world.settings.home)

@@ -94,7 +94,7 @@ def do_login(
     return {
         "token": result.token,
         "role": result.role,
-        "handle": username,
+        "username": username,
     }, f"Signed in as **{username}** ({result.role})."
 
 
