@@ -173,7 +173,9 @@ def curator_decide(
 
     with lookups_as_404(), unit_of_work(services.settings) as s:
         try:
-            revision = decide(s, proposal_id=proposal_id, action=action, label=label, actor=principal.username)
+            revision = decide(
+                s, proposal_id=proposal_id, action=action, label=label, actor=principal.username
+            )
         except CurationConflict as exc:  # decided by someone else first: 409 naming them
             raise Conflict(str(exc)) from exc
         except CurationError as exc:
