@@ -69,7 +69,8 @@ def train_and_evaluate(settings, args: argparse.Namespace):
 
     started = time.perf_counter()
     sized = {"img_size": args.img_size} if args.img_size else {}
-    config = TrainConfig.of(dataset="demo", arch="simple_cnn", name="demo_cnn", epochs=args.epochs, seed=0, **sized)
+    config = TrainConfig.of(dataset="demo", arch="simple_cnn", name="demo_cnn", epochs=args.epochs, seed=0,
+                            **sized)
     version = train_model(settings, config, progress=False)
     print(
         f"trained simple_cnn in {time.perf_counter() - started:.0f} s "

@@ -32,6 +32,7 @@ from trustlab.db.queries.users import (
     purge_expired_tokens,
     rater_for_token,
     revoke_token,
+    user_by_username,
 )
 from trustlab.platform.accounts.throttle import LoginThrottle
 from trustlab.platform.errors import (
