@@ -14,7 +14,7 @@ SQLITE_FILENAME = "trustlab.db"
 # (pool size + overflow) must stay below the server's max_connections (100 by default).
 DEFAULT_DB_POOL_SIZE = 10
 DEFAULT_DB_MAX_OVERFLOW = 10
-# Gradio's queue (the rater page's events go through it; see README "Deployment for many raters").
+# Gradio's queue (the rater page's events go through it; see docs/deployment.md, "Many raters").
 # Staff tabs and sign-in: events without their own limit run this many at a time per process.
 DEFAULT_UI_CONCURRENCY = 32
 # The rater page's events (sign-in from the link, Submit, the pending-explanation poll) share one limit.

@@ -26,7 +26,7 @@ CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 # Below this much free space under TRUSTLAB_HOME a study's images and explanations may not fit.
 MIN_FREE_GIB = 2.0
 GIB = 1024**3
-# The environment that keeps trustlab offline (README "Offline by design"): variable -> value.
+# The environment that keeps trustlab offline (docs/deployment.md, "Configuration"): variable -> value.
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 
 

@@ -1,5 +1,5 @@
 """The catalogue of explanation methods, as data: the one list that study validation, the rater app,
-the CLI, tests, benchmarks and the README read.
+the CLI, tests, benchmarks and docs/explanation-methods.md read.
 
 Torch-free on purpose (it imports nothing from ``trustlab``), so that validating a study or serving
 the rater app never loads torch. It lives outside ``trustlab/explain`` because importing any
@@ -8,7 +8,7 @@ the rater app never loads torch. It lives outside ``trustlab/explain`` because i
 
 Each explainer class in ``trustlab/explain`` registers under a catalogue name
 (``trustlab.explain.base.register``) and takes its default parameters and display kind from here.
-To add a method: an entry here, a registered ``Explainer`` subclass, a row in the README's
+To add a method: an entry here, a registered ``Explainer`` subclass, a row in docs/explanation-methods.md's
 "Explanation methods" table.
 """
 

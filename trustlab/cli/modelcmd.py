@@ -36,7 +36,7 @@ class TrainFlags:
     dataset: Annotated[str, typer.Option(help="Dataset name (see `trustlab datasets`).")]
     arch: Annotated[str, typer.Option(
         help="simple_cnn, resnet18, resnet34, resnet50, vgg16, torchvision:NAME, timm:NAME or "
-        "python:package.module:factory (README: Bring your own model).")] = "simple_cnn"
+        "python:package.module:factory (docs/models.md: Bring your own model).")] = "simple_cnn"
     name: Annotated[str, typer.Option(help="Name of the new model version.")]
     weights: Annotated[str, typer.Option(
         help="Local weights file (state dict, timm checkpoint or .safetensors), 'torch-cache' (built-in "

@@ -45,7 +45,7 @@ console = Console()  # results (stdout)
 err_console = Console(stderr=True)  # logs, notes, warnings, errors (stderr)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as one JSON value on stdout "
-                           "(shapes: README, 'Command line conventions').")
+                           "(shapes: docs/cli.md).")
 WIDE_OPTION = typer.Option(False, "--wide", help="Every column in one table, even when wider than "
                            "the terminal (default: the main columns, vertical when they do not fit).")
 

@@ -27,7 +27,7 @@ def _errors():
 
 @study_app.command("create")
 def create(
-    config: Path = typer.Argument(..., help="Study YAML (see `issues show 6` / README)."),
+    config: Path = typer.Argument(..., help="Study YAML (see docs/studies.md)."),
     allow_unbalanced: bool = typer.Option(
         False,
         "--allow-unbalanced",

@@ -1,4 +1,4 @@
-"""The whole trustlab loop on generated data: `trustlab demo` (see README).
+"""The whole trustlab loop on generated data: `trustlab demo` (the README's first section).
 
 ``plan`` says what a run is (sizes, names, paths, results), ``stages`` what each step checks and
 does, ``runner`` walks the stages, ``report`` prints the summary and starts the server.

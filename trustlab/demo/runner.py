@@ -1,4 +1,4 @@
-"""`trustlab demo`'s runner: every stage of the loop that is not done yet, in order (see README).
+"""`trustlab demo`'s runner: every stage of the loop that is not done yet, in order.
 
 Each stage checks whether its result is already there (rows or files) and is skipped if so, so a
 second run goes straight to serving. Stages call the same library functions as the CLI verbs.

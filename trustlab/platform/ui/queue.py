@@ -6,7 +6,7 @@ tabs) go through Gradio's queue; the rater page's share one concurrency group (`
 rater's Submit skips the queue (``queue=False`` in ``ui.rater.page``: one POST that answers with the
 next item; the queue's join, event stream and estimates cost as much as the handler), and ``DirectGate``
 bounds it instead: at most ``ui_rater_concurrency`` per worker at once, the rest waiting on the event
-loop. ``benchmarks/bench_serve.py --burst`` measured the defaults (README, "Deployment for many
+loop. ``benchmarks/bench_serve.py --burst`` measured the defaults (docs/deployment.md, "Many raters
 raters").
 """
 

@@ -165,7 +165,7 @@ class DisplaySpec(StrictModel):
 
 
 class StudyConfig(StrictModel):
-    """A validated study (the README's study YAML, field by field)."""
+    """A validated study (docs/studies.md's study YAML, field by field)."""
 
     name: str = Field(min_length=1, max_length=200)
     dataset: str = Field(min_length=1)
