@@ -377,7 +377,7 @@ class ParticipantAnswer(Base):
 
 
 class StudyRecruitment(Base):
-    """A link-mode study's completion and screen-out codes (from its YAML, or generated at create)."""
+    """A link study's completion and screen-out codes (from its YAML, or generated at create)."""
 
     __tablename__ = "study_recruitment"
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True)
