@@ -55,7 +55,7 @@ def test_mode_from_environment(monkeypatch):
 
 
 def test_log_lines_count_their_units_in_the_right_number(log_mode, capsys):
-    """"done 60 judgements", not "done 60 judgement" (issue 23); one unit stays singular."""
+    """"done 60 judgements", not "done 60 judgement"; one unit stays singular."""
     with prog.progress(total=None, desc="simulating", unit="judgement") as bar:
         bar.update(60)
     with prog.progress(total=2, desc="train", unit="batch") as bar:

@@ -1,4 +1,4 @@
-"""The demo's credentials file is created private (issue 13): never readable by others, not even
+"""The demo's credentials file is created private: never readable by others, not even
 between its creation and a later chmod."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The CAM family and the model-agnostic methods on a vision transformer (issue 15's tests).
+"""The CAM family and the model-agnostic methods on a vision transformer.
 
 A timm ``vit_tiny_patch16_224`` at 64 px (a 4x4 grid of patch tokens plus the class token), random
 init, trained here on the binary demo adverts (contact details or none; the evidence masks mark the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_simple_cnn_checkpoints_from_before_the_pooling_was_recorded_load_as_average():
-    """Checkpoints saved before issue 14 have no "pool.is_max" and were always average-pooled."""
+    """Older checkpoints have no "pool.is_max" and were always average-pooled."""
     import torch
 
     from trustlab.models.arch import SimpleCNN
