@@ -1,4 +1,4 @@
-"""The heatmap colour bar says in words what its ends mean "more important" at the top and
+"""The heatmap colour bar says in words what its ends mean: "more important" at the top and
 "less important" at the bottom (for / against the class on a signed map), not "1 / more / 0"."""
 
 from __future__ import annotations
