@@ -7,23 +7,23 @@ from datetime import UTC, datetime
 from alembic import command
 from sqlalchemy import text
 
-from tests.db.test_migrations import _insert, _seeded_at, _upgrade
+from tests.helpers.migrations import insert_row, seeded_at, upgrade_to_revision
 from trustlab.db.migrate import alembic_config, current_revision
 from trustlab.db.queries.times import as_utc
 
 
 def test_0004_gives_every_token_an_expiry_and_invites_their_simulated_flag(settings):
-    engine = _seeded_at(settings, "0003")
+    engine = seeded_at(settings, "0003")
     with engine.begin() as connection:
         for rid, simulated in ((1, True), (2, False)):
-            _insert(connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater", "study_id": 1,
-                                           "simulated": simulated})
-            _insert(connection, "invites", {"id": rid, "study_id": 1, "token_hash": f"{rid:064x}",
-                                            "rater_id": rid})
-        _insert(connection, "invites", {"id": 3, "study_id": 1, "token_hash": f"{3:064x}"})
-        _insert(connection, "auth_tokens", {"id": 1, "token_hash": "a" * 64, "rater_id": 2})  # no expiry
+            insert_row(connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater", "study_id": 1,
+                                              "simulated": simulated})
+            insert_row(connection, "invites", {"id": rid, "study_id": 1, "token_hash": f"{rid:064x}",
+                                               "rater_id": rid})
+        insert_row(connection, "invites", {"id": 3, "study_id": 1, "token_hash": f"{3:064x}"})
+        insert_row(connection, "auth_tokens", {"id": 1, "token_hash": "a" * 64, "rater_id": 2})  # no expiry
     before = datetime.now(UTC)
-    _upgrade(engine, "0004")
+    upgrade_to_revision(engine, "0004")
     assert current_revision(engine) == "0004"
     with engine.begin() as connection:
         flags = connection.execute(text("SELECT id, simulated FROM invites ORDER BY id")).all()

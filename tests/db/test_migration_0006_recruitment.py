@@ -7,17 +7,17 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from tests.db.test_migrations import _insert, _seeded_at
+from tests.helpers.migrations import insert_row, seeded_at
 from trustlab.db.migrate import current_revision, upgrade_to_head
 
 ANSWER = 'INSERT INTO participant_answers (participant_id, kind, "index", answers, correct, created_at)'
 
 
 def test_0006_adds_participants_to_a_database_with_data(settings):
-    engine = _seeded_at(settings, "0005")
+    engine = seeded_at(settings, "0005")
     with engine.begin() as connection:
         for rid in (1, 2):
-            _insert(
+            insert_row(
                 connection, "raters", {"id": rid, "handle": f"r{rid}", "role": "rater", "simulated": False}
             )
     upgrade_to_head(engine)

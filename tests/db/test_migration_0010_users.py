@@ -8,7 +8,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.db.test_migrations import _insert, _seeded_at, _upgrade
+from tests.helpers.migrations import insert_row, seeded_at, upgrade_to_revision
 from trustlab.db.migrate import alembic_config, current_revision
 
 
@@ -17,16 +17,17 @@ def _accounts(connection, table: str, column: str) -> list[tuple]:
 
 
 def test_0010_renames_raters_to_users_and_keeps_the_rows(settings):
-    engine = _seeded_at(settings, "0009")
+    engine = seeded_at(settings, "0009")
     with engine.begin() as connection:
-        _insert(connection, "raters", {"id": 1, "handle": "r1", "role": "rater", "study_id": 1,
-                                       "simulated": False})
-        _insert(connection, "raters", {"id": 2, "handle": "rita", "role": "researcher", "simulated": False})
-        _insert(connection, "invites", {"id": 1, "study_id": 1, "token_hash": "1" * 64, "rater_id": 1,
-                                        "simulated": False})
-        _insert(connection, "auth_tokens", {"id": 1, "token_hash": "a" * 64, "rater_id": 2,
-                                            "expires_at": "2999-01-01 00:00:00+00:00"})
-    _upgrade(engine, "0010")
+        insert_row(connection, "raters", {"id": 1, "handle": "r1", "role": "rater", "study_id": 1,
+                                          "simulated": False})
+        insert_row(connection, "raters", {"id": 2, "handle": "rita", "role": "researcher",
+                                          "simulated": False})
+        insert_row(connection, "invites", {"id": 1, "study_id": 1, "token_hash": "1" * 64, "rater_id": 1,
+                                           "simulated": False})
+        insert_row(connection, "auth_tokens", {"id": 1, "token_hash": "a" * 64, "rater_id": 2,
+                                               "expires_at": "2999-01-01 00:00:00+00:00"})
+    upgrade_to_revision(engine, "0010")
     assert current_revision(engine) == "0010"
     names = set(inspect(engine).get_table_names())
     assert "users" in names and "raters" not in names
@@ -34,12 +35,12 @@ def test_0010_renames_raters_to_users_and_keeps_the_rows(settings):
         assert _accounts(connection, "users", "username") == [(1, "r1", "rater"), (2, "rita", "researcher")]
         joined = "SELECT users.username FROM auth_tokens JOIN users ON users.id = auth_tokens.rater_id"
         assert connection.execute(text(joined)).scalar_one() == "rita"
-        _insert(connection, "users", {"id": 3, "username": "carl", "role": "curator", "simulated": False})
+        insert_row(connection, "users", {"id": 3, "username": "carl", "role": "curator", "simulated": False})
     with pytest.raises(IntegrityError), engine.begin() as connection:  # still unique
-        _insert(connection, "users", {"id": 4, "username": "carl", "role": "curator", "simulated": False})
+        insert_row(connection, "users", {"id": 4, "username": "carl", "role": "curator", "simulated": False})
     with pytest.raises(IntegrityError), engine.begin() as connection:  # tokens still point at accounts
-        _insert(connection, "auth_tokens", {"id": 2, "token_hash": "b" * 64, "rater_id": 99,
-                                            "expires_at": "2999-01-01 00:00:00+00:00"})
+        insert_row(connection, "auth_tokens", {"id": 2, "token_hash": "b" * 64, "rater_id": 99,
+                                               "expires_at": "2999-01-01 00:00:00+00:00"})
     if engine.dialect.name == "postgresql":
         inspector = inspect(engine)
         assert inspector.get_pk_constraint("users")["name"] == "pk_users"

@@ -13,7 +13,7 @@ from PIL import Image
 from tests.helpers.builders import make_image_dataset
 from trustlab.config import Settings
 from trustlab.db.engine import unit_of_work
-from trustlab.db.queries.items import list_items
+from trustlab.db.queries.items import get_item, list_items
 from trustlab.db.schema import Explanation, ModelVersion, Prediction, Study, StudyItem
 from trustlab.platform.accounts.invites import create_invites
 
@@ -218,3 +218,26 @@ def build_world(settings: Settings, *, explanations: bool = True, realistic: boo
         study_config("beta", conditions=["gradcam"], n=6, per_rater=2, blind=False), world.beta_items
     )
     return world
+
+
+def twins_pictures(world, item_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the twins strip as rendered with the neighbours' classes printed, the same without them)."""
+    from trustlab.db.queries.explanations import get_explanation
+    from trustlab.db.queries.predictions import get_prediction
+    from trustlab.explain.render import twins_strip
+
+    def read(path: str) -> np.ndarray:
+        with Image.open(world.settings.images_dir / path) as image:
+            return np.asarray(image.convert("RGB"))
+
+    with unit_of_work(world.settings) as s:
+        prediction = get_prediction(s, model_version_id=world.model_version_id, item_id=item_id)
+        row = get_explanation(s, prediction_id=prediction.id, method="twin")
+        query = read(get_item(s, item_id=item_id).path)
+        tiles = [
+            (read(get_item(s, item_id=n["item_id"]).path), n["label"], n["similarity"])
+            for n in row.neighbours
+        ]
+    labelled = np.asarray(twins_strip(query, tiles))
+    unlabelled = np.asarray(twins_strip(query, [(p, "", sim) for p, _, sim in tiles]))
+    return labelled, unlabelled

@@ -12,9 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.helpers.platform_world import CLASSES, study_config
-from trustlab.db.engine import unit_of_work
-from trustlab.db.queries.items import get_item
+from tests.helpers.platform_world import CLASSES, study_config, twins_pictures
 from trustlab.platform.app import create_app
 from trustlab.platform.content.worker import ExplanationWorker
 from trustlab.studies.config.study import StudyConfigError, load_study_config
@@ -63,29 +61,6 @@ def test_simulate_with_the_prediction_on_screen_is_refused(sqlite_settings):
 def pixels(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("RGB"))
-
-
-def twins_pictures(world, item_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """(the twins strip as rendered with the neighbours' classes printed, the same without them)."""
-    from trustlab.db.queries.explanations import get_explanation
-    from trustlab.db.queries.predictions import get_prediction
-    from trustlab.explain.render import twins_strip
-
-    def read(path: str) -> np.ndarray:
-        with Image.open(world.settings.images_dir / path) as image:
-            return np.asarray(image.convert("RGB"))
-
-    with unit_of_work(world.settings) as s:
-        prediction = get_prediction(s, model_version_id=world.model_version_id, item_id=item_id)
-        row = get_explanation(s, prediction_id=prediction.id, method="twin")
-        query = read(get_item(s, item_id=item_id).path)
-        tiles = [
-            (read(get_item(s, item_id=n["item_id"]).path), n["label"], n["similarity"])
-            for n in row.neighbours
-        ]
-    labelled = np.asarray(twins_strip(query, tiles))
-    unlabelled = np.asarray(twins_strip(query, [(p, "", sim) for p, _, sim in tiles]))
-    return labelled, unlabelled
 
 
 @pytest.mark.parametrize("blind", [True, False])

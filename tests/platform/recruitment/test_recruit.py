@@ -10,67 +10,23 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers.recruit_world import add_link_study, link_config
+from tests.helpers.recruit_world import (
+    ATTENTION,
+    PARAMS,
+    add_link_study,
+    bearer,
+    join,
+    link_config,
+    rate_everything,
+)
 from trustlab.db.engine import read_session, unit_of_work
 from trustlab.db.schema import Assignment, Judgement, Participant, ParticipantAnswer, Study, User
 from trustlab.studies.judgements import read_judgements
-
-PARAMS = {"PROLIFIC_PID": "pp-1", "STUDY_ID": "st-9", "SESSION_ID": "se-3"}
-ATTENTION = [{"prompt": "To show you read this, choose 'No'.", "answer": {"model_correct": False}}]
-
-
-def bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def join(client, params=PARAMS, consent=True, study="crowd"):
-    return client.post(f"/api/v1/studies/{study}/join", json={"params": params, "consent": consent})
 
 
 def count(settings, model) -> int:
     with read_session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(model)))
-
-
-def rate_everything(client, token: str, *, gold_right: dict | None = None, attention_answer=False) -> dict:
-    """Walk the steps to the end; returns the final step."""
-    headers = bearer(token)
-    for k in range(40):
-        step = client.get("/api/v1/step", headers=headers).json()
-        if step["kind"] == "practice":
-            r = client.post(
-                f"/api/v1/practice/{step['index']}/answer",
-                headers=headers,
-                json={"answers": {"model_correct": True, "true_label": "square", "trust": 3}},
-            )
-            assert r.status_code == 200, r.text
-        elif step["kind"] == "attention":
-            r = client.post(
-                f"/api/v1/attention/{step['index']}/answer",
-                headers=headers,
-                json={"answers": {"model_correct": attention_answer}},
-            )
-            assert r.status_code == 200, r.text
-        elif step["kind"] == "item":
-            r = client.get("/api/v1/studies/crowd/next", headers=headers)
-            assert r.status_code == 200, r.text
-            item = r.json()
-            answers = {"model_correct": True, "true_label": "square", "trust": 4}
-            if gold_right is not None and item["item_id"] in gold_right:
-                answers.update(gold_right[item["item_id"]])
-            r = client.post(
-                "/api/v1/judgements",
-                headers=headers,
-                json={
-                    "assignment_id": item["assignment_id"],
-                    "answers": answers,
-                    "idempotency_key": f"k-{k}",
-                },
-            )
-            assert r.status_code == 201, r.text
-        else:
-            return step
-    raise AssertionError("the flow did not end")
 
 
 def test_join_new_known_and_me_before_and_after_finishing(world, client):

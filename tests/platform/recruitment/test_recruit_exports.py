@@ -11,8 +11,15 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers.recruit_world import add_link_study, link_config
-from tests.platform.recruitment.test_recruit import ATTENTION, PARAMS, bearer, join, rate_everything
+from tests.helpers.recruit_world import (
+    ATTENTION,
+    PARAMS,
+    add_link_study,
+    bearer,
+    join,
+    link_config,
+    rate_everything,
+)
 from trustlab.cli import _load_verbs
 from trustlab.cli.app import app as cli_app
 from trustlab.platform.accounts import auth

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers.study_builders import make_study, simulate_in_db
-from tests.studies.analysis.test_summary import study_data
+from tests.helpers.synthetic_studies import study_data
 from trustlab.db.engine import unit_of_work
 from trustlab.db.queries.items import get_item
 from trustlab.db.queries.labels import change_label

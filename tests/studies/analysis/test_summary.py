@@ -4,55 +4,21 @@ reads, the participant flow, the confirmatory family, agreement per condition an
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers.synthetic_studies import CONDITIONS, study_data
 from trustlab.studies.analysis.analyze import _jsonable, summarize
 from trustlab.studies.analysis.confirmatory import holm_levels
 from trustlab.studies.analysis.estimators import ESTIMATORS
 from trustlab.studies.analysis.flow import flow, learning_check
 from trustlab.studies.analysis.inference import adjusted_interval
-from trustlab.studies.analysis.load import StudyData
 from trustlab.studies.analysis.outcomes import validate_judgements
 from trustlab.studies.analysis.report.document import render_report
 from trustlab.studies.analysis.synthetic import SyntheticStudy, simulate_judgements
-from trustlab.studies.config.study import PRIMARY_MEASURES, load_study_config
-
-CONDITIONS = ["none", "gradcam", "twin"]
-
-
-def study_data(
-    analysis: dict | None = None,
-    *,
-    assignments: pd.DataFrame | None = None,
-    preregistration: dict | None = None,
-) -> StudyData:
-    spec = SyntheticStudy(
-        n_raters=18, n_items=30, conditions=tuple(CONDITIONS), effect={"gradcam": 0.15}, cant_tell_rate=0.05
-    )
-    df = simulate_judgements(spec, np.random.default_rng(4)).assign(
-        time_ms=1500.0, gold_answers=None, answers=[{} for _ in range(18 * 30)], helpfulness=np.nan
-    )
-    config = {
-        "name": "synthetic",
-        "dataset": "shapes",
-        "model": "cnn",
-        "conditions": CONDITIONS,
-        "items": {"n": 30},
-        "items_per_rater": 30,
-        "tasks": ["verify", "trust", "confidence"],
-    }
-    if analysis is not None:
-        config["analysis"] = analysis
-    study = SimpleNamespace(name="synthetic", id=1, status="closed")
-    scores = pd.DataFrame(columns=["item_id", "method", "faithfulness"])
-    return StudyData(
-        study, load_study_config(config), ["a", "b"], df, scores, "cnn", assignments,
-        preregistration=preregistration,
-    )
+from trustlab.studies.config.study import PRIMARY_MEASURES
 
 
 def assignments_for(df: pd.DataFrame) -> pd.DataFrame:

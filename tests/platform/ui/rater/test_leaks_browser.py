@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers.browser import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
-from tests.helpers.platform_world import CLASSES, build_world, study_config
+from tests.helpers.platform_world import CLASSES, build_world, study_config, twins_pictures
 from tests.helpers.serve_workers import serving
 from trustlab.platform.ui.render import HIDDEN_CONDITION_GALLERY_HINT, HIDDEN_CONDITION_HINT
 
@@ -58,8 +58,6 @@ def neighbour_pixels(world) -> list[np.ndarray]:
 
 def test_blinded_simulate_page_names_no_class_and_no_method(leak_server):
     from playwright.sync_api import sync_playwright
-
-    from tests.platform.content.test_leaks import twins_pictures
 
     world, base = leak_server
     link = f"{base}/?invite={world.invite('sim')[0]}"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests.helpers.browser import BROWSER_MARKS, CHROMIUM, LAUNCH_ARGS, TIMEOUT_MS, press, progress_is
 from tests.helpers.platform_world import build_world
 from tests.helpers.serve_workers import serving
-from tests.platform.services.test_pending import SlowWorker
+from tests.helpers.slow_worker import SlowWorker
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Judgement
 
