@@ -105,7 +105,11 @@ class World:
     beta_items: list[int]
     studies: dict[str, int] = field(default_factory=dict)
 
-    def add_study(self, config: dict, item_ids: list[int], status: str = "open") -> int:
+    def add_study(
+        self, config: dict, item_ids: list[int], status: str = "open", *, gold_ids: list[int] = ()
+    ) -> int:
+        """A study row on ``item_ids``, plus ``gold_ids`` as gold items (their gold answer: the model's
+        verification and the true label)."""
         with unit_of_work(self.settings) as s:
             study = Study(
                 name=config["name"],
@@ -116,17 +120,19 @@ class World:
             )
             s.add(study)
             s.flush()
-            s.add_all(
-                [
-                    StudyItem(
-                        study_id=study.id, item_id=i, model_correct=self.predicted[i] == self.item_labels[i]
-                    )
-                    for i in item_ids
-                ]
-            )
+            s.add_all([self._study_item(study.id, i) for i in item_ids])
+            s.add_all([self._study_item(study.id, i, gold=True) for i in gold_ids])
             s.commit()
             self.studies[config["name"]] = study.id
             return study.id
+
+    def _study_item(self, study_id: int, item_id: int, *, gold: bool = False) -> StudyItem:
+        correct = self.predicted[item_id] == self.item_labels[item_id]
+        row = StudyItem(study_id=study_id, item_id=item_id, model_correct=correct)
+        if gold:
+            row.is_gold = True
+            row.gold_answers = {"model_correct": correct, "true_label": self.item_labels[item_id]}
+        return row
 
     def invite(self, study: str, n: int = 1) -> list[str]:
         return [link.token for link in create_invites(self.settings, study=study, n=n)]

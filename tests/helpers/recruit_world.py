@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from tests.helpers.platform_world import World, study_config
-from trustlab.db.engine import unit_of_work
-from trustlab.db.schema import Study, StudyItem
 
 COMPLETION = "https://app.example.org/complete?cc={code}"
 SCREENOUT = "https://app.example.org/complete?cc={screenout_code}"
@@ -46,36 +44,7 @@ def add_link_study(world: World, config: dict, *, gold: int = 0, status: str = "
     gold_ids = world.beta_items[:gold]
     if gold:
         config["gold"] = {"n": gold, "max_failures": config.get("gold", {}).get("max_failures", 1)}
-    with unit_of_work(world.settings) as s:
-        study = Study(
-            name=config["name"],
-            dataset_id=world.dataset_id,
-            model_version_id=world.model_version_id,
-            config=config,
-            status=status,
-        )
-        s.add(study)
-        s.flush()
-        rows = [
-            StudyItem(study_id=study.id, item_id=i, model_correct=world.predicted[i] == world.item_labels[i])
-            for i in regular
-        ]
-        rows += [
-            StudyItem(
-                study_id=study.id,
-                item_id=i,
-                is_gold=True,
-                model_correct=world.predicted[i] == world.item_labels[i],
-                gold_answers={
-                    "model_correct": world.predicted[i] == world.item_labels[i],
-                    "true_label": world.item_labels[i],
-                },
-            )
-            for i in gold_ids
-        ]
-        s.add_all(rows)
-        world.studies[config["name"]] = study.id
-        return study.id
+    return world.add_study(config, regular, status, gold_ids=gold_ids)
 
 
 def rate_everything(client, token: str, *, gold_right: dict | None = None, attention_answer=False) -> dict:

@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from trustlab.db.engine import unit_of_work
 from trustlab.db.schema import Assignment, Explanation, Item
 from trustlab.platform.accounts import auth
-from trustlab.platform.app import create_app
-from trustlab.platform.content.worker import ExplanationWorker
-
-
-def no_explainer(settings, *, model, item_ids, methods):
-    raise RuntimeError("not in these tests")
-
-
-@pytest.fixture
-def client(world):
-    app = create_app(
-        world.settings, ui=False, worker=ExplanationWorker(world.settings, explain_fn=no_explainer)
-    )
-    with TestClient(app) as c:
-        yield c
 
 
 def rater(client, world, study="alpha") -> dict:
